@@ -1,0 +1,194 @@
+"""The core's entry points. The CLI calls these with typed requests; nothing here imports click."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from mlrun_cli import __version__
+from mlrun_cli.errors import Problem, SpecError, TrackingError
+from mlrun_cli.planning import RunPlan, RunRequest, plan_run
+from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
+from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
+
+__all__ = ["RunRequest", "RunResult", "ValidationReport", "list_runs", "plan_run", "run",
+           "show_run", "validate"]
+
+CONSOLE_LOG = "console.log"
+ARTIFACT_DIR = "mlrun"
+MAX_TAG_LENGTH = 8000
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    path: Path
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    summary: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, object]:
+        return {"valid": self.valid, "path": str(self.path),
+                "problems": [p.to_dict() for p in self.problems],
+                "warnings": self.warnings, "project": self.summary}
+
+
+def validate(path: Path) -> ValidationReport:
+    """Check a project folder (or its MLproject file) without running anything."""
+    from mlrun_cli.project.loader import check_project, display_path
+
+    directory = path.parent if path.is_file() else path
+    project, problems = check_project(directory)
+    if project is None or problems:
+        return ValidationReport(directory, problems)
+    summary: dict[str, object] = {
+        "name": project.name,
+        "mlproject": display_path(project.spec_file) if project.spec_file else None,
+        "environment": project.env.source,
+        "entry_points": {
+            name: {"command": entry.command,
+                   "parameters": {p.name: {"type": p.type, "default": p.default,
+                                           "required": p.required, "choices": p.choices,
+                                           "description": p.description}
+                                  for p in entry.parameters.values()}}
+            for name, entry in project.entry_points.items()
+        },
+    }
+    return ValidationReport(directory, [], list(project.warnings), summary)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    experiment_id: str
+    status: RunStatus
+    exit_code: int
+    duration_s: float
+    command: str
+    params: dict[str, str]
+    tracking_uri: str
+    run_name: str
+    interrupted_by: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"run_id": self.run_id, "experiment_id": self.experiment_id,
+                "status": self.status.name, "exit_code": self.exit_code,
+                "duration_s": round(self.duration_s, 3), "command": self.command,
+                "params": self.params, "run_name": self.run_name,
+                "tracking_uri": self.tracking_uri}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary uid in a container
+        return os.environ.get("USER") or "unknown"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _start_tags(plan: RunPlan, user: str) -> dict[str, str]:
+    return {
+        "mlflow.user": user,
+        "mlflow.source.name": plan.source.name,
+        "mlflow.source.type": "PROJECT",
+        "mlflow.project.entryPoint": plan.entry.name,
+        "mlflow.project.env": plan.env_manager,
+        "mlflow.project.backend": plan.backend,
+        "mlflow.runName": plan.run_name,
+        "mlrun.command": plan.command[:MAX_TAG_LENGTH],
+        "mlrun.version": __version__,
+    }
+
+
+def _fail_run(tracker: Tracker, run: RunRef, error: BaseException) -> None:
+    """Best effort, step by step: a run that exists must never stay RUNNING."""
+    interrupted = isinstance(error, KeyboardInterrupt)
+    reason = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
+    try:
+        tracker.log_batch(run.run_id, {}, {"mlrun.error": reason[:MAX_TAG_LENGTH]})
+    finally:
+        tracker.end_run(run.run_id, RunStatus.KILLED if interrupted else RunStatus.FAILED, _now_ms())
+
+
+def run(request: RunRequest, *, child_stdout: BinaryIO | None = None,
+        log: BinaryIO | None = None) -> RunResult:
+    """Plan, create the run, execute, and always record a terminal status."""
+    from mlrun_cli import envs
+    from mlrun_cli.backends import get_backend
+
+    plan = plan_run(request)
+    echo = log or sys.stderr.buffer
+    tracker = get_tracker(plan.tracking_uri)
+    tracker.check()
+    experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
+    prepared = envs.get_env_manager(plan.env_manager).prepare(plan.project, build=True)
+    backend = get_backend(plan.backend)
+    user = _user()
+    tags = {**_start_tags(plan, user), **prepared.tags}
+    run_ref = tracker.create_run(experiment.experiment_id, plan.run_name, user, _now_ms(), tags)
+    scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))
+    try:
+        params = plan.bound.all_values()
+        tracker.log_batch(run_ref.run_id, params, {})
+        echo.write(f"mlrun: run {run_ref.run_id} ({plan.run_name}) in experiment "
+                   f"'{experiment.name}': {plan.command}\n".encode())
+        echo.flush()
+        console_log = scratch / CONSOLE_LOG
+        patch = {**prepared.env_patch, **tracker.child_env(run_ref),
+                 "MLFLOW_EXPERIMENT_NAME": None}
+        outcome = backend.execute(plan.command, cwd=plan.project.directory, env_patch=patch,
+                                  console_log=console_log, stdout=child_stdout)
+        if outcome.interrupted_by is not None:
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FINISHED if outcome.exit_code == 0 else RunStatus.FAILED
+        end_tags = {"mlrun.exit_code": str(outcome.exit_code)}
+        if status is RunStatus.KILLED:
+            end_tags["mlrun.error"] = f"stopped by signal {outcome.interrupted_by}"
+        elif status is RunStatus.FAILED:
+            end_tags["mlrun.error"] = f"command exited with code {outcome.exit_code}"
+        tracker.log_artifact(run_ref.run_id, console_log, ARTIFACT_DIR)
+        tracker.log_batch(run_ref.run_id, {}, end_tags)
+        tracker.end_run(run_ref.run_id, status, _now_ms())
+    except BaseException as error:
+        _fail_run(tracker, run_ref, error)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return RunResult(run_ref.run_id, run_ref.experiment_id, status, outcome.exit_code,
+                     outcome.duration_s, plan.command, params, tracker.uri, plan.run_name,
+                     outcome.interrupted_by)
+
+
+def list_runs(tracking_uri: str | None, experiment_name: str | None,
+              max_results: int = 100) -> list[RunRecord]:
+    tracker = get_tracker(resolve_tracking_uri(tracking_uri))
+    experiment_ids = None
+    if experiment_name is not None:
+        experiment = tracker.get_experiment_by_name(experiment_name)
+        if experiment is None:
+            raise TrackingError(f"no experiment named {experiment_name!r} in {tracker.uri}")
+        experiment_ids = [experiment.experiment_id]
+    return tracker.search_runs(experiment_ids, max_results)
+
+
+def show_run(tracking_uri: str | None, run_id: str) -> RunRecord:
+    return get_tracker(resolve_tracking_uri(tracking_uri)).get_run(run_id)
+
+
+def raise_if_invalid(report: ValidationReport) -> None:
+    if not report.valid:
+        raise SpecError(report.problems)

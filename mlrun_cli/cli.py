@@ -1,0 +1,150 @@
+"""The `mlrun` command line: parse options into typed requests and hand them to the core."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlrun_cli import __version__
+from mlrun_cli.error_handler import error_handler
+
+ENV_MANAGERS = ("local", "virtualenv", "uv", "conda", "docker")
+SCHEMAS = ("mlproject", "python_env", "conda_env")
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().params.get("debug"))
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _warn(lines: list[str] | tuple[str, ...]) -> None:
+    for line in lines:
+        click.echo(f"Warning: {line}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="mlrun")
+@click.option("--debug", is_flag=True, envvar="MLRUN_DEBUG", help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Run MLflow projects fast, strictly and safely; record every run."""
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def validate(ctx: click.Context, path: Path, as_json: bool) -> None:
+    """Check PATH's MLproject and env files; exit 0 when valid, 2 when not."""
+    with error_handler(debug=_debug(ctx), as_json=as_json):
+        from mlrun_cli import api, render
+
+        report = api.validate(path)
+        if as_json:
+            _print_json(report.to_dict())
+        else:
+            click.echo(render.report_text(report), err=not report.valid)
+            _warn(report.warnings)
+        sys.exit(0 if report.valid else 2)
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(SCHEMAS), default="mlproject")
+def schema(name: str) -> None:
+    """Print the JSON schema for an MLproject, python_env.yaml or conda.yaml."""
+    from mlrun_cli.project.schemas import schema_text
+
+    click.echo(schema_text(name), nl=False)
+
+
+@cli.command(context_settings={"show_default": True})
+@click.argument("uri", default=".")
+@click.option("-e", "--entry-point", default="main", help="Entry point name, or a .py/.sh file.")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter value; repeat for more.")
+@click.option("--env-manager", type=click.Choice(ENV_MANAGERS), default=None, show_default=False,
+              help="How to build the environment [default: from the project, or MLRUN_ENV_MANAGER].")
+@click.option("--experiment-name", default=None, help="Experiment to record into (created if missing).")
+@click.option("--experiment-id", default=None, help="Existing experiment id to record into.")
+@click.option("--run-name", default=None, help="Name of the run [default: generated].")
+@click.option("--tracking-uri", default=None,
+              help="Where to record [default: MLFLOW_TRACKING_URI, else ./mlruns].")
+@click.option("-v", "--version", "git_version", default=None, help="Git branch, tag or commit.")
+@click.option("-b", "--backend", default="local", help="Where the command runs.")
+@click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object at the end (the command's stdout goes to stderr).")
+@click.pass_context
+def run(ctx: click.Context, uri: str, entry_point: str, params: tuple[str, ...],
+        env_manager: str | None, experiment_name: str | None, experiment_id: str | None,
+        run_name: str | None, tracking_uri: str | None, git_version: str | None, backend: str,
+        dry_run: bool, as_json: bool) -> None:
+    """Run a project (a folder; default '.') and record the run."""
+    with error_handler(debug=_debug(ctx), as_json=as_json):
+        from mlrun_cli import api, render
+
+        request = api.RunRequest(
+            uri=uri, entry_point=entry_point, params=params, env_manager=env_manager,
+            experiment_name=experiment_name, experiment_id=experiment_id, run_name=run_name,
+            tracking_uri=tracking_uri, version=git_version, backend=backend, dry_run=dry_run,
+        )
+        if dry_run:
+            plan = api.plan_run(request)
+            _print_json(plan.to_dict()) if as_json else click.echo(render.plan_text(plan))
+            _warn(plan.project.warnings)
+            return
+        result = api.run(request, child_stdout=sys.stderr.buffer if as_json else None)
+        if as_json:
+            _print_json(result.to_dict())
+        else:
+            click.echo(f"mlrun: run {result.run_id} {result.status.name} in "
+                       f"{result.duration_s:.2f}s (exit code {result.exit_code})", err=True)
+        sys.exit(result.exit_code)
+
+
+@cli.group()
+def runs() -> None:
+    """List and inspect recorded runs."""
+
+
+@runs.command("list")
+@click.option("--experiment-name", default=None, help="Only this experiment's runs.")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.option("--max-results", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.pass_context
+def runs_list(ctx: click.Context, experiment_name: str | None, tracking_uri: str | None,
+              max_results: int, as_json: bool) -> None:
+    """Recorded runs, newest first."""
+    with error_handler(debug=_debug(ctx), as_json=as_json):
+        from mlrun_cli import api, render
+
+        records = api.list_runs(tracking_uri, experiment_name, max_results)
+        if as_json:
+            _print_json([r.to_dict() for r in records])
+        else:
+            click.echo(render.runs_table(records))
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.pass_context
+def runs_show(ctx: click.Context, run_id: str, tracking_uri: str | None, as_json: bool) -> None:
+    """One run: status, parameters, metrics, tags and artifacts."""
+    with error_handler(debug=_debug(ctx), as_json=as_json):
+        from mlrun_cli import api, render
+
+        record = api.show_run(tracking_uri, run_id)
+        _print_json(record.to_dict()) if as_json else click.echo(render.run_details(record))
+
+
+def main() -> None:
+    cli(prog_name="mlrun")

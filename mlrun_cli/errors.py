@@ -1,0 +1,97 @@
+"""The one exception tree. Every error a user can cause is an MlrunError with an exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+class MlrunError(Exception):
+    """An error the user can act on: printed as one clear message, never as a traceback."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def details(self) -> list[str]:
+        return []
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": type(self).__name__, "message": self.message, "details": self.details()}
+
+
+class UsageError(MlrunError):
+    exit_code = EXIT_USAGE
+
+
+class NotAvailableError(UsageError):
+    """A feature that is named in the CLI but not built yet."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a project file, located as precisely as the file allows."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+    # The raw location (keys and indices), for code that needs more than the text.
+    path: tuple[str | int, ...] = field(default=(), compare=False, repr=False)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "field": self.field, "message": self.message}
+
+
+class SpecError(UsageError):
+    """The MLproject (or an env file it names) is invalid; carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem], *, hint: str | None = None) -> None:
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid project: {count} {noun}", hint=hint)
+        self.problems = list(problems)
+
+    def details(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
+    def to_dict(self) -> dict[str, object]:
+        data = super().to_dict()
+        data["problems"] = [p.to_dict() for p in self.problems]
+        return data
+
+
+class ParameterError(UsageError):
+    """Parameter values that do not fit their declaration; carries every problem found."""
+
+    def __init__(self, problems: Sequence[str], *, entry_point: str | None = None) -> None:
+        where = f" for entry point '{entry_point}'" if entry_point else ""
+        super().__init__(f"invalid parameters{where}")
+        self.problems = list(problems)
+
+    def details(self) -> list[str]:
+        return list(self.problems)
+
+
+class TrackingError(MlrunError):
+    """The tracking store cannot be used (unreadable, unwritable, unknown scheme, missing run)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ExecutionError(MlrunError):
+    """The command could not be started at all."""
+
+    exit_code = EXIT_FAILURE

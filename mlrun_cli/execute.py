@@ -1,0 +1,129 @@
+"""The one subprocess helper: child env from a patch, live tee to a log, signal forwarding."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from mlrun_cli.errors import ExecutionError
+
+DEFAULT_GRACE_S = 10.0
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    exit_code: int
+    """What mlrun should exit with: the child's code, 128+N for a signal."""
+    interrupted_by: int | None
+    """The signal that mlrun received and forwarded, if the run was stopped."""
+    duration_s: float
+
+
+def merged_env(patch: Mapping[str, str | None], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of `base` (default: os.environ) with `patch` applied; None unsets a variable."""
+    env = dict(os.environ if base is None else base)
+    for key, value in patch.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _pump(source: BinaryIO, sink: BinaryIO | None, log: BinaryIO, lock: threading.Lock) -> None:
+    sink_ok = sink is not None
+    while chunk := os.read(source.fileno(), 65536):
+        if sink_ok and sink is not None:
+            try:
+                sink.write(chunk)
+                sink.flush()
+            except (OSError, ValueError):
+                sink_ok = False  # our own output went away (closed pipe); keep logging
+        with lock:
+            log.write(chunk)
+            log.flush()
+    source.close()
+
+
+def run_streaming(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    grace_s: float = DEFAULT_GRACE_S,
+    stdout: BinaryIO | None = None,
+    stderr: BinaryIO | None = None,
+) -> Outcome:
+    """Run `argv` in its own process group, streaming its output live and into `log_path`.
+
+    SIGINT/SIGTERM/SIGHUP received meanwhile are forwarded to the whole group; whatever is still
+    alive `grace_s` later (or at a second signal) is killed.
+    """
+    out = stdout if stdout is not None else sys.stdout.buffer
+    err = stderr if stderr is not None else sys.stderr.buffer
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell string
+            list(argv), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise ExecutionError(f"cannot start {argv[0]!r}: {error}") from None
+    received: list[int] = []
+    killer: list[threading.Timer] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if received:  # a second signal: stop waiting
+            _signal_group(proc.pid, signal.SIGKILL)
+            return
+        received.append(signum)
+        _signal_group(proc.pid, signum)
+        timer = threading.Timer(grace_s, _signal_group, (proc.pid, signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+        killer.append(timer)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, on_signal) for s in _FORWARDED} if in_main else {}
+    lock = threading.Lock()
+    with log_path.open("ab") as log:
+        assert proc.stdout is not None and proc.stderr is not None
+        pumps = [threading.Thread(target=_pump, args=(src, sink, log, lock), daemon=True)
+                 for src, sink in ((proc.stdout, out), (proc.stderr, err))]
+        for pump in pumps:
+            pump.start()
+        try:
+            returncode = proc.wait()
+        finally:
+            if proc.poll() is None:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+            for timer in killer:
+                timer.cancel()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for pump in pumps:
+                # A background grandchild may hold the pipe open; do not wait for it forever.
+                pump.join(timeout=2.0)
+    duration = time.monotonic() - start
+    if received:
+        return Outcome(128 + received[0], received[0], duration)
+    exit_code = 128 - returncode if returncode < 0 else returncode
+    return Outcome(exit_code, None, duration)

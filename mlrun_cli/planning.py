@@ -1,0 +1,115 @@
+"""Everything that can be checked before a run exists: source, spec, parameters, env, tracking."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlrun_cli import envs
+from mlrun_cli.errors import UsageError
+from mlrun_cli.project import params
+from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_entry_point
+from mlrun_cli.project.model import EntryPoint, Project
+from mlrun_cli.source import ProjectSource, resolve_source
+from mlrun_cli.tracking import resolve_tracking_uri
+
+_ADJECTIVES = ("amber", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "lucid", "merry",
+               "neat", "proud", "quick", "rapid", "sharp", "swift", "tidy", "vivid", "warm", "zesty")
+_NOUNS = ("badger", "crane", "dingo", "eagle", "finch", "gecko", "heron", "ibis", "koala", "lemur",
+          "marten", "newt", "otter", "panda", "quail", "robin", "stoat", "tapir", "vole", "wren")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked for, as parsed from the command line."""
+
+    uri: str = "."
+    entry_point: str = DEFAULT_ENTRY_POINT
+    params: tuple[str, ...] = ()
+    env_manager: str | None = None
+    experiment_name: str | None = None
+    experiment_id: str | None = None
+    run_name: str | None = None
+    tracking_uri: str | None = None
+    version: str | None = None
+    backend: str = "local"
+    dry_run: bool = False
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A request with everything resolved and checked; running it needs no more decisions."""
+
+    source: ProjectSource
+    project: Project
+    entry: EntryPoint
+    bound: params.BoundParams
+    command: str
+    env_manager: str
+    backend: str
+    tracking_uri: str
+    experiment_name: str | None
+    experiment_id: str | None
+    run_name: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "project": str(self.project.directory),
+            "source": self.source.name,
+            "entry_point": self.entry.name,
+            "command": self.command,
+            "params": self.bound.all_values(),
+            "env_manager": self.env_manager,
+            "environment": self.project.env.source,
+            "backend": self.backend,
+            "tracking_uri": self.tracking_uri,
+            "experiment_name": self.experiment_name,
+            "experiment_id": self.experiment_id,
+            "run_name": self.run_name,
+        }
+
+
+def generate_run_name() -> str:
+    return (f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-"
+            f"{secrets.randbelow(1000):03d}")
+
+
+def _experiment(request: RunRequest) -> tuple[str | None, str | None]:
+    if request.experiment_name is not None and request.experiment_id is not None:
+        raise UsageError("give --experiment-name or --experiment-id, not both")
+    if request.experiment_name is not None or request.experiment_id is not None:
+        return request.experiment_name, request.experiment_id
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or None
+    return name, None if name else (os.environ.get("MLFLOW_EXPERIMENT_ID") or None)
+
+
+def plan_run(request: RunRequest) -> RunPlan:
+    """Check everything that can be checked without side effects; raise on the first stage that fails."""
+    experiment_name, experiment_id = _experiment(request)
+    given = params.parse_param_args(request.params)
+    source = resolve_source(request.uri, request.version, request.cwd)
+    project = load_project(source.directory)
+    entry = resolve_entry_point(project, request.entry_point)
+    bound = params.bind(entry, given, request.cwd, project.directory)
+    requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
+    manager = envs.choose_env_manager(project, requested_manager)
+    envs.get_env_manager(manager)
+    from mlrun_cli.backends import get_backend
+
+    get_backend(request.backend)
+    return RunPlan(
+        source=source,
+        project=project,
+        entry=entry,
+        bound=bound,
+        command=params.render_command(entry, bound),
+        env_manager=manager,
+        backend=request.backend,
+        tracking_uri=resolve_tracking_uri(request.tracking_uri),
+        experiment_name=experiment_name,
+        experiment_id=experiment_id,
+        run_name=request.run_name or generate_run_name(),
+    )

@@ -1,0 +1,65 @@
+"""Frozen data that the loader produces and the rest of the core consumes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+EnvKind = Literal["docker", "python", "conda", "none"]
+ParamTypeName = Literal["string", "float", "int", "bool", "path", "uri"]
+PARAM_TYPES: tuple[ParamTypeName, ...] = ("string", "float", "int", "bool", "path", "uri")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: ParamTypeName = "string"
+    default: str | None = None
+    choices: tuple[str, ...] | None = None
+    description: str | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    name: str
+    command: str
+    parameters: Mapping[str, Parameter] = field(default_factory=dict)
+    # A script run without a declaration (`-e train.py`): every -P becomes `--name value`.
+    is_script: bool = False
+
+
+@dataclass(frozen=True)
+class DockerEnv:
+    image: str
+    volumes: tuple[str, ...] = ()
+    # (name, None) copies the host's variable; (name, value) defines one.
+    environment: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    kind: EnvKind
+    file: Path | None = None
+    docker: DockerEnv | None = None
+    # Where the choice came from: "docker_env", "python_env", "conda_env", "python_env.yaml", ...
+    source: str = "none"
+
+
+@dataclass(frozen=True)
+class Project:
+    directory: Path
+    spec_file: Path | None
+    name: str | None
+    env: EnvSpec
+    entry_points: Mapping[str, EntryPoint]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.directory.name

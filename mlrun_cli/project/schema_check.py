@@ -1,0 +1,118 @@
+"""JSON-schema validation that reports every problem with its line and a fix where one is likely."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from mlrun_cli.errors import Problem
+from mlrun_cli.project.schemas import load_schema
+from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+_JSON_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def describe_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if value is None:
+        return "nothing (null)"
+    return f"the string {value!r}"
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    matches = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+def check_against_schema(doc: YamlDocument, schema_name: str) -> list[Problem]:
+    """Validate the whole document and return every problem, in file order."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(load_schema(schema_name))
+    problems: list[Problem] = []
+    for error in validator.iter_errors(doc.data):
+        problems.extend(_to_problems(error, doc))
+    problems.sort(key=lambda p: (p.line or 0, p.field))
+    return _dedupe(problems)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    unique = []
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            unique.append(problem)
+    return unique
+
+
+def _problem(doc: YamlDocument, path: JsonPath, message: str) -> Problem:
+    return Problem(doc.file, doc.line_of(path), format_path(path), message, path)
+
+
+def _to_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
+    path: JsonPath = tuple(error.absolute_path)
+    kind = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = list(schema.get("properties", {}))
+        unknown = [key for key in instance if key not in known]
+        expected = f"; expected one of: {', '.join(known)}" if known else ""
+        return [
+            _problem(doc, (*path, key), f"unknown key{did_you_mean(str(key), known) or expected}")
+            for key in unknown
+        ]
+    if kind == "required" and isinstance(instance, dict):
+        missing = [key for key in error.validator_value if key not in instance]
+        return [_problem(doc, path, f"missing required key '{key}'") for key in missing]
+    if kind == "enum":
+        options = [str(option) for option in error.validator_value]
+        hint = did_you_mean(str(instance), options) if isinstance(instance, str) else ""
+        return [_problem(doc, path, f"{describe_value(instance)} is not one of: "
+                                    f"{', '.join(options)}{hint}")]
+    if kind == "type":
+        wanted = error.validator_value
+        words = [_JSON_TYPE_WORDS.get(t, t) for t in (wanted if isinstance(wanted, list) else [wanted])]
+        message = f"expected {' or '.join(words)}, got {describe_value(instance)}"
+        if wanted == "string" and isinstance(instance, (int, float)) and not isinstance(instance, bool):
+            message += " (quote it, e.g. '\"3.10\"': YAML reads 3.10 as the number 3.1)"
+        return [_problem(doc, path, message)]
+    if kind == "pattern" and isinstance(instance, str):
+        return [_problem(doc, path, f"{instance!r} does not match the expected form "
+                                    f"{error.validator_value!r}")]
+    if kind == "propertyNames" and isinstance(instance, dict):
+        bad = [key for key in instance if _invalid_name(key, error)]
+        return [_problem(doc, (*path, key), f"invalid name {key!r}: names must start with a letter "
+                                            "or '_' and hold only letters, digits, '_' and '-'")
+                for key in bad] or [_problem(doc, path, error.message)]
+    if kind == "minLength" and instance == "":
+        return [_problem(doc, path, "must not be empty")]
+    if kind in ("minItems", "maxItems"):
+        return [_problem(doc, path, f"has the wrong number of items: {error.message}")]
+    return [_problem(doc, path, error.message)]
+
+
+def _invalid_name(key: str, error: ValidationError) -> bool:
+    from jsonschema import Draft202012Validator
+
+    return not Draft202012Validator(error.validator_value).is_valid(key)

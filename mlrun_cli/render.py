@@ -1,0 +1,90 @@
+"""Human-readable text for plans, reports and runs (the CLI prints; this only formats)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlrun_cli.api import ValidationReport
+    from mlrun_cli.planning import RunPlan
+    from mlrun_cli.tracking.base import RunRecord
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) if ms else "-"
+
+
+def _duration(record: RunRecord) -> str:
+    if record.end_time_ms is None:
+        return "-"
+    return f"{(record.end_time_ms - record.start_time_ms) / 1000:.1f}s"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
+             for row in (headers, *rows)]
+    return "\n".join(lines)
+
+
+def runs_table(records: Sequence[RunRecord]) -> str:
+    if not records:
+        return "No runs."
+    rows = [(r.run_id, r.run_name, r.status.name, _when(r.start_time_ms), _duration(r),
+             r.tags.get("mlrun.exit_code", "-"), r.tags.get("mlflow.project.entryPoint", "-"),
+             r.experiment_name) for r in records]
+    return table(("RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXIT", "ENTRY", "EXPERIMENT"),
+                 rows)
+
+
+def run_details(record: RunRecord) -> str:
+    lines = [
+        f"Run:         {record.run_id} ({record.run_name})",
+        f"Experiment:  {record.experiment_name} ({record.experiment_id})",
+        f"Status:      {record.status.name}",
+        f"Started:     {_when(record.start_time_ms)}",
+        f"Duration:    {_duration(record)}",
+        f"Artifacts:   {record.artifact_uri}",
+    ]
+    for title, values in (("Parameters", record.params), ("Metrics", record.metrics),
+                          ("Tags", record.tags)):
+        if values:
+            lines.append(f"{title}:")
+            lines += [f"  {key} = {value}" for key, value in sorted(values.items())]
+    if record.artifacts:
+        lines.append("Artifact files:")
+        lines += [f"  {name}" for name in record.artifacts]
+    return "\n".join(lines)
+
+
+def plan_text(plan: RunPlan) -> str:
+    data = plan.to_dict()
+    lines = ["Dry run: nothing is run or recorded.",
+             f"Project:      {data['project']}",
+             f"Entry point:  {data['entry_point']}",
+             f"Command:      {data['command']}"]
+    params = plan.bound.all_values()
+    if params:
+        lines.append("Parameters:")
+        lines += [f"  {key} = {value}" for key, value in params.items()]
+    experiment = plan.experiment_name or plan.experiment_id or "Default (0)"
+    lines += [f"Environment:  {plan.env_manager} ({plan.project.env.source})",
+              f"Backend:      {plan.backend}",
+              f"Tracking:     {plan.tracking_uri}",
+              f"Experiment:   {experiment}",
+              f"Run name:     {plan.run_name}"]
+    return "\n".join(lines)
+
+
+def report_text(report: ValidationReport) -> str:
+    if not report.valid:
+        return "\n".join(str(p) for p in report.problems)
+    summary = report.summary
+    entries = summary.get("entry_points") or {}
+    assert isinstance(entries, dict)
+    where = summary.get("mlproject") or f"{report.path} (no MLproject)"
+    lines = [f"{where}: valid", f"  environment: {summary.get('environment')}"]
+    lines += [f"  entry point {name}: {entry['command']}" for name, entry in entries.items()]
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""The Tracker protocol: what every tracking backend (file store, REST server, plugin) provides."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+class RunStatus(enum.Enum):
+    """MLflow's run statuses, with the integers its file store writes."""
+
+    RUNNING = 1
+    SCHEDULED = 2
+    FINISHED = 3
+    FAILED = 4
+    KILLED = 5
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Where a new run lives: enough to log to it and to hand it to the child."""
+
+    run_id: str
+    experiment_id: str
+    artifact_uri: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    run_name: str
+    status: RunStatus
+    start_time_ms: int
+    end_time_ms: int | None
+    artifact_uri: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    artifacts: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        duration = (self.end_time_ms - self.start_time_ms) / 1000 if self.end_time_ms else None
+        return {
+            "run_id": self.run_id,
+            "experiment_id": self.experiment_id,
+            "experiment_name": self.experiment_name,
+            "run_name": self.run_name,
+            "status": self.status.name,
+            "start_time_ms": self.start_time_ms,
+            "end_time_ms": self.end_time_ms,
+            "duration_s": duration,
+            "artifact_uri": self.artifact_uri,
+            "params": dict(self.params),
+            "tags": dict(self.tags),
+            "metrics": dict(self.metrics),
+            "artifacts": list(self.artifacts),
+        }
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """A tracking backend, selected by the tracking URI's scheme.
+
+    Third-party backends register a factory `(uri: str) -> Tracker` under the entry-point group
+    `mlrun_cli.tracking`, named by the scheme they serve.
+    """
+
+    uri: str
+
+    def check(self) -> None:
+        """Raise TrackingError when the store cannot be used (before any run is created)."""
+
+    def resolve_experiment(self, name: str | None, experiment_id: str | None) -> Experiment:
+        """The experiment by id, or by name (created when missing), or the default one."""
+
+    def create_run(self, experiment_id: str, run_name: str, user: str, start_time_ms: int,
+                   tags: Mapping[str, str]) -> RunRef:
+        """Create a RUNNING run with its tags."""
+
+    def log_batch(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
+        """Log parameters and set tags; parameters are immutable once logged."""
+
+    def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
+        """Store a file under the run's artifacts, in folder `artifact_path`."""
+
+    def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
+        """Set the terminal status, overriding whatever the child recorded."""
+
+    def child_env(self, run: RunRef) -> dict[str, str]:
+        """Variables that make the child's own `mlflow.start_run()` join this run."""
+
+    def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
+        """Runs, newest first."""
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run with its params, tags, latest metrics and artifact list."""
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The active experiment of that name, if any."""

@@ -1,0 +1,296 @@
+"""MLflow's FileStore layout on disk (./mlruns), written exactly so MLflow's own client reads it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import yaml
+
+from mlrun_cli.errors import TrackingError
+from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
+
+DEFAULT_EXPERIMENT_ID = "0"
+_TRASH = ".trash"
+_LOCK = ".mlrun.lock"
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _safe_key_path(base: Path, key: str) -> Path:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise TrackingError(f"invalid key for the file store: {key!r}")
+    return base.joinpath(*parts)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return data if isinstance(data, dict) else {}
+
+
+def _dump_yaml(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), default_flow_style=False, sort_keys=True)
+
+
+def _read_values(base: Path) -> dict[str, str]:
+    if not base.is_dir():
+        return {}
+    values = {}
+    for path in sorted(base.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            values[path.relative_to(base).as_posix()] = path.read_text(encoding="utf-8")
+    return values
+
+
+def _latest_metric(path: Path) -> float | None:
+    latest: tuple[int, int, float] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if len(fields) >= 2:
+            point = (int(fields[2]) if len(fields) > 2 else 0, int(fields[0]), float(fields[1]))
+            latest = point if latest is None else max(latest, point)
+    return None if latest is None else latest[2]
+
+
+class FileStore:
+    """A Tracker writing MLflow's FileStore format under one root folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self.uri = self.root.as_uri()
+
+    @classmethod
+    def from_uri(cls, uri: str) -> FileStore:
+        if uri.startswith("file:"):
+            parsed = urlparse(uri)
+            if parsed.netloc not in ("", "localhost"):
+                raise TrackingError(f"file tracking URIs must be local: {uri}")
+            return cls(Path(unquote(parsed.path)))
+        return cls(Path(uri).expanduser())
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / _TRASH).mkdir(exist_ok=True)
+            if not (self.root / DEFAULT_EXPERIMENT_ID / "meta.yaml").is_file():
+                self._write_experiment(DEFAULT_EXPERIMENT_ID, "Default")
+        except OSError as err:
+            raise TrackingError(f"cannot use the tracking store at {self.root}: {err}") from None
+        if not os.access(self.root, os.W_OK):
+            raise TrackingError(f"the tracking store at {self.root} is not writable")
+
+    def _lock(self) -> Any:
+        from filelock import FileLock
+
+        return FileLock(str(self.root / _LOCK), timeout=60)
+
+    def _write_experiment(self, experiment_id: str, name: str) -> Experiment:
+        now = _now_ms()
+        location = (self.root / experiment_id).as_uri()
+        meta = {
+            "artifact_location": location,
+            "creation_time": now,
+            "experiment_id": experiment_id,
+            "last_update_time": now,
+            "lifecycle_stage": "active",
+            "name": name,
+        }
+        (self.root / experiment_id / "tags").mkdir(parents=True, exist_ok=True)
+        write_atomic(self.root / experiment_id / "meta.yaml", _dump_yaml(meta))
+        return Experiment(experiment_id, name, location)
+
+    # -- experiments --------------------------------------------------------------------------
+
+    def _experiments(self) -> Iterator[tuple[Path, dict[str, Any]]]:
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.iterdir()):
+            meta_file = path / "meta.yaml"
+            if path.name != _TRASH and meta_file.is_file():
+                meta = _read_yaml(meta_file)
+                if str(meta.get("experiment_id")) == path.name:
+                    yield path, meta
+
+    @staticmethod
+    def _experiment(meta: dict[str, Any]) -> Experiment:
+        return Experiment(str(meta["experiment_id"]), str(meta["name"]), str(meta["artifact_location"]))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        for _, meta in self._experiments():
+            if meta.get("name") == name and meta.get("lifecycle_stage", "active") == "active":
+                return self._experiment(meta)
+        return None
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        meta_file = self.root / experiment_id / "meta.yaml"
+        if not experiment_id or not meta_file.is_file() or "/" in experiment_id:
+            raise TrackingError(f"no experiment with id {experiment_id!r} in {self.uri}")
+        meta = _read_yaml(meta_file)
+        if meta.get("lifecycle_stage") == "deleted":
+            raise TrackingError(f"experiment {experiment_id} is deleted")
+        return self._experiment(meta)
+
+    def resolve_experiment(self, name: str | None, experiment_id: str | None) -> Experiment:
+        if experiment_id is not None:
+            return self.get_experiment(experiment_id)
+        if name is None:
+            return self.get_experiment(DEFAULT_EXPERIMENT_ID)
+        found = self.get_experiment_by_name(name)
+        if found:
+            return found
+        # Double-checked under the lock: parallel runs must not create the name twice.
+        with self._lock():
+            found = self.get_experiment_by_name(name)
+            if found:
+                return found
+            new_id = str(10**17 + secrets.randbelow(9 * 10**17))
+            return self._write_experiment(new_id, name)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def _run_dir(self, run_id: str) -> Path:
+        if run_id and all(c in "0123456789abcdefABCDEF-" for c in run_id):
+            for candidate in self.root.glob(f"*/{run_id}/meta.yaml"):
+                return candidate.parent
+        raise TrackingError(f"no run with id {run_id!r} in {self.uri}")
+
+    def create_run(self, experiment_id: str, run_name: str, user: str, start_time_ms: int,
+                   tags: Mapping[str, str]) -> RunRef:
+        run_id = uuid.uuid4().hex
+        run_dir = self.root / experiment_id / run_id
+        for sub in ("metrics", "params", "tags", "artifacts"):
+            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        artifact_uri = (run_dir / "artifacts").as_uri()
+        self._write_values(run_dir / "tags", tags)
+        meta = {
+            "artifact_uri": artifact_uri,
+            "end_time": None,
+            "entry_point_name": "",
+            "experiment_id": experiment_id,
+            "lifecycle_stage": "active",
+            "run_id": run_id,
+            "run_name": run_name,
+            "source_name": "",
+            "source_type": 4,
+            "source_version": "",
+            "start_time": start_time_ms,
+            "status": RunStatus.RUNNING.value,
+            "tags": [],
+            "user_id": user,
+        }
+        write_atomic(run_dir / "meta.yaml", _dump_yaml(meta))
+        return RunRef(run_id, experiment_id, artifact_uri)
+
+    @staticmethod
+    def _write_values(base: Path, values: Mapping[str, str]) -> None:
+        for key, value in values.items():
+            write_atomic(_safe_key_path(base, key), value)
+
+    def log_batch(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
+        run_dir = self._run_dir(run_id)
+        for key, value in params.items():
+            existing = _safe_key_path(run_dir / "params", key)
+            if existing.is_file() and existing.read_text(encoding="utf-8") != value:
+                raise TrackingError(f"parameter {key!r} of run {run_id} is already logged "
+                                    "with a different value")
+        self._write_values(run_dir / "params", params)
+        self._write_values(run_dir / "tags", tags)
+
+    def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
+        target_dir = _safe_key_path(self._run_dir(run_id) / "artifacts", artifact_path)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target_dir / f".{local_path.name}.tmp"
+        shutil.copyfile(local_path, tmp)
+        os.replace(tmp, target_dir / local_path.name)
+
+    def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
+        meta_file = self._run_dir(run_id) / "meta.yaml"
+        # Re-read: the child's mlflow may have rewritten meta.yaml while it ran.
+        meta = _read_yaml(meta_file)
+        meta["status"] = status.value
+        meta["end_time"] = end_time_ms
+        write_atomic(meta_file, _dump_yaml(meta))
+
+    def child_env(self, run: RunRef) -> dict[str, str]:
+        return {
+            "MLFLOW_TRACKING_URI": self.uri,
+            "MLFLOW_RUN_ID": run.run_id,
+            "MLFLOW_EXPERIMENT_ID": run.experiment_id,
+            # MLflow >= 3.13 refuses file stores without this opt-in.
+            "MLFLOW_ALLOW_FILE_STORE": "true",
+        }
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _record(self, run_dir: Path, experiment_name: str, *, full: bool) -> RunRecord:
+        meta = _read_yaml(run_dir / "meta.yaml")
+        tags = _read_values(run_dir / "tags")
+        end = meta.get("end_time")
+        status = meta.get("status", RunStatus.RUNNING.value)
+        metrics: dict[str, float] = {}
+        artifacts: tuple[str, ...] = ()
+        if full:
+            metrics_dir = run_dir / "metrics"
+            for path in sorted(metrics_dir.rglob("*")) if metrics_dir.is_dir() else []:
+                value = _latest_metric(path) if path.is_file() else None
+                if value is not None:
+                    metrics[path.relative_to(metrics_dir).as_posix()] = value
+            art = run_dir / "artifacts"
+            artifacts = tuple(sorted(p.relative_to(art).as_posix() for p in art.rglob("*")
+                                     if p.is_file() and not p.name.startswith(".")))
+        return RunRecord(
+            run_id=str(meta["run_id"]),
+            experiment_id=str(meta["experiment_id"]),
+            experiment_name=experiment_name,
+            run_name=str(meta.get("run_name") or tags.get("mlflow.runName", "")),
+            status=RunStatus(int(status)) if str(status).isdigit() else RunStatus[str(status)],
+            start_time_ms=int(meta.get("start_time") or 0),
+            end_time_ms=int(end) if end is not None else None,
+            artifact_uri=str(meta.get("artifact_uri", "")),
+            params=_read_values(run_dir / "params") if full else {},
+            tags=tags,
+            metrics=metrics,
+            artifacts=artifacts,
+        )
+
+    def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
+        records = []
+        for exp_dir, meta in self._experiments():
+            if experiment_ids is not None and exp_dir.name not in experiment_ids:
+                continue
+            for run_meta in exp_dir.glob("*/meta.yaml"):
+                records.append(self._record(run_meta.parent, str(meta["name"]), full=False))
+        records.sort(key=lambda r: r.start_time_ms, reverse=True)
+        return records[:max_results]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        run_dir = self._run_dir(run_id)
+        exp_meta = _read_yaml(run_dir.parent / "meta.yaml")
+        return self._record(run_dir, str(exp_meta.get("name", "")), full=True)

@@ -18,8 +18,16 @@ from mlrun_cli.planning import RunPlan, RunRequest, plan_run
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
 
-__all__ = ["RunRequest", "RunResult", "ValidationReport", "list_runs", "plan_run", "run",
-           "show_run", "validate"]
+__all__ = [
+    "RunRequest",
+    "RunResult",
+    "ValidationReport",
+    "list_runs",
+    "plan_run",
+    "run",
+    "show_run",
+    "validate",
+]
 
 CONSOLE_LOG = "console.log"
 ARTIFACT_DIR = "mlrun"
@@ -38,9 +46,13 @@ class ValidationReport:
         return not self.problems
 
     def to_dict(self) -> dict[str, object]:
-        return {"valid": self.valid, "path": str(self.path),
-                "problems": [p.to_dict() for p in self.problems],
-                "warnings": self.warnings, "project": self.summary}
+        return {
+            "valid": self.valid,
+            "path": str(self.path),
+            "problems": [p.to_dict() for p in self.problems],
+            "warnings": self.warnings,
+            "project": self.summary,
+        }
 
 
 def validate(path: Path) -> ValidationReport:
@@ -56,11 +68,19 @@ def validate(path: Path) -> ValidationReport:
         "mlproject": display_path(project.spec_file) if project.spec_file else None,
         "environment": project.env.source,
         "entry_points": {
-            name: {"command": entry.command,
-                   "parameters": {p.name: {"type": p.type, "default": p.default,
-                                           "required": p.required, "choices": p.choices,
-                                           "description": p.description}
-                                  for p in entry.parameters.values()}}
+            name: {
+                "command": entry.command,
+                "parameters": {
+                    p.name: {
+                        "type": p.type,
+                        "default": p.default,
+                        "required": p.required,
+                        "choices": p.choices,
+                        "description": p.description,
+                    }
+                    for p in entry.parameters.values()
+                },
+            }
             for name, entry in project.entry_points.items()
         },
     }
@@ -81,11 +101,17 @@ class RunResult:
     interrupted_by: int | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"run_id": self.run_id, "experiment_id": self.experiment_id,
-                "status": self.status.name, "exit_code": self.exit_code,
-                "duration_s": round(self.duration_s, 3), "command": self.command,
-                "params": self.params, "run_name": self.run_name,
-                "tracking_uri": self.tracking_uri}
+        return {
+            "run_id": self.run_id,
+            "experiment_id": self.experiment_id,
+            "status": self.status.name,
+            "exit_code": self.exit_code,
+            "duration_s": round(self.duration_s, 3),
+            "command": self.command,
+            "params": self.params,
+            "run_name": self.run_name,
+            "tracking_uri": self.tracking_uri,
+        }
 
 
 def _user() -> str:
@@ -123,8 +149,9 @@ def _fail_run(tracker: Tracker, run: RunRef, error: BaseException) -> None:
         tracker.end_run(run.run_id, RunStatus.KILLED if interrupted else RunStatus.FAILED, _now_ms())
 
 
-def run(request: RunRequest, *, child_stdout: BinaryIO | None = None,
-        log: BinaryIO | None = None) -> RunResult:
+def run(
+    request: RunRequest, *, child_stdout: BinaryIO | None = None, log: BinaryIO | None = None
+) -> RunResult:
     """Plan, create the run, execute, and always record a terminal status."""
     from mlrun_cli import envs
     from mlrun_cli.backends import get_backend
@@ -143,14 +170,20 @@ def run(request: RunRequest, *, child_stdout: BinaryIO | None = None,
     try:
         params = plan.bound.all_values()
         tracker.log_batch(run_ref.run_id, params, {})
-        echo.write(f"mlrun: run {run_ref.run_id} ({plan.run_name}) in experiment "
-                   f"'{experiment.name}': {plan.command}\n".encode())
+        echo.write(
+            f"mlrun: run {run_ref.run_id} ({plan.run_name}) in experiment "
+            f"'{experiment.name}': {plan.command}\n".encode()
+        )
         echo.flush()
         console_log = scratch / CONSOLE_LOG
-        patch = {**prepared.env_patch, **tracker.child_env(run_ref),
-                 "MLFLOW_EXPERIMENT_NAME": None}
-        outcome = backend.execute(plan.command, cwd=plan.project.directory, env_patch=patch,
-                                  console_log=console_log, stdout=child_stdout)
+        patch = {**prepared.env_patch, **tracker.child_env(run_ref), "MLFLOW_EXPERIMENT_NAME": None}
+        outcome = backend.execute(
+            plan.command,
+            cwd=plan.project.directory,
+            env_patch=patch,
+            console_log=console_log,
+            stdout=child_stdout,
+        )
         if outcome.interrupted_by is not None:
             status = RunStatus.KILLED
         else:
@@ -168,13 +201,23 @@ def run(request: RunRequest, *, child_stdout: BinaryIO | None = None,
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return RunResult(run_ref.run_id, run_ref.experiment_id, status, outcome.exit_code,
-                     outcome.duration_s, plan.command, params, tracker.uri, plan.run_name,
-                     outcome.interrupted_by)
+    return RunResult(
+        run_ref.run_id,
+        run_ref.experiment_id,
+        status,
+        outcome.exit_code,
+        outcome.duration_s,
+        plan.command,
+        params,
+        tracker.uri,
+        plan.run_name,
+        outcome.interrupted_by,
+    )
 
 
-def list_runs(tracking_uri: str | None, experiment_name: str | None,
-              max_results: int = 100) -> list[RunRecord]:
+def list_runs(
+    tracking_uri: str | None, experiment_name: str | None, max_results: int = 100
+) -> list[RunRecord]:
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
     experiment_ids = None
     if experiment_name is not None:

@@ -66,33 +66,63 @@ def schema(name: str) -> None:
 @cli.command(context_settings={"show_default": True})
 @click.argument("uri", default=".")
 @click.option("-e", "--entry-point", default="main", help="Entry point name, or a .py/.sh file.")
-@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A parameter value; repeat for more.")
-@click.option("--env-manager", type=click.Choice(ENV_MANAGERS), default=None, show_default=False,
-              help="How to build the environment [default: from the project, or MLRUN_ENV_MANAGER].")
+@click.option(
+    "-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter value; repeat for more."
+)
+@click.option(
+    "--env-manager",
+    type=click.Choice(ENV_MANAGERS),
+    default=None,
+    show_default=False,
+    help="How to build the environment [default: from the project, or MLRUN_ENV_MANAGER].",
+)
 @click.option("--experiment-name", default=None, help="Experiment to record into (created if missing).")
 @click.option("--experiment-id", default=None, help="Existing experiment id to record into.")
 @click.option("--run-name", default=None, help="Name of the run [default: generated].")
-@click.option("--tracking-uri", default=None,
-              help="Where to record [default: MLFLOW_TRACKING_URI, else ./mlruns].")
+@click.option(
+    "--tracking-uri", default=None, help="Where to record [default: MLFLOW_TRACKING_URI, else ./mlruns]."
+)
 @click.option("-v", "--version", "git_version", default=None, help="Git branch, tag or commit.")
 @click.option("-b", "--backend", default="local", help="Where the command runs.")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object at the end (the command's stdout goes to stderr).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object at the end (the command's stdout goes to stderr).",
+)
 @click.pass_context
-def run(ctx: click.Context, uri: str, entry_point: str, params: tuple[str, ...],
-        env_manager: str | None, experiment_name: str | None, experiment_id: str | None,
-        run_name: str | None, tracking_uri: str | None, git_version: str | None, backend: str,
-        dry_run: bool, as_json: bool) -> None:
+def run(
+    ctx: click.Context,
+    uri: str,
+    entry_point: str,
+    params: tuple[str, ...],
+    env_manager: str | None,
+    experiment_name: str | None,
+    experiment_id: str | None,
+    run_name: str | None,
+    tracking_uri: str | None,
+    git_version: str | None,
+    backend: str,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Run a project (a folder; default '.') and record the run."""
     with error_handler(debug=_debug(ctx), as_json=as_json):
         from mlrun_cli import api, render
 
         request = api.RunRequest(
-            uri=uri, entry_point=entry_point, params=params, env_manager=env_manager,
-            experiment_name=experiment_name, experiment_id=experiment_id, run_name=run_name,
-            tracking_uri=tracking_uri, version=git_version, backend=backend, dry_run=dry_run,
+            uri=uri,
+            entry_point=entry_point,
+            params=params,
+            env_manager=env_manager,
+            experiment_name=experiment_name,
+            experiment_id=experiment_id,
+            run_name=run_name,
+            tracking_uri=tracking_uri,
+            version=git_version,
+            backend=backend,
+            dry_run=dry_run,
         )
         if dry_run:
             plan = api.plan_run(request)
@@ -103,8 +133,11 @@ def run(ctx: click.Context, uri: str, entry_point: str, params: tuple[str, ...],
         if as_json:
             _print_json(result.to_dict())
         else:
-            click.echo(f"mlrun: run {result.run_id} {result.status.name} in "
-                       f"{result.duration_s:.2f}s (exit code {result.exit_code})", err=True)
+            click.echo(
+                f"mlrun: run {result.run_id} {result.status.name} in "
+                f"{result.duration_s:.2f}s (exit code {result.exit_code})",
+                err=True,
+            )
         sys.exit(result.exit_code)
 
 
@@ -119,8 +152,9 @@ def runs() -> None:
 @click.option("--max-results", default=100, show_default=True, type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @click.pass_context
-def runs_list(ctx: click.Context, experiment_name: str | None, tracking_uri: str | None,
-              max_results: int, as_json: bool) -> None:
+def runs_list(
+    ctx: click.Context, experiment_name: str | None, tracking_uri: str | None, max_results: int, as_json: bool
+) -> None:
     """Recorded runs, newest first."""
     with error_handler(debug=_debug(ctx), as_json=as_json):
         from mlrun_cli import api, render

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -45,7 +46,7 @@ class Problem:
     field: str
     message: str
     # The raw location (keys and indices), for code that needs more than the text.
-    path: tuple[str | int, ...] = field(default=(), compare=False, repr=False)
+    path: tuple[str | int, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,10 +41,35 @@ def merged_env(patch: Mapping[str, str | None], base: Mapping[str, str] | None =
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies waiting to be reaped do not count)."""
+    proc_root = Path("/proc")
+    if not proc_root.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for stat in proc_root.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _stop_group(pgid: int, deadline: float) -> None:
+    """After the leader exits on a signal: terminate what is left, kill it at the deadline."""
+    _signal_group(pgid, signal.SIGTERM)
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _signal_group(pgid, signal.SIGKILL)
 
 
 def _pump(source: BinaryIO, sink: BinaryIO | None, log: BinaryIO, lock: threading.Lock) -> None:
@@ -81,19 +107,25 @@ def run_streaming(
     start = time.monotonic()
     try:
         proc = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell string
-            list(argv), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
     except OSError as error:
         raise ExecutionError(f"cannot start {argv[0]!r}: {error}") from None
     received: list[int] = []
     killer: list[threading.Timer] = []
+    deadline = [0.0]
 
     def on_signal(signum: int, _frame: object) -> None:
         if received:  # a second signal: stop waiting
             _signal_group(proc.pid, signal.SIGKILL)
             return
         received.append(signum)
+        deadline[0] = time.monotonic() + grace_s
         _signal_group(proc.pid, signum)
         timer = threading.Timer(grace_s, _signal_group, (proc.pid, signal.SIGKILL))
         timer.daemon = True
@@ -105,8 +137,10 @@ def run_streaming(
     lock = threading.Lock()
     with log_path.open("ab") as log:
         assert proc.stdout is not None and proc.stderr is not None
-        pumps = [threading.Thread(target=_pump, args=(src, sink, log, lock), daemon=True)
-                 for src, sink in ((proc.stdout, out), (proc.stderr, err))]
+        pumps = [
+            threading.Thread(target=_pump, args=(src, sink, log, lock), daemon=True)
+            for src, sink in ((proc.stdout, out), (proc.stderr, err))
+        ]
         for pump in pumps:
             pump.start()
         try:
@@ -117,6 +151,9 @@ def run_streaming(
                 proc.wait()
             for timer in killer:
                 timer.cancel()
+            if received:
+                # Background jobs of a non-interactive shell ignore SIGINT: end them too.
+                _stop_group(proc.pid, deadline[0])
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             for pump in pumps:

@@ -15,10 +15,50 @@ from mlrun_cli.project.model import EntryPoint, Project
 from mlrun_cli.source import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
 
-_ADJECTIVES = ("amber", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "lucid", "merry",
-               "neat", "proud", "quick", "rapid", "sharp", "swift", "tidy", "vivid", "warm", "zesty")
-_NOUNS = ("badger", "crane", "dingo", "eagle", "finch", "gecko", "heron", "ibis", "koala", "lemur",
-          "marten", "newt", "otter", "panda", "quail", "robin", "stoat", "tapir", "vole", "wren")
+_ADJECTIVES = (
+    "amber",
+    "bold",
+    "calm",
+    "deft",
+    "eager",
+    "fair",
+    "glad",
+    "keen",
+    "lucid",
+    "merry",
+    "neat",
+    "proud",
+    "quick",
+    "rapid",
+    "sharp",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "zesty",
+)
+_NOUNS = (
+    "badger",
+    "crane",
+    "dingo",
+    "eagle",
+    "finch",
+    "gecko",
+    "heron",
+    "ibis",
+    "koala",
+    "lemur",
+    "marten",
+    "newt",
+    "otter",
+    "panda",
+    "quail",
+    "robin",
+    "stoat",
+    "tapir",
+    "vole",
+    "wren",
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +113,7 @@ class RunPlan:
 
 
 def generate_run_name() -> str:
-    return (f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-"
-            f"{secrets.randbelow(1000):03d}")
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(1000):03d}"
 
 
 def _experiment(request: RunRequest) -> tuple[str | None, str | None]:

@@ -23,20 +23,31 @@ def _duration(record: RunRecord) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
-             for row in (headers, *rows)]
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in (headers, *rows)
+    ]
     return "\n".join(lines)
 
 
 def runs_table(records: Sequence[RunRecord]) -> str:
     if not records:
         return "No runs."
-    rows = [(r.run_id, r.run_name, r.status.name, _when(r.start_time_ms), _duration(r),
-             r.tags.get("mlrun.exit_code", "-"), r.tags.get("mlflow.project.entryPoint", "-"),
-             r.experiment_name) for r in records]
-    return table(("RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXIT", "ENTRY", "EXPERIMENT"),
-                 rows)
+    rows = [
+        (
+            r.run_id,
+            r.run_name,
+            r.status.name,
+            _when(r.start_time_ms),
+            _duration(r),
+            r.tags.get("mlrun.exit_code", "-"),
+            r.tags.get("mlflow.project.entryPoint", "-"),
+            r.experiment_name,
+        )
+        for r in records
+    ]
+    return table(("RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXIT", "ENTRY", "EXPERIMENT"), rows)
 
 
 def run_details(record: RunRecord) -> str:
@@ -48,8 +59,7 @@ def run_details(record: RunRecord) -> str:
         f"Duration:    {_duration(record)}",
         f"Artifacts:   {record.artifact_uri}",
     ]
-    for title, values in (("Parameters", record.params), ("Metrics", record.metrics),
-                          ("Tags", record.tags)):
+    for title, values in (("Parameters", record.params), ("Metrics", record.metrics), ("Tags", record.tags)):
         if values:
             lines.append(f"{title}:")
             lines += [f"  {key} = {value}" for key, value in sorted(values.items())]
@@ -61,20 +71,24 @@ def run_details(record: RunRecord) -> str:
 
 def plan_text(plan: RunPlan) -> str:
     data = plan.to_dict()
-    lines = ["Dry run: nothing is run or recorded.",
-             f"Project:      {data['project']}",
-             f"Entry point:  {data['entry_point']}",
-             f"Command:      {data['command']}"]
+    lines = [
+        "Dry run: nothing is run or recorded.",
+        f"Project:      {data['project']}",
+        f"Entry point:  {data['entry_point']}",
+        f"Command:      {data['command']}",
+    ]
     params = plan.bound.all_values()
     if params:
         lines.append("Parameters:")
         lines += [f"  {key} = {value}" for key, value in params.items()]
     experiment = plan.experiment_name or plan.experiment_id or "Default (0)"
-    lines += [f"Environment:  {plan.env_manager} ({plan.project.env.source})",
-              f"Backend:      {plan.backend}",
-              f"Tracking:     {plan.tracking_uri}",
-              f"Experiment:   {experiment}",
-              f"Run name:     {plan.run_name}"]
+    lines += [
+        f"Environment:  {plan.env_manager} ({plan.project.env.source})",
+        f"Backend:      {plan.backend}",
+        f"Tracking:     {plan.tracking_uri}",
+        f"Experiment:   {experiment}",
+        f"Run name:     {plan.run_name}",
+    ]
     return "\n".join(lines)
 
 

@@ -27,8 +27,10 @@ def split_subdirectory(uri: str) -> tuple[str, str]:
     if subdir:
         pure = PurePosixPath(subdir)
         if pure.is_absolute() or ".." in pure.parts:
-            raise UsageError(f"invalid subdirectory {subdir!r}: it must be a relative path inside "
-                             "the project, without '..'")
+            raise UsageError(
+                f"invalid subdirectory {subdir!r}: it must be a relative path inside "
+                "the project, without '..'"
+            )
     return base, subdir
 
 
@@ -40,16 +42,16 @@ def is_git_uri(uri: str) -> bool:
 def resolve_source(uri: str, version: str | None, cwd: Path) -> ProjectSource:
     base, subdir = split_subdirectory(uri)
     if is_git_uri(base):
-        raise NotAvailableError("running projects from git URLs is not available in this release",
-                                hint="clone the repository and run the local folder")
+        raise NotAvailableError(
+            "running projects from git URLs is not available in this release",
+            hint="clone the repository and run the local folder",
+        )
     if version is not None:
-        raise NotAvailableError("--version (git branch, tag or commit) is not available in this "
-                                "release")
+        raise NotAvailableError("--version (git branch, tag or commit) is not available in this release")
     path = Path(unquote(urlparse(base).path)) if base.startswith("file:") else Path(base)
     root = (cwd / path.expanduser()).absolute()
     if not root.is_dir():
-        raise UsageError(f"no such project folder: {root}" if not root.exists()
-                         else f"not a folder: {root}")
+        raise UsageError(f"no such project folder: {root}" if not root.exists() else f"not a folder: {root}")
     directory = root / subdir if subdir else root
     if not directory.is_dir():
         raise UsageError(f"subdirectory {subdir!r} not found in {root}")

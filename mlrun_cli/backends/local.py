@@ -22,10 +22,22 @@ def _grace_period() -> float:
         return DEFAULT_GRACE_S
 
 
-def execute(command: str, *, cwd: Path, env_patch: Mapping[str, str | None],
-            console_log: Path, stdout: BinaryIO | None = None) -> Outcome:
+def execute(
+    command: str,
+    *,
+    cwd: Path,
+    env_patch: Mapping[str, str | None],
+    console_log: Path,
+    stdout: BinaryIO | None = None,
+) -> Outcome:
     bash = shutil.which("bash")
     if bash is None:
         raise ExecutionError("bash is not installed; the local backend runs commands with bash -c")
-    return run_streaming([bash, "-c", command], cwd=cwd, env=merged_env(env_patch),
-                         log_path=console_log, grace_s=_grace_period(), stdout=stdout)
+    return run_streaming(
+        [bash, "-c", command],
+        cwd=cwd,
+        env=merged_env(env_patch),
+        log_path=console_log,
+        grace_s=_grace_period(),
+        stdout=stdout,
+    )

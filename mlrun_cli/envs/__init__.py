@@ -23,8 +23,10 @@ def choose_env_manager(project: Project, requested: str | None) -> str:
     if requested not in KNOWN:
         raise UsageError(f"unknown env manager {requested!r}; choose one of: {', '.join(KNOWN)}")
     if requested == "conda" and kind != "conda":
-        raise UsageError("this project has no conda environment and cannot run with conda",
-                         hint="use --env-manager uv, virtualenv or local")
+        raise UsageError(
+            "this project has no conda environment and cannot run with conda",
+            hint="use --env-manager uv, virtualenv or local",
+        )
     if requested == "docker":
         raise UsageError("--env-manager docker needs a project with docker_env")
     return requested
@@ -36,6 +38,5 @@ def get_env_manager(name: str) -> ModuleType:
     except KeyError:
         raise NotAvailableError(
             f"the '{name}' environment manager is not available in this release",
-            hint="run in the current environment with --env-manager local "
-                 "(or set MLRUN_ENV_MANAGER=local)",
+            hint="run in the current environment with --env-manager local (or set MLRUN_ENV_MANAGER=local)",
         ) from None

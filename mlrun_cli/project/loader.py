@@ -53,13 +53,23 @@ def check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
     doc = load_yaml(spec_file, display_path(spec_file))
     problems = list(doc.problems)
     if doc.data is None and not problems:
-        problems.append(Problem(doc.file, 1, "", "the file is empty; expected a mapping with "
-                                                 "'entry_points' (and optionally 'name' and an env)"))
+        problems.append(
+            Problem(
+                doc.file,
+                1,
+                "",
+                "the file is empty; expected a mapping with "
+                "'entry_points' (and optionally 'name' and an env)",
+            )
+        )
     if problems:
         return None, problems
     if not isinstance(doc.data, dict):
-        problems.append(Problem(doc.file, 1, "", "expected a mapping with 'entry_points' (and "
-                                                 "optionally 'name' and an env)"))
+        problems.append(
+            Problem(
+                doc.file, 1, "", "expected a mapping with 'entry_points' (and optionally 'name' and an env)"
+            )
+        )
         return None, problems
     schema_problems = check_against_schema(doc, "mlproject")
     if schema_problems:
@@ -75,10 +85,11 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.file, p.line or 0, p.field))
 
 
-def _check_valid_parts(directory: Path, doc: YamlDocument, broken: list[tuple[str | int, ...]],
-                       problems: list[Problem]) -> None:
+def _check_valid_parts(
+    directory: Path, doc: YamlDocument, broken: list[tuple[str | int, ...]], problems: list[Problem]
+) -> None:
     def is_broken(prefix: tuple[str | int, ...]) -> bool:
-        return any(b[:len(prefix)] == prefix or prefix[:len(b)] == b for b in broken)
+        return any(b[: len(prefix)] == prefix or prefix[: len(b)] == b for b in broken)
 
     data: dict[str, Any] = doc.data
     if not any(is_broken((key,)) for key in _ENV_KEYS):
@@ -91,8 +102,11 @@ def _check_valid_parts(directory: Path, doc: YamlDocument, broken: list[tuple[st
         if not isinstance(raw, dict) or is_broken((*base, "command")):
             continue
         raw_params = raw.get("parameters")
-        skip = {p for p in raw_params or {} if is_broken((*base, "parameters", p))} \
-            if isinstance(raw_params, dict) or raw_params is None else None
+        skip = (
+            {p for p in raw_params or {} if is_broken((*base, "parameters", p))}
+            if isinstance(raw_params, dict) or raw_params is None
+            else None
+        )
         if skip is not None:
             _build_entry_point(name, raw, doc, problems, [], skip=skip)
 
@@ -108,22 +122,32 @@ def _build_env(directory: Path, doc: YamlDocument, problems: list[Problem]) -> E
     data: dict[str, Any] = doc.data
     declared = [key for key in _ENV_KEYS if key in data]
     if len(declared) > 1:
-        problems.append(Problem(doc.file, doc.line_of((declared[1],)), declared[1],
-                                f"a project can have only one environment; found {', '.join(declared)}"))
+        problems.append(
+            Problem(
+                doc.file,
+                doc.line_of((declared[1],)),
+                declared[1],
+                f"a project can have only one environment; found {', '.join(declared)}",
+            )
+        )
     if "docker_env" in data:
         docker = data["docker_env"]
         environment = tuple(
             (item, None) if isinstance(item, str) else (item[0], item[1])
             for item in docker.get("environment", [])
         )
-        return EnvSpec("docker", docker=DockerEnv(docker["image"], tuple(docker.get("volumes", [])),
-                                                  environment), source="docker_env")
+        return EnvSpec(
+            "docker",
+            docker=DockerEnv(docker["image"], tuple(docker.get("volumes", [])), environment),
+            source="docker_env",
+        )
     for key, kind in (("python_env", "python"), ("conda_env", "conda")):
         if key in data:
             path = directory / data[key]
             if not path.is_file():
-                problems.append(Problem(doc.file, doc.line_of((key,)), key,
-                                        f"file not found: {display_path(path)}"))
+                problems.append(
+                    Problem(doc.file, doc.line_of((key,)), key, f"file not found: {display_path(path)}")
+                )
             return EnvSpec(kind, path, source=key)  # type: ignore[arg-type]
     return _default_env(directory)
 
@@ -157,9 +181,14 @@ def _yaml_scalar_to_str(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _build_entry_point(name: str, raw: dict[str, Any], doc: YamlDocument,
-                       problems: list[Problem], warnings: list[str],
-                       skip: set[str] | None = None) -> EntryPoint:
+def _build_entry_point(
+    name: str,
+    raw: dict[str, Any],
+    doc: YamlDocument,
+    problems: list[Problem],
+    warnings: list[str],
+    skip: set[str] | None = None,
+) -> EntryPoint:
     base = ("entry_points", name)
     parameters: dict[str, Parameter] = {}
     for param_name, param_raw in (raw.get("parameters") or {}).items():
@@ -169,41 +198,62 @@ def _build_entry_point(name: str, raw: dict[str, Any], doc: YamlDocument,
         param = _build_parameter(param_name, param_raw)
         ppath = (*base, "parameters", param_name)
         try:
-            param = Parameter(param.name, param.type, param.default, params.normalize_choices(param),
-                              param.description)
+            param = Parameter(
+                param.name, param.type, param.default, params.normalize_choices(param), param.description
+            )
             if param.default is not None and param.type not in ("path", "uri"):
                 params.normalize(param, param.default, Path.cwd())
         except params.InvalidValue as err:
-            problems.append(Problem(doc.file, doc.line_of(ppath), format_path(ppath),
-                                    f"invalid for type {param.type}: {err}"))
+            problems.append(
+                Problem(
+                    doc.file, doc.line_of(ppath), format_path(ppath), f"invalid for type {param.type}: {err}"
+                )
+            )
         parameters[param_name] = param
     command: str = raw["command"]
     cpath = (*base, "command")
     used: set[str] = set()
     fields, syntax_error = params.command_fields(command)
     if syntax_error:
-        problems.append(Problem(doc.file, doc.line_of(cpath), format_path(cpath),
-                                f"{syntax_error}; write '{{{{' and '}}}}' for literal braces"))
+        problems.append(
+            Problem(
+                doc.file,
+                doc.line_of(cpath),
+                format_path(cpath),
+                f"{syntax_error}; write '{{{{' and '}}}}' for literal braces",
+            )
+        )
     for field, conversion, spec in fields:
         if field not in parameters:
             known = list(parameters)
             hint = did_you_mean(field, known) or (
-                f" (declared: {', '.join(known)})" if known else " (no parameters are declared)")
-            problems.append(Problem(doc.file, doc.line_of(cpath), format_path(cpath),
-                                    f"placeholder '{{{field}}}' is not a declared parameter{hint}"))
+                f" (declared: {', '.join(known)})" if known else " (no parameters are declared)"
+            )
+            problems.append(
+                Problem(
+                    doc.file,
+                    doc.line_of(cpath),
+                    format_path(cpath),
+                    f"placeholder '{{{field}}}' is not a declared parameter{hint}",
+                )
+            )
         elif conversion or spec:
-            problems.append(Problem(doc.file, doc.line_of(cpath), format_path(cpath),
-                                    f"placeholder for '{field}' has a conversion or format "
-                                    "spec; only '{name}' is supported"))
+            problems.append(
+                Problem(
+                    doc.file,
+                    doc.line_of(cpath),
+                    format_path(cpath),
+                    f"placeholder for '{field}' has a conversion or format "
+                    "spec; only '{name}' is supported",
+                )
+            )
         used.add(field)
     for unused in sorted(set(parameters) - used):
-        warnings.append(f"entry point '{name}': parameter '{unused}' is declared but not used "
-                        "in its command")
+        warnings.append(f"entry point '{name}': parameter '{unused}' is declared but not used in its command")
     return EntryPoint(name, command, parameters)
 
 
-def _build_project(directory: Path, spec_file: Path, doc: YamlDocument,
-                   problems: list[Problem]) -> Project:
+def _build_project(directory: Path, spec_file: Path, doc: YamlDocument, problems: list[Problem]) -> Project:
     data: dict[str, Any] = doc.data
     env = _build_env(directory, doc, problems)
     warnings: list[str] = []
@@ -227,5 +277,7 @@ def resolve_entry_point(project: Project, name: str) -> EntryPoint:
         return EntryPoint(name, f"{runners[suffix]} {shlex.quote(name)}", is_script=True)
     declared = ", ".join(project.entry_points) or "none declared"
     hint = did_you_mean(name, project.entry_points)
-    raise UsageError(f"unknown entry point '{name}'{hint}; entry points: {declared}",
-                     hint="a .py or .sh file in the project can be run directly with -e FILE")
+    raise UsageError(
+        f"unknown entry point '{name}'{hint}; entry points: {declared}",
+        hint="a .py or .sh file in the project can be run directly with -e FILE",
+    )

@@ -66,8 +66,10 @@ def _normalize_path(raw: str, cwd: Path) -> str:
             raise InvalidValue(f"{raw!r} names a remote host; only local files are supported")
         raw = parsed.path
     elif _has_scheme(raw):
-        raise InvalidValue(f"{raw!r} is a {parsed.scheme}:// URI; type 'path' takes a local file "
-                           "or folder (declare the parameter as 'uri' to pass URIs through)")
+        raise InvalidValue(
+            f"{raw!r} is a {parsed.scheme}:// URI; type 'path' takes a local file "
+            "or folder (declare the parameter as 'uri' to pass URIs through)"
+        )
     path = Path(raw).expanduser()
     path = path if path.is_absolute() else cwd / path
     if not path.exists():
@@ -83,8 +85,10 @@ def _normalize_uri(raw: str, cwd: Path) -> str:
     local = local if local.is_absolute() else cwd / local
     if raw and (looks_like_path or local.exists()):
         return local.absolute().as_uri()
-    raise InvalidValue(f"{raw!r} has no scheme; give a URI such as s3://bucket/key or "
-                       "file:///abs/path, or a local path starting with '/', './' or '~'")
+    raise InvalidValue(
+        f"{raw!r} has no scheme; give a URI such as s3://bucket/key or "
+        "file:///abs/path, or a local path starting with '/', './' or '~'"
+    )
 
 
 _NORMALIZERS = {
@@ -142,8 +146,7 @@ class BoundParams:
         return {**self.values, **dict(self.extras)}
 
 
-def bind(entry: EntryPoint, given: Sequence[tuple[str, str]], cwd: Path,
-         project_dir: Path) -> BoundParams:
+def bind(entry: EntryPoint, given: Sequence[tuple[str, str]], cwd: Path, project_dir: Path) -> BoundParams:
     """Check every given value and default; raise one ParameterError listing every problem.
 
     Given paths are relative to the caller's `cwd`; defaults, written by the project's author,
@@ -170,8 +173,10 @@ def bind(entry: EntryPoint, given: Sequence[tuple[str, str]], cwd: Path,
             problems.append(f"{name}: not a valid parameter name (letters, digits, '_', '.', '-')")
     for name, value in (*values.items(), *extras):
         if len(value) > MAX_PARAM_VALUE_LENGTH:
-            problems.append(f"{name}: value is {len(value)} characters long; tracking stores "
-                            f"keep at most {MAX_PARAM_VALUE_LENGTH}")
+            problems.append(
+                f"{name}: value is {len(value)} characters long; tracking stores "
+                f"keep at most {MAX_PARAM_VALUE_LENGTH}"
+            )
     if missing:
         problems.insert(0, f"missing required parameters: {', '.join(missing)}")
     if problems:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrun_cli import __version__
 from mlrun_cli.errors import Problem
-from mlrun_cli.project.schemas import load_schema
+from mlrun_cli.home import mlrun_home
+from mlrun_cli.project.schemas import load_schema, schema_text
 from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
 
 if TYPE_CHECKING:
@@ -44,7 +49,14 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
 
 
 def check_against_schema(doc: YamlDocument, schema_name: str) -> list[Problem]:
-    """Validate the whole document and return every problem, in file order."""
+    """Validate the whole document and return every problem, in file order.
+
+    Content already found valid (same bytes, same schema, same mlrun) is not checked again:
+    importing jsonschema costs more than the rest of `mlrun validate` together.
+    """
+    marker = _valid_marker(doc, schema_name)
+    if marker is not None and marker.exists():
+        return []
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(load_schema(schema_name))
@@ -52,7 +64,25 @@ def check_against_schema(doc: YamlDocument, schema_name: str) -> list[Problem]:
     for error in validator.iter_errors(doc.data):
         problems.extend(_to_problems(error, doc))
     problems.sort(key=lambda p: (p.line or 0, p.field))
+    if not problems and marker is not None:
+        _remember(marker)
     return _dedupe(problems)
+
+
+def _valid_marker(doc: YamlDocument, schema_name: str) -> Path | None:
+    if doc.text is None:
+        return None
+    digest = hashlib.sha256()
+    for part in (__version__, schema_name, schema_text(schema_name), doc.text):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return mlrun_home() / "validated" / digest.hexdigest()
+
+
+def _remember(marker: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only home only costs speed
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -74,37 +104,42 @@ def _to_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
     kind = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
     instance = error.instance
+    expected: Any = error.validator_value
     if kind == "additionalProperties" and isinstance(instance, dict):
         known = list(schema.get("properties", {}))
         unknown = [key for key in instance if key not in known]
-        expected = f"; expected one of: {', '.join(known)}" if known else ""
+        choices = f"; expected one of: {', '.join(known)}" if known else ""
         return [
-            _problem(doc, (*path, key), f"unknown key{did_you_mean(str(key), known) or expected}")
+            _problem(doc, (*path, key), f"unknown key{did_you_mean(str(key), known) or choices}")
             for key in unknown
         ]
     if kind == "required" and isinstance(instance, dict):
-        missing = [key for key in error.validator_value if key not in instance]
+        missing = [key for key in expected if key not in instance]
         return [_problem(doc, path, f"missing required key '{key}'") for key in missing]
     if kind == "enum":
-        options = [str(option) for option in error.validator_value]
+        options = [str(option) for option in expected]
         hint = did_you_mean(str(instance), options) if isinstance(instance, str) else ""
-        return [_problem(doc, path, f"{describe_value(instance)} is not one of: "
-                                    f"{', '.join(options)}{hint}")]
+        return [_problem(doc, path, f"{describe_value(instance)} is not one of: {', '.join(options)}{hint}")]
     if kind == "type":
-        wanted = error.validator_value
-        words = [_JSON_TYPE_WORDS.get(t, t) for t in (wanted if isinstance(wanted, list) else [wanted])]
+        wanted = expected if isinstance(expected, list) else [expected]
+        words = [_JSON_TYPE_WORDS.get(str(t), str(t)) for t in wanted]
         message = f"expected {' or '.join(words)}, got {describe_value(instance)}"
-        if wanted == "string" and isinstance(instance, (int, float)) and not isinstance(instance, bool):
+        if wanted == ["string"] and isinstance(instance, (int, float)) and not isinstance(instance, bool):
             message += " (quote it, e.g. '\"3.10\"': YAML reads 3.10 as the number 3.1)"
         return [_problem(doc, path, message)]
     if kind == "pattern" and isinstance(instance, str):
-        return [_problem(doc, path, f"{instance!r} does not match the expected form "
-                                    f"{error.validator_value!r}")]
+        return [_problem(doc, path, f"{instance!r} does not match the expected form {expected!r}")]
     if kind == "propertyNames" and isinstance(instance, dict):
         bad = [key for key in instance if _invalid_name(key, error)]
-        return [_problem(doc, (*path, key), f"invalid name {key!r}: names must start with a letter "
-                                            "or '_' and hold only letters, digits, '_' and '-'")
-                for key in bad] or [_problem(doc, path, error.message)]
+        return [
+            _problem(
+                doc,
+                (*path, key),
+                f"invalid name {key!r}: names must start with a letter "
+                "or '_' and hold only letters, digits, '_' and '-'",
+            )
+            for key in bad
+        ] or [_problem(doc, path, error.message)]
     if kind == "minLength" and instance == "":
         return [_problem(doc, path, "must not be empty")]
     if kind in ("minItems", "maxItems"):
@@ -115,4 +150,5 @@ def _to_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
 def _invalid_name(key: str, error: ValidationError) -> bool:
     from jsonschema import Draft202012Validator
 
-    return not Draft202012Validator(error.validator_value).is_valid(key)
+    schema: Any = error.validator_value
+    return not Draft202012Validator(schema).is_valid(key)

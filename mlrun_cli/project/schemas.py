@@ -17,7 +17,7 @@ def schema_text(name: str) -> str:
     if name not in SCHEMA_NAMES:
         raise KeyError(name)
     filename = f"{name}.schema.json"
-    packaged = files("mlrun_cli").joinpath("schemas", filename)
+    packaged = files("mlrun_cli").joinpath("schemas").joinpath(filename)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     return (_SOURCE_DIR / filename).read_text(encoding="utf-8")

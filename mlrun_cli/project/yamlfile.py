@@ -24,6 +24,7 @@ class YamlDocument:
 
     file: str
     data: Any
+    text: str | None = None
     lines: dict[JsonPath, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
@@ -56,13 +57,18 @@ def _walk(node: yaml.Node, path: JsonPath, doc: YamlDocument) -> None:
             line = key_node.start_mark.line + 1
             if key in seen:
                 doc.problems.append(
-                    Problem(doc.file, line, format_path((*path, key)),
-                            f"duplicate key (first defined on line {seen[key]})")
+                    Problem(
+                        doc.file,
+                        line,
+                        format_path((*path, key)),
+                        f"duplicate key (first defined on line {seen[key]})",
+                    )
                 )
                 continue
             seen[key] = line
-            doc.lines[(*path, key)] = line
-            _walk(value_node, (*path, key), doc)
+            key_path = (*path, key)
+            doc.lines[key_path] = line
+            _walk(value_node, key_path, doc)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, (*path, index), doc)
@@ -77,6 +83,7 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
     except (OSError, UnicodeDecodeError) as err:
         doc.problems.append(Problem(name, None, "", f"cannot read file: {err}"))
         return doc
+    doc.text = text
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

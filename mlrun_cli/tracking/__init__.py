@@ -13,9 +13,14 @@ from mlrun_cli.tracking.base import Tracker
 ENTRY_POINT_GROUP = "mlrun_cli.tracking"
 DEFAULT_TRACKING_DIR = "mlruns"
 # Schemes a later release serves; named so the error can say so.
-_PLANNED = {"http": "an MLflow tracking server", "https": "an MLflow tracking server",
-            "sqlite": "MLflow's SQL stores", "postgresql": "MLflow's SQL stores",
-            "mysql": "MLflow's SQL stores", "databricks": "Databricks"}
+_PLANNED = {
+    "http": "an MLflow tracking server",
+    "https": "an MLflow tracking server",
+    "sqlite": "MLflow's SQL stores",
+    "postgresql": "MLflow's SQL stores",
+    "mysql": "MLflow's SQL stores",
+    "databricks": "Databricks",
+}
 
 
 def _file_store(uri: str) -> Tracker:
@@ -52,7 +57,11 @@ def get_tracker(uri: str) -> Tracker:
             return tracker
     planned = _PLANNED.get(scheme)
     if planned:
-        raise TrackingError(f"tracking to {planned} ({scheme}:) is not available in this release",
-                            hint="use a local store: --tracking-uri ./mlruns")
-    raise TrackingError(f"no tracking backend for scheme '{scheme}' (from {uri!r})",
-                        hint=f"plugins register under the entry-point group '{ENTRY_POINT_GROUP}'")
+        raise TrackingError(
+            f"tracking to {planned} ({scheme}:) is not available in this release",
+            hint="use a local store: --tracking-uri ./mlruns",
+        )
+    raise TrackingError(
+        f"no tracking backend for scheme '{scheme}' (from {uri!r})",
+        hint=f"plugins register under the entry-point group '{ENTRY_POINT_GROUP}'",
+    )

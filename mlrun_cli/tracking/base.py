@@ -89,8 +89,9 @@ class Tracker(Protocol):
     def resolve_experiment(self, name: str | None, experiment_id: str | None) -> Experiment:
         """The experiment by id, or by name (created when missing), or the default one."""
 
-    def create_run(self, experiment_id: str, run_name: str, user: str, start_time_ms: int,
-                   tags: Mapping[str, str]) -> RunRef:
+    def create_run(
+        self, experiment_id: str, run_name: str, user: str, start_time_ms: int, tags: Mapping[str, str]
+    ) -> RunRef:
         """Create a RUNNING run with its tags."""
 
     def log_batch(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:

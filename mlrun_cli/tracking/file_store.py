@@ -181,15 +181,16 @@ class FileStore:
                 return candidate.parent
         raise TrackingError(f"no run with id {run_id!r} in {self.uri}")
 
-    def create_run(self, experiment_id: str, run_name: str, user: str, start_time_ms: int,
-                   tags: Mapping[str, str]) -> RunRef:
+    def create_run(
+        self, experiment_id: str, run_name: str, user: str, start_time_ms: int, tags: Mapping[str, str]
+    ) -> RunRef:
         run_id = uuid.uuid4().hex
         run_dir = self.root / experiment_id / run_id
         for sub in ("metrics", "params", "tags", "artifacts"):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
         artifact_uri = (run_dir / "artifacts").as_uri()
         self._write_values(run_dir / "tags", tags)
-        meta = {
+        meta: dict[str, Any] = {
             "artifact_uri": artifact_uri,
             "end_time": None,
             "entry_point_name": "",
@@ -218,8 +219,9 @@ class FileStore:
         for key, value in params.items():
             existing = _safe_key_path(run_dir / "params", key)
             if existing.is_file() and existing.read_text(encoding="utf-8") != value:
-                raise TrackingError(f"parameter {key!r} of run {run_id} is already logged "
-                                    "with a different value")
+                raise TrackingError(
+                    f"parameter {key!r} of run {run_id} is already logged with a different value"
+                )
         self._write_values(run_dir / "params", params)
         self._write_values(run_dir / "tags", tags)
 
@@ -263,8 +265,13 @@ class FileStore:
                 if value is not None:
                     metrics[path.relative_to(metrics_dir).as_posix()] = value
             art = run_dir / "artifacts"
-            artifacts = tuple(sorted(p.relative_to(art).as_posix() for p in art.rglob("*")
-                                     if p.is_file() and not p.name.startswith(".")))
+            artifacts = tuple(
+                sorted(
+                    p.relative_to(art).as_posix()
+                    for p in art.rglob("*")
+                    if p.is_file() and not p.name.startswith(".")
+                )
+            )
         return RunRecord(
             run_id=str(meta["run_id"]),
             experiment_id=str(meta["experiment_id"]),

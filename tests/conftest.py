@@ -1,0 +1,114 @@
+"""Shared fixtures: an isolated working folder and environment for every test, example projects
+as fixtures, a subprocess runner for the real `mlrun` command, and MLflow in a side venv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.mlflow_env import ensure_mlflow_python
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "example_projects"
+MLRUN = [sys.executable, "-m", "mlrun_cli"]
+_ISOLATED_VARS = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+    "MLRUN_ENV_MANAGER",
+    "MLRUN_DEBUG",
+    "MLRUN_HOME",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test works in its own folder, with no tracking variables inherited from the caller,
+    and must leave os.environ as it found it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in _ISOLATED_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLRUN_HOME", str(tmp_path / "mlrun-home"))
+    before = _environ()
+    yield work
+    assert _environ() == before, "the test (or the code under test) changed os.environ"
+
+
+def _environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Callable[[str], Path]:
+    """Copy an example project into tmp, so a test may change it freely."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / "projects" / name
+        shutil.copytree(EXAMPLES / name, target)
+        return target
+
+    return copy
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def mlrun(isolated: Path) -> Callable[..., Result]:
+    """Run the real `mlrun` command in a subprocess, in the test's working folder."""
+
+    def call(
+        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+    ) -> Result:
+        full_env = {**os.environ, **(env or {})}
+        proc = subprocess.run(
+            [*MLRUN, *args],
+            cwd=cwd or isolated,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return call
+
+
+def make_project(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return directory
+
+
+@pytest.fixture
+def project_factory(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str]) -> Path:
+        return make_project(tmp_path / f"project{next(counter)}", files)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def mlflow_python() -> Path:
+    """MLflow really installed, so tests can prove that its own client reads what mlrun writes."""
+    return ensure_mlflow_python()

@@ -1,0 +1,156 @@
+"""The CLI layer: options become the right typed request; errors become the right exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from click.testing import CliRunner
+
+from mlrun_cli import __version__, api
+from mlrun_cli.cli import cli
+from mlrun_cli.execute import Outcome
+from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.tracking.file_store import FileStore
+from tests.conftest import EXAMPLES
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], {}),
+        (
+            ["proj", "-e", "train.py", "-P", "a=1", "-P", "b=x=y"],
+            {"uri": "proj", "entry_point": "train.py", "params": ("a=1", "b=x=y")},
+        ),
+        (
+            [
+                "--env-manager",
+                "local",
+                "--experiment-name",
+                "e",
+                "--run-name",
+                "r",
+                "--tracking-uri",
+                "t",
+                "-v",
+                "v1",
+                "-b",
+                "local",
+            ],
+            {
+                "env_manager": "local",
+                "experiment_name": "e",
+                "run_name": "r",
+                "tracking_uri": "t",
+                "version": "v1",
+            },
+        ),
+        (["--experiment-id", "7"], {"experiment_id": "7"}),
+    ],
+)
+def test_run_options_become_a_run_request(argv: list[str], expected: dict[str, object]) -> None:
+    result_value = api.RunResult("r" * 32, "0", RunStatus.FINISHED, 0, 0.1, "cmd", {}, "file:///x", "name")
+    with mock.patch("mlrun_cli.api.run", autospec=True, return_value=result_value) as run:
+        result = CliRunner().invoke(cli, ["run", *argv])
+    assert result.exit_code == 0, result.output
+    request = run.call_args.args[0]
+    defaults = api.RunRequest(cwd=request.cwd)
+    assert request == api.RunRequest(**{**defaults.__dict__, **expected})  # type: ignore[arg-type]
+
+
+def test_unknown_env_manager_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["run", ".", "--env-manager", "pip"])
+    assert result.exit_code == 2 and "Invalid value for '--env-manager'" in result.output
+
+
+def test_internal_error_after_the_run_exists_exits_3_and_ends_it_failed(
+    isolated: Path, project_factory: object
+) -> None:
+    project = EXAMPLES / "typed_params"
+
+    def broken(*args: object, **kwargs: object) -> Outcome:
+        raise RuntimeError("disk on fire")
+
+    with mock.patch("mlrun_cli.backends.local.execute", side_effect=broken):
+        result = CliRunner().invoke(cli, ["run", str(project), "--env-manager", "local", "-P", "text=x"])
+    assert result.exit_code == 3
+    assert "unexpected internal error: RuntimeError: disk on fire" in result.output
+    assert "Traceback" not in result.output
+    [record] = FileStore(isolated / "mlruns").search_runs(None, 5)
+    full = FileStore(isolated / "mlruns").get_run(record.run_id)
+    assert full.status is RunStatus.FAILED
+    assert full.tags["mlrun.error"] == "RuntimeError: disk on fire"
+
+
+def test_keyboard_interrupt_before_the_command_records_killed(isolated: Path) -> None:
+    with mock.patch("mlrun_cli.backends.local.execute", side_effect=KeyboardInterrupt):
+        result = CliRunner().invoke(
+            cli, ["run", str(EXAMPLES / "typed_params"), "--env-manager", "local", "-P", "text=x"]
+        )
+    assert result.exit_code == 130
+    [record] = FileStore(isolated / "mlruns").search_runs(None, 5)
+    assert record.status is RunStatus.KILLED
+
+
+def test_debug_shows_the_traceback() -> None:
+    with mock.patch("mlrun_cli.api.validate", side_effect=RuntimeError("boom")):
+        result = CliRunner().invoke(cli, ["--debug", "validate", "."])
+    assert result.exit_code == 3 and "Traceback" in result.output
+
+
+def test_validate_exit_codes_and_json() -> None:
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["validate", str(EXAMPLES / "sklearn_linear")])
+    assert ok.exit_code == 0 and "valid" in ok.output
+    bad = runner.invoke(cli, ["validate", str(EXAMPLES / "invalid" / "typo_key"), "--json"])
+    assert bad.exit_code == 2
+    data = json.loads(bad.output)
+    assert data["valid"] is False
+    [problem] = data["problems"]
+    assert problem["line"] == 2 and problem["field"] == "entry_point"
+    assert problem["message"] == "unknown key (did you mean 'entry_points'?)"
+    missing = runner.invoke(cli, ["validate", "/nonexistent/project"])
+    assert missing.exit_code == 2 and "no such project folder" in missing.output
+
+
+def test_validate_accepts_the_mlproject_file_itself() -> None:
+    result = CliRunner().invoke(cli, ["validate", str(EXAMPLES / "sklearn_linear" / "MLproject")])
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["mlproject", "python_env", "conda_env"])
+def test_schema_command_prints_the_shipped_schema(name: str) -> None:
+    result = CliRunner().invoke(cli, ["schema", name])
+    assert result.exit_code == 0
+    repo_copy = (EXAMPLES.parent / "schemas" / f"{name}.schema.json").read_text()
+    assert result.output == repo_copy
+
+
+def test_every_schema_property_has_a_description() -> None:
+    def walk(node: object, path: str) -> list[str]:
+        missing = []
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                if "description" not in sub:
+                    missing.append(f"{path}.{key}")
+            for key, sub in node.items():
+                missing += walk(sub, f"{path}.{key}")
+        elif isinstance(node, list):
+            for index, sub in enumerate(node):
+                missing += walk(sub, f"{path}[{index}]")
+        return missing
+
+    for schema_file in (EXAMPLES.parent / "schemas").glob("*.json"):
+        assert walk(json.loads(schema_file.read_text()), schema_file.name) == []
+
+
+def test_python_dash_m_works_and_reports_the_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "mlrun_cli", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == f"mlrun, version {__version__}"

@@ -1,0 +1,112 @@
+"""MLflow's own client reads what mlrun writes, and the child's mlflow joins mlrun's run.
+
+MLflow is really installed (in a side venv, built once by the `mlflow_python` fixture)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Result
+
+pytestmark = pytest.mark.mlflow
+
+READ_RUN = """
+import json, sys
+from mlflow.tracking import MlflowClient
+client = MlflowClient(tracking_uri=sys.argv[1])
+run = client.get_run(sys.argv[2])
+print(json.dumps({
+    "status": run.info.status, "params": run.data.params, "tags": run.data.tags,
+    "metrics": run.data.metrics, "experiment_id": run.info.experiment_id,
+    "run_name": run.info.run_name,
+    "artifacts": [a.path for a in client.list_artifacts(run.info.run_id, "mlrun")],
+    "experiment": client.get_experiment(run.info.experiment_id).name,
+}))
+"""
+
+
+def _read_with_mlflow(python: Path, store: Path, run_id: str) -> dict:  # type: ignore[type-arg]
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    out = subprocess.run(
+        [str(python), "-c", READ_RUN, store.as_uri(), run_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def _with_mlflow_on_path(python: Path) -> dict[str, str]:
+    return {"PATH": f"{python.parent}:{os.environ['PATH']}"}
+
+
+def test_sklearn_example_is_read_back_by_mlflows_client(
+    mlflow_python: Path,
+    mlrun: Callable[..., Result],
+    example: Callable[[str], Path],
+    isolated: Path,
+) -> None:
+    project = example("sklearn_linear")
+    result = mlrun(
+        "run",
+        str(project),
+        "--env-manager",
+        "local",
+        "-P",
+        "alpha=0.3",
+        "--json",
+        "--experiment-name",
+        "sklearn",
+        env=_with_mlflow_on_path(mlflow_python),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    run_id = json.loads(result.stdout)["run_id"]
+    data = _read_with_mlflow(mlflow_python, isolated / "mlruns", run_id)
+    assert data["status"] == "FINISHED"
+    assert data["experiment"] == "sklearn"
+    assert data["params"] == {"alpha": "0.3"}  # logged by mlrun and by train.py, same value
+    assert data["metrics"]["mse"] < 1e-20
+    tags = data["tags"]
+    assert tags["mlflow.source.type"] == "PROJECT"
+    assert tags["mlflow.project.entryPoint"] == "main"
+    assert tags["mlflow.runName"] == data["run_name"]
+    assert tags["mlrun.exit_code"] == "0"
+    assert data["artifacts"] == ["mlrun/console.log"]
+    assert "alpha=0.3 mse=" in result.stderr  # the child's output, streamed
+
+
+def test_child_crash_is_recorded_failed_although_mlflow_ends_it_finished(
+    mlflow_python: Path,
+    mlrun: Callable[..., Result],
+    project_factory: Callable[..., Path],
+    isolated: Path,
+) -> None:
+    project = project_factory(
+        {
+            "MLproject": "entry_points:\n  main:\n    command: python crash.py\n",
+            # No context manager: MLflow's atexit hook marks the run FINISHED on the way out.
+            "crash.py": "import sys, mlflow\nmlflow.start_run()\nmlflow.log_metric('m', 1)\nsys.exit(5)\n",
+        }
+    )
+    result = mlrun(
+        "run",
+        str(project),
+        "--env-manager",
+        "local",
+        "--json",
+        env=_with_mlflow_on_path(mlflow_python),
+        timeout=300,
+    )
+    assert result.returncode == 5, result.stderr
+    data = _read_with_mlflow(mlflow_python, isolated / "mlruns", json.loads(result.stdout)["run_id"])
+    assert data["status"] == "FAILED"
+    assert data["metrics"] == {"m": 1.0}
+    assert data["tags"]["mlrun.error"] == "command exited with code 5"

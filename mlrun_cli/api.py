@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from mlrun_cli import __version__
-from mlrun_cli.errors import Problem, SpecError, TrackingError
+from mlrun_cli.errors import Problem, SpecError, Terminated, TrackingError
 from mlrun_cli.planning import RunPlan, RunRequest, plan_run
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
@@ -140,24 +144,47 @@ def _start_tags(plan: RunPlan, user: str) -> dict[str, str]:
 
 
 def _fail_run(tracker: Tracker, run: RunRef, error: BaseException) -> None:
-    """Best effort, step by step: a run that exists must never stay RUNNING."""
+    """Best effort: a run that exists must never stay RUNNING, whatever went wrong."""
     interrupted = isinstance(error, KeyboardInterrupt)
-    reason = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
-    try:
+    if isinstance(error, Terminated):
+        reason = f"stopped by signal {error.signum}"
+    else:
+        reason = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
+    with contextlib.suppress(Exception):  # the status below matters more than the reason
         tracker.log_batch(run.run_id, {}, {"mlrun.error": reason[:MAX_TAG_LENGTH]})
+    tracker.end_run(run.run_id, RunStatus.KILLED if interrupted else RunStatus.FAILED, _now_ms())
+
+
+@contextlib.contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    """SIGTERM/SIGHUP unwind through the run's cleanup instead of killing mlrun on the spot."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
     finally:
-        tracker.end_run(run.run_id, RunStatus.KILLED if interrupted else RunStatus.FAILED, _now_ms())
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run(
     request: RunRequest, *, child_stdout: BinaryIO | None = None, log: BinaryIO | None = None
 ) -> RunResult:
     """Plan, create the run, execute, and always record a terminal status."""
+    with _signals_as_exceptions():
+        return _run(plan_run(request), child_stdout, log or sys.stderr.buffer)
+
+
+def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunResult:
     from mlrun_cli import envs
     from mlrun_cli.backends import get_backend
 
-    plan = plan_run(request)
-    echo = log or sys.stderr.buffer
     tracker = get_tracker(plan.tracking_uri)
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)

@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mlrun_cli.errors import EXIT_INTERNAL, MlrunError
+from mlrun_cli.errors import EXIT_INTERNAL, MlrunError, Terminated
 
 EXIT_SIGINT = 130
 
@@ -34,6 +34,9 @@ def error_handler(*, debug: bool = False, as_json: bool = False) -> Iterator[Non
             traceback.print_exc()
         _print_error(err, as_json=as_json)
         raise SystemExit(err.exit_code) from None
+    except Terminated as err:
+        print(f"Terminated by signal {err.signum}.", file=sys.stderr)
+        raise SystemExit(128 + err.signum) from None
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         raise SystemExit(EXIT_SIGINT) from None

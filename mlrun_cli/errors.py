@@ -96,3 +96,11 @@ class ExecutionError(MlrunError):
     """The command could not be started at all."""
 
     exit_code = EXIT_FAILURE
+
+
+class Terminated(KeyboardInterrupt):
+    """mlrun itself got SIGTERM/SIGHUP outside the command's lifetime; unwinds like Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum

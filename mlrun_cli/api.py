@@ -186,9 +186,10 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
     from mlrun_cli.backends import get_backend
 
     tracker = get_tracker(plan.tracking_uri)
+    # The environment first: a failed build leaves no trace in the tracking store.
+    prepared = envs.get_env_manager(plan.env_manager).prepare(plan.project, build=True)
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
-    prepared = envs.get_env_manager(plan.env_manager).prepare(plan.project, build=True)
     backend = get_backend(plan.backend)
     user = _user()
     tags = {**_start_tags(plan, user), **prepared.tags}
@@ -221,6 +222,11 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         elif status is RunStatus.FAILED:
             end_tags["mlrun.error"] = f"command exited with code {outcome.exit_code}"
         tracker.log_artifact(run_ref.run_id, console_log, ARTIFACT_DIR)
+        for name, path in prepared.artifacts.items():
+            if path.is_file():
+                staged = scratch / name
+                shutil.copyfile(path, staged)
+                tracker.log_artifact(run_ref.run_id, staged, ARTIFACT_DIR)
         tracker.log_batch(run_ref.run_id, {}, end_tags)
         tracker.end_run(run_ref.run_id, status, _now_ms())
     except BaseException as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -104,3 +105,17 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(f"terminated by signal {signum}")
         self.signum = signum
+
+
+class CommandFailed(MlrunError):
+    """A helper command (an installer, a build step) failed."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, argv: Sequence[str], returncode: int | None, output: str) -> None:
+        status = "could not start" if returncode is None else f"exited with code {returncode}"
+        shown = [os.path.basename(argv[0]), *argv[1:3]]
+        super().__init__(f"'{' '.join(shown)}{' ...' if len(argv) > 3 else ''}' {status}")
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.output = output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -12,9 +13,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
-from mlrun_cli.errors import ExecutionError
+from mlrun_cli.errors import CommandFailed, ExecutionError
 
 DEFAULT_GRACE_S = 10.0
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -164,3 +165,38 @@ def run_streaming(
         return Outcome(128 + received[0], received[0], duration)
     exit_code = 128 - returncode if returncode < 0 else returncode
     return Outcome(exit_code, None, duration)
+
+
+def run_logged(
+    argv: Sequence[str],
+    *,
+    log: IO[str],
+    env_patch: Mapping[str, str | None] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+) -> str:
+    """Run a build step, appending its output to `log`; CommandFailed names the step.
+
+    Returns the step's standard output (also written to the log).
+    """
+    log.write(f"$ {shlex.join(argv)}\n")
+    log.flush()
+    try:
+        proc = subprocess.run(  # noqa: S603 - argv is a list, never a shell string
+            list(argv),
+            cwd=cwd,
+            env=merged_env(env_patch or {}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        log.write(f"{error}\n")
+        raise CommandFailed(argv, None, str(error)) from None
+    log.write(proc.stdout)
+    log.write(proc.stderr)
+    log.flush()
+    if proc.returncode != 0:
+        raise CommandFailed(argv, proc.returncode, proc.stderr or proc.stdout)
+    return proc.stdout

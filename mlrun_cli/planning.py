@@ -89,6 +89,7 @@ class RunPlan:
     bound: params.BoundParams
     command: str
     env_manager: str
+    env_description: str
     backend: str
     tracking_uri: str
     experiment_name: str | None
@@ -104,6 +105,7 @@ class RunPlan:
             "params": self.bound.all_values(),
             "env_manager": self.env_manager,
             "environment": self.project.env.source,
+            "env": self.env_description,
             "backend": self.backend,
             "tracking_uri": self.tracking_uri,
             "experiment_name": self.experiment_name,
@@ -135,7 +137,7 @@ def plan_run(request: RunRequest) -> RunPlan:
     bound = params.bind(entry, given, request.cwd, project.directory)
     requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)
-    envs.get_env_manager(manager)
+    env = envs.get_env_manager(manager).prepare(project, build=False)
     from mlrun_cli.backends import get_backend
 
     get_backend(request.backend)
@@ -146,6 +148,7 @@ def plan_run(request: RunRequest) -> RunPlan:
         bound=bound,
         command=params.render_command(entry, bound),
         env_manager=manager,
+        env_description=env.description,
         backend=request.backend,
         tracking_uri=resolve_tracking_uri(request.tracking_uri),
         experiment_name=experiment_name,

@@ -83,7 +83,7 @@ def plan_text(plan: RunPlan) -> str:
         lines += [f"  {key} = {value}" for key, value in params.items()]
     experiment = plan.experiment_name or plan.experiment_id or "Default (0)"
     lines += [
-        f"Environment:  {plan.env_manager} ({plan.project.env.source})",
+        f"Environment:  {plan.env_manager} ({plan.project.env.source}): {plan.env_description}",
         f"Backend:      {plan.backend}",
         f"Tracking:     {plan.tracking_uri}",
         f"Experiment:   {experiment}",
@@ -102,3 +102,29 @@ def report_text(report: ValidationReport) -> str:
     lines = [f"{where}: valid", f"  environment: {summary.get('environment')}"]
     lines += [f"  entry point {name}: {entry['command']}" for name, entry in entries.items()]
     return "\n".join(lines)
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def envs_table(found: Sequence[dict[str, object]]) -> str:
+    if not found:
+        return "No cached environments."
+    rows = [
+        (
+            str(e["name"]),
+            str(e["kind"]),
+            str(e["python"]),
+            _size(int(str(e["size_bytes"]))),
+            _when(int(float(str(e["last_used"] or 0)) * 1000)),
+            str(e["path"]),
+        )
+        for e in found
+    ]
+    return table(("NAME", "KIND", "PYTHON", "SIZE", "LAST USED", "PATH"), rows)

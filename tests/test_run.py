@@ -182,7 +182,7 @@ def _alive(pid: int) -> bool:
         (["-P", "n=1.5", "-P", "alpha=abc"], "n (int): '1.5' is not an integer"),
         (["-P", "noequals"], "'noequals': expected NAME=VALUE"),
         (["-e", "nope"], "unknown entry point 'nope'"),
-        (["--env-manager", "uv"], "the 'uv' environment manager is not available"),
+        (["--env-manager", "conda"], "this project has no conda environment"),
         (["--experiment-name", "a", "--experiment-id", "1"], "not both"),
         (["--experiment-id", "12345"], "no experiment with id '12345'"),
     ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from mlrun_cli.project.model import Project
@@ -17,6 +18,10 @@ class PreparedEnv:
     env_patch: Mapping[str, str | None] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    path: Path | None = None
+    warnings: tuple[str, ...] = ()
+    # Files recorded with each run as artifacts under mlrun/, by artifact name.
+    artifacts: Mapping[str, Path] = field(default_factory=dict)
 
 
 class EnvManager(Protocol):

@@ -1,0 +1,225 @@
+"""Environments cached by content under $MLRUN_HOME/envs/<kind>-<key>, safe under parallel runs.
+
+Environments are built in place (virtualenvs and conda prefixes hold absolute paths, so a
+build cannot be moved into place afterwards): a file lock serialises builders, the completion
+marker is written last and atomically, and a build that fails or dies is removed or, when found
+without its marker, rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from mlrun_cli.errors import MlrunError
+from mlrun_cli.home import mlrun_home
+from mlrun_cli.tracking.file_store import write_atomic
+
+MARKER = "complete.json"
+TAIL_LINES = 25
+_README = (
+    "This folder holds environments built by mlrun-cli, one per content key.\n"
+    "It is a cache: 'mlrun env prune --all' (or deleting it) is always safe between runs.\n"
+)
+
+
+class EnvBuildError(MlrunError):
+    """Building an environment failed; the message ends with the tail of the installer's log."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class CachedEnv:
+    kind: str
+    key: str
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.key}"
+
+    @property
+    def meta_dir(self) -> Path:
+        return self.path / ".mlrun"
+
+    @property
+    def build_log(self) -> Path:
+        return self.meta_dir / "build.log"
+
+    @property
+    def freeze_file(self) -> Path:
+        return self.meta_dir / "environment.txt"
+
+    @property
+    def marker(self) -> Path:
+        return self.meta_dir / MARKER
+
+    def metadata(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.marker.read_text(encoding="utf-8"))
+        return data
+
+
+def envs_root() -> Path:
+    return mlrun_home() / "envs"
+
+
+def content_key(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def cached_env(kind: str, key: str) -> CachedEnv:
+    return CachedEnv(kind, key, envs_root() / f"{kind}-{key}")
+
+
+def reuse_problem(env: CachedEnv, health_check: Callable[[Path], str | None]) -> str | None:
+    """None when the env can be used as it is; otherwise why it must be (re)built."""
+    if not env.path.exists():
+        return "not built yet"
+    if not env.marker.is_file():
+        return "the previous build did not complete"
+    return health_check(env.path)
+
+
+def _prepare_root(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / "CACHEDIR.TAG").exists():
+        (root / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+        (root / "README").write_text(_README)
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-TAIL_LINES:])
+
+
+def ensure_env(
+    env: CachedEnv,
+    *,
+    build: Callable[[Path, IO[str]], None],
+    health_check: Callable[[Path], str | None],
+    metadata: dict[str, Any],
+    announce: Callable[[str], None],
+) -> bool:
+    """Make sure `env` exists and is healthy; True when this call built it."""
+    from filelock import FileLock
+
+    if reuse_problem(env, health_check) is None:
+        _touch_last_used(env)
+        return False
+    _prepare_root(env.path.parent)
+    with FileLock(str(env.path.parent / f"{env.name}.lock")):
+        # Another process may have built it while this one waited for the lock.
+        reason = reuse_problem(env, health_check)
+        if reason is None:
+            _touch_last_used(env)
+            return False
+        if env.path.exists():
+            announce(f"rebuilding environment {env.name}: {reason}")
+            shutil.rmtree(env.path)
+        failed_log = env.path.parent / f"{env.name}.failed.log"
+        failed_log.unlink(missing_ok=True)
+        started = time.monotonic()
+        try:
+            env.meta_dir.mkdir(parents=True)
+            with env.build_log.open("w", encoding="utf-8") as log:
+                build(env.path, log)
+            problem = health_check(env.path)
+            if problem:
+                raise EnvBuildError(f"environment {env.name} was built but is not usable: {problem}")
+            record = {
+                **metadata,
+                "kind": env.kind,
+                "key": env.key,
+                "created": time.time(),
+                "build_seconds": round(time.monotonic() - started, 3),
+            }
+            write_atomic(env.marker, json.dumps(record, indent=2, sort_keys=True))
+        except BaseException as error:
+            tail = _tail(env.build_log)
+            if env.build_log.exists():
+                shutil.copyfile(env.build_log, failed_log)
+            shutil.rmtree(env.path, ignore_errors=True)
+            if isinstance(error, MlrunError):
+                message = f"building environment {env.name} failed: {error.message}"
+                if tail:
+                    message += f"\n--- last lines of {failed_log} ---\n{tail}"
+                raise EnvBuildError(message, hint=error.hint) from None
+            raise
+    _touch_last_used(env)
+    return True
+
+
+def _touch_last_used(env: CachedEnv) -> None:
+    with contextlib.suppress(OSError):  # a read-only cache can still be used
+        (env.meta_dir / "last-used").touch()
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for item in path.rglob("*"):
+        try:
+            if item.is_file() and not item.is_symlink():
+                total += item.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def list_envs() -> list[dict[str, Any]]:
+    root = envs_root()
+    found = []
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        marker = path / ".mlrun" / MARKER
+        if not marker.is_file():
+            continue
+        meta = json.loads(marker.read_text(encoding="utf-8"))
+        last_used = path / ".mlrun" / "last-used"
+        found.append(
+            {
+                "name": path.name,
+                "kind": meta.get("kind"),
+                "key": meta.get("key"),
+                "python": meta.get("python"),
+                "path": str(path),
+                "size_bytes": _size(path),
+                "created": meta.get("created"),
+                "last_used": last_used.stat().st_mtime if last_used.exists() else meta.get("created"),
+            }
+        )
+    return found
+
+
+def prune_envs(*, older_than_days: float | None) -> list[str]:
+    """Remove environments unused for that many days (all when None); returns their names."""
+    from filelock import FileLock, Timeout
+
+    root = envs_root()
+    cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
+    removed = []
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        if not path.is_dir():
+            continue
+        last_used = path / ".mlrun" / "last-used"
+        stamp = last_used.stat().st_mtime if last_used.exists() else path.stat().st_mtime
+        if cutoff is not None and stamp >= cutoff:
+            continue
+        try:
+            with FileLock(str(root / f"{path.name}.lock"), timeout=0):
+                shutil.rmtree(path)
+        except Timeout:
+            continue  # being built right now
+        (root / f"{path.name}.lock").unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed

@@ -1,0 +1,120 @@
+"""What the virtualenv and uv managers share: inputs, interpreter, cache key, activation."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from mlrun_cli.envs import cache
+from mlrun_cli.envs.base import PreparedEnv
+from mlrun_cli.envs.interpreters import Interpreter, find_interpreter
+from mlrun_cli.envs.progress import announce, progress
+from mlrun_cli.envs.python_spec import PythonEnvInputs, python_env_inputs
+from mlrun_cli.execute import run_logged
+from mlrun_cli.project.model import Project
+
+# Where packages come from decides what gets installed, so these are part of the key.
+INDEX_VARIABLES = (
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+)
+Builder = Callable[[Interpreter, PythonEnvInputs, Project, Path, IO[str]], None]
+
+
+def uv_executable() -> str:
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        import shutil
+
+        found = shutil.which("uv")
+        if found is None:
+            from mlrun_cli.errors import UsageError
+
+            raise UsageError("uv is not installed", hint="pip install uv") from None
+        return found
+
+
+def python_in(env_dir: Path) -> Path:
+    return env_dir / "bin" / "python"
+
+
+def health_check(env_dir: Path) -> str | None:
+    python = python_in(env_dir)
+    if not python.exists():  # follows the symlink: catches a removed base interpreter
+        return f"its interpreter {python} is missing or broken"
+    return None
+
+
+def activation_patch(env_dir: Path) -> dict[str, str | None]:
+    return {
+        "VIRTUAL_ENV": str(env_dir),
+        "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONHOME": None,
+        "CONDA_PREFIX": None,
+    }
+
+
+def key_data(manager: str, inputs: PythonEnvInputs, interpreter: Interpreter) -> dict[str, object]:
+    return {
+        "manager": manager,
+        "inputs": inputs.key_data(),
+        "python": interpreter.version,
+        "platform": f"{sys.platform}-{platform.machine()}",
+        "index": {name: os.environ[name] for name in INDEX_VARIABLES if os.environ.get(name)},
+    }
+
+
+def freeze(env_dir: Path, log: IO[str]) -> None:
+    out = run_logged([uv_executable(), "pip", "freeze", "--python", str(python_in(env_dir))], log=log)
+    (env_dir / ".mlrun" / "environment.txt").write_text(out)
+
+
+def prepare(project: Project, manager: str, builder: Builder, *, build: bool) -> PreparedEnv:
+    inputs = python_env_inputs(project, manager)
+    interpreter = find_interpreter(inputs.python, uv_executable() if inputs.python else None)
+    env = cache.cached_env(manager, cache.content_key(key_data(manager, inputs, interpreter)))
+    tags = {"mlrun.env.key": env.name, "mlrun.env.python": interpreter.version}
+    if not build:
+        state = "reuse" if cache.reuse_problem(env, health_check) is None else "build"
+        return PreparedEnv(
+            manager,
+            activation_patch(env.path),
+            tags,
+            f"{state} {env.path} (python {interpreter.version})",
+            env.path,
+            inputs.warnings,
+        )
+    for warning in inputs.warnings:
+        announce(f"warning: {warning}")
+
+    def build_env(env_dir: Path, log: IO[str]) -> None:
+        with progress(f"building {manager} environment {env.name} (python {interpreter.version})"):
+            builder(interpreter, inputs, project, env_dir, log)
+            freeze(env_dir, log)
+
+    cache.ensure_env(
+        env,
+        build=build_env,
+        health_check=health_check,
+        metadata={"python": interpreter.version, "project": str(project.directory)},
+        announce=announce,
+    )
+    artifacts = {"env-build.log": env.build_log, "environment.txt": env.freeze_file}
+    return PreparedEnv(
+        manager, activation_patch(env.path), tags, str(env.path), env.path, inputs.warnings, artifacts
+    )

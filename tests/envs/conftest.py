@@ -1,0 +1,82 @@
+"""A local wheelhouse, so environment tests install real packages with no index at all."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+def build_wheel(directory: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
+    """A minimal, valid pure-Python wheel whose module reports its own version."""
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": f'__version__ = "{version}"\n',
+        f"{dist_info}/METADATA": "Metadata-Version: 2.1\n"
+        f"Name: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: mlrun-tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{dist_info}/RECORD,,")
+    wheel = directory / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+        archive.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("wheelhouse")
+    build_wheel(directory, "mlrun-demo-a", "1.0")
+    build_wheel(directory, "mlrun-demo-a", "2.0")
+    build_wheel(directory, "mlrun-demo-b", "1.0", ("mlrun-demo-a>=1.0",))
+    return directory
+
+
+@pytest.fixture
+def offline(wheelhouse: Path) -> dict[str, str]:
+    """Environment variables that make uv and pip install only from the wheelhouse."""
+    return {
+        "UV_NO_INDEX": "1",
+        "UV_FIND_LINKS": str(wheelhouse),
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheelhouse),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_CACHE_DIR": str(wheelhouse.parent / "uv-cache"),
+    }
+
+
+@pytest.fixture
+def envs_dir() -> Path:
+    return Path(os.environ["MLRUN_HOME"]) / "envs"
+
+
+SHOW = (
+    "python -c 'import sys, importlib.metadata as m; "
+    'print(sys.prefix, sys.version.split()[0], m.version("mlrun-demo-a"))\''
+)
+
+
+def python_project(
+    factory: Callable[[dict[str, str]], Path], env_yaml: str, extra: dict[str, str] | None = None
+) -> Path:
+    return factory(
+        {
+            "MLproject": f"python_env: python_env.yaml\nentry_points:\n  main:\n"
+            f'    command: "{SHOW.replace(chr(34), chr(92) + chr(34))}"\n',
+            "python_env.yaml": env_yaml,
+            **(extra or {}),
+        }
+    )

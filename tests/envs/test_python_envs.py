@@ -1,0 +1,236 @@
+"""uv and virtualenv environments, built for real from a local wheelhouse, cached by content."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.tracking.file_store import FileStore
+from tests.conftest import MLRUN, Result
+from tests.envs.conftest import python_project
+
+Mlrun = Callable[..., Result]
+Factory = Callable[[dict[str, str]], Path]
+ENV = 'python: "3.11"\ndependencies:\n  - mlrun-demo-a==1.0\n'
+
+
+def _env_dirs(envs_dir: Path) -> list[Path]:
+    return sorted(p for p in envs_dir.iterdir() if p.is_dir()) if envs_dir.exists() else []
+
+
+@pytest.mark.parametrize("manager", ["uv", "virtualenv"])
+def test_env_is_built_from_python_env_yaml_and_recorded(
+    manager: str,
+    mlrun: Mlrun,
+    project_factory: Factory,
+    offline: dict[str, str],
+    envs_dir: Path,
+    isolated: Path,
+) -> None:
+    project = python_project(project_factory, ENV)
+    result = mlrun("run", str(project), "--env-manager", manager, "--json", env=offline)
+    assert result.returncode == 0, result.stderr
+    [env_dir] = _env_dirs(envs_dir)
+    assert env_dir.name.startswith(f"{manager}-")
+    prefix, version, demo = result.stderr.split("\n")[-2].split()
+    assert (prefix, demo) == (str(env_dir), "1.0") and version.startswith("3.11.")
+    assert f"building {manager} environment {env_dir.name}" in result.stderr
+    run = FileStore(isolated / "mlruns").get_run(json.loads(result.stdout)["run_id"])
+    assert run.tags["mlflow.project.env"] == manager
+    assert run.tags["mlrun.env.key"] == env_dir.name
+    assert run.tags["mlrun.env.python"] == version
+    assert set(run.artifacts) == {"mlrun/console.log", "mlrun/env-build.log", "mlrun/environment.txt"}
+    frozen = (Path(run.artifact_uri.removeprefix("file://")) / "mlrun" / "environment.txt").read_text()
+    assert "mlrun-demo-a==1.0" in frozen
+
+
+def test_warm_reuse_builds_nothing_and_ignores_yaml_formatting(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str], envs_dir: Path
+) -> None:
+    project = python_project(project_factory, ENV)
+    assert mlrun("run", str(project), env=offline).returncode == 0
+    (project / "python_env.yaml").write_text(
+        "# a comment\npython: '3.11'\n\ndependencies: [mlrun-demo-a==1.0]   # same content\n"
+    )
+    again = mlrun("run", str(project), env=offline)
+    assert again.returncode == 0 and "building" not in again.stderr
+    assert len(_env_dirs(envs_dir)) == 1
+
+
+def test_editing_a_requirements_file_gives_a_new_env(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str], envs_dir: Path
+) -> None:
+    project = python_project(
+        project_factory,
+        'python: "3.11"\ndependencies: ["-r requirements.txt"]\n',
+        {"requirements.txt": "-c constraints.txt\nmlrun-demo-b\n", "constraints.txt": "mlrun-demo-a==1.0\n"},
+    )
+    first = mlrun("run", str(project), env=offline)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split()[-1] == "1.0"
+    (project / "constraints.txt").write_text("mlrun-demo-a==2.0\n")  # a nested file
+    second = mlrun("run", str(project), env=offline)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split()[-1] == "2.0"
+    assert len(_env_dirs(envs_dir)) == 2
+
+
+def test_conda_yaml_with_a_python_manager_warns_about_dropped_packages(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str]
+) -> None:
+    project = project_factory(
+        {
+            "MLproject": "conda_env: conda.yaml\nentry_points:\n  main:\n"
+            "    command: python -c 'import mlrun_demo_a as a; print(a.__version__)'\n",
+            "conda.yaml": "channels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy>=1.2\n"
+            "  - libgfortran\n  - pip\n  - pip:\n    - mlrun-demo-a==2.0\n",
+        }
+    )
+    result = mlrun("run", str(project), "--env-manager", "uv", env=offline)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2.0\n"
+    assert (
+        "conda.yaml: these conda packages are not installed by a Python environment manager: "
+        "numpy>=1.2, libgfortran"
+    ) in result.stderr
+
+
+def test_unknown_python_version_lists_what_was_found(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str], envs_dir: Path
+) -> None:
+    project = python_project(project_factory, 'python: "3.99"\n')
+    result = mlrun("run", str(project), env=offline)
+    assert result.returncode == 2
+    assert "no installed Python matches '3.99'; found: " in result.stderr
+    assert sys.version.split()[0] in result.stderr
+    assert _env_dirs(envs_dir) == []
+
+
+def test_another_installed_python_version_is_used_exactly(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str]
+) -> None:
+    pyenv = Path.home() / ".pyenv" / "versions"
+    others = sorted(p.name for p in pyenv.glob("3.1[023].*")) if pyenv.is_dir() else []
+    if not others:
+        pytest.skip("this machine has no second Python 3.10+ in ~/.pyenv/versions")
+    wanted = others[0]
+    project = python_project(project_factory, f'python: "{wanted}"\ndependencies: [mlrun-demo-a]\n')
+    result = mlrun("run", str(project), env=offline)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[1] == wanted
+
+
+def test_failed_build_leaves_nothing_and_shows_the_log_tail(
+    mlrun: Mlrun,
+    project_factory: Factory,
+    offline: dict[str, str],
+    envs_dir: Path,
+    isolated: Path,
+) -> None:
+    project = python_project(project_factory, 'python: "3.11"\ndependencies: [no-such-package-xyz]\n')
+    result = mlrun("run", str(project), env=offline)
+    assert result.returncode == 2
+    assert "'uv pip install ...' exited with code 1" in result.stderr
+    assert "--- last lines of" in result.stderr and "no-such-package-xyz" in result.stderr
+    assert _env_dirs(envs_dir) == []
+    assert len(list(envs_dir.glob("*.failed.log"))) == 1
+    assert not (isolated / "mlruns").exists()  # nothing recorded: no run was created
+
+
+def test_half_built_or_broken_envs_are_rebuilt_with_a_reason(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str], envs_dir: Path
+) -> None:
+    project = python_project(project_factory, ENV)
+    assert mlrun("run", str(project), env=offline).returncode == 0
+    [env_dir] = _env_dirs(envs_dir)
+    (env_dir / ".mlrun" / "complete.json").unlink()  # as if the builder had died
+    result = mlrun("run", str(project), env=offline)
+    assert result.returncode == 0
+    assert f"rebuilding environment {env_dir.name}: the previous build did not complete" in result.stderr
+    (env_dir / "bin" / "python").unlink()
+    result = mlrun("run", str(project), env=offline)
+    assert result.returncode == 0
+    assert "its interpreter" in result.stderr and "missing or broken" in result.stderr
+
+
+@pytest.mark.slow
+def test_eight_parallel_runs_build_the_new_env_exactly_once(
+    project_factory: Factory, offline: dict[str, str], envs_dir: Path, isolated: Path
+) -> None:
+    import os
+
+    project = python_project(project_factory, 'python: "3.11"\ndependencies: [mlrun-demo-b]\n')
+    env = {**os.environ, **offline}
+    procs = [
+        subprocess.Popen(
+            [*MLRUN, "run", str(project)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=isolated,
+        )
+        for _ in range(8)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, outputs
+    builds = sum(err.count("building uv environment") for _, err in outputs)
+    assert builds == 2  # one start line and one "done" line, from a single process
+    assert len(_env_dirs(envs_dir)) == 1
+    assert all(out.split()[-1] == "2.0" for out, _ in outputs)
+
+
+def test_uv_lock_is_installed_exactly(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str], wheelhouse: Path
+) -> None:
+    import os
+
+    project = project_factory(
+        {
+            "MLproject": "entry_points:\n  main:\n"
+            "    command: python -c 'import mlrun_demo_a as a; print(a.__version__)'\n",
+            "pyproject.toml": '[project]\nname = "locked"\nversion = "0.1"\nrequires-python = ">=3.10"\n'
+            'dependencies = ["mlrun-demo-a"]\n[tool.uv]\npackage = false\n',
+        }
+    )
+    uv = Path(sys.executable).parent / "uv"
+    lock_env = {**os.environ, **offline, "UV_FIND_LINKS": str(wheelhouse)}
+    # Lock while only version 1.0 exists, then offer 2.0 too: the lock must win.
+    (wheelhouse / "mlrun_demo_a-2.0-py3-none-any.whl").rename(wheelhouse / "hidden.whl.off")
+    try:
+        subprocess.run([str(uv), "lock", "-q"], cwd=project, env=lock_env, check=True)
+    finally:
+        (wheelhouse / "hidden.whl.off").rename(wheelhouse / "mlrun_demo_a-2.0-py3-none-any.whl")
+    result = mlrun("run", str(project), env=offline)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1.0\n"
+
+
+def test_conda_for_a_python_project_is_a_clear_error(mlrun: Mlrun, project_factory: Factory) -> None:
+    result = mlrun("run", str(python_project(project_factory, ENV)), "--env-manager", "conda")
+    assert result.returncode == 2
+    assert "this project has no conda environment and cannot run with conda" in result.stderr
+
+
+def test_env_commands(mlrun: Mlrun, project_factory: Factory, offline: dict[str, str]) -> None:
+    project = python_project(project_factory, ENV)
+    missing = mlrun("env", "path", str(project), env=offline)
+    assert missing.returncode == 1 and "not built yet" in missing.stderr
+    built = mlrun("env", "build", str(project), env=offline)
+    assert built.returncode == 0, built.stderr
+    path = built.stdout.strip()
+    assert mlrun("env", "path", str(project), env=offline).stdout.strip() == path
+    [entry] = json.loads(mlrun("env", "list", "--json").stdout)
+    assert entry["path"] == path and entry["kind"] == "uv" and entry["python"].startswith("3.11")
+    assert entry["size_bytes"] > 0
+    assert "uv-" in mlrun("env", "list").stdout
+    assert mlrun("env", "prune").returncode == 2
+    assert mlrun("env", "prune", "--older-than", "1").stdout.strip() == "Nothing to remove."
+    pruned = mlrun("env", "prune", "--all")
+    assert pruned.stdout.strip() == f"removed {Path(path).name}"
+    assert not Path(path).exists()

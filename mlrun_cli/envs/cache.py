@@ -23,6 +23,7 @@ from mlrun_cli.home import mlrun_home
 from mlrun_cli.tracking.file_store import write_atomic
 
 MARKER = "complete.json"
+META = ".meta"
 TAIL_LINES = 25
 _README = (
     "This folder holds environments built by mlrun-cli, one per content key.\n"
@@ -48,7 +49,8 @@ class CachedEnv:
 
     @property
     def meta_dir(self) -> Path:
-        return self.path / ".mlrun"
+        # Beside the environment, not in it: installers want the prefix to themselves.
+        return self.path.parent / META / self.name
 
     @property
     def build_log(self) -> Path:
@@ -107,7 +109,7 @@ def _tail(path: Path) -> str:
 def ensure_env(
     env: CachedEnv,
     *,
-    build: Callable[[Path, IO[str]], None],
+    build: Callable[[CachedEnv, IO[str]], None],
     health_check: Callable[[Path], str | None],
     metadata: dict[str, Any],
     announce: Callable[[str], None],
@@ -127,14 +129,14 @@ def ensure_env(
             return False
         if env.path.exists():
             announce(f"rebuilding environment {env.name}: {reason}")
-            shutil.rmtree(env.path)
+        _remove(env)
         failed_log = env.path.parent / f"{env.name}.failed.log"
         failed_log.unlink(missing_ok=True)
         started = time.monotonic()
         try:
             env.meta_dir.mkdir(parents=True)
             with env.build_log.open("w", encoding="utf-8") as log:
-                build(env.path, log)
+                build(env, log)
             problem = health_check(env.path)
             if problem:
                 raise EnvBuildError(f"environment {env.name} was built but is not usable: {problem}")
@@ -150,7 +152,7 @@ def ensure_env(
             tail = _tail(env.build_log)
             if env.build_log.exists():
                 shutil.copyfile(env.build_log, failed_log)
-            shutil.rmtree(env.path, ignore_errors=True)
+            _remove(env)
             if isinstance(error, MlrunError):
                 message = f"building environment {env.name} failed: {error.message}"
                 if tail:
@@ -159,6 +161,11 @@ def ensure_env(
             raise
     _touch_last_used(env)
     return True
+
+
+def _remove(env: CachedEnv) -> None:
+    shutil.rmtree(env.path, ignore_errors=True)
+    shutil.rmtree(env.meta_dir, ignore_errors=True)
 
 
 def _touch_last_used(env: CachedEnv) -> None:
@@ -181,11 +188,11 @@ def list_envs() -> list[dict[str, Any]]:
     root = envs_root()
     found = []
     for path in sorted(root.iterdir()) if root.is_dir() else []:
-        marker = path / ".mlrun" / MARKER
-        if not marker.is_file():
+        marker = root / META / path.name / MARKER
+        if not path.is_dir() or not marker.is_file():
             continue
         meta = json.loads(marker.read_text(encoding="utf-8"))
-        last_used = path / ".mlrun" / "last-used"
+        last_used = root / META / path.name / "last-used"
         found.append(
             {
                 "name": path.name,
@@ -209,15 +216,16 @@ def prune_envs(*, older_than_days: float | None) -> list[str]:
     cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
     removed = []
     for path in sorted(root.iterdir()) if root.is_dir() else []:
-        if not path.is_dir():
+        if not path.is_dir() or path.name == META:
             continue
-        last_used = path / ".mlrun" / "last-used"
+        last_used = root / META / path.name / "last-used"
         stamp = last_used.stat().st_mtime if last_used.exists() else path.stat().st_mtime
         if cutoff is not None and stamp >= cutoff:
             continue
         try:
             with FileLock(str(root / f"{path.name}.lock"), timeout=0):
                 shutil.rmtree(path)
+                shutil.rmtree(root / META / path.name, ignore_errors=True)
         except Timeout:
             continue  # being built right now
         (root / f"{path.name}.lock").unlink(missing_ok=True)

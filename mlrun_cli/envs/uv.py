@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import IO
 
-from mlrun_cli.envs import venvs
+from mlrun_cli.envs import cache, venvs
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter
 from mlrun_cli.envs.python_spec import PythonEnvInputs, absolute_requirement_lines
@@ -22,13 +21,13 @@ _UV_ENV: dict[str, str | None] = {
 }
 
 
-def _install(uv: str, env_dir: Path, lines: tuple[str, ...], project: Project, log: IO[str]) -> None:
+def _install(uv: str, env: cache.CachedEnv, lines: tuple[str, ...], project: Project, log: IO[str]) -> None:
     if not lines:
         return
-    requirements = env_dir / ".mlrun" / f"requirements-{len(list(env_dir.glob('.mlrun/req*')))}.txt"
+    requirements = env.meta_dir / f"requirements-{len(list(env.meta_dir.glob('req*')))}.txt"
     requirements.write_text("\n".join(absolute_requirement_lines(lines, project.directory)) + "\n")
     run_logged(
-        [uv, "pip", "install", "--python", str(venvs.python_in(env_dir)), "-r", str(requirements)],
+        [uv, "pip", "install", "--python", str(venvs.python_in(env.path)), "-r", str(requirements)],
         log=log,
         env_patch=_UV_ENV,
         cwd=project.directory,
@@ -36,11 +35,15 @@ def _install(uv: str, env_dir: Path, lines: tuple[str, ...], project: Project, l
 
 
 def build_env(
-    interpreter: Interpreter, inputs: PythonEnvInputs, project: Project, env_dir: Path, log: IO[str]
+    interpreter: Interpreter,
+    inputs: PythonEnvInputs,
+    project: Project,
+    env: cache.CachedEnv,
+    log: IO[str],
 ) -> None:
     uv = venvs.uv_executable()
     run_logged(
-        [uv, "venv", "--quiet", "--allow-existing", "--python", str(interpreter.path), str(env_dir)],
+        [uv, "venv", "--quiet", "--allow-existing", "--python", str(interpreter.path), str(env.path)],
         log=log,
         env_patch=_UV_ENV,
     )
@@ -49,12 +52,12 @@ def build_env(
         run_logged(
             [uv, "sync", "--frozen", "--python", str(interpreter.path)],
             log=log,
-            env_patch={**_UV_ENV, "UV_PROJECT_ENVIRONMENT": str(env_dir)},
+            env_patch={**_UV_ENV, "UV_PROJECT_ENVIRONMENT": str(env.path)},
             cwd=project.directory,
         )
         return
-    _install(uv, env_dir, inputs.build_dependencies, project, log)
-    _install(uv, env_dir, inputs.dependencies, project, log)
+    _install(uv, env, inputs.build_dependencies, project, log)
+    _install(uv, env, inputs.dependencies, project, log)
 
 
 def prepare(project: Project, *, build: bool) -> PreparedEnv:

@@ -30,7 +30,7 @@ INDEX_VARIABLES = (
     "PIP_FIND_LINKS",
     "PIP_NO_INDEX",
 )
-Builder = Callable[[Interpreter, PythonEnvInputs, Project, Path, IO[str]], None]
+Builder = Callable[[Interpreter, PythonEnvInputs, Project, cache.CachedEnv, IO[str]], None]
 
 
 def uv_executable() -> str:
@@ -79,9 +79,9 @@ def key_data(manager: str, inputs: PythonEnvInputs, interpreter: Interpreter) ->
     }
 
 
-def freeze(env_dir: Path, log: IO[str]) -> None:
-    out = run_logged([uv_executable(), "pip", "freeze", "--python", str(python_in(env_dir))], log=log)
-    (env_dir / ".mlrun" / "environment.txt").write_text(out)
+def freeze(env: cache.CachedEnv, log: IO[str]) -> None:
+    out = run_logged([uv_executable(), "pip", "freeze", "--python", str(python_in(env.path))], log=log)
+    env.freeze_file.write_text(out)
 
 
 def prepare(project: Project, manager: str, builder: Builder, *, build: bool) -> PreparedEnv:
@@ -102,10 +102,10 @@ def prepare(project: Project, manager: str, builder: Builder, *, build: bool) ->
     for warning in inputs.warnings:
         announce(f"warning: {warning}")
 
-    def build_env(env_dir: Path, log: IO[str]) -> None:
+    def build_env(target: cache.CachedEnv, log: IO[str]) -> None:
         with progress(f"building {manager} environment {env.name} (python {interpreter.version})"):
-            builder(interpreter, inputs, project, env_dir, log)
-            freeze(env_dir, log)
+            builder(interpreter, inputs, project, target, log)
+            freeze(target, log)
 
     cache.ensure_env(
         env,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import IO
 
-from mlrun_cli.envs import venvs
+from mlrun_cli.envs import cache, venvs
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter
 from mlrun_cli.envs.python_spec import PythonEnvInputs, absolute_requirement_lines
@@ -21,14 +20,14 @@ _PIP_ENV: dict[str, str | None] = {
 }
 
 
-def _install(env_dir: Path, lines: tuple[str, ...], project: Project, log: IO[str]) -> None:
+def _install(env: cache.CachedEnv, lines: tuple[str, ...], project: Project, log: IO[str]) -> None:
     if not lines:
         return
-    requirements = env_dir / ".mlrun" / f"requirements-{len(list(env_dir.glob('.mlrun/req*')))}.txt"
+    requirements = env.meta_dir / f"requirements-{len(list(env.meta_dir.glob('req*')))}.txt"
     requirements.write_text("\n".join(absolute_requirement_lines(lines, project.directory)) + "\n")
     # pip compiles bytecode at install by default.
     run_logged(
-        [str(venvs.python_in(env_dir)), "-m", "pip", "install", "-r", str(requirements)],
+        [str(venvs.python_in(env.path)), "-m", "pip", "install", "-r", str(requirements)],
         log=log,
         env_patch=_PIP_ENV,
         cwd=project.directory,
@@ -36,15 +35,19 @@ def _install(env_dir: Path, lines: tuple[str, ...], project: Project, log: IO[st
 
 
 def build_env(
-    interpreter: Interpreter, inputs: PythonEnvInputs, project: Project, env_dir: Path, log: IO[str]
+    interpreter: Interpreter,
+    inputs: PythonEnvInputs,
+    project: Project,
+    env: cache.CachedEnv,
+    log: IO[str],
 ) -> None:
     run_logged(
-        [sys.executable, "-m", "virtualenv", "--quiet", "--python", str(interpreter.path), str(env_dir)],
+        [sys.executable, "-m", "virtualenv", "--quiet", "--python", str(interpreter.path), str(env.path)],
         log=log,
         env_patch=_PIP_ENV,
     )
-    _install(env_dir, inputs.build_dependencies, project, log)
-    _install(env_dir, inputs.dependencies, project, log)
+    _install(env, inputs.build_dependencies, project, log)
+    _install(env, inputs.dependencies, project, log)
 
 
 def prepare(project: Project, *, build: bool) -> PreparedEnv:

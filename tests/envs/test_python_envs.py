@@ -20,7 +20,9 @@ ENV = 'python: "3.11"\ndependencies:\n  - mlrun-demo-a==1.0\n'
 
 
 def _env_dirs(envs_dir: Path) -> list[Path]:
-    return sorted(p for p in envs_dir.iterdir() if p.is_dir()) if envs_dir.exists() else []
+    if not envs_dir.exists():
+        return []
+    return sorted(p for p in envs_dir.iterdir() if p.is_dir() and p.name != ".meta")
 
 
 @pytest.mark.parametrize("manager", ["uv", "virtualenv"])
@@ -148,7 +150,7 @@ def test_half_built_or_broken_envs_are_rebuilt_with_a_reason(
     project = python_project(project_factory, ENV)
     assert mlrun("run", str(project), env=offline).returncode == 0
     [env_dir] = _env_dirs(envs_dir)
-    (env_dir / ".mlrun" / "complete.json").unlink()  # as if the builder had died
+    (envs_dir / ".meta" / env_dir.name / "complete.json").unlink()  # as if the builder had died
     result = mlrun("run", str(project), env=offline)
     assert result.returncode == 0
     assert f"rebuilding environment {env_dir.name}: the previous build did not complete" in result.stderr

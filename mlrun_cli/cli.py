@@ -178,6 +178,17 @@ def env_path(ctx: click.Context, uri: str, env_manager: str | None) -> None:
         click.echo(env_commands.path(uri, env_manager))
 
 
+@env.command("lock")
+@click.argument("uri", default=".")
+@click.pass_context
+def env_lock(ctx: click.Context, uri: str) -> None:
+    """Write conda-lock.yml beside the project's conda.yaml (for this platform)."""
+    with error_handler(debug=_debug(ctx)):
+        from mlrun_cli import env_commands
+
+        click.echo(env_commands.lock(uri))
+
+
 @env.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the environments as JSON.")
 @click.pass_context

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,47 @@ def prune(older_than_days: float | None, everything: bool) -> list[str]:
     if older_than_days is None and not everything:
         raise UsageError("say which environments to remove: --older-than DAYS or --all")
     return cache.prune_envs(older_than_days=None if everything else older_than_days)
+
+
+def lock(uri: str) -> Path:
+    """Write conda-lock.yml beside the project's conda.yaml: conda-lock with an external conda
+    executable when both are there, otherwise from rattler's solve."""
+    import io
+
+    from mlrun_cli.envs import conda, conda_lock
+
+    project = load_project(resolve_source(uri, None, Path.cwd()).directory)
+    inputs = conda.read_inputs(project)
+    exe = conda.external_executable()
+    if exe is not None and _has_conda_lock():
+        from rattler.platform import Platform
+
+        from mlrun_cli.execute import run_logged
+
+        target = inputs.file.parent / conda_lock.LOCK_NAME
+        run_logged(
+            [
+                sys.executable,
+                "-m",
+                "conda_lock",
+                "lock",
+                "--conda",
+                exe,
+                "-f",
+                str(inputs.file),
+                "-p",
+                str(Platform.current()),
+                "--lockfile",
+                str(target),
+            ],
+            log=io.StringIO(),
+        )
+        return target
+    records = conda.rattler_solve(inputs, io.StringIO())
+    return conda_lock.write_lock(inputs.file, inputs.channels, records)
+
+
+def _has_conda_lock() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("conda_lock") is not None

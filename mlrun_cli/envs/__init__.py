@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from mlrun_cli.envs import local, uv, virtualenv
+from mlrun_cli.envs import conda, local, uv, virtualenv
 from mlrun_cli.errors import NotAvailableError, UsageError
 from mlrun_cli.project.model import Project
 
-ENV_MANAGERS: dict[str, ModuleType] = {"local": local, "uv": uv, "virtualenv": virtualenv}
+ENV_MANAGERS: dict[str, ModuleType] = {
+    "local": local,
+    "uv": uv,
+    "virtualenv": virtualenv,
+    "conda": conda,
+}
 KNOWN = ("local", "virtualenv", "uv", "conda", "docker")
 DEFAULT_PYTHON_MANAGER = "uv"
 

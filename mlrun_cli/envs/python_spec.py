@@ -53,7 +53,6 @@ def _split_file_option(line: str) -> tuple[str, str] | None:
 def _collect_files(
     lines: tuple[str, ...], base: Path, project_dir: Path, files: dict[str, str], seen: set[Path]
 ) -> None:
-    """Read every -r/-c file, recursively, so editing one changes the key."""
     for line in lines:
         option = _split_file_option(line)
         if option is None:
@@ -74,12 +73,18 @@ def _collect_files(
         _collect_files(nested, path.parent, project_dir, files, seen)
 
 
+def collect_requirement_files(lines: tuple[str, ...], project_dir: Path) -> dict[str, str]:
+    """The text of every -r/-c file the lines reference, recursively, so editing one changes the key."""
+    files: dict[str, str] = {}
+    _collect_files(lines, project_dir, project_dir, files, set())
+    return files
+
+
 def _from_python_env(path: Path, project_dir: Path) -> PythonEnvInputs:
     data = _load_yaml(path)
     build = tuple(str(d) for d in data.get("build_dependencies") or ())
     deps = tuple(str(d) for d in data.get("dependencies") or ())
-    files: dict[str, str] = {}
-    _collect_files(build + deps, project_dir, project_dir, files, set())
+    files = collect_requirement_files(build + deps, project_dir)
     python = data.get("python")
     return PythonEnvInputs(str(python) if python is not None else None, build, deps, files)
 
@@ -114,8 +119,7 @@ def _from_conda_yaml(path: Path, project_dir: Path) -> PythonEnvInputs:
             f"{path.name}: these conda packages are not installed by a Python environment "
             f"manager: {', '.join(dropped)} (use --env-manager conda to get them)",
         )
-    files: dict[str, str] = {}
-    _collect_files(tuple(deps), project_dir, project_dir, files, set())
+    files = collect_requirement_files(tuple(deps), project_dir)
     return PythonEnvInputs(python, tuple(build), tuple(deps), files, warnings=warnings)
 
 

@@ -115,11 +115,11 @@ def ensure_env(
     announce: Callable[[str], None],
 ) -> bool:
     """Make sure `env` exists and is healthy; True when this call built it."""
-    from filelock import FileLock
-
     if reuse_problem(env, health_check) is None:
         _touch_last_used(env)
         return False
+    from filelock import FileLock
+
     _prepare_root(env.path.parent)
     with FileLock(str(env.path.parent / f"{env.name}.lock")):
         # Another process may have built it while this one waited for the lock.

@@ -3,7 +3,6 @@ by an external conda/mamba/micromamba named by MLRUN_CONDA_EXE; conda-lock.yml i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ from typing import IO, Any
 from mlrun_cli.envs import cache, conda_lock, venvs
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.progress import announce, progress
-from mlrun_cli.envs.python_spec import absolute_requirement_lines, collect_requirement_files
+from mlrun_cli.envs.python_spec import collect_requirement_files
 from mlrun_cli.errors import MlrunError, UsageError
 from mlrun_cli.execute import run_logged
 from mlrun_cli.home import mlrun_home
@@ -119,6 +118,8 @@ def installed_packages(prefix: Path) -> list[dict[str, Any]]:
 
 
 def rattler_solve(inputs: CondaInputs, log: IO[str]) -> list[Any]:
+    import asyncio
+
     import rattler
     from rattler.platform import Platform
 
@@ -140,6 +141,8 @@ def rattler_solve(inputs: CondaInputs, log: IO[str]) -> list[Any]:
 
 
 def _install_records(records: list[Any], prefix: Path, log: IO[str]) -> None:
+    import asyncio
+
     import rattler
 
     try:
@@ -159,14 +162,13 @@ def _install_pip(inputs: CondaInputs, project: Project, env: cache.CachedEnv, lo
     python = env.path / "bin" / "python"
     if not python.exists():
         raise MlrunError(f"{inputs.file.name} has a pip: section but no python among its packages")
-    requirements = env.meta_dir / "pip-requirements.txt"
-    requirements.write_text("\n".join(absolute_requirement_lines(inputs.pip, project.directory)) + "\n")
-    run_logged(
-        [venvs.uv_executable(), "pip", "install", "--python", str(python), "-r", str(requirements)],
-        log=log,
-        cwd=project.directory,
-        env_patch={"UV_COMPILE_BYTECODE": "1", "UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": None},
-    )
+    installer = [venvs.uv_executable(), "pip", "install", "--python", str(python)]
+    patch: dict[str, str | None] = {
+        "UV_COMPILE_BYTECODE": "1",
+        "UV_PYTHON_DOWNLOADS": "never",
+        "VIRTUAL_ENV": None,
+    }
+    venvs.install_requirements(installer, env, inputs.pip, project, log, patch)
 
 
 def _freeze(env: cache.CachedEnv, log: IO[str]) -> None:
@@ -230,17 +232,15 @@ def prepare(project: Project, *, build: bool) -> PreparedEnv:
         state = "reuse" if cache.reuse_problem(env, health_check) is None else "build"
         return PreparedEnv(NAME, patch, {"mlrun.env.key": env.name}, f"{state} {env.path} ({how})", env.path)
 
+    # Filled in by the build, read when the completion marker is written.
+    metadata: dict[str, Any] = {"python": None, "project": str(project.directory)}
+
     def build_env(target: cache.CachedEnv, log: IO[str]) -> None:
         with progress(f"building conda environment {env.name} ({how})"):
             _build(inputs, exe, project, target, log)
+        metadata["python"] = _python_version(target.path)
 
-    cache.ensure_env(
-        env,
-        build=build_env,
-        health_check=health_check,
-        metadata={"python": None, "project": str(project.directory)},
-        announce=announce,
-    )
+    cache.ensure_env(env, build=build_env, health_check=health_check, metadata=metadata, announce=announce)
     tags = {"mlrun.env.key": env.name, "mlrun.env.python": _python_version(env.path)}
     return PreparedEnv(
         NAME,

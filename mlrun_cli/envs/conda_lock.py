@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import shutil
-import urllib.request
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
@@ -25,6 +23,8 @@ def _platform() -> str:
 
 def _fetch(url: str, sha256: str | None, log: IO[str]) -> Path:
     """A local copy of the package at `url`, checked against the lock's hash."""
+    import urllib.request
+
     parsed = urlparse(url)
     if parsed.scheme == "file":
         local = Path(unquote(parsed.path))
@@ -49,6 +49,8 @@ def _fetch(url: str, sha256: str | None, log: IO[str]) -> Path:
 
 def locked_records(lock: Path, log: IO[str]) -> list[Any]:
     """Records for this platform's conda packages in the lock, ready for rattler.install."""
+    import asyncio
+
     import yaml
     from rattler import RepoDataRecord
 

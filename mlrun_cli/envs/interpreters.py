@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def _uv_installed(uv: str) -> list[Interpreter]:
     return found
 
 
-def find_interpreter(request: str | None, uv: str | None = None) -> Interpreter:
+def find_interpreter(request: str | None, uv: Callable[[], str] | None = None) -> Interpreter:
     """The current Python when nothing is requested; else the newest installed match.
 
     Looks at the running interpreter, pyenv's versions folder, and what uv finds installed
@@ -80,7 +81,7 @@ def find_interpreter(request: str | None, uv: str | None = None) -> Interpreter:
     candidates = _pyenv()
     best = _best(candidates, request)
     if best is None and uv is not None:
-        candidates += _uv_installed(uv)
+        candidates += _uv_installed(uv())
         best = _best(candidates, request)
     if best is not None:
         return best

@@ -7,7 +7,7 @@ from typing import IO
 from mlrun_cli.envs import cache, venvs
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter
-from mlrun_cli.envs.python_spec import PythonEnvInputs, absolute_requirement_lines
+from mlrun_cli.envs.python_spec import PythonEnvInputs
 from mlrun_cli.execute import run_logged
 from mlrun_cli.project.model import Project
 
@@ -19,19 +19,6 @@ _UV_ENV: dict[str, str | None] = {
     "UV_COMPILE_BYTECODE": "1",
     "VIRTUAL_ENV": None,
 }
-
-
-def _install(uv: str, env: cache.CachedEnv, lines: tuple[str, ...], project: Project, log: IO[str]) -> None:
-    if not lines:
-        return
-    requirements = env.meta_dir / f"requirements-{len(list(env.meta_dir.glob('req*')))}.txt"
-    requirements.write_text("\n".join(absolute_requirement_lines(lines, project.directory)) + "\n")
-    run_logged(
-        [uv, "pip", "install", "--python", str(venvs.python_in(env.path)), "-r", str(requirements)],
-        log=log,
-        env_patch=_UV_ENV,
-        cwd=project.directory,
-    )
 
 
 def build_env(
@@ -56,8 +43,13 @@ def build_env(
             cwd=project.directory,
         )
         return
-    _install(uv, env, inputs.build_dependencies, project, log)
-    _install(uv, env, inputs.dependencies, project, log)
+    installer = [uv, "pip", "install", "--python", str(venvs.python_in(env.path))]
+    steps = [lines for lines in (inputs.build_dependencies, inputs.dependencies) if lines]
+    for index, lines in enumerate(steps):
+        # uv compiles the whole site-packages each time it is asked: only once, at the end.
+        last = index == len(steps) - 1
+        patch = {**_UV_ENV, "UV_COMPILE_BYTECODE": "1" if last else None}
+        venvs.install_requirements(installer, env, lines, project, log, patch)
 
 
 def prepare(project: Project, *, build: bool) -> PreparedEnv:

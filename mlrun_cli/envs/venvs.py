@@ -13,7 +13,7 @@ from mlrun_cli.envs import cache
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter, find_interpreter
 from mlrun_cli.envs.progress import announce, progress
-from mlrun_cli.envs.python_spec import PythonEnvInputs, python_env_inputs
+from mlrun_cli.envs.python_spec import PythonEnvInputs, absolute_requirement_lines, python_env_inputs
 from mlrun_cli.execute import run_logged
 from mlrun_cli.project.model import Project
 
@@ -79,6 +79,22 @@ def key_data(manager: str, inputs: PythonEnvInputs, interpreter: Interpreter) ->
     }
 
 
+def install_requirements(
+    installer: list[str],
+    env: cache.CachedEnv,
+    lines: tuple[str, ...],
+    project: Project,
+    log: IO[str],
+    env_patch: dict[str, str | None],
+) -> None:
+    """Install requirement lines with `installer` (uv pip or pip), from a file kept with the env."""
+    if not lines:
+        return
+    requirements = env.meta_dir / f"requirements-{len(list(env.meta_dir.glob('requirements-*')))}.txt"
+    requirements.write_text("\n".join(absolute_requirement_lines(lines, project.directory)) + "\n")
+    run_logged([*installer, "-r", str(requirements)], log=log, env_patch=env_patch, cwd=project.directory)
+
+
 def freeze(env: cache.CachedEnv, log: IO[str]) -> None:
     out = run_logged([uv_executable(), "pip", "freeze", "--python", str(python_in(env.path))], log=log)
     env.freeze_file.write_text(out)
@@ -86,7 +102,7 @@ def freeze(env: cache.CachedEnv, log: IO[str]) -> None:
 
 def prepare(project: Project, manager: str, builder: Builder, *, build: bool) -> PreparedEnv:
     inputs = python_env_inputs(project, manager)
-    interpreter = find_interpreter(inputs.python, uv_executable() if inputs.python else None)
+    interpreter = find_interpreter(inputs.python, uv_executable)
     env = cache.cached_env(manager, cache.content_key(key_data(manager, inputs, interpreter)))
     tags = {"mlrun.env.key": env.name, "mlrun.env.python": interpreter.version}
     if not build:

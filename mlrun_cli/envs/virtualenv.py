@@ -8,7 +8,7 @@ from typing import IO
 from mlrun_cli.envs import cache, venvs
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter
-from mlrun_cli.envs.python_spec import PythonEnvInputs, absolute_requirement_lines
+from mlrun_cli.envs.python_spec import PythonEnvInputs
 from mlrun_cli.execute import run_logged
 from mlrun_cli.project.model import Project
 
@@ -18,20 +18,6 @@ _PIP_ENV: dict[str, str | None] = {
     "VIRTUAL_ENV": None,
     "PIP_REQUIRE_VIRTUALENV": None,
 }
-
-
-def _install(env: cache.CachedEnv, lines: tuple[str, ...], project: Project, log: IO[str]) -> None:
-    if not lines:
-        return
-    requirements = env.meta_dir / f"requirements-{len(list(env.meta_dir.glob('req*')))}.txt"
-    requirements.write_text("\n".join(absolute_requirement_lines(lines, project.directory)) + "\n")
-    # pip compiles bytecode at install by default.
-    run_logged(
-        [str(venvs.python_in(env.path)), "-m", "pip", "install", "-r", str(requirements)],
-        log=log,
-        env_patch=_PIP_ENV,
-        cwd=project.directory,
-    )
 
 
 def build_env(
@@ -46,8 +32,10 @@ def build_env(
         log=log,
         env_patch=_PIP_ENV,
     )
-    _install(env, inputs.build_dependencies, project, log)
-    _install(env, inputs.dependencies, project, log)
+    # pip compiles bytecode at install by default.
+    installer = [str(venvs.python_in(env.path)), "-m", "pip", "install"]
+    for lines in (inputs.build_dependencies, inputs.dependencies):
+        venvs.install_requirements(installer, env, lines, project, log, _PIP_ENV)
 
 
 def prepare(project: Project, *, build: bool) -> PreparedEnv:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -36,12 +37,42 @@ def build_wheel(directory: Path, name: str, version: str, requires: tuple[str, .
     return wheel
 
 
+def build_sdist(directory: Path, name: str, version: str) -> Path:
+    """A setuptools sdist, so installing it runs a real PEP 517 build."""
+    import io
+    import tarfile
+
+    module = name.replace("-", "_")
+    root = f"{module}-{version}"
+    files = {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools"]\n'
+        'build-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n',
+        f"{module}/__init__.py": f'__version__ = "{version}"\n',
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    }
+    target = directory / f"{root}.tar.gz"
+    with tarfile.open(target, "w:gz") as archive:
+        for path, text in files.items():
+            info = tarfile.TarInfo(f"{root}/{path}")
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    return target
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("wheelhouse")
     build_wheel(directory, "mlrun-demo-a", "1.0")
     build_wheel(directory, "mlrun-demo-a", "2.0")
     build_wheel(directory, "mlrun-demo-b", "1.0", ("mlrun-demo-a>=1.0",))
+    build_sdist(directory, "mlrun-demo-c", "1.0")
+    # The sdist's build backend must come from the wheelhouse too: virtualenv ships setuptools.
+    import virtualenv
+
+    embedded = Path(virtualenv.__file__).parent / "seed" / "wheels" / "embed"
+    newest = max(embedded.glob("setuptools-*.whl"), key=lambda p: p.name)
+    shutil.copy(newest, directory)
     return directory
 
 

@@ -42,6 +42,8 @@ def test_env_is_built_from_python_env_yaml_and_recorded(
     prefix, version, demo = result.stderr.split("\n")[-2].split()
     assert (prefix, demo) == (str(env_dir), "1.0") and version.startswith("3.11.")
     assert f"building {manager} environment {env_dir.name}" in result.stderr
+    # Bytecode is compiled at install time, whatever PYTHONDONTWRITEBYTECODE says.
+    assert list(env_dir.glob("lib/python*/site-packages/mlrun_demo_a/__pycache__/*.pyc"))
     run = FileStore(isolated / "mlruns").get_run(json.loads(result.stdout)["run_id"])
     assert run.tags["mlflow.project.env"] == manager
     assert run.tags["mlrun.env.key"] == env_dir.name
@@ -49,6 +51,22 @@ def test_env_is_built_from_python_env_yaml_and_recorded(
     assert set(run.artifacts) == {"mlrun/console.log", "mlrun/env-build.log", "mlrun/environment.txt"}
     frozen = (Path(run.artifact_uri.removeprefix("file://")) / "mlrun" / "environment.txt").read_text()
     assert "mlrun-demo-a==1.0" in frozen
+
+
+@pytest.mark.parametrize("manager", ["uv", "virtualenv"])
+def test_sdists_are_built_and_installed(
+    manager: str, mlrun: Mlrun, project_factory: Factory, offline: dict[str, str]
+) -> None:
+    project = project_factory(
+        {
+            "MLproject": "python_env: python_env.yaml\nentry_points:\n  main:\n"
+            "    command: python -c 'import mlrun_demo_c as c; print(c.__version__)'\n",
+            "python_env.yaml": 'python: "3.11"\ndependencies: [mlrun-demo-c]\n',
+        }
+    )
+    result = mlrun("run", str(project), "--env-manager", manager, env=offline)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1.0\n"
 
 
 def test_warm_reuse_builds_nothing_and_ignores_yaml_formatting(
@@ -236,3 +254,26 @@ def test_env_commands(mlrun: Mlrun, project_factory: Factory, offline: dict[str,
     pruned = mlrun("env", "prune", "--all")
     assert pruned.stdout.strip() == f"removed {Path(path).name}"
     assert not Path(path).exists()
+
+
+def test_progress_is_a_live_line_on_a_terminal_and_plain_lines_elsewhere() -> None:
+    import io
+
+    from mlrun_cli.envs.progress import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, log = Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        with progress("building x", stream):
+            import time
+
+            time.sleep(0.5)
+    assert "\rmlrun: building x ... 0." in terminal.getvalue()
+    assert terminal.getvalue().endswith("\rmlrun: building x: done in 0.5s\n")
+    assert log.getvalue().splitlines() == ["mlrun: building x ...", "mlrun: building x: done in 0.5s"]
+    with pytest.raises(RuntimeError), progress("building y", log):
+        raise RuntimeError
+    assert log.getvalue().splitlines()[-1] == "mlrun: building y: failed in 0.0s"

@@ -53,11 +53,26 @@ def python_in(env_dir: Path) -> Path:
     return env_dir / "bin" / "python"
 
 
-def health_check(env_dir: Path) -> str | None:
+def health_check(env_dir: Path, expected_version: str | None = None) -> str | None:
+    """Why the env cannot be reused, or None; cheap enough to run before every run."""
     python = python_in(env_dir)
     if not python.exists():  # follows the symlink: catches a removed base interpreter
         return f"its interpreter {python} is missing or broken"
+    if expected_version is not None:
+        found = _pyvenv_version(env_dir)
+        if found is not None and not found.startswith(expected_version):
+            return f"its base interpreter changed from Python {found} to {expected_version}"
     return None
+
+
+def _pyvenv_version(env_dir: Path) -> str | None:
+    try:
+        lines = (env_dir / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    values = dict(line.split("=", 1) for line in lines if "=" in line)
+    values = {k.strip(): v.strip() for k, v in values.items()}
+    return values.get("version_info") or values.get("version")
 
 
 def activation_patch(env_dir: Path) -> dict[str, str | None]:
@@ -104,9 +119,13 @@ def prepare(project: Project, manager: str, builder: Builder, *, build: bool) ->
     inputs = python_env_inputs(project, manager)
     interpreter = find_interpreter(inputs.python, uv_executable)
     env = cache.cached_env(manager, cache.content_key(key_data(manager, inputs, interpreter)))
+
+    def healthy(env_dir: Path) -> str | None:
+        return health_check(env_dir, interpreter.version)
+
     tags = {"mlrun.env.key": env.name, "mlrun.env.python": interpreter.version}
     if not build:
-        state = "reuse" if cache.reuse_problem(env, health_check) is None else "build"
+        state = "reuse" if cache.reuse_problem(env, healthy) is None else "build"
         return PreparedEnv(
             manager,
             activation_patch(env.path),
@@ -126,7 +145,7 @@ def prepare(project: Project, manager: str, builder: Builder, *, build: bool) ->
     cache.ensure_env(
         env,
         build=build_env,
-        health_check=health_check,
+        health_check=healthy,
         metadata={"python": interpreter.version, "project": str(project.directory)},
         announce=announce,
     )

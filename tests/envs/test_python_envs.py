@@ -176,6 +176,11 @@ def test_half_built_or_broken_envs_are_rebuilt_with_a_reason(
     result = mlrun("run", str(project), env=offline)
     assert result.returncode == 0
     assert "its interpreter" in result.stderr and "missing or broken" in result.stderr
+    cfg = env_dir / "pyvenv.cfg"
+    cfg.write_text(cfg.read_text().replace("version_info = 3.", "version_info = 2."))
+    result = mlrun("run", str(project), env=offline)
+    assert result.returncode == 0
+    assert "its base interpreter changed from Python 2." in result.stderr
 
 
 @pytest.mark.slow

@@ -43,9 +43,9 @@ def cli(debug: bool) -> None:
 def validate(ctx: click.Context, path: Path, as_json: bool) -> None:
     """Check PATH's MLproject and env files; exit 0 when valid, 2 when not."""
     with error_handler(debug=_debug(ctx), as_json=as_json):
-        from mlrun_cli import api, render
+        from mlrun_cli import render, validation
 
-        report = api.validate(path)
+        report = validation.validate(path)
         if as_json:
             _print_json(report.to_dict())
         else:

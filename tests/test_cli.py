@@ -98,7 +98,7 @@ def test_keyboard_interrupt_before_the_command_records_killed(isolated: Path) ->
 
 
 def test_debug_shows_the_traceback() -> None:
-    with mock.patch("mlrun_cli.api.validate", side_effect=RuntimeError("boom")):
+    with mock.patch("mlrun_cli.validation.validate", side_effect=RuntimeError("boom")):
         result = CliRunner().invoke(cli, ["--debug", "validate", "."])
     assert result.exit_code == 3 and "Traceback" in result.output
 

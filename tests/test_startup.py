@@ -10,7 +10,19 @@ from pathlib import Path
 
 from tests.conftest import EXAMPLES
 
-HEAVY = ("docker", "git", "mlflow", "requests", "urllib3", "filelock", "importlib.metadata")
+HEAVY = (
+    "docker",
+    "git",
+    "mlflow",
+    "requests",
+    "urllib3",
+    "filelock",
+    "importlib.metadata",
+    "rattler",
+    "asyncio",
+    "mlrun_cli.envs",
+    "mlrun_cli.tracking",
+)
 PROBE = """
 import json, sys
 from mlrun_cli.cli import cli

@@ -1,0 +1,61 @@
+"""`mlrun validate`: check a project without running anything (kept off the run path's imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlrun_cli.errors import Problem
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    path: Path
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    summary: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "valid": self.valid,
+            "path": str(self.path),
+            "problems": [p.to_dict() for p in self.problems],
+            "warnings": self.warnings,
+            "project": self.summary,
+        }
+
+
+def validate(path: Path) -> ValidationReport:
+    """Check a project folder (or its MLproject file) without running anything."""
+    from mlrun_cli.project.loader import check_project, display_path
+
+    directory = path.parent if path.is_file() else path
+    project, problems = check_project(directory)
+    if project is None or problems:
+        return ValidationReport(directory, problems)
+    summary: dict[str, object] = {
+        "name": project.name,
+        "mlproject": display_path(project.spec_file) if project.spec_file else None,
+        "environment": project.env.source,
+        "entry_points": {
+            name: {
+                "command": entry.command,
+                "parameters": {
+                    p.name: {
+                        "type": p.type,
+                        "default": p.default,
+                        "required": p.required,
+                        "choices": p.choices,
+                        "description": p.description,
+                    }
+                    for p in entry.parameters.values()
+                },
+            }
+            for name, entry in project.entry_points.items()
+        },
+    }
+    return ValidationReport(directory, [], list(project.warnings), summary)

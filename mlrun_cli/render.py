@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlrun_cli.validation import ValidationReport
     from mlrun_cli.planning import RunPlan
     from mlrun_cli.tracking.base import RunRecord
+    from mlrun_cli.validation import ValidationReport
 
 
 def _when(ms: int) -> str:

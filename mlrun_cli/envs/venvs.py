@@ -53,8 +53,8 @@ def python_in(env_dir: Path) -> Path:
     return env_dir / "bin" / "python"
 
 
-def health_check(env_dir: Path, expected_version: str | None = None) -> str | None:
-    """Why the env cannot be reused, or None; cheap enough to run before every run."""
+def health_check(env_dir: Path, expected_version: str | None = None, *, run: bool = True) -> str | None:
+    """Why the env cannot be reused, or None; cheap enough to run before every run (~10 ms)."""
     python = python_in(env_dir)
     if not python.exists():  # follows the symlink: catches a removed base interpreter
         return f"its interpreter {python} is missing or broken"
@@ -62,6 +62,19 @@ def health_check(env_dir: Path, expected_version: str | None = None) -> str | No
         found = _pyvenv_version(env_dir)
         if found is not None and not found.startswith(expected_version):
             return f"its base interpreter changed from Python {found} to {expected_version}"
+    if run:
+        import subprocess
+
+        try:
+            subprocess.run(
+                [str(python), "-I", "-S", "-c", ""],
+                check=True,
+                timeout=30,  # noqa: S603
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return f"its interpreter {python} does not run"
     return None
 
 
@@ -121,7 +134,7 @@ def prepare(project: Project, manager: str, builder: Builder, *, build: bool) ->
     env = cache.cached_env(manager, cache.content_key(key_data(manager, inputs, interpreter)))
 
     def healthy(env_dir: Path) -> str | None:
-        return health_check(env_dir, interpreter.version)
+        return health_check(env_dir, interpreter.version, run=build)
 
     tags = {"mlrun.env.key": env.name, "mlrun.env.python": interpreter.version}
     if not build:

@@ -66,10 +66,10 @@ def health_check(env_dir: Path, expected_version: str | None = None, *, run: boo
         import subprocess
 
         try:
-            subprocess.run(
+            subprocess.run(  # noqa: S603 - the env's own interpreter, fixed arguments
                 [str(python), "-I", "-S", "-c", ""],
                 check=True,
-                timeout=30,  # noqa: S603
+                timeout=30,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -27,6 +27,7 @@ __all__ = [
     "RunRequest",
     "RunResult",
     "ValidationReport",
+    "dry_run",
     "list_runs",
     "plan_run",
     "run",
@@ -88,6 +89,7 @@ def _start_tags(plan: RunPlan, user: str) -> dict[str, str]:
         "mlflow.runName": plan.run_name,
         "mlrun.command": plan.command[:MAX_TAG_LENGTH],
         "mlrun.version": __version__,
+        **plan.source.tags,
     }
 
 
@@ -126,7 +128,18 @@ def run(
 ) -> RunResult:
     """Plan, create the run, execute, and always record a terminal status."""
     with _signals_as_exceptions():
-        return _run(plan_run(request), child_stdout, log or sys.stderr.buffer)
+        plan = plan_run(request)
+        try:
+            return _run(plan, child_stdout, log or sys.stderr.buffer)
+        finally:
+            plan.source.close()
+
+
+def dry_run(request: RunRequest) -> RunPlan:
+    """The plan, with any checkout made for it already removed."""
+    plan = plan_run(request)
+    plan.source.close()
+    return plan
 
 
 def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunResult:
@@ -170,6 +183,9 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         elif status is RunStatus.FAILED:
             end_tags["mlrun.error"] = f"command exited with code {outcome.exit_code}"
         tracker.log_artifact(run_ref.run_id, console_log, ARTIFACT_DIR)
+        if plan.source.diff is not None:
+            (scratch / "git.diff").write_text(plan.source.diff)
+            tracker.log_artifact(run_ref.run_id, scratch / "git.diff", ARTIFACT_DIR)
         for name, path in prepared.artifacts.items():
             if path.is_file():
                 staged = scratch / name

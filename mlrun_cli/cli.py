@@ -83,6 +83,7 @@ def schema(name: str) -> None:
     "--tracking-uri", default=None, help="Where to record [default: MLFLOW_TRACKING_URI, else ./mlruns]."
 )
 @click.option("-v", "--version", "git_version", default=None, help="Git branch, tag or commit.")
+@click.option("--refresh", is_flag=True, help="Fetch from the git remote even if the commit is cached.")
 @click.option("-b", "--backend", default="local", help="Where the command runs.")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
@@ -103,6 +104,7 @@ def run(
     run_name: str | None,
     tracking_uri: str | None,
     git_version: str | None,
+    refresh: bool,
     backend: str,
     dry_run: bool,
     as_json: bool,
@@ -121,11 +123,12 @@ def run(
             run_name=run_name,
             tracking_uri=tracking_uri,
             version=git_version,
+            refresh=refresh,
             backend=backend,
             dry_run=dry_run,
         )
         if dry_run:
-            plan = api.plan_run(request)
+            plan = api.dry_run(request)
             _print_json(plan.to_dict()) if as_json else click.echo(render.plan_text(plan))
             _warn(plan.project.warnings)
             return

@@ -12,12 +12,19 @@ from mlrun_cli.envs import cache
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.errors import MlrunError, UsageError
 from mlrun_cli.project.loader import load_project
+from mlrun_cli.project.model import Project
 from mlrun_cli.source import resolve_source
 
 
 def _prepare(uri: str, env_manager: str | None, *, build: bool) -> PreparedEnv:
     source = resolve_source(uri, None, Path.cwd())
-    project = load_project(source.directory)
+    try:
+        return _prepare_project(load_project(source.directory), env_manager, build=build)
+    finally:
+        source.close()
+
+
+def _prepare_project(project: Project, env_manager: str | None, *, build: bool) -> PreparedEnv:
     requested = env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested)
     if manager == "local":
@@ -57,8 +64,11 @@ def lock(uri: str) -> Path:
 
     from mlrun_cli.envs import conda, conda_lock
 
-    project = load_project(resolve_source(uri, None, Path.cwd()).directory)
-    inputs = conda.read_inputs(project)
+    source = resolve_source(uri, None, Path.cwd())
+    try:
+        inputs = conda.read_inputs(load_project(source.directory))
+    finally:
+        source.close()
     exe = conda.external_executable()
     if exe is not None and _has_conda_lock():
         from rattler.platform import Platform

@@ -74,6 +74,7 @@ class RunRequest:
     run_name: str | None = None
     tracking_uri: str | None = None
     version: str | None = None
+    refresh: bool = False
     backend: str = "local"
     dry_run: bool = False
     cwd: Path = field(default_factory=Path.cwd)
@@ -100,6 +101,7 @@ class RunPlan:
         return {
             "project": str(self.project.directory),
             "source": self.source.name,
+            "git_commit": self.source.tags.get("mlflow.source.git.commit"),
             "entry_point": self.entry.name,
             "command": self.command,
             "params": self.bound.all_values(),
@@ -131,7 +133,21 @@ def plan_run(request: RunRequest) -> RunPlan:
     """Check everything that can be checked without side effects; raise on the first stage that fails."""
     experiment_name, experiment_id = _experiment(request)
     given = params.parse_param_args(request.params)
-    source = resolve_source(request.uri, request.version, request.cwd)
+    source = resolve_source(request.uri, request.version, request.cwd, refresh=request.refresh)
+    try:
+        return _plan(request, source, given, experiment_name, experiment_id)
+    except BaseException:
+        source.close()  # a git checkout made for this plan
+        raise
+
+
+def _plan(
+    request: RunRequest,
+    source: ProjectSource,
+    given: list[tuple[str, str]],
+    experiment_name: str | None,
+    experiment_id: str | None,
+) -> RunPlan:
     project = load_project(source.directory)
     entry = resolve_entry_point(project, request.entry_point)
     bound = params.bind(entry, given, request.cwd, project.directory)

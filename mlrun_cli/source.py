@@ -1,32 +1,38 @@
-"""Where a project comes from: a local folder (optionally `#subdir`); git URLs come later."""
+"""Where a project comes from: a local folder (optionally `#subdir`) or a git URL and version."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
-from mlrun_cli.errors import NotAvailableError, UsageError
-
-_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
-_REMOTE_SCHEMES = ("http", "https", "ssh", "git", "git+ssh", "git+https", "ext")
+from mlrun_cli.errors import UsageError
 
 
-@dataclass(frozen=True)
+@dataclass
 class ProjectSource:
     directory: Path
     """The folder holding the MLproject (the subdirectory, when one was given)."""
     name: str
-    """How the source is recorded in `mlflow.source.name`."""
+    """How the source is recorded in `mlflow.source.name` (never with credentials)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    diff: str | None = None
+    """The uncommitted changes of a local git work tree, saved as mlrun/git.diff."""
+    cleanup: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        if self.cleanup is not None:
+            self.cleanup()
+            self.cleanup = None
 
 
 def split_subdirectory(uri: str) -> tuple[str, str]:
     base, _, subdir = uri.partition("#")
-    subdir = subdir.strip().strip("'\"")
+    subdir = subdir.strip().strip("'\"").strip("/")
     if subdir:
         pure = PurePosixPath(subdir)
-        if pure.is_absolute() or ".." in pure.parts:
+        if pure.is_absolute() or ".." in pure.parts or subdir.startswith("/"):
             raise UsageError(
                 f"invalid subdirectory {subdir!r}: it must be a relative path inside "
                 "the project, without '..'"
@@ -34,26 +40,60 @@ def split_subdirectory(uri: str) -> tuple[str, str]:
     return base, subdir
 
 
-def is_git_uri(uri: str) -> bool:
-    scheme = urlparse(uri).scheme.lower()
-    return scheme in _REMOTE_SCHEMES or bool(_SCP_LIKE.match(uri)) or uri.endswith(".git")
+def _is_git_repository(path: Path) -> bool:
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
 
-def resolve_source(uri: str, version: str | None, cwd: Path) -> ProjectSource:
+def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = False) -> ProjectSource:
+    """Find (or fetch) the project; call `close()` on the result when the run is over."""
+    from mlrun_cli import git_source, git_urls
+
     base, subdir = split_subdirectory(uri)
-    if is_git_uri(base):
-        raise NotAvailableError(
-            "running projects from git URLs is not available in this release",
-            hint="clone the repository and run the local folder",
-        )
-    if version is not None:
-        raise NotAvailableError("--version (git branch, tag or commit) is not available in this release")
-    path = Path(unquote(urlparse(base).path)) if base.startswith("file:") else Path(base)
-    root = (cwd / path.expanduser()).absolute()
+    if base.startswith("-"):
+        git_urls.check_url(base)  # refuses it: a leading '-' would reach git as an option
+    if git_urls.looks_remote(base):
+        return _from_git(base, subdir, version, refresh)
+    local = Path(unquote(urlparse(base).path)) if base.startswith("file:") else Path(base)
+    root = (cwd / local.expanduser()).absolute()
+    if not root.exists():
+        raise UsageError(f"no such project folder: {root}")
     if not root.is_dir():
-        raise UsageError(f"no such project folder: {root}" if not root.exists() else f"not a folder: {root}")
+        raise UsageError(f"not a folder: {root}")
+    # A repository asked for at a version, or a bare one, is read through git, never checked
+    # out in place: the user's own working copy is not touched.
+    if version is not None or (_is_git_repository(root) and not (root / ".git").exists()):
+        if not _is_git_repository(root):
+            raise UsageError(f"--version needs a git repository, and {root} is not one")
+        return _from_git(root.as_uri(), subdir, version, refresh)
     directory = root / subdir if subdir else root
     if not directory.is_dir():
         raise UsageError(f"subdirectory {subdir!r} not found in {root}")
-    name = f"{root}#{subdir}" if subdir else str(root)
-    return ProjectSource(directory, name)
+    tags, diff = git_source.local_provenance(directory)
+    name = tags.pop("mlflow.source.name", None) or (f"{root}#{subdir}" if subdir else str(root))
+    return ProjectSource(directory, name, tags, diff)
+
+
+def _from_git(base: str, subdir: str, version: str | None, refresh: bool) -> ProjectSource:
+    from mlrun_cli import git_source, git_urls
+
+    parsed = git_urls.parse_git_uri(base, subdir)
+    cache = git_source.RepoCache(parsed.url)
+    with git_source.lock_for(cache):
+        cache.ensure()
+        resolved = cache.resolve(version or parsed.version, refresh)
+        checkout = cache.add_worktree(resolved.commit)
+    source = ProjectSource(checkout, "", cleanup=lambda: cache.remove_worktree(checkout))
+    directory = checkout / parsed.subdir if parsed.subdir else checkout
+    if not directory.is_dir():
+        source.close()
+        raise UsageError(
+            f"subdirectory {parsed.subdir!r} not found in {git_urls.clean_url(parsed.url)} "
+            f"at {resolved.commit[:12]}"
+        )
+    url = git_urls.clean_url(parsed.url)
+    source.directory = directory
+    source.name = f"{url}#{parsed.subdir}" if parsed.subdir else url
+    source.tags = {"mlflow.source.git.commit": resolved.commit, "mlflow.source.git.repoURL": url}
+    if resolved.branch:
+        source.tags["mlflow.source.git.branch"] = resolved.branch
+    return source

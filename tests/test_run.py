@@ -216,13 +216,6 @@ def test_invalid_project_exits_2_with_located_problems(mlrun: Mlrun, isolated: P
     assert not (isolated / "mlruns").exists()
 
 
-@pytest.mark.parametrize("uri", ["https://github.com/org/repo#sub", "git@github.com:org/repo.git"])
-def test_git_uris_are_not_available_yet(uri: str, mlrun: Mlrun) -> None:
-    result = mlrun("run", uri, "--env-manager", "local")
-    assert result.returncode == 2
-    assert "running projects from git URLs is not available in this release" in result.stderr
-
-
 def test_dry_run_shows_the_plan_and_records_nothing(
     mlrun: Mlrun, example: Callable[[str], Path], isolated: Path
 ) -> None:

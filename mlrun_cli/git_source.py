@@ -1,0 +1,267 @@
+"""Projects from git: safe URL parsing, a fetch cache under $MLRUN_HOME/git, one worktree per run.
+
+git is driven through its CLI with an environment we control (no inherited GIT_* redirection,
+no prompts, a protocol allow-list, timeouts), so every call goes through `_git` below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlrun_cli.errors import UsageError
+from mlrun_cli.git_urls import clean_url, redact
+from mlrun_cli.home import mlrun_home
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+DEFAULT_TIMEOUT_S = 120.0
+ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
+_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+# Variables that make git read another repository, config or program than ours.
+_REDIRECTING = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_CONFIG",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_EXEC_PATH",
+    "GIT_TEMPLATE_DIR",
+    "GIT_COMMON_DIR",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_PROXY_COMMAND",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_PAGER",
+    "GIT_EDITOR",
+)
+
+
+class GitError(UsageError):
+    """A git operation failed; the message never carries credentials."""
+
+
+def timeout_s() -> float:
+    try:
+        return float(os.environ.get("MLRUN_GIT_TIMEOUT", DEFAULT_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
+def git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING}
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
+            "GIT_PROTOCOL_FROM_USER": "0",
+            "LC_ALL": "C",
+        }
+    )
+    return env
+
+
+def _git(
+    *args: str,
+    cwd: Path | None = None,
+    git_dir: Path | None = None,
+    network: bool = False,
+    check: bool = True,
+) -> str:
+    """Run one git command; GitError (never a traceback, never a credential) when it fails."""
+    options = [
+        "-c",
+        "protocol.ext.allow=never",
+        "-c",
+        "protocol.file.allow=always",
+        "-c",
+        "core.hooksPath=/dev/null",
+    ]
+    if git_dir is not None:
+        options += ["--git-dir", str(git_dir)]
+    try:
+        proc = subprocess.run(  # noqa: S603 - argv list; URLs were checked by check_url
+            ["git", *options, *args],
+            cwd=cwd,
+            env=git_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s() if network else None,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed; it is needed to run projects from git") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(
+            f"'git {args[0]}' timed out after {timeout_s():.0f} s",
+            hint="the remote did not answer; MLRUN_GIT_TIMEOUT sets the limit",
+        ) from None
+    if check and proc.returncode != 0:
+        output = (proc.stderr or proc.stdout).strip()
+        last = output.splitlines()[-1] if output else f"exit code {proc.returncode}"
+        raise GitError(f"'git {args[0]}' failed: {redact(last)}")
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    commit: str
+    branch: str | None
+
+
+class RepoCache:
+    """A bare repository per URL; fetched into incrementally, shallow where the server allows."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        key = hashlib.sha256(clean_url(url).encode()).hexdigest()[:16]
+        self.path = mlrun_home() / "git" / key
+
+    def _run(self, *args: str, network: bool = False, check: bool = True) -> str:
+        return _git(*args, git_dir=self.path, network=network, check=check)
+
+    def ensure(self) -> None:
+        if not (self.path / "HEAD").is_file():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _git("init", "--bare", "-q", str(self.path))
+        # Stored in the cache's own config, the only place git reads it from.
+        self._run("config", "remote.origin.url", self.url)
+
+    def has_commit(self, rev: str) -> str | None:
+        out = self._run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        return out.strip() or None
+
+    def _fetch(self, *refspecs: str, depth: bool = True) -> bool:
+        shallow = ["--depth=1"] if depth else (["--unshallow"] if (self.path / "shallow").exists() else [])
+        try:
+            self._run("fetch", "-q", "--no-tags", *shallow, "origin", *refspecs, network=True)
+        except GitError as error:
+            if (
+                "couldn't find remote ref" in error.message
+                or "not our ref" in error.message
+                or "no such remote ref" in error.message
+                or "unadvertised" in error.message
+            ):
+                return False
+            raise self._unreachable(error) from None
+        return True
+
+    def _unreachable(self, error: GitError) -> GitError:
+        return GitError(f"cannot fetch from {clean_url(self.url)}: {error.message}", hint=error.hint)
+
+    def default_branch(self) -> str:
+        try:
+            out = self._run("ls-remote", "--symref", "origin", "HEAD", network=True)
+        except GitError as error:
+            raise self._unreachable(error) from None
+        for line in out.splitlines():
+            if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
+                return line[len("ref: refs/heads/") : -len("\tHEAD")]
+        raise GitError(f"{clean_url(self.url)} has no default branch (is it an empty repository?)")
+
+    def resolve(self, version: str | None, refresh: bool) -> Resolved:
+        """The commit for `version` (a branch, tag or commit; default: the remote's HEAD branch)."""
+        if version is not None and not refresh and len(version) == 40 and _SHA.match(version):
+            known = self.has_commit(version)
+            if known:
+                return Resolved(known, None)  # already here: no network round trip at all
+        branch = version or self.default_branch()
+        if self._fetch(f"+refs/heads/{branch}:refs/remotes/origin/{branch}"):
+            return Resolved(self._must(f"refs/remotes/origin/{branch}"), branch)
+        assert version is not None
+        if self._fetch(f"+refs/tags/{version}:refs/tags/{version}"):
+            return Resolved(self._must(f"refs/tags/{version}"), None)
+        if _SHA.match(version):
+            if len(version) == 40 and self._fetch(version):
+                return Resolved(self._must(version), None)
+            # A short commit id can only be found in the full history.
+            self._fetch("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*", depth=False)
+            found = self.has_commit(version)
+            if found:
+                return Resolved(found, None)
+        raise GitError(
+            f"unknown version {version!r} of {clean_url(self.url)}",
+            hint=f"versions there include: {self._some_refs()}",
+        )
+
+    def _must(self, rev: str) -> str:
+        found = self.has_commit(rev)
+        if not found:
+            raise GitError(f"cannot resolve {rev} in {clean_url(self.url)}")
+        return found
+
+    def _some_refs(self) -> str:
+        out = self._run("ls-remote", "--heads", "--tags", "origin", network=True, check=False)
+        names = [
+            line.split("\t", 1)[1].removeprefix("refs/heads/").removeprefix("refs/tags/")
+            for line in out.splitlines()
+            if "\t" in line and not line.endswith("^{}")
+        ]
+        return ", ".join(names[:10]) or "none"
+
+    def add_worktree(self, commit: str) -> Path:
+        root = mlrun_home() / "git" / "checkouts"
+        root.mkdir(parents=True, exist_ok=True)
+        target = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=root))
+        self._run("worktree", "add", "-q", "--detach", "--force", str(target), commit)
+        if (target / ".gitmodules").is_file():
+            _git("submodule", "update", "-q", "--init", "--recursive", cwd=target, network=True)
+        return target
+
+    def remove_worktree(self, target: Path) -> None:
+        if not self._ok_remove(target):
+            shutil.rmtree(target, ignore_errors=True)
+            self._run("worktree", "prune", check=False)
+
+    def _ok_remove(self, target: Path) -> bool:
+        try:
+            self._run("worktree", "remove", "--force", str(target))
+        except GitError:
+            return False
+        return True
+
+
+def lock_for(cache: RepoCache) -> FileLock:
+    from filelock import FileLock
+
+    cache.path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(cache.path) + ".lock", timeout=max(timeout_s() * 2, 60))
+
+
+def local_provenance(directory: Path) -> tuple[dict[str, str], str | None]:
+    """Tags for a local project inside a git work tree, and its diff when it is dirty."""
+    if shutil.which("git") is None:
+        return {}, None
+    top = _git("rev-parse", "--show-toplevel", cwd=directory, check=False).strip()
+    if not top:
+        return {}, None
+    commit = _git("rev-parse", "HEAD", cwd=directory, check=False).strip()
+    if not commit:
+        return {}, None
+    status = _git("status", "--porcelain", "--untracked-files=normal", cwd=directory, check=False)
+    tags = {"mlflow.source.git.commit": commit, "mlrun.git.dirty": "true" if status.strip() else "false"}
+    remote = _git("config", "--get", "remote.origin.url", cwd=directory, check=False).strip()
+    if remote:
+        tags["mlflow.source.git.repoURL"] = clean_url(remote)
+    subdir = os.path.relpath(directory, top)
+    tags["mlflow.source.name"] = f"file://{top}" + ("" if subdir == "." else f"#{subdir}")
+    diff = None
+    if status.strip():
+        diff = _git("diff", "HEAD", "--binary", cwd=directory, check=False)
+        untracked = [line[3:] for line in status.splitlines() if line.startswith("??")]
+        if untracked:
+            diff += "".join(f"# untracked: {name}\n" for name in untracked)
+    return tags, diff

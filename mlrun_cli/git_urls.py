@@ -1,0 +1,65 @@
+"""Git URLs: parsing (with browser URLs and #subdir), safety checks, and credential removal."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from mlrun_cli.errors import UsageError
+
+_BROWSER = re.compile(r"^(https?://[^/]+/[^/]+/[^/#?]+?)(?:\.git)?/(?:-/)?(?:tree|blob)/([^/]+)(?:/(.*))?$")
+_SCP = re.compile(r"^[\w.+-]+@[\w.-]+:(?!//)")
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    return _USERINFO.sub("***@", text)
+
+
+def clean_url(url: str) -> str:
+    """The URL without user name, password or token, as it may be recorded."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+@dataclass(frozen=True)
+class GitUri:
+    url: str
+    subdir: str
+    version: str | None  # from a browser URL (…/tree/REF/…), when -v is not given
+
+
+def check_url(url: str) -> None:
+    """Refuse URLs that could make git run a program or read an option."""
+    lowered = url.lower()
+    if url.startswith("-") or "--upload-pack" in lowered or "--config" in lowered or url == "-u":
+        raise UsageError(f"refusing git URL {redact(url)!r}: it looks like a git option")
+    if "::" in url or lowered.startswith(("ext:", "fd:")):
+        raise UsageError(
+            f"refusing git URL {redact(url)!r}: transport helpers (ext::, fd::) can run programs"
+        )
+    if any(c in url for c in "\n\r\0 "):
+        raise UsageError(f"refusing git URL {redact(url)!r}: it contains whitespace")
+
+
+def parse_git_uri(base: str, subdir: str) -> GitUri:
+    check_url(base)
+    browser = _BROWSER.match(base)
+    if browser:
+        url, ref, rest = browser.groups()
+        return GitUri(url, subdir or (rest or "").strip("/"), ref)
+    return GitUri(base, subdir, None)
+
+
+def looks_remote(uri: str) -> bool:
+    scheme = urlsplit(uri).scheme.lower()
+    return (
+        scheme in ("http", "https", "ssh", "git", "git+ssh", "git+https", "ext", "fd")
+        or bool(_SCP.match(uri))
+        or "::" in uri
+    )

@@ -1,0 +1,356 @@
+"""Projects from git, for real: local and bare repositories, file:// URLs, and `git daemon` on
+127.0.0.1 as a network remote."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.git_urls import clean_url, parse_git_uri, redact
+from mlrun_cli.tracking.file_store import FileStore
+from tests.conftest import MLRUN, Result
+
+Mlrun = Callable[..., Result]
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+MLPROJECT = "name: g\nentry_points:\n  main:\n    command: cat version.txt\n"
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", "-c", "protocol.file.allow=always", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+    ).stdout.strip()
+
+
+def _commit(repo: Path, files: dict[str, str], message: str) -> str:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", message, cwd=repo)
+    return git("rev-parse", "HEAD", cwd=repo)
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A work tree with the project in sub.dir/, branches main and feature, a tag, and its bare clone."""
+    root = tmp_path_factory.mktemp("git")
+    work = root / "work"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    first = _commit(work, {"sub.dir/MLproject": MLPROJECT, "sub.dir/version.txt": "one\n"}, "one")
+    git("tag", "v1.0", cwd=work)
+    main = _commit(work, {"sub.dir/version.txt": "two\n"}, "two")
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    feature = _commit(work, {"sub.dir/version.txt": "feature\n"}, "feature")
+    git("checkout", "-q", "main", cwd=work)
+    bare = root / "served" / "proj.git"
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=root)
+    return {"work": work, "bare": bare, "first": first, "main": main, "feature": feature}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def daemon(repos: dict[str, object]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    served = Path(str(repos["bare"])).parent
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--export-all",
+            "--reuseaddr",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            f"--base-path={served}",
+            str(served),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"git://127.0.0.1:{port}/proj.git", proc
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _run(mlrun: Mlrun, uri: str, *args: str, env: dict[str, str] | None = None) -> Result:
+    return mlrun("run", uri, "--env-manager", "local", "--json", *args, env=env)
+
+
+def _record(work: Path, result: Result):  # type: ignore[no-untyped-def]
+    assert result.returncode == 0, result.stderr
+    return FileStore(work / "mlruns").get_run(json.loads(result.stdout)["run_id"])
+
+
+def test_bare_repository_over_file_url_with_subdir_and_branch(
+    mlrun: Mlrun, repos: dict[str, object], isolated: Path
+) -> None:
+    bare = Path(str(repos["bare"]))
+    uri = f"{bare.as_uri()}#sub.dir"
+    result = _run(mlrun, uri, "-v", "feature")
+    run = _record(isolated, result)
+    assert "feature\n" in result.stderr
+    assert run.tags["mlflow.source.name"] == uri
+    assert run.tags["mlflow.source.git.commit"] == repos["feature"]
+    assert run.tags["mlflow.source.git.branch"] == "feature"
+    assert run.tags["mlflow.source.git.repoURL"] == bare.as_uri()
+    # The bare repository is intact (MLflow nests a .git in it) and the checkout is gone.
+    assert not (bare / ".git").exists()
+    assert git("rev-parse", "main", cwd=bare) == repos["main"]
+    checkouts = Path(os.environ["MLRUN_HOME"]) / "git" / "checkouts"
+    assert list(checkouts.iterdir()) == []
+
+
+def test_git_daemon_default_branch_and_one_cache_per_url(
+    mlrun: Mlrun,
+    repos: dict[str, object],
+    daemon: tuple[str, subprocess.Popen[bytes]],
+    isolated: Path,
+) -> None:
+    url, _ = daemon
+    first = _record(isolated, _run(mlrun, f"{url}#sub.dir"))
+    assert first.tags["mlflow.source.git.commit"] == repos["main"]
+    assert first.tags["mlflow.source.git.branch"] == "main"
+    again = _record(isolated, _run(mlrun, f"{url}#sub.dir", "-v", "feature", "--refresh"))
+    assert again.tags["mlflow.source.git.commit"] == repos["feature"]
+    caches = [p for p in (Path(os.environ["MLRUN_HOME"]) / "git").iterdir() if (p / "HEAD").is_file()]
+    assert len(caches) == 1
+
+
+def test_second_run_of_a_cached_commit_makes_no_network_round_trip(
+    mlrun: Mlrun, repos: dict[str, object], tmp_path: Path, isolated: Path
+) -> None:
+    port = _free_port()
+    served = Path(str(repos["bare"])).parent
+    proc = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--export-all",
+            "--reuseaddr",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            f"--base-path={served}",
+            str(served),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"git://127.0.0.1:{port}/proj.git#sub.dir"
+    try:
+        for _ in range(100):
+            if _run(mlrun, url, "-v", str(repos["first"])).returncode == 0:
+                break
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    result = _run(mlrun, url, "-v", str(repos["first"]))  # the daemon is gone now
+    assert "one\n" in result.stderr
+    assert _record(isolated, result).tags["mlflow.source.git.commit"] == repos["first"]
+
+
+@pytest.mark.parametrize(("version", "expected"), [("v1.0", "one"), ("main", "two")])
+def test_tags_and_branches_over_the_daemon(
+    version: str, expected: str, mlrun: Mlrun, daemon: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    result = _run(mlrun, f"{daemon[0]}#sub.dir", "-v", version)
+    assert result.returncode == 0, result.stderr
+    assert f"{expected}\n" in result.stderr
+
+
+def test_short_commit_ids_are_resolved(
+    mlrun: Mlrun,
+    repos: dict[str, object],
+    daemon: tuple[str, subprocess.Popen[bytes]],
+    isolated: Path,
+) -> None:
+    result = _run(mlrun, f"{daemon[0]}#sub.dir", "-v", str(repos["first"])[:8])
+    assert _record(isolated, result).tags["mlflow.source.git.commit"] == repos["first"]
+
+
+def test_local_repository_with_version_is_not_checked_out_in_place(
+    mlrun: Mlrun, repos: dict[str, object], tmp_path: Path
+) -> None:
+    work = tmp_path / "mine"
+    git("clone", "-q", str(repos["work"]), str(work), cwd=tmp_path)
+    git("checkout", "-q", "feature", cwd=work)
+    (work / "sub.dir" / "version.txt").write_text("my uncommitted edit\n")
+    before = (git("status", "--porcelain", cwd=work), git("remote", "-v", cwd=work))
+    result = _run(mlrun, f"{work}#sub.dir", "-v", "v1.0")
+    assert result.returncode == 0, result.stderr
+    assert "one\n" in result.stderr
+    assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=work) == "feature"
+    assert (work / "sub.dir" / "version.txt").read_text() == "my uncommitted edit\n"
+    assert (git("status", "--porcelain", cwd=work), git("remote", "-v", cwd=work)) == before
+
+
+def test_local_work_tree_records_commit_dirty_flag_and_diff(
+    mlrun: Mlrun, repos: dict[str, object], tmp_path: Path, isolated: Path
+) -> None:
+    work = tmp_path / "local"
+    git("clone", "-q", str(repos["work"]), str(work), cwd=tmp_path)
+    clean = _record(isolated, _run(mlrun, f"{work}#sub.dir"))
+    assert clean.tags["mlflow.source.git.commit"] == repos["main"]
+    assert clean.tags["mlrun.git.dirty"] == "false"
+    assert clean.tags["mlflow.source.name"] == f"file://{work}#sub.dir"
+    assert "mlrun/git.diff" not in clean.artifacts
+    (work / "sub.dir" / "version.txt").write_text("edited\n")
+    (work / "sub.dir" / "new.txt").write_text("x\n")
+    dirty = _record(isolated, _run(mlrun, str(work / "sub.dir")))
+    assert dirty.tags["mlrun.git.dirty"] == "true"
+    diff = (Path(dirty.artifact_uri.removeprefix("file://")) / "mlrun" / "git.diff").read_text()
+    assert "+edited" in diff and "# untracked: sub.dir/new.txt" in diff
+
+
+def test_submodules_are_initialised_at_the_chosen_commit(mlrun: Mlrun, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    git("init", "-q", "-b", "main", cwd=lib)
+    _commit(lib, {"data.txt": "from the submodule\n"}, "lib")
+    top = tmp_path / "top"
+    top.mkdir()
+    git("init", "-q", "-b", "main", cwd=top)
+    _commit(top, {"MLproject": "entry_points:\n  main:\n    command: cat lib/data.txt\n"}, "top")
+    git("submodule", "-q", "add", lib.as_uri(), "lib", cwd=top)
+    git("commit", "-q", "-m", "add lib", cwd=top)
+    result = _run(mlrun, top.as_uri(), "-v", "main")
+    assert result.returncode == 0, result.stderr
+    assert "from the submodule\n" in result.stderr
+
+
+def test_parallel_runs_of_two_versions_do_not_collide(
+    repos: dict[str, object], daemon: tuple[str, subprocess.Popen[bytes]], isolated: Path
+) -> None:
+    env = {**os.environ}
+    procs = {
+        version: [
+            subprocess.Popen(
+                [*MLRUN, "run", f"{daemon[0]}#sub.dir", "-v", version, "--env-manager", "local"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env=env,
+                cwd=isolated,
+            )
+            for _ in range(3)
+        ]
+        for version in ("feature", "v1.0")
+    }
+    outputs = {version: [p.communicate(timeout=120)[0] for p in group] for version, group in procs.items()}
+    assert outputs == {"feature": ["feature\n"] * 3, "v1.0": ["one\n"] * 3}
+
+
+@pytest.mark.parametrize(
+    ("uri", "args", "message"),
+    [
+        ("{bare}#sub.dir", ["-v", "nope"], "unknown version 'nope' of file://"),
+        ("{bare}#missing", ["-v", "main"], "subdirectory 'missing' not found in file://"),
+        ("{bare}#../etc", [], "invalid subdirectory '../etc'"),
+        ("git://127.0.0.1:9/proj.git", [], "cannot fetch from git://127.0.0.1:9/proj.git"),
+        ("{notrepo}", ["-v", "main"], "--version needs a git repository"),
+        ("ext::sh -c touch% /tmp/pwned", [], "transport helpers (ext::, fd::) can run programs"),
+        ("-uhttps://x/y", [], "it looks like a git option"),
+        ("https://127.0.0.1:9/x.git--upload-pack=touch", [], "it looks like a git option"),
+        ("https://user:s3cret@127.0.0.1:9/x.git", [], "cannot fetch from https://127.0.0.1:9/x.git"),
+    ],
+)
+def test_bad_sources_exit_2_clearly_and_record_nothing(
+    uri: str,
+    args: list[str],
+    message: str,
+    mlrun: Mlrun,
+    repos: dict[str, object],
+    tmp_path: Path,
+    isolated: Path,
+) -> None:
+    notrepo = tmp_path / "plain"
+    notrepo.mkdir()
+    uri = uri.format(bare=Path(str(repos["bare"])).as_uri(), notrepo=notrepo)
+    # After "--", as a user must write a URI that starts with "-".
+    result = mlrun("run", "--env-manager", "local", *args, "--", uri, env={"MLRUN_GIT_TIMEOUT": "20"})
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    assert not (isolated / "mlruns").exists()
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_unknown_version_lists_some_branches_and_tags(mlrun: Mlrun, repos: dict[str, object]) -> None:
+    result = mlrun("run", f"{Path(str(repos['bare'])).as_uri()}#sub.dir", "-v", "nope")
+    assert "versions there include: feature, main, v1.0" in result.stderr
+
+
+def test_inherited_git_variables_do_not_redirect_git(
+    mlrun: Mlrun, repos: dict[str, object], tmp_path: Path
+) -> None:
+    result = _run(
+        mlrun,
+        f"{Path(str(repos['bare'])).as_uri()}#sub.dir",
+        "-v",
+        "main",
+        env={"GIT_DIR": str(tmp_path / "elsewhere"), "GIT_WORK_TREE": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "two\n" in result.stderr
+
+
+def test_network_operations_time_out_clearly(mlrun: Mlrun) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    port = server.getsockname()[1]
+    try:
+        started = time.monotonic()
+        result = mlrun(
+            "run", f"git://127.0.0.1:{port}/x.git", "--env-manager", "local", env={"MLRUN_GIT_TIMEOUT": "2"}
+        )
+        assert result.returncode == 2
+        assert "timed out after 2 s" in result.stderr and "MLRUN_GIT_TIMEOUT" in result.stderr
+        assert time.monotonic() - started < 20
+    finally:
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def test_url_helpers() -> None:
+    assert parse_git_uri("https://github.com/org/repo/tree/v1.2/sub/dir", "").__dict__ == {
+        "url": "https://github.com/org/repo",
+        "subdir": "sub/dir",
+        "version": "v1.2",
+    }
+    assert parse_git_uri("https://gitlab.com/org/repo/-/tree/main", "x").version == "main"
+    assert clean_url("https://user:tok@host:8443/a.git") == "https://host:8443/a.git"
+    assert redact("fatal: https://tok@host/a.git not found") == "fatal: https://***@host/a.git not found"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mlrun_cli import __version__
-from mlrun_cli.errors import SpecError, Terminated, TrackingError
+from mlrun_cli.errors import Terminated, TrackingError
 from mlrun_cli.planning import RunPlan, RunRequest, plan_run
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
@@ -227,8 +227,3 @@ def list_runs(
 
 def show_run(tracking_uri: str | None, run_id: str) -> RunRecord:
     return get_tracker(resolve_tracking_uri(tracking_uri)).get_run(run_id)
-
-
-def raise_if_invalid(report: ValidationReport) -> None:
-    if not report.valid:
-        raise SpecError(report.problems)

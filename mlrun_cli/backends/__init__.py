@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from mlrun_cli.backends import local
+from mlrun_cli.backends.base import ExecutionBackend
 from mlrun_cli.errors import UsageError
 
-BACKENDS: dict[str, ModuleType] = {"local": local}
+BACKENDS: dict[str, ExecutionBackend] = {"local": local}
 
 
-def get_backend(name: str) -> ModuleType:
+def get_backend(name: str) -> ExecutionBackend:
     try:
         return BACKENDS[name]
     except KeyError:

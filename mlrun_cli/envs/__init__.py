@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from mlrun_cli.envs import conda, local, uv, virtualenv
+from mlrun_cli.envs.base import EnvManager
 from mlrun_cli.errors import NotAvailableError, UsageError
 from mlrun_cli.project.model import Project
 
-ENV_MANAGERS: dict[str, ModuleType] = {
+ENV_MANAGERS: dict[str, EnvManager] = {
     "local": local,
     "uv": uv,
     "virtualenv": virtualenv,
@@ -37,7 +36,7 @@ def choose_env_manager(project: Project, requested: str | None) -> str:
     return requested
 
 
-def get_env_manager(name: str) -> ModuleType:
+def get_env_manager(name: str) -> EnvManager:
     try:
         return ENV_MANAGERS[name]
     except KeyError:

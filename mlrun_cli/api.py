@@ -15,9 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote, urlparse
 
 from mlrun_cli import __version__
+from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.errors import Terminated, TrackingError
+from mlrun_cli.execute import Outcome
 from mlrun_cli.planning import RunPlan, RunRequest, plan_run
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
@@ -148,7 +151,9 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
 
     tracker = get_tracker(plan.tracking_uri)
     # The environment first: a failed build leaves no trace in the tracking store.
-    prepared = envs.get_env_manager(plan.env_manager).prepare(plan.project, build=True)
+    prepared = envs.get_env_manager(plan.env_manager).prepare(
+        plan.project, build=True, options=plan.env_options
+    )
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
     backend = get_backend(plan.backend)
@@ -165,14 +170,18 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         )
         echo.flush()
         console_log = scratch / CONSOLE_LOG
-        patch = {**prepared.env_patch, **tracker.child_env(run_ref), "MLFLOW_EXPERIMENT_NAME": None}
-        outcome = backend.execute(
-            plan.command,
-            cwd=plan.project.directory,
-            env_patch=patch,
-            console_log=console_log,
-            stdout=child_stdout,
-        )
+        handshake = tracker.child_env(run_ref)
+        if prepared.container is not None:
+            outcome = _run_in_container(plan, prepared.container, handshake, console_log, child_stdout)
+        else:
+            patch = {**prepared.env_patch, **handshake, "MLFLOW_EXPERIMENT_NAME": None}
+            outcome = backend.execute(
+                plan.command,
+                cwd=plan.project.directory,
+                env_patch=patch,
+                console_log=console_log,
+                stdout=child_stdout,
+            )
         if outcome.interrupted_by is not None:
             status = RunStatus.KILLED
         else:
@@ -209,6 +218,38 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         tracker.uri,
         plan.run_name,
         outcome.interrupted_by,
+    )
+
+
+def _run_in_container(
+    plan: RunPlan,
+    spec: ContainerSpec,
+    handshake: dict[str, str],
+    console_log: Path,
+    child_stdout: BinaryIO | None,
+) -> Outcome:
+    from mlrun_cli.backends.container import run_in_container
+    from mlrun_cli.backends.local import grace_period
+
+    uri = handshake.get("MLFLOW_TRACKING_URI", "")
+    tracking_dir = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else None
+    if (
+        uri.startswith(("http://localhost", "http://127.", "https://localhost", "https://127."))
+        and spec.run_options.get("network_mode") != "host"
+    ):
+        sys.stderr.write(
+            "mlrun: warning: the tracking server is on localhost, which the container "
+            "cannot reach without -A network=host\n"
+        )
+    return run_in_container(
+        spec,
+        plan.command,
+        project_dir=plan.project.directory,
+        env=handshake,
+        tracking_dir=tracking_dir,
+        console_log=console_log,
+        grace_s=grace_period(),
+        stdout=child_stdout,
     )
 
 

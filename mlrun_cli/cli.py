@@ -84,6 +84,17 @@ def schema(name: str) -> None:
 )
 @click.option("-v", "--version", "git_version", default=None, help="Git branch, tag or commit.")
 @click.option("--refresh", is_flag=True, help="Fetch from the git remote even if the commit is cached.")
+@click.option(
+    "--build-image", is_flag=True, help="docker: bake the code into an image (reused while it is unchanged)."
+)
+@click.option(
+    "-A",
+    "--docker-args",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    help="docker: a docker run option; repeatable.",
+)
+@click.option("--keep-container", is_flag=True, help="docker: do not remove the container afterwards.")
 @click.option("-b", "--backend", default="local", help="Where the command runs.")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
@@ -105,6 +116,9 @@ def run(
     tracking_uri: str | None,
     git_version: str | None,
     refresh: bool,
+    build_image: bool,
+    docker_args: tuple[str, ...],
+    keep_container: bool,
     backend: str,
     dry_run: bool,
     as_json: bool,
@@ -112,6 +126,7 @@ def run(
     """Run a project (a folder; default '.') and record the run."""
     with error_handler(debug=_debug(ctx), as_json=as_json):
         from mlrun_cli import api, render
+        from mlrun_cli.envs.base import EnvOptions
 
         request = api.RunRequest(
             uri=uri,
@@ -124,6 +139,7 @@ def run(
             tracking_uri=tracking_uri,
             version=git_version,
             refresh=refresh,
+            env_options=EnvOptions(build_image, docker_args, keep_container),
             backend=backend,
             dry_run=dry_run,
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlrun_cli import envs
+from mlrun_cli.envs.base import EnvOptions
 from mlrun_cli.errors import UsageError
 from mlrun_cli.project import params
 from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_entry_point
@@ -75,6 +76,7 @@ class RunRequest:
     tracking_uri: str | None = None
     version: str | None = None
     refresh: bool = False
+    env_options: EnvOptions = field(default_factory=EnvOptions)
     backend: str = "local"
     dry_run: bool = False
     cwd: Path = field(default_factory=Path.cwd)
@@ -90,6 +92,7 @@ class RunPlan:
     bound: params.BoundParams
     command: str
     env_manager: str
+    env_options: EnvOptions
     env_description: str
     backend: str
     tracking_uri: str
@@ -153,7 +156,7 @@ def _plan(
     bound = params.bind(entry, given, request.cwd, project.directory)
     requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)
-    env = envs.get_env_manager(manager).prepare(project, build=False)
+    env = envs.get_env_manager(manager).prepare(project, build=False, options=request.env_options)
     from mlrun_cli.backends import get_backend
 
     get_backend(request.backend)
@@ -164,6 +167,7 @@ def _plan(
         bound=bound,
         command=params.render_command(entry, bound),
         env_manager=manager,
+        env_options=request.env_options,
         env_description=env.description,
         backend=request.backend,
         tracking_uri=resolve_tracking_uri(request.tracking_uri),

@@ -14,7 +14,7 @@ from mlrun_cli.execute import DEFAULT_GRACE_S, Outcome, merged_env, run_streamin
 NAME = "local"
 
 
-def _grace_period() -> float:
+def grace_period() -> float:
     raw = os.environ.get("MLRUN_KILL_GRACE_SECONDS")
     try:
         return float(raw) if raw else DEFAULT_GRACE_S
@@ -38,6 +38,6 @@ def execute(
         cwd=cwd,
         env=merged_env(env_patch),
         log_path=console_log,
-        grace_s=_grace_period(),
+        grace_s=grace_period(),
         stdout=stdout,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlrun_cli.envs import conda, local, uv, virtualenv
+from mlrun_cli.envs import conda, docker, local, uv, virtualenv
 from mlrun_cli.envs.base import EnvManager
 from mlrun_cli.errors import NotAvailableError, UsageError
 from mlrun_cli.project.model import Project
@@ -12,6 +12,7 @@ ENV_MANAGERS: dict[str, EnvManager] = {
     "uv": uv,
     "virtualenv": virtualenv,
     "conda": conda,
+    "docker": docker,
 }
 KNOWN = ("local", "virtualenv", "uv", "conda", "docker")
 DEFAULT_PYTHON_MANAGER = "uv"

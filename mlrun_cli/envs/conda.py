@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlrun_cli.envs import cache, conda_lock, venvs
-from mlrun_cli.envs.base import PreparedEnv
+from mlrun_cli.envs.base import DEFAULT_OPTIONS, EnvOptions, PreparedEnv
 from mlrun_cli.envs.progress import announce, progress
 from mlrun_cli.envs.python_spec import collect_requirement_files
 from mlrun_cli.errors import MlrunError, UsageError
@@ -211,7 +211,7 @@ def _python_version(prefix: Path) -> str:
     return "none"
 
 
-def prepare(project: Project, *, build: bool) -> PreparedEnv:
+def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
     inputs = read_inputs(project)
     exe = external_executable()
     from rattler.platform import Platform

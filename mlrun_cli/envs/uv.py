@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import IO
 
 from mlrun_cli.envs import cache, venvs
-from mlrun_cli.envs.base import PreparedEnv
+from mlrun_cli.envs.base import DEFAULT_OPTIONS, EnvOptions, PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter
 from mlrun_cli.envs.python_spec import PythonEnvInputs
 from mlrun_cli.execute import run_logged
@@ -52,5 +52,5 @@ def build_env(
         venvs.install_requirements(installer, env, lines, project, log, patch)
 
 
-def prepare(project: Project, *, build: bool) -> PreparedEnv:
+def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
     return venvs.prepare(project, NAME, build_env, build=build)

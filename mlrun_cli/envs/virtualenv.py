@@ -6,7 +6,7 @@ import sys
 from typing import IO
 
 from mlrun_cli.envs import cache, venvs
-from mlrun_cli.envs.base import PreparedEnv
+from mlrun_cli.envs.base import DEFAULT_OPTIONS, EnvOptions, PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter
 from mlrun_cli.envs.python_spec import PythonEnvInputs
 from mlrun_cli.execute import run_logged
@@ -38,5 +38,5 @@ def build_env(
         venvs.install_requirements(installer, env, lines, project, log, _PIP_ENV)
 
 
-def prepare(project: Project, *, build: bool) -> PreparedEnv:
+def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
     return venvs.prepare(project, NAME, build_env, build=build)

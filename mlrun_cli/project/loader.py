@@ -136,11 +136,25 @@ def _build_env(directory: Path, doc: YamlDocument, problems: list[Problem]) -> E
             (item, None) if isinstance(item, str) else (item[0], item[1])
             for item in docker.get("environment", [])
         )
-        return EnvSpec(
-            "docker",
-            docker=DockerEnv(docker["image"], tuple(docker.get("volumes", [])), environment),
-            source="docker_env",
+        dockerfile = docker.get("dockerfile")
+        if dockerfile is not None and not (directory / dockerfile).is_file():
+            problems.append(
+                Problem(
+                    doc.file,
+                    doc.line_of(("docker_env", "dockerfile")),
+                    "docker_env.dockerfile",
+                    f"file not found: {display_path(directory / dockerfile)}",
+                )
+            )
+        gpus = docker.get("gpus")
+        spec = DockerEnv(
+            docker["image"],
+            tuple(docker.get("volumes", [])),
+            environment,
+            dockerfile,
+            None if gpus is None else str(gpus),
         )
+        return EnvSpec("docker", docker=spec, source="docker_env")
     for key, kind in (("python_env", "python"), ("conda_env", "conda")):
         if key in data:
             path = directory / data[key]

@@ -40,6 +40,8 @@ class DockerEnv:
     volumes: tuple[str, ...] = ()
     # (name, None) copies the host's variable; (name, value) defines one.
     environment: tuple[tuple[str, str | None], ...] = ()
+    dockerfile: str | None = None
+    gpus: str | None = None
 
 
 @dataclass(frozen=True)

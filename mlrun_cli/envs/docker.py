@@ -1,0 +1,189 @@
+"""The docker environment: an image from docker_env (built from its Dockerfile when one is
+given, with the code baked in on --build-image), content-addressed so nothing is rebuilt twice."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli.envs.base import DEFAULT_OPTIONS, ContainerSpec, EnvOptions, PreparedEnv
+from mlrun_cli.envs.docker_args import gpu_request, parse_docker_args
+from mlrun_cli.envs.progress import progress
+from mlrun_cli.errors import MlrunError, UsageError
+from mlrun_cli.project.model import DockerEnv, Project
+
+NAME = "docker"
+CODE_DIR = "/mlflow/projects/code"
+_ALWAYS_EXCLUDED = ("mlruns", ".git")
+
+
+class DockerError(UsageError):
+    """The Docker engine is missing, an image cannot be had, or a build failed."""
+
+
+@functools.cache
+def client() -> Any:
+    """One engine connection per process (planning, building and running share it)."""
+    import docker
+
+    try:
+        engine = docker.from_env()
+        engine.ping()
+    except Exception as error:  # the SDK raises several kinds for "no engine"
+        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (the default)"
+        raise DockerError(
+            f"no Docker engine reachable at {where}: {error}",
+            hint="start Docker, or set DOCKER_HOST to a running engine "
+            "(e.g. unix:///run/user/1000/docker.sock)",
+        ) from None
+    return engine
+
+
+def _context_files(directory: Path) -> list[str]:
+    """Files of the build context, honouring .dockerignore; mlruns/ and .git/ never go in."""
+    from docker.utils.build import exclude_paths
+
+    patterns: list[str] = list(_ALWAYS_EXCLUDED)
+    ignore = directory / ".dockerignore"
+    if ignore.is_file():
+        patterns += [
+            line.strip()
+            for line in ignore.read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+    return sorted(p for p in exclude_paths(str(directory), patterns) if (directory / p).is_file())
+
+
+def _digest(directory: Path, files: list[str], *extra: str) -> str:
+    digest = hashlib.sha256()
+    for part in extra:
+        digest.update(part.encode() + b"\0")
+    for name in files:
+        path = directory / name
+        digest.update(name.encode() + b"\0" + oct(path.stat().st_mode & 0o111).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _find_image(engine: Any, tag: str) -> Any | None:
+    import docker.errors
+
+    try:
+        return engine.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _build(engine: Any, context: bytes, tag: str, what: str) -> Any:
+    import docker.errors
+
+    with progress(f"building {what} {tag}"):
+        try:
+            image, _ = engine.images.build(
+                fileobj=io.BytesIO(context), custom_context=True, tag=tag, rm=True, forcerm=True
+            )
+        except docker.errors.BuildError as error:
+            lines = [str(item.get("stream") or item.get("error") or "").rstrip() for item in error.build_log]
+            tail = "\n".join(line for line in lines if line)[-3000:]
+            raise DockerError(
+                f"building {what} failed: {error.msg}\n--- last lines of the build log ---\n{tail}"
+            ) from None
+    return image
+
+
+def _tar(directory: Path, files: list[str], dockerfile: str, prefix: str = "") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name in files:
+            archive.add(directory / name, arcname=f"{prefix}{name}", recursive=False)
+        data = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _base_image(engine: Any, spec: DockerEnv, project: Project, *, build: bool) -> tuple[str, Any]:
+    if spec.dockerfile is not None:
+        files = [f for f in _context_files(project.directory) if f != "Dockerfile"]
+        text = (project.directory / spec.dockerfile).read_text()
+        tag = f"{spec.image.split(':')[0]}:mlrun-{_digest(project.directory, files, text)}"
+        image = _find_image(engine, tag)
+        if image is None and build:
+            image = _build(engine, _tar(project.directory, files, text), tag, "base image")
+        return tag, image
+    image = _find_image(engine, spec.image)
+    if image is None and build:
+        import docker.errors
+
+        try:
+            with progress(f"pulling {spec.image}"):
+                image = engine.images.pull(spec.image)
+        except docker.errors.APIError as error:
+            raise DockerError(
+                f"image {spec.image!r} is not available locally and could not be "
+                f"pulled: {error.explanation or error}"
+            ) from None
+    return spec.image, image
+
+
+def _code_image(engine: Any, base_tag: str, base: Any, project: Project, *, build: bool) -> tuple[str, Any]:
+    files = _context_files(project.directory)
+    content = _digest(project.directory, files, base.id if base is not None else base_tag)
+    tag = f"mlrun-code/{(project.name or project.directory.name).lower()}:{content}"
+    image = _find_image(engine, tag)
+    if image is None and build:
+        dockerfile = f"FROM {base.id}\nCOPY code/ {CODE_DIR}/\nWORKDIR {CODE_DIR}\n"
+        image = _build(engine, _tar(project.directory, files, dockerfile, "code/"), tag, "code image")
+    return tag, image
+
+
+def _environment(spec: DockerEnv) -> dict[str, str]:
+    values, missing = {}, []
+    for name, value in spec.environment:
+        if value is not None:
+            values[name] = value
+        elif name in os.environ:
+            values[name] = os.environ[name]
+        else:
+            missing.append(name)
+    if missing:
+        raise UsageError(
+            f"docker_env.environment copies {', '.join(missing)} from this machine, but it is not set here"
+        )
+    return values
+
+
+def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
+    spec = project.env.docker
+    if spec is None:
+        raise UsageError("--env-manager docker needs a project with docker_env")
+    environment = _environment(spec)
+    run_options, extra_volumes, extra_env = parse_docker_args(options.docker_args)
+    if spec.gpus is not None and "device_requests" not in run_options:
+        run_options["device_requests"] = [gpu_request(spec.gpus)]
+    engine = client()
+    tag, image = _base_image(engine, spec, project, build=build)
+    if options.build_image and (image is not None or build):
+        tag, image = _code_image(engine, tag, image, project, build=build)
+    if not build:
+        state = "reuse" if image is not None else "build or pull"
+        return PreparedEnv(NAME, {}, {}, f"{state} image {tag}")
+    if image is None:  # pragma: no cover - _base_image raised already
+        raise MlrunError(f"no image for {tag}")
+    container = ContainerSpec(
+        image=tag,
+        image_id=image.id,
+        mount_code=not options.build_image,
+        volumes=(*spec.volumes, *extra_volumes),
+        environment={**environment, **extra_env},
+        run_options=run_options,
+        keep_container=options.keep_container,
+    )
+    tags = {"mlflow.docker.image.uri": tag, "mlflow.docker.image.id": image.id}
+    return PreparedEnv(NAME, {}, tags, f"image {tag}", container=container)

@@ -1,0 +1,274 @@
+"""Projects in containers, against a real Docker engine (.ci/run installs and starts one, with no
+bridge network). Images are built locally from a static busybox; nothing is pulled."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.tracking.file_store import FileStore
+from tests.conftest import MLRUN, Result
+
+pytestmark = pytest.mark.docker
+Mlrun = Callable[..., Result]
+Factory = Callable[[dict[str, str]], Path]
+BUSYBOX = "mlrun-test/busybox:1"
+
+
+@pytest.fixture(scope="session")
+def busybox(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A FROM-scratch image holding a static busybox (Debian's busybox-static), built once."""
+    import docker
+
+    engine = docker.from_env()
+    engine.ping()  # no engine is a failure here, not a skip: CI starts one
+    source = shutil.which("busybox") or "/bin/busybox"
+    context = tmp_path_factory.mktemp("busybox")
+    shutil.copy(source, context / "busybox")
+    (context / "Dockerfile").write_text(
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+    )
+    engine.images.build(path=str(context), tag=BUSYBOX, rm=True)
+    return BUSYBOX
+
+
+def docker_project(
+    factory: Factory, command: str, extra: str = "", files: dict[str, str] | None = None
+) -> Path:
+    return factory(
+        {
+            # A new name each time: images outlive the test, and their tags start with the name.
+            "MLproject": f"name: dk-{uuid.uuid4().hex[:8]}\ndocker_env:\n  image: {BUSYBOX}\n{extra}"
+            "entry_points:\n  main:\n"
+            f"    parameters: {{text: {{default: x}}}}\n    command: {json.dumps(command)}\n",
+            **(files or {}),
+        }
+    )
+
+
+def _label() -> tuple[str, str]:
+    value = uuid.uuid4().hex
+    return f"label=mlrun-test={value}", value
+
+
+def _containers(value: str) -> list[str]:
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=mlrun-test={value}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
+
+
+def _record(work: Path, result: Result):  # type: ignore[no-untyped-def]
+    return FileStore(work / "mlruns").get_run(json.loads(result.stdout)["run_id"])
+
+
+def test_command_runs_in_the_container_with_env_params_and_tags(
+    busybox: str, mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    project = docker_project(
+        project_factory,
+        "echo $COPIED $DEFINED {text}; id -u; pwd; cat data.txt; exit 3",
+        "  environment: [COPIED, [DEFINED, defined-value]]\n",
+        {"data.txt": "mounted data\n"},
+    )
+    label, value = _label()
+    result = mlrun(
+        "run",
+        str(project),
+        "-P",
+        "text=$(touch /tmp/owned) a b",
+        "--json",
+        "-A",
+        label,
+        env={"COPIED": "from-host"},
+    )
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.splitlines()
+    assert "from-host defined-value $(touch /tmp/owned) a b" in lines
+    assert str(os.getuid()) in lines and "/mlflow/projects/code" in lines and "mounted data" in lines
+    run = _record(isolated, result)
+    assert run.status is RunStatus.FAILED and run.tags["mlrun.exit_code"] == "3"
+    assert run.tags["mlflow.project.env"] == "docker"
+    assert run.tags["mlflow.docker.image.uri"] == BUSYBOX
+    assert run.tags["mlflow.docker.image.id"].startswith("sha256:")
+    console = Path(run.artifact_uri.removeprefix("file://")) / "mlrun" / "console.log"
+    assert "mounted data" in console.read_text()
+    assert _containers(value) == []  # removed
+
+
+def test_the_child_writes_into_the_mounted_tracking_store(
+    busybox: str, mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    # What mlflow.log_metric does in a file store, done with busybox's sh.
+    command = (
+        "d=${{MLFLOW_TRACKING_URI#file://}}/$MLFLOW_EXPERIMENT_ID/$MLFLOW_RUN_ID; "
+        'echo "1700000000000 0.25 0" > $d/metrics/loss'
+    )
+    result = mlrun("run", str(docker_project(project_factory, command)), "--json")
+    assert result.returncode == 0, result.stderr
+    assert _record(isolated, result).metrics == {"loss": 0.25}
+
+
+def test_code_is_mounted_so_edits_need_no_rebuild(
+    busybox: str, mlrun: Mlrun, project_factory: Factory
+) -> None:
+    project = docker_project(project_factory, "cat data.txt", files={"data.txt": "one\n"})
+    assert mlrun("run", str(project)).stdout == "one\n"
+    (project / "data.txt").write_text("two\n")
+    again = mlrun("run", str(project))
+    assert again.stdout == "two\n" and "building" not in again.stderr
+
+
+def test_build_image_bakes_the_code_once_and_honours_dockerignore(
+    busybox: str, mlrun: Mlrun, project_factory: Factory
+) -> None:
+    project = docker_project(
+        project_factory,
+        "cat data.txt; ls -a",
+        files={
+            "data.txt": "baked\n",
+            "secret.txt": "x\n",
+            ".dockerignore": "secret.txt\n",
+            "mlruns/0/meta.yaml": "x\n",
+        },
+    )
+    first = mlrun("run", str(project), "--build-image")
+    assert first.returncode == 0, first.stderr
+    assert "building code image mlrun-code/dk-" in first.stderr
+    listing = first.stdout.split()
+    assert listing[0] == "baked" and "data.txt" in listing
+    assert "secret.txt" not in listing and "mlruns" not in listing
+    second = mlrun("run", str(project), "--build-image")
+    assert second.stdout == first.stdout and "building" not in second.stderr
+    (project / "data.txt").write_text("changed\n")
+    third = mlrun("run", str(project), "--build-image")
+    assert third.stdout.split()[0] == "changed" and "building code image" in third.stderr
+
+
+def test_dockerfile_base_is_built_only_when_it_changes(
+    busybox: str, mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    project = project_factory(
+        {
+            "MLproject": f"docker_env:\n  image: mlrun-test/base-{uuid.uuid4().hex[:8]}\n"
+            "  dockerfile: base.Dockerfile\n"
+            "entry_points:\n  main:\n    command: cat /built.txt\n",
+            "base.Dockerfile": f"FROM {BUSYBOX}\nRUN echo v1 > /built.txt\n",
+        }
+    )
+    first = mlrun("run", str(project))
+    assert first.stdout == "v1\n" and "building base image" in first.stderr
+    second = mlrun("run", str(project))
+    assert second.stdout == "v1\n" and "building" not in second.stderr
+    (project / "base.Dockerfile").write_text(f"FROM {BUSYBOX}\nRUN echo v2 > /built.txt\n")
+    third = mlrun("run", str(project))
+    assert third.stdout == "v2\n", third.stderr
+    (project / "base.Dockerfile").write_text(f"FROM {BUSYBOX}\nRUN echo broken-step && false\n")
+    failed = mlrun("run", str(project))
+    assert failed.returncode == 2
+    assert "building base image failed" in failed.stderr and "broken-step" in failed.stderr
+    assert len(FileStore(isolated / "mlruns").search_runs(None, 10)) == 3  # none for the failure
+
+
+def test_volumes_from_the_project_and_from_docker_args(
+    busybox: str, mlrun: Mlrun, project_factory: Factory, tmp_path: Path
+) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "f").write_text("A\n")
+    (b / "f").write_text("B\n")
+    project = docker_project(project_factory, "cat /a/f /b/f", f"  volumes: ['{a}:/a']\n")
+    result = mlrun("run", str(project), "-A", f"v={b}:/b:ro", "-A", "e=X=1", "-A", "cpus=0.5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "A\nB\n"
+
+
+def test_sigterm_stops_the_container_and_records_killed(
+    busybox: str, project_factory: Factory, isolated: Path
+) -> None:
+    project = docker_project(project_factory, "echo ready; sleep 300")
+    label, value = _label()
+    with subprocess.Popen(
+        [*MLRUN, "run", str(project), "-A", label],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=isolated,
+        env={**os.environ, "MLRUN_KILL_GRACE_SECONDS": "2"},
+    ) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+    [run] = FileStore(isolated / "mlruns").search_runs(None, 5)
+    assert run.status is RunStatus.KILLED
+    assert _containers(value) == []
+
+
+def test_keep_container(busybox: str, mlrun: Mlrun, project_factory: Factory) -> None:
+    label, value = _label()
+    result = mlrun("run", str(docker_project(project_factory, "true")), "--keep-container", "-A", label)
+    assert result.returncode == 0
+    kept = _containers(value)
+    assert len(kept) == 1
+    subprocess.run(["docker", "rm", "-f", *kept], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize(
+    ("extra", "args", "env", "message"),
+    [
+        ("  environment: [NOT_SET_ANYWHERE]\n", [], {}, "copies NOT_SET_ANYWHERE from this machine"),
+        ("", ["-A", "bogus"], {}, "-A bogus: not a supported docker run option"),
+        (
+            "",
+            [],
+            {"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+            "no Docker engine reachable at unix:///nonexistent/docker.sock",
+        ),
+    ],
+)
+def test_errors_before_any_run_exists(
+    extra: str,
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+    busybox: str,
+    mlrun: Mlrun,
+    project_factory: Factory,
+    isolated: Path,
+) -> None:
+    result = mlrun("run", str(docker_project(project_factory, "true", extra)), *args, env=env)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (isolated / "mlruns").exists()
+
+
+def test_missing_image_that_cannot_be_pulled(mlrun: Mlrun, project_factory: Factory, isolated: Path) -> None:
+    project = project_factory(
+        {
+            "MLproject": "docker_env: {image: 'mlrun-test/does-not-exist:1'}\n"
+            "entry_points: {main: {command: 'true'}}\n"
+        }
+    )
+    started = time.monotonic()
+    result = mlrun("run", str(project))
+    assert result.returncode == 2
+    assert (
+        "image 'mlrun-test/does-not-exist:1' is not available locally and could not be pulled"
+        in result.stderr
+    )
+    assert time.monotonic() - started < 60
+    assert not (isolated / "mlruns").exists()

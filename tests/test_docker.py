@@ -272,3 +272,94 @@ def test_missing_image_that_cannot_be_pulled(mlrun: Mlrun, project_factory: Fact
     )
     assert time.monotonic() - started < 60
     assert not (isolated / "mlruns").exists()
+
+
+DEBIAN_PYTHON = "mlrun-test/debian-python:1"
+
+
+@pytest.fixture(scope="session")
+def debian_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Debian bookworm image with python3, made from Debian's packages by mmdebstrap (the
+    package registry, not a container registry) and imported; built once per machine."""
+    import docker
+
+    engine = docker.from_env()
+    try:
+        engine.images.get(DEBIAN_PYTHON)
+        return DEBIAN_PYTHON
+    except docker.errors.ImageNotFound:
+        pass
+    tarball = tmp_path_factory.mktemp("debian") / "rootfs.tar"
+    subprocess.run(
+        [
+            "mmdebstrap",
+            "--quiet",
+            "--variant=minbase",
+            "--include=python3",
+            "bookworm",
+            str(tarball),
+            "http://deb.debian.org/debian",
+        ],
+        check=True,
+        timeout=600,
+    )
+    subprocess.run(
+        ["docker", "import", str(tarball), DEBIAN_PYTHON], check=True, capture_output=True, timeout=300
+    )
+    return DEBIAN_PYTHON
+
+
+@pytest.mark.mlflow
+def test_sklearn_example_in_a_python_container_logs_into_the_run(
+    debian_python: str,
+    mlflow_python: Path,
+    mlrun: Mlrun,
+    example: Callable[[str], Path],
+    isolated: Path,
+) -> None:
+    # MLflow and scikit-learn come from the side venv, mounted read-only at the same path:
+    # no image can download them here.
+    site = next((mlflow_python.parent.parent / "lib").glob("python3.*/site-packages"))
+    project = example("sklearn_linear")
+    (project / "MLproject").write_text(
+        f"name: sklearn_docker\ndocker_env:\n  image: {debian_python}\n"
+        f"  volumes: ['{mlflow_python.parent.parent}:{mlflow_python.parent.parent}:ro']\n"
+        f"  environment: [[PYTHONPATH, '{site}'], [MLFLOW_DISABLE_TELEMETRY, 'true'], [HOME, /tmp]]\n"
+        "entry_points:\n  main:\n    parameters: {alpha: {type: float, default: 0.5}}\n"
+        "    command: 'echo shell=${{BASH_VERSION:+bash}}; python3 train.py {alpha}'\n"
+    )
+    result = mlrun("run", str(project), "-P", "alpha=0.3", "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "shell=bash" in result.stderr and "alpha=0.3 mse=" in result.stderr
+    from tests.test_mlflow_compat import _read_with_mlflow
+
+    data = _read_with_mlflow(mlflow_python, isolated / "mlruns", json.loads(result.stdout)["run_id"])
+    assert data["status"] == "FINISHED"
+    assert data["params"] == {"alpha": "0.3"}
+    assert data["metrics"]["mse"] < 1e-20
+    assert data["tags"]["mlflow.project.env"] == "docker"
+
+
+def test_docker_args_map_to_the_sdk_and_gpus_to_a_device_request() -> None:
+    from mlrun_cli.envs.docker_args import parse_docker_args
+
+    options, volumes, environment = parse_docker_args(
+        [
+            "v=/a:/a",
+            "volume=/b:/b",
+            "e=K=V",
+            "cpus=1.5",
+            "privileged",
+            "network=host",
+            "gpus=all",
+            "label=k=v",
+            "cap-add=SYS_PTRACE",
+            "memory=1g",
+        ]
+    )
+    assert volumes == ["/a:/a", "/b:/b"] and environment == {"K": "V"}
+    assert options["nano_cpus"] == 1_500_000_000 and options["privileged"] is True
+    assert options["network_mode"] == "host" and options["mem_limit"] == "1g"
+    assert options["labels"] == {"k": "v"} and options["cap_add"] == ["SYS_PTRACE"]
+    [request] = options["device_requests"]
+    assert request["Count"] == -1 and request["Capabilities"] == [["gpu"]]

@@ -10,7 +10,6 @@ builds nothing and adds <= 0.5 s over `docker run`.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import timed
+from bench.common import mlflow_env, timed
 from tests.mlflow_env import ensure_mlflow_python
 
 BASE = "mlrun-bench/busybox:1"
@@ -46,13 +45,7 @@ def main() -> None:
         (project / "MLproject").write_text(
             f"name: bench\ndocker_env:\n  image: {BASE}\nentry_points:\n  main:\n    command: echo hi\n"
         )
-        env = {
-            **os.environ,
-            "PATH": f"{mlflow_bin}:{os.environ['PATH']}",
-            "MLFLOW_ALLOW_FILE_STORE": "true",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MLFLOW_TRACKING_URI": (work / "mlruns").as_uri(),
-        }
+        env = mlflow_env(mlflow_bin, work / "mlruns")
         commands = {
             "docker run (bare)": ["docker", "run", "--rm", BASE, "sh", "-c", "echo hi"],
             "mlrun run --build-image": [mlrun, "run", str(project), "--build-image"],

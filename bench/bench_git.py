@@ -12,17 +12,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import timed
+from bench.common import mlflow_env, timed
+from tests.git_daemon import start_git_daemon
 from tests.mlflow_env import ensure_mlflow_python
 
 MLPROJECT = "name: bench\nentry_points:\n  noop:\n    command: python -c pass\n"
@@ -36,32 +35,6 @@ GIT_ENV = {
 
 def _git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **GIT_ENV})
-
-
-def _serve(root: Path) -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--export-all",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={root}",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
-        time.sleep(0.05)
-    raise SystemExit("git daemon did not start")
 
 
 def main() -> None:
@@ -81,15 +54,9 @@ def main() -> None:
         served = work / "served"
         served.mkdir()
         _git("clone", "-q", "--bare", str(src), str(served / "proj.git"), cwd=work)
-        daemon, port = _serve(served)
+        daemon, port = start_git_daemon(served)
         uri = f"git://127.0.0.1:{port}/proj.git#sub"
-        env = {
-            **os.environ,
-            "PATH": f"{mlflow_bin}:{os.environ['PATH']}",
-            "MLFLOW_ALLOW_FILE_STORE": "true",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MLFLOW_TRACKING_URI": (work / "mlruns").as_uri(),
-        }
+        env = mlflow_env(mlflow_bin, work / "mlruns")
         home = work / "home"
         run_args = ["-e", "noop", "--env-manager", "local", "-v", "main"]
         times: dict[str, list[float]] = {}

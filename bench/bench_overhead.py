@@ -9,7 +9,6 @@ Both record to a local file store; runs alternate so machine noise hits both ali
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import timed
+from bench.common import mlflow_env, timed
 from tests.mlflow_env import ensure_mlflow_python
 
 MLPROJECT = "name: bench\nentry_points:\n  noop:\n    command: python -c pass\n"
@@ -35,12 +34,7 @@ def main() -> None:
         project.mkdir()
         (project / "MLproject").write_text(MLPROJECT)
         # `python` on PATH is the MLflow venv's for both runners, so the command costs the same.
-        env = {
-            **os.environ,
-            "PATH": f"{mlflow_bin}:{os.environ['PATH']}",
-            "MLFLOW_ALLOW_FILE_STORE": "true",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-        }
+        env = mlflow_env(mlflow_bin, None)
         commands = {
             "bare command": ["bash", "-c", "python -c pass"],
             "mlrun run": [
@@ -66,13 +60,13 @@ def main() -> None:
             "mlrun --help": [mlrun, "--help"],
             "mlrun validate": [mlrun, "validate", str(project)],
         }
-        mlflow_env = {**env, "MLFLOW_TRACKING_URI": (work / "mlruns-mlflow").as_uri()}
+        mlflow_store_env = {**env, "MLFLOW_TRACKING_URI": (work / "mlruns-mlflow").as_uri()}
         for name, argv in commands.items():  # warm-up: file caches, first store creation
-            timed(argv, mlflow_env if name == "mlflow run" else env, work)
+            timed(argv, mlflow_store_env if name == "mlflow run" else env, work)
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
             for name, argv in commands.items():
-                times[name].append(timed(argv, mlflow_env if name == "mlflow run" else env, work))
+                times[name].append(timed(argv, mlflow_store_env if name == "mlflow run" else env, work))
     med = {name: statistics.median(values) for name, values in times.items()}
     print(f"{'command':<16} {'median s':>9}  runs: {args.runs}, alternating")
     for name, value in med.items():

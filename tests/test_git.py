@@ -17,6 +17,7 @@ import pytest
 from mlrun_cli.git_urls import clean_url, parse_git_uri, redact
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import MLRUN, Result
+from tests.git_daemon import start_git_daemon
 
 Mlrun = Callable[..., Result]
 GIT_ENV = {
@@ -67,36 +68,9 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"work": work, "bare": bare, "first": first, "main": main, "feature": feature}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def daemon(repos: dict[str, object]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    served = Path(str(repos["bare"])).parent
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--export-all",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={served}",
-            str(served),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+    proc, port = start_git_daemon(Path(str(repos["bare"])).parent)
     yield f"git://127.0.0.1:{port}/proj.git", proc
     proc.terminate()
     proc.wait(timeout=10)
@@ -149,22 +123,7 @@ def test_git_daemon_default_branch_and_one_cache_per_url(
 def test_second_run_of_a_cached_commit_makes_no_network_round_trip(
     mlrun: Mlrun, repos: dict[str, object], tmp_path: Path, isolated: Path
 ) -> None:
-    port = _free_port()
-    served = Path(str(repos["bare"])).parent
-    proc = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--export-all",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={served}",
-            str(served),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, port = start_git_daemon(Path(str(repos["bare"])).parent)
     url = f"git://127.0.0.1:{port}/proj.git#sub.dir"
     try:
         for _ in range(100):

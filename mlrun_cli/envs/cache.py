@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from mlrun_cli.atomic import write_atomic
 from mlrun_cli.errors import MlrunError
 from mlrun_cli.home import mlrun_home
-from mlrun_cli.tracking.file_store import write_atomic
 
 MARKER = "complete.json"
 META = ".meta"

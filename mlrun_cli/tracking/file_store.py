@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from mlrun_cli.atomic import write_atomic
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
 
@@ -26,19 +26,6 @@ def _now_ms() -> int:
     import time
 
     return int(time.time() * 1000)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _safe_key_path(base: Path, key: str) -> Path:

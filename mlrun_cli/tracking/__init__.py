@@ -14,8 +14,6 @@ ENTRY_POINT_GROUP = "mlrun_cli.tracking"
 DEFAULT_TRACKING_DIR = "mlruns"
 # Schemes a later release serves; named so the error can say so.
 _PLANNED = {
-    "http": "an MLflow tracking server",
-    "https": "an MLflow tracking server",
     "sqlite": "MLflow's SQL stores",
     "postgresql": "MLflow's SQL stores",
     "mysql": "MLflow's SQL stores",
@@ -29,7 +27,18 @@ def _file_store(uri: str) -> Tracker:
     return FileStore.from_uri(uri)
 
 
-BUILTIN: dict[str, Callable[[str], Tracker]] = {"": _file_store, "file": _file_store}
+def _rest(uri: str) -> Tracker:
+    from mlrun_cli.tracking.rest import RestTracker
+
+    return RestTracker(uri)
+
+
+BUILTIN: dict[str, Callable[[str], Tracker]] = {
+    "": _file_store,
+    "file": _file_store,
+    "http": _rest,
+    "https": _rest,
+}
 
 
 def resolve_tracking_uri(explicit: str | None, environ: Mapping[str, str] | None = None) -> str:

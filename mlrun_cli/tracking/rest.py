@@ -1,0 +1,258 @@
+"""An MLflow tracking server over its REST API (no MLflow needed on this side).
+
+Only calls that are safe to repeat are retried; run creation never is.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from mlrun_cli.errors import TrackingError
+from mlrun_cli.git_urls import clean_url
+from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
+
+BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
+MAX_PARAM, MAX_TAG = 6000, 8000
+_RETRIES = 3
+
+
+class RestTracker:
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/")
+        self.display = clean_url(self.uri)
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "User-Agent": "mlrun-cli"}
+        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+        user, password = (
+            os.environ.get("MLFLOW_TRACKING_USERNAME"),
+            os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+        )
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif user and password:
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
+        return headers
+
+    def _context(self) -> Any:
+        import ssl
+
+        if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() in ("true", "1"):
+            return ssl._create_unverified_context()
+        cert = os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH")
+        return ssl.create_default_context(cafile=cert) if cert else None
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        retry: bool = True,
+        data: bytes | None = None,
+        api: str = "/api/2.0/mlflow/",
+    ) -> dict[str, Any]:
+        import urllib.error
+        import urllib.request
+
+        url = f"{self.uri}{api}{path}" + (f"?{urlencode(query)}" if query else "")
+        payload = data if data is not None else (json.dumps(body).encode() if body is not None else None)
+        timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "120"))
+        attempts = _RETRIES if retry else 1
+        for attempt in range(attempts):
+            request = urllib.request.Request(url, data=payload, method=method, headers=self._headers())
+            try:
+                with urllib.request.urlopen(request, timeout=timeout, context=self._context()) as response:
+                    text = response.read().decode() or "{}"
+                    return json.loads(text) if text.strip().startswith("{") else {}
+            except urllib.error.HTTPError as error:
+                detail = self._detail(error)
+                if error.code in (401, 403):
+                    raise TrackingError(
+                        f"the tracking server {self.display} refused the credentials ({error.code})",
+                        hint="check MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN",
+                    ) from None
+                if error.code in (429, 500, 502, 503, 504) and attempt + 1 < attempts:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                raise TrackingError(
+                    f"{method} {path} on {self.display} failed ({error.code}): {detail}",
+                ) from None
+            except (urllib.error.URLError, OSError) as error:
+                if attempt + 1 < attempts:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                reason = getattr(error, "reason", error)
+                raise TrackingError(f"cannot reach the tracking server {self.display}: {reason}") from None
+        raise TrackingError(f"cannot reach the tracking server {self.display}")  # pragma: no cover
+
+    @staticmethod
+    def _detail(error: Any) -> str:
+        try:
+            data = json.loads(error.read().decode())
+            return f"{data.get('error_code', '')}: {data.get('message', '')}".strip(": ")
+        except (ValueError, OSError):
+            return str(error.reason)
+
+    def _missing(self, error: TrackingError) -> bool:
+        return "RESOURCE_DOES_NOT_EXIST" in error.message or "(404)" in error.message
+
+    # -- the Tracker protocol -----------------------------------------------------------------
+
+    def check(self) -> None:
+        self._request("GET", "experiments/search", query={"max_results": "1"})
+
+    @staticmethod
+    def _experiment(data: Mapping[str, Any]) -> Experiment:
+        return Experiment(
+            str(data["experiment_id"]), str(data["name"]), str(data.get("artifact_location", ""))
+        )
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            data = self._request("GET", "experiments/get-by-name", query={"experiment_name": name})
+        except TrackingError as error:
+            if self._missing(error):
+                return None
+            raise
+        return self._experiment(data["experiment"])
+
+    def resolve_experiment(self, name: str | None, experiment_id: str | None) -> Experiment:
+        if experiment_id is not None or name is None:
+            wanted = experiment_id or "0"
+            try:
+                data = self._request("GET", "experiments/get", query={"experiment_id": wanted})
+            except TrackingError as error:
+                if self._missing(error):
+                    raise TrackingError(f"no experiment with id {wanted!r} on {self.display}") from None
+                raise
+            return self._experiment(data["experiment"])
+        found = self.get_experiment_by_name(name)
+        if found:
+            return found
+        try:
+            created = self._request("POST", "experiments/create", {"name": name}, retry=False)
+            return Experiment(str(created["experiment_id"]), name, "")
+        except TrackingError as error:
+            if "RESOURCE_ALREADY_EXISTS" not in error.message:  # created meanwhile by another run
+                raise
+        found = self.get_experiment_by_name(name)
+        if found is None:  # pragma: no cover - the server said it exists
+            raise TrackingError(f"experiment {name!r} exists but cannot be read")
+        return found
+
+    def create_run(
+        self, experiment_id: str, run_name: str, user: str, start_time_ms: int, tags: Mapping[str, str]
+    ) -> RunRef:
+        body = {
+            "experiment_id": experiment_id,
+            "user_id": user,
+            "start_time": start_time_ms,
+            "run_name": run_name,
+            "tags": [{"key": k, "value": v[:MAX_TAG]} for k, v in tags.items()],
+        }
+        info = self._request("POST", "runs/create", body, retry=False)["run"]["info"]
+        return RunRef(str(info["run_id"]), str(info["experiment_id"]), str(info.get("artifact_uri", "")))
+
+    def log_batch(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
+        items = [("params", k, v[:MAX_PARAM]) for k, v in params.items()]
+        items += [("tags", k, v[:MAX_TAG]) for k, v in tags.items()]
+        for start in range(0, len(items), BATCH):
+            chunk = items[start : start + BATCH]
+            body: dict[str, Any] = {"run_id": run_id, "params": [], "tags": []}
+            for kind, key, value in chunk:
+                body[kind].append({"key": key, "value": value})
+            # Logging the same values again is harmless, so a retry is safe.
+            self._request("POST", "runs/log-batch", body)
+
+    def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
+        record = self._request("GET", "runs/get", query={"run_id": run_id})["run"]["info"]
+        artifact_uri = str(record.get("artifact_uri", ""))
+        if artifact_uri.startswith("mlflow-artifacts:"):
+            target = artifact_uri.split(":", 1)[1].lstrip("/")
+            path = quote(f"{target}/{artifact_path}/{local_path.name}")
+            self._request(
+                "PUT", path, data=local_path.read_bytes(), api="/api/2.0/mlflow-artifacts/artifacts/"
+            )
+            return
+        if artifact_uri.startswith("file:") or artifact_uri.startswith("/"):
+            import shutil
+
+            folder = Path(artifact_uri.removeprefix("file://")) / artifact_path
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local_path, folder / local_path.name)
+            return
+        raise TrackingError(
+            f"artifacts at {artifact_uri} cannot be uploaded by mlrun yet "
+            "(start the server with its artifact proxy: mlflow server --serve-artifacts)"
+        )
+
+    def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
+        self._request(
+            "POST", "runs/update", {"run_id": run_id, "status": status.name, "end_time": end_time_ms}
+        )
+
+    def child_env(self, run: RunRef) -> dict[str, str]:
+        return {
+            "MLFLOW_TRACKING_URI": self.uri,
+            "MLFLOW_RUN_ID": run.run_id,
+            "MLFLOW_EXPERIMENT_ID": run.experiment_id,
+        }
+
+    def _record(self, run: Mapping[str, Any], names: Mapping[str, str], *, full: bool) -> RunRecord:
+        info, data = run["info"], run.get("data", {})
+        tags = {t["key"]: t.get("value", "") for t in data.get("tags", [])}
+        artifacts: tuple[str, ...] = ()
+        if full:
+            listing = self._request(
+                "GET", "artifacts/list", query={"run_id": info["run_id"], "path": "mlrun"}
+            )
+            artifacts = tuple(f["path"] for f in listing.get("files", []) if not f.get("is_dir"))
+        return RunRecord(
+            run_id=str(info["run_id"]),
+            experiment_id=str(info["experiment_id"]),
+            experiment_name=names.get(str(info["experiment_id"]), ""),
+            run_name=str(info.get("run_name", "")),
+            status=RunStatus[str(info.get("status", "RUNNING"))],
+            start_time_ms=int(info.get("start_time", 0)),
+            end_time_ms=int(info["end_time"]) if info.get("end_time") else None,
+            artifact_uri=str(info.get("artifact_uri", "")),
+            params={p["key"]: p.get("value", "") for p in data.get("params", [])} if full else {},
+            tags=tags,
+            metrics={m["key"]: float(m["value"]) for m in data.get("metrics", [])},
+            artifacts=artifacts,
+        )
+
+    def _experiment_names(self) -> dict[str, str]:
+        data = self._request("GET", "experiments/search", query={"max_results": "1000"})
+        return {str(e["experiment_id"]): str(e["name"]) for e in data.get("experiments", [])}
+
+    def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
+        names = self._experiment_names()
+        body = {
+            "experiment_ids": list(experiment_ids or names),
+            "max_results": max_results,
+            "order_by": ["attributes.start_time DESC"],
+        }
+        runs = self._request("POST", "runs/search", body).get("runs", [])
+        return [self._record(run, names, full=False) for run in runs]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        try:
+            run = self._request("GET", "runs/get", query={"run_id": run_id})["run"]
+        except TrackingError as error:
+            if self._missing(error):
+                raise TrackingError(f"no run with id {run_id!r} on {self.display}") from None
+            raise
+        return self._record(run, self._experiment_names(), full=True)

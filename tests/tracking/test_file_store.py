@@ -125,7 +125,7 @@ def test_tracking_uri_resolution(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("http://127.0.0.1:5000", "an MLflow tracking server"),
+        ("sqlite:///mlflow.db", "MLflow's SQL stores"),
         ("weird://x", "no tracking backend for scheme 'weird'"),
     ],
 )

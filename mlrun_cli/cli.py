@@ -82,6 +82,7 @@ def schema(name: str) -> None:
 @click.option(
     "--tracking-uri", default=None, help="Where to record [default: MLFLOW_TRACKING_URI, else ./mlruns]."
 )
+@click.option("--no-track", is_flag=True, help="Record nothing (same as --tracking-uri none).")
 @click.option("-v", "--version", "git_version", default=None, help="Git branch, tag or commit.")
 @click.option("--refresh", is_flag=True, help="Fetch from the git remote even if the commit is cached.")
 @click.option(
@@ -114,6 +115,7 @@ def run(
     experiment_id: str | None,
     run_name: str | None,
     tracking_uri: str | None,
+    no_track: bool,
     git_version: str | None,
     refresh: bool,
     build_image: bool,
@@ -136,7 +138,7 @@ def run(
             experiment_name=experiment_name,
             experiment_id=experiment_id,
             run_name=run_name,
-            tracking_uri=tracking_uri,
+            tracking_uri="none" if no_track else tracking_uri,
             version=git_version,
             refresh=refresh,
             env_options=EnvOptions(build_image, docker_args, keep_container),

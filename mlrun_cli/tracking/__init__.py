@@ -54,6 +54,10 @@ def _scheme(uri: str) -> str:
 
 
 def get_tracker(uri: str) -> Tracker:
+    if uri == "none":
+        from mlrun_cli.tracking.null import NullTracker
+
+        return NullTracker()
     scheme = _scheme(uri)
     if scheme in BUILTIN:
         return BUILTIN[scheme](uri)

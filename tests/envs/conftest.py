@@ -13,25 +13,35 @@ from pathlib import Path
 import pytest
 
 
-def build_wheel(directory: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
-    """A minimal, valid pure-Python wheel whose module reports its own version."""
+def build_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    requires: tuple[str, ...] = (),
+    files: dict[str, str] | None = None,
+    entry_points: str | None = None,
+) -> Path:
+    """A minimal, valid pure-Python wheel; by default its module reports its own version."""
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": f'__version__ = "{version}"\n',
+    contents = files if files is not None else {f"{module}/__init__.py": f'__version__ = "{version}"\n'}
+    contents = {
+        **contents,
         f"{dist_info}/METADATA": "Metadata-Version: 2.1\n"
         f"Name: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
         f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: mlrun-tests\nRoot-Is-Purelib: true\n"
         "Tag: py3-none-any\n",
     }
+    if entry_points:
+        contents[f"{dist_info}/entry_points.txt"] = entry_points
     record = []
-    for path, text in files.items():
+    for path, text in contents.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
         record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
     record.append(f"{dist_info}/RECORD,,")
     wheel = directory / f"{module}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
+        for path, text in contents.items():
             archive.writestr(path, text)
         archive.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
     return wheel

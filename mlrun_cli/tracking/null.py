@@ -1,0 +1,46 @@
+"""`--no-track` (tracking URI `none`): the command runs, nothing is recorded anywhere."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mlrun_cli.errors import TrackingError
+from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
+
+
+class NullTracker:
+    uri = "none"
+
+    def check(self) -> None:
+        return None
+
+    def resolve_experiment(self, name: str | None, experiment_id: str | None) -> Experiment:
+        return Experiment(experiment_id or "0", name or "Default", "")
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return None
+
+    def create_run(
+        self, experiment_id: str, run_name: str, user: str, start_time_ms: int, tags: Mapping[str, str]
+    ) -> RunRef:
+        return RunRef(uuid.uuid4().hex, experiment_id, "")
+
+    def log_batch(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
+        return None
+
+    def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
+        return None
+
+    def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
+        return None
+
+    def child_env(self, run: RunRef) -> dict[str, str]:
+        return {}  # the command's own mlflow, if any, records where it would on its own
+
+    def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
+        return []
+
+    def get_run(self, run_id: str) -> RunRecord:
+        raise TrackingError("runs are not recorded with --no-track (tracking URI 'none')")

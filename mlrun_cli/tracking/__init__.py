@@ -12,13 +12,6 @@ from mlrun_cli.tracking.base import Tracker
 
 ENTRY_POINT_GROUP = "mlrun_cli.tracking"
 DEFAULT_TRACKING_DIR = "mlruns"
-# Schemes a later release serves; named so the error can say so.
-_PLANNED = {
-    "sqlite": "MLflow's SQL stores",
-    "postgresql": "MLflow's SQL stores",
-    "mysql": "MLflow's SQL stores",
-    "databricks": "Databricks",
-}
 
 
 def _file_store(uri: str) -> Tracker:
@@ -33,11 +26,19 @@ def _rest(uri: str) -> Tracker:
     return RestTracker(uri)
 
 
+def _mlflow_client(uri: str) -> Tracker:
+    from mlrun_cli.tracking.mlflow_client import MlflowClientTracker
+
+    return MlflowClientTracker(uri)
+
+
 BUILTIN: dict[str, Callable[[str], Tracker]] = {
     "": _file_store,
     "file": _file_store,
     "http": _rest,
     "https": _rest,
+    # MLflow's own client writes its databases; mlrun never does.
+    **dict.fromkeys(("sqlite", "postgresql", "mysql", "mssql", "databricks"), _mlflow_client),
 }
 
 
@@ -68,12 +69,6 @@ def get_tracker(uri: str) -> Tracker:
             factory = entry.load()
             tracker: Tracker = factory(uri)
             return tracker
-    planned = _PLANNED.get(scheme)
-    if planned:
-        raise TrackingError(
-            f"tracking to {planned} ({scheme}:) is not available in this release",
-            hint="use a local store: --tracking-uri ./mlruns",
-        )
     raise TrackingError(
         f"no tracking backend for scheme '{scheme}' (from {uri!r})",
         hint=f"plugins register under the entry-point group '{ENTRY_POINT_GROUP}'",

@@ -125,7 +125,7 @@ def test_tracking_uri_resolution(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("sqlite:///mlflow.db", "MLflow's SQL stores"),
+        ("sqlite:///mlflow.db", "needs MLflow's client"),
         ("weird://x", "no tracking backend for scheme 'weird'"),
     ],
 )

@@ -1,0 +1,91 @@
+"""MLflow's SQL stores through MLflow's own client, with mlrun installed beside MLflow (the
+`mlflow` extra), and read back by MlflowClient."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.mlflow
+
+READ = """
+import json, sys
+from mlflow.tracking import MlflowClient
+client = MlflowClient(tracking_uri=sys.argv[1])
+run = client.get_run(sys.argv[2])
+print(json.dumps({"status": run.info.status, "params": run.data.params, "tags": run.data.tags,
+                  "metrics": run.data.metrics,
+                  "artifacts": [a.path for a in client.list_artifacts(run.info.run_id, "mlrun")]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def mlrun_beside_mlflow(mlflow_python: Path) -> Path:
+    """The MLflow side venv with this checkout of mlrun installed into it (editable)."""
+    probe = [str(mlflow_python), "-c", "import mlrun_cli, sys; print(mlrun_cli.__file__)"]
+    found = subprocess.run(probe, capture_output=True, text=True, check=False, cwd="/").stdout.strip()
+    if not found.startswith(str(REPO)):
+        uv = Path(sys.executable).parent / "uv"
+        subprocess.run(
+            [str(uv), "pip", "install", "-q", "--python", str(mlflow_python), "-e", str(REPO)], check=True
+        )
+    return mlflow_python
+
+
+def test_sqlite_store_through_mlflows_client(
+    mlrun_beside_mlflow: Path, tmp_path: Path, example: Callable[[str], Path]
+) -> None:
+    python = mlrun_beside_mlflow
+    project = example("sklearn_linear")
+    env = {**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    result = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "mlrun_cli",
+            "run",
+            str(project),
+            "--env-manager",
+            "local",
+            "-P",
+            "alpha=0.3",
+            "--json",
+            "--tracking-uri",
+            uri,
+            "--experiment-name",
+            "sql",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    run_id = json.loads(result.stdout)["run_id"]
+    data = json.loads(
+        subprocess.run(
+            [str(python), "-c", READ, uri, run_id], capture_output=True, text=True, env=env, check=True
+        ).stdout
+    )
+    assert data["status"] == "FINISHED" and data["params"] == {"alpha": "0.3"}
+    assert data["metrics"]["mse"] < 1e-20  # the child's mlflow, into the same SQLite run
+    assert data["tags"]["mlrun.exit_code"] == "0" and "mlrun/console.log" in data["artifacts"]
+    listed = subprocess.run(
+        [str(python), "-m", "mlrun_cli", "runs", "list", "--tracking-uri", uri, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert run_id in [r["run_id"] for r in json.loads(listed)]

@@ -23,7 +23,8 @@ from mlrun_cli.errors import Terminated, TrackingError
 from mlrun_cli.execute import Outcome
 from mlrun_cli.planning import RunPlan, RunRequest, plan_run
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
-from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
+from mlrun_cli.tracking.base import RunRecord, RunStatus
+from mlrun_cli.tracking.outbox import Recorder, SyncResult
 from mlrun_cli.validation import ValidationReport, validate
 
 __all__ = [
@@ -96,7 +97,7 @@ def _start_tags(plan: RunPlan, user: str) -> dict[str, str]:
     }
 
 
-def _fail_run(tracker: Tracker, run: RunRef, error: BaseException) -> None:
+def _fail_run(recorder: Recorder, error: BaseException) -> None:
     """Best effort: a run that exists must never stay RUNNING, whatever went wrong."""
     interrupted = isinstance(error, KeyboardInterrupt)
     if isinstance(error, Terminated):
@@ -104,8 +105,8 @@ def _fail_run(tracker: Tracker, run: RunRef, error: BaseException) -> None:
     else:
         reason = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
     with contextlib.suppress(Exception):  # the status below matters more than the reason
-        tracker.log_batch(run.run_id, {}, {"mlrun.error": reason[:MAX_TAG_LENGTH]})
-    tracker.end_run(run.run_id, RunStatus.KILLED if interrupted else RunStatus.FAILED, _now_ms())
+        recorder.log_batch({}, {"mlrun.error": reason[:MAX_TAG_LENGTH]})
+    recorder.end_run(RunStatus.KILLED if interrupted else RunStatus.FAILED, _now_ms())
 
 
 @contextlib.contextmanager
@@ -130,6 +131,7 @@ def run(
     request: RunRequest, *, child_stdout: BinaryIO | None = None, log: BinaryIO | None = None
 ) -> RunResult:
     """Plan, create the run, execute, and always record a terminal status."""
+    _flush_outbox_quietly()  # what an earlier run could not send, first
     with _signals_as_exceptions():
         plan = plan_run(request)
         try:
@@ -160,10 +162,11 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
     user = _user()
     tags = {**_start_tags(plan, user), **prepared.tags}
     run_ref = tracker.create_run(experiment.experiment_id, plan.run_name, user, _now_ms(), tags)
+    recorder = Recorder(tracker, run_ref)
     scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))
     try:
         params = plan.bound.all_values()
-        tracker.log_batch(run_ref.run_id, params, {})
+        recorder.log_batch(params, {})
         echo.write(
             f"mlrun: run {run_ref.run_id} ({plan.run_name}) in experiment "
             f"'{experiment.name}': {plan.command}\n".encode()
@@ -191,19 +194,19 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
             end_tags["mlrun.error"] = f"stopped by signal {outcome.interrupted_by}"
         elif status is RunStatus.FAILED:
             end_tags["mlrun.error"] = f"command exited with code {outcome.exit_code}"
-        tracker.log_artifact(run_ref.run_id, console_log, ARTIFACT_DIR)
+        recorder.log_artifact(console_log, ARTIFACT_DIR)
         if plan.source.diff is not None:
             (scratch / "git.diff").write_text(plan.source.diff)
-            tracker.log_artifact(run_ref.run_id, scratch / "git.diff", ARTIFACT_DIR)
+            recorder.log_artifact(scratch / "git.diff", ARTIFACT_DIR)
         for name, path in prepared.artifacts.items():
             if path.is_file():
                 staged = scratch / name
                 shutil.copyfile(path, staged)
-                tracker.log_artifact(run_ref.run_id, staged, ARTIFACT_DIR)
-        tracker.log_batch(run_ref.run_id, {}, end_tags)
-        tracker.end_run(run_ref.run_id, status, _now_ms())
+                recorder.log_artifact(staged, ARTIFACT_DIR)
+        recorder.log_batch({}, end_tags)
+        recorder.end_run(status, _now_ms())
     except BaseException as error:
-        _fail_run(tracker, run_ref, error)
+        _fail_run(recorder, error)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -251,6 +254,22 @@ def _run_in_container(
         grace_s=grace_period(),
         stdout=child_stdout,
     )
+
+
+def sync_runs() -> list[SyncResult]:
+    """Send what runs kept in the outbox while their tracking store was unreachable."""
+    from mlrun_cli.tracking import outbox
+
+    return outbox.flush()
+
+
+def _flush_outbox_quietly() -> None:
+    from mlrun_cli.tracking import outbox
+
+    if outbox.pending_runs():
+        for result in outbox.flush():
+            if result.sent:
+                sys.stderr.write(f"mlrun: sent {result.sent} pending records of run {result.run_id}\n")
 
 
 def list_runs(

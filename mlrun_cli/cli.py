@@ -267,6 +267,22 @@ def runs_list(
             click.echo(render.runs_table(records))
 
 
+@runs.command("sync")
+@click.pass_context
+def runs_sync(ctx: click.Context) -> None:
+    """Send what runs kept in the outbox while their tracking store was unreachable."""
+    with error_handler(debug=_debug(ctx)):
+        from mlrun_cli import api
+
+        results = api.sync_runs()
+        for result in results:
+            state = f"{result.pending} still pending ({result.error})" if result.pending else "all sent"
+            click.echo(f"run {result.run_id} -> {result.tracking_uri}: {result.sent} sent, {state}")
+        if not results:
+            click.echo("Nothing to send.")
+        sys.exit(1 if any(r.pending for r in results) else 0)
+
+
 @runs.command("show")
 @click.argument("run_id")
 @click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")

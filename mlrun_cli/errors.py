@@ -119,3 +119,7 @@ class CommandFailed(MlrunError):
         self.argv = list(argv)
         self.returncode = returncode
         self.output = output
+
+
+class TrackingUnreachable(TrackingError):
+    """The tracking store did not answer (network down, server gone, or failing with 5xx)."""

@@ -20,7 +20,7 @@ def mlflow_venv_dir() -> Path:
 def ensure_mlflow_python() -> Path:
     venv = mlflow_venv_dir()
     python = venv / "bin" / "python"
-    check = [str(python), "-c", "import mlflow, sklearn"]
+    check = [str(python), "-c", "import mlflow, sklearn, flask_wtf"]
     if python.exists() and subprocess.run(check, capture_output=True, check=False).returncode == 0:
         return python
     shutil.rmtree(venv, ignore_errors=True)

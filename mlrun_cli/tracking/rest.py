@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from mlrun_cli.errors import TrackingError
+from mlrun_cli.errors import TrackingError, TrackingUnreachable
 from mlrun_cli.git_urls import clean_url
 from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
 
@@ -83,9 +83,13 @@ class RestTracker:
                         f"the tracking server {self.display} refused the credentials ({error.code})",
                         hint="check MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN",
                     ) from None
-                if error.code in (429, 500, 502, 503, 504) and attempt + 1 < attempts:
-                    time.sleep(0.5 * 2**attempt)
-                    continue
+                if error.code in (429, 500, 502, 503, 504):
+                    if attempt + 1 < attempts:
+                        time.sleep(0.5 * 2**attempt)
+                        continue
+                    raise TrackingUnreachable(
+                        f"the tracking server {self.display} keeps failing ({error.code}): {detail}"
+                    ) from None
                 raise TrackingError(
                     f"{method} {path} on {self.display} failed ({error.code}): {detail}",
                 ) from None
@@ -94,7 +98,9 @@ class RestTracker:
                     time.sleep(0.5 * 2**attempt)
                     continue
                 reason = getattr(error, "reason", error)
-                raise TrackingError(f"cannot reach the tracking server {self.display}: {reason}") from None
+                raise TrackingUnreachable(
+                    f"cannot reach the tracking server {self.display}: {reason}"
+                ) from None
         raise TrackingError(f"cannot reach the tracking server {self.display}")  # pragma: no cover
 
     @staticmethod

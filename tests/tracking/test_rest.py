@@ -24,52 +24,80 @@ from mlflow.tracking import MlflowClient
 client = MlflowClient(tracking_uri=sys.argv[1])
 run = client.get_run(sys.argv[2])
 path = client.download_artifacts(run.info.run_id, "mlrun/console.log", sys.argv[3])
+models = client.search_logged_models(experiment_ids=[run.info.experiment_id])
 print(json.dumps({"status": run.info.status, "params": run.data.params, "tags": run.data.tags,
+                  "models": [m.name for m in models if m.source_run_id == run.info.run_id],
                   "metrics": run.data.metrics, "console": open(path).read(),
                   "experiment": client.get_experiment(run.info.experiment_id).name}))
 """
 
 
-@pytest.fixture(scope="module")
-def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("server")
-    port = free_port()
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(mlflow_python.parent / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{root}/mlflow.db",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-    )
+ADMIN = ("admin", "Mlrun-Test-Admin-7")
+
+
+def start_server(
+    mlflow_python: Path, root: Path, port: int, *, basic_auth: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`mlflow server` from the side venv on 127.0.0.1, SQLite backend, artifacts served;
+    with MLflow's basic-auth app when asked."""
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    auth: list[str] = []
+    if basic_auth:
+        (root / "auth.ini").write_text(
+            f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root}/auth.db\n"
+            f"admin_username = {ADMIN[0]}\nadmin_password = {ADMIN[1]}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        )
+        env.update(MLFLOW_AUTH_CONFIG_PATH=str(root / "auth.ini"), MLFLOW_FLASK_SERVER_SECRET_KEY="test")
+        auth = ["--app-name", "basic-auth"]
+    with (root / "server.log").open("a") as log:
+        proc = subprocess.Popen(
+            [
+                str(mlflow_python.parent / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{root}/mlflow.db",
+                "--artifacts-destination",
+                str(root / "artifacts"),
+                "--workers",
+                "1",
+                *auth,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2):
-                break
+                return proc, url
         except OSError:
             time.sleep(0.2)
-    else:
-        proc.kill()
-        log.close()
-        raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text())
-    yield url
+    proc.kill()
+    raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text())
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("server"), free_port())
+    yield url
+    stop_server(proc)
 
 
 def test_sklearn_example_recorded_on_a_tracking_server(
@@ -109,6 +137,7 @@ def test_sklearn_example_recorded_on_a_tracking_server(
     assert data["metrics"]["mse"] < 1e-20  # logged by the child's own mlflow, into our run
     assert data["tags"]["mlflow.source.type"] == "PROJECT" and data["tags"]["mlrun.exit_code"] == "0"
     assert "alpha=0.3 mse=" in data["console"]
+    assert data["models"] == ["model"]  # the model the child logged, attached to our run
     listed = json.loads(mlrun("runs", "list", "--tracking-uri", server, "--json").stdout)
     assert run_id in [r["run_id"] for r in listed]
     shown = json.loads(mlrun("runs", "show", run_id, "--tracking-uri", server, "--json").stdout)
@@ -147,3 +176,101 @@ def test_unreachable_server_is_a_clear_error_before_anything_runs(
     assert result.returncode == 2
     assert "cannot reach the tracking server http://127.0.0.1:" in result.stderr
     assert "s3cret" not in result.stderr and not marker.exists()
+
+
+def test_server_lost_mid_run_then_runs_sync_sends_everything(
+    mlflow_python: Path,
+    mlrun: Callable[..., Result],
+    project_factory: Callable[[dict[str, str]], Path],
+    tmp_path: Path,
+    isolated: Path,
+) -> None:
+    from tests.conftest import MLRUN
+
+    root, port = tmp_path / "server", free_port()
+    proc, url = start_server(mlflow_python, root, port)
+    project = project_factory(
+        {"MLproject": "entry_points: {main: {command: 'echo started; sleep 4; echo done'}}\n"}
+    )
+    try:
+        with subprocess.Popen(
+            [*MLRUN, "run", str(project), "--env-manager", "local", "--tracking-uri", url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=isolated,
+            env=os.environ.copy(),
+        ) as run:
+            assert run.stdout is not None and run.stdout.readline() == "started\n"
+            stop_server(proc)  # the server goes away while the command runs
+            out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err  # the run's own result, whatever happened to tracking
+        assert out == "done\n" and "mlrun runs sync" in err
+        run_id = err.split("mlrun: run ", 1)[1].split()[0]
+        pending = mlrun("runs", "sync")
+        assert pending.returncode == 1 and "still pending" in pending.stdout
+        proc, url = start_server(mlflow_python, root, port)  # back, with the same database
+        synced = mlrun("runs", "sync")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert f"run {run_id} -> {url}:" in synced.stdout and "all sent" in synced.stdout
+        shown = json.loads(mlrun("runs", "show", run_id, "--tracking-uri", url, "--json").stdout)
+        assert shown["status"] == "FINISHED" and shown["tags"]["mlrun.exit_code"] == "0"
+        assert "mlrun/console.log" in shown["artifacts"]
+        assert mlrun("runs", "sync").stdout.strip() == "Nothing to send."
+    finally:
+        stop_server(proc)
+
+
+@pytest.mark.parametrize(
+    ("credentials", "ok"),
+    [
+        ({"MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1]}, True),
+        ({"MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": "wrong"}, False),
+        ({}, False),
+    ],
+)
+def test_basic_auth_credentials(
+    credentials: dict[str, str],
+    ok: bool,
+    auth_server: str,
+    mlrun: Callable[..., Result],
+    project_factory: Callable[[dict[str, str]], Path],
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "ran"
+    project = project_factory({"MLproject": f"entry_points: {{main: {{command: 'touch {marker}'}}}}\n"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    result = mlrun(
+        "run",
+        str(project),
+        "--env-manager",
+        "local",
+        "--json",
+        "--tracking-uri",
+        auth_server,
+        env={**env, **credentials},
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr
+        shown = mlrun(
+            "runs",
+            "show",
+            json.loads(result.stdout)["run_id"],
+            "--tracking-uri",
+            auth_server,
+            "--json",
+            env={**env, **credentials},
+        )
+        assert json.loads(shown.stdout)["status"] == "FINISHED"
+    else:
+        assert result.returncode == 2
+        output = result.stdout + result.stderr  # with --json the error is JSON on stdout
+        assert "refused the credentials (401)" in output and not marker.exists()
+        assert ADMIN[1] not in output
+
+
+@pytest.fixture(scope="module")
+def auth_server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("auth"), free_port(), basic_auth=True)
+    yield url
+    stop_server(proc)

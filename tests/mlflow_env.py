@@ -39,7 +39,7 @@ def ensure_mlflow_python() -> Path:
             "--compile-bytecode",
             "--python",
             str(python),
-            "mlflow",
+            "mlflow[auth]",
             "scikit-learn",
             "numpy",
         ],

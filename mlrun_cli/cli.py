@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from mlrun_cli import __version__
+from mlrun_cli.cli_common import ENV_MANAGERS, debug_enabled, print_json
+from mlrun_cli.cli_env import env
 from mlrun_cli.error_handler import error_handler
 
-ENV_MANAGERS = ("local", "virtualenv", "uv", "conda", "docker")
 SCHEMAS = ("mlproject", "python_env", "conda_env")
-
-
-def _debug(ctx: click.Context) -> bool:
-    return bool(ctx.find_root().params.get("debug"))
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def _warn(lines: list[str] | tuple[str, ...]) -> None:
@@ -42,12 +33,12 @@ def cli(debug: bool) -> None:
 @click.pass_context
 def validate(ctx: click.Context, path: Path, as_json: bool) -> None:
     """Check PATH's MLproject and env files; exit 0 when valid, 2 when not."""
-    with error_handler(debug=_debug(ctx), as_json=as_json):
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
         from mlrun_cli import render, validation
 
         report = validation.validate(path)
         if as_json:
-            _print_json(report.to_dict())
+            print_json(report.to_dict())
         else:
             click.echo(render.report_text(report), err=not report.valid)
             _warn(report.warnings)
@@ -126,7 +117,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Run a project (a folder; default '.') and record the run."""
-    with error_handler(debug=_debug(ctx), as_json=as_json):
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
         from mlrun_cli import api, render
         from mlrun_cli.envs.base import EnvOptions
 
@@ -147,12 +138,12 @@ def run(
         )
         if dry_run:
             plan = api.dry_run(request)
-            _print_json(plan.to_dict()) if as_json else click.echo(render.plan_text(plan))
+            print_json(plan.to_dict()) if as_json else click.echo(render.plan_text(plan))
             _warn(plan.project.warnings)
             return
         result = api.run(request, child_stdout=sys.stderr.buffer if as_json else None)
         if as_json:
-            _print_json(result.to_dict())
+            print_json(result.to_dict())
         else:
             click.echo(
                 f"mlrun: run {result.run_id} {result.status.name} in "
@@ -160,86 +151,6 @@ def run(
                 err=True,
             )
         sys.exit(result.exit_code)
-
-
-@cli.group()
-def env() -> None:
-    """Build, locate, list and prune cached environments."""
-
-
-_ENV_MANAGER_OPTION = click.option(
-    "--env-manager",
-    type=click.Choice(ENV_MANAGERS),
-    default=None,
-    help="[default: from the project, or MLRUN_ENV_MANAGER]",
-)
-
-
-@env.command("build")
-@click.argument("uri", default=".")
-@_ENV_MANAGER_OPTION
-@click.pass_context
-def env_build(ctx: click.Context, uri: str, env_manager: str | None) -> None:
-    """Build (or reuse) the environment of the project in URI; print its path."""
-    with error_handler(debug=_debug(ctx)):
-        from mlrun_cli import env_commands
-
-        click.echo(env_commands.build(uri, env_manager).path)
-
-
-@env.command("path")
-@click.argument("uri", default=".")
-@_ENV_MANAGER_OPTION
-@click.pass_context
-def env_path(ctx: click.Context, uri: str, env_manager: str | None) -> None:
-    """Print where the project's environment is; exit 1 when it is not built."""
-    with error_handler(debug=_debug(ctx)):
-        from mlrun_cli import env_commands
-
-        click.echo(env_commands.path(uri, env_manager))
-
-
-@env.command("lock")
-@click.argument("uri", default=".")
-@click.pass_context
-def env_lock(ctx: click.Context, uri: str) -> None:
-    """Write conda-lock.yml beside the project's conda.yaml (for this platform)."""
-    with error_handler(debug=_debug(ctx)):
-        from mlrun_cli import env_commands
-
-        click.echo(env_commands.lock(uri))
-
-
-@env.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print the environments as JSON.")
-@click.pass_context
-def env_list(ctx: click.Context, as_json: bool) -> None:
-    """Cached environments: kind, key, size, python, last used."""
-    with error_handler(debug=_debug(ctx), as_json=as_json):
-        from mlrun_cli import env_commands, render
-
-        found = env_commands.list_envs()
-        _print_json(found) if as_json else click.echo(render.envs_table(found))
-
-
-@env.command("prune")
-@click.option(
-    "--older-than",
-    "older_than",
-    type=click.FloatRange(0),
-    default=None,
-    metavar="DAYS",
-    help="Remove environments not used for DAYS days.",
-)
-@click.option("--all", "everything", is_flag=True, help="Remove every cached environment.")
-@click.pass_context
-def env_prune(ctx: click.Context, older_than: float | None, everything: bool) -> None:
-    """Remove cached environments."""
-    with error_handler(debug=_debug(ctx)):
-        from mlrun_cli import env_commands
-
-        removed = env_commands.prune(older_than, everything)
-        click.echo("\n".join(f"removed {name}" for name in removed) or "Nothing to remove.")
 
 
 @cli.group()
@@ -257,12 +168,12 @@ def runs_list(
     ctx: click.Context, experiment_name: str | None, tracking_uri: str | None, max_results: int, as_json: bool
 ) -> None:
     """Recorded runs, newest first."""
-    with error_handler(debug=_debug(ctx), as_json=as_json):
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
         from mlrun_cli import api, render
 
         records = api.list_runs(tracking_uri, experiment_name, max_results)
         if as_json:
-            _print_json([r.to_dict() for r in records])
+            print_json([r.to_dict() for r in records])
         else:
             click.echo(render.runs_table(records))
 
@@ -271,7 +182,7 @@ def runs_list(
 @click.pass_context
 def runs_sync(ctx: click.Context) -> None:
     """Send what runs kept in the outbox while their tracking store was unreachable."""
-    with error_handler(debug=_debug(ctx)):
+    with error_handler(debug=debug_enabled(ctx)):
         from mlrun_cli import api
 
         results = api.sync_runs()
@@ -290,12 +201,15 @@ def runs_sync(ctx: click.Context) -> None:
 @click.pass_context
 def runs_show(ctx: click.Context, run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     """One run: status, parameters, metrics, tags and artifacts."""
-    with error_handler(debug=_debug(ctx), as_json=as_json):
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
         from mlrun_cli import api, render
 
         record = api.show_run(tracking_uri, run_id)
-        _print_json(record.to_dict()) if as_json else click.echo(render.run_details(record))
+        print_json(record.to_dict()) if as_json else click.echo(render.run_details(record))
 
 
 def main() -> None:
     cli(prog_name="mlrun")
+
+
+cli.add_command(env)

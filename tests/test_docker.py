@@ -18,6 +18,7 @@ import pytest
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import MLRUN, Result
+from tests.mlflow_env import read_run
 
 pytestmark = pytest.mark.docker
 Mlrun = Callable[..., Result]
@@ -331,9 +332,7 @@ def test_sklearn_example_in_a_python_container_logs_into_the_run(
     result = mlrun("run", str(project), "-P", "alpha=0.3", "--json", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "shell=bash" in result.stderr and "alpha=0.3 mse=" in result.stderr
-    from tests.test_mlflow_compat import _read_with_mlflow
-
-    data = _read_with_mlflow(mlflow_python, isolated / "mlruns", json.loads(result.stdout)["run_id"])
+    data = read_run(mlflow_python, (isolated / "mlruns").as_uri(), json.loads(result.stdout)["run_id"])
     assert data["status"] == "FINISHED"
     assert data["params"] == {"alpha": "0.3"}
     assert data["metrics"]["mse"] < 1e-20

@@ -5,46 +5,15 @@ MLflow is really installed (in a side venv, built once by the `mlflow_python` fi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Result
+from tests.mlflow_env import on_path, read_run
 
 pytestmark = pytest.mark.mlflow
-
-READ_RUN = """
-import json, sys
-from mlflow.tracking import MlflowClient
-client = MlflowClient(tracking_uri=sys.argv[1])
-run = client.get_run(sys.argv[2])
-print(json.dumps({
-    "status": run.info.status, "params": run.data.params, "tags": run.data.tags,
-    "metrics": run.data.metrics, "experiment_id": run.info.experiment_id,
-    "run_name": run.info.run_name,
-    "artifacts": [a.path for a in client.list_artifacts(run.info.run_id, "mlrun")],
-    "experiment": client.get_experiment(run.info.experiment_id).name,
-}))
-"""
-
-
-def _read_with_mlflow(python: Path, store: Path, run_id: str) -> dict:  # type: ignore[type-arg]
-    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
-    out = subprocess.run(
-        [str(python), "-c", READ_RUN, store.as_uri(), run_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out)  # type: ignore[no-any-return]
-
-
-def _with_mlflow_on_path(python: Path) -> dict[str, str]:
-    return {"PATH": f"{python.parent}:{os.environ['PATH']}"}
 
 
 def test_sklearn_example_is_read_back_by_mlflows_client(
@@ -64,12 +33,12 @@ def test_sklearn_example_is_read_back_by_mlflows_client(
         "--json",
         "--experiment-name",
         "sklearn",
-        env=_with_mlflow_on_path(mlflow_python),
+        env=on_path(mlflow_python),
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
     run_id = json.loads(result.stdout)["run_id"]
-    data = _read_with_mlflow(mlflow_python, isolated / "mlruns", run_id)
+    data = read_run(mlflow_python, (isolated / "mlruns").as_uri(), run_id)
     assert data["status"] == "FINISHED"
     assert data["experiment"] == "sklearn"
     assert data["params"] == {"alpha": "0.3"}  # logged by mlrun and by train.py, same value
@@ -102,11 +71,11 @@ def test_child_crash_is_recorded_failed_although_mlflow_ends_it_finished(
         "--env-manager",
         "local",
         "--json",
-        env=_with_mlflow_on_path(mlflow_python),
+        env=on_path(mlflow_python),
         timeout=300,
     )
     assert result.returncode == 5, result.stderr
-    data = _read_with_mlflow(mlflow_python, isolated / "mlruns", json.loads(result.stdout)["run_id"])
+    data = read_run(mlflow_python, (isolated / "mlruns").as_uri(), json.loads(result.stdout)["run_id"])
     assert data["status"] == "FAILED"
     assert data["metrics"] == {"m": 1.0}
     assert data["tags"]["mlrun.error"] == "command exited with code 5"

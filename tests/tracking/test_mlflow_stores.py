@@ -13,18 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.mlflow_env import read_run
 
 pytestmark = pytest.mark.mlflow
-
-READ = """
-import json, sys
-from mlflow.tracking import MlflowClient
-client = MlflowClient(tracking_uri=sys.argv[1])
-run = client.get_run(sys.argv[2])
-print(json.dumps({"status": run.info.status, "params": run.data.params, "tags": run.data.tags,
-                  "metrics": run.data.metrics,
-                  "artifacts": [a.path for a in client.list_artifacts(run.info.run_id, "mlrun")]}))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +64,7 @@ def test_sqlite_store_through_mlflows_client(
     )
     assert result.returncode == 0, result.stderr
     run_id = json.loads(result.stdout)["run_id"]
-    data = json.loads(
-        subprocess.run(
-            [str(python), "-c", READ, uri, run_id], capture_output=True, text=True, env=env, check=True
-        ).stdout
-    )
+    data = read_run(python, uri, run_id)
     assert data["status"] == "FINISHED" and data["params"] == {"alpha": "0.3"}
     assert data["metrics"]["mse"] < 1e-20  # the child's mlflow, into the same SQLite run
     assert data["tags"]["mlrun.exit_code"] == "0" and "mlrun/console.log" in data["artifacts"]

@@ -15,21 +15,9 @@ import pytest
 
 from tests.conftest import Result
 from tests.git_daemon import free_port
+from tests.mlflow_env import on_path, read_run
 
 pytestmark = pytest.mark.mlflow
-
-READ = """
-import json, sys
-from mlflow.tracking import MlflowClient
-client = MlflowClient(tracking_uri=sys.argv[1])
-run = client.get_run(sys.argv[2])
-path = client.download_artifacts(run.info.run_id, "mlrun/console.log", sys.argv[3])
-models = client.search_logged_models(experiment_ids=[run.info.experiment_id])
-print(json.dumps({"status": run.info.status, "params": run.data.params, "tags": run.data.tags,
-                  "models": [m.name for m in models if m.source_run_id == run.info.run_id],
-                  "metrics": run.data.metrics, "console": open(path).read(),
-                  "experiment": client.get_experiment(run.info.experiment_id).name}))
-"""
 
 
 ADMIN = ("admin", "Mlrun-Test-Admin-7")
@@ -120,18 +108,12 @@ def test_sklearn_example_recorded_on_a_tracking_server(
         server,
         "--experiment-name",
         "on-server",
-        env={"PATH": f"{mlflow_python.parent}:{os.environ['PATH']}"},
+        env=on_path(mlflow_python),
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
     run_id = json.loads(result.stdout)["run_id"]
-    out = subprocess.run(
-        [str(mlflow_python), "-c", READ, server, run_id, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    data = json.loads(out)
+    data = read_run(mlflow_python, server, run_id)
     assert data["status"] == "FINISHED" and data["experiment"] == "on-server"
     assert data["params"] == {"alpha": "0.3"}
     assert data["metrics"]["mse"] < 1e-20  # logged by the child's own mlflow, into our run

@@ -11,19 +11,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlparse
 
 from mlrun_cli import __version__
-from mlrun_cli.envs.base import ContainerSpec
+from mlrun_cli.backends.base import Job
+from mlrun_cli.backends.local import state_of
 from mlrun_cli.errors import Terminated, TrackingError
-from mlrun_cli.execute import Outcome
+from mlrun_cli.jobs import ARTIFACT_DIR, CONSOLE_LOG, MAX_TAG_LENGTH, job_dir, now_ms, record_end
 from mlrun_cli.planning import RunPlan, RunRequest, plan_run
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
-from mlrun_cli.tracking.base import RunRecord, RunStatus
+from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus
 from mlrun_cli.tracking.outbox import Recorder, SyncResult
 from mlrun_cli.validation import ValidationReport, validate
 
@@ -39,10 +39,6 @@ __all__ = [
     "validate",
 ]
 
-CONSOLE_LOG = "console.log"
-ARTIFACT_DIR = "mlrun"
-MAX_TAG_LENGTH = 8000
-
 
 @dataclass(frozen=True)
 class RunResult:
@@ -56,9 +52,13 @@ class RunResult:
     tracking_uri: str
     run_name: str
     interrupted_by: int | None = None
+    backend: str = "local"
+    job_id: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
+            "backend": self.backend,
+            "job_id": self.job_id,
             "run_id": self.run_id,
             "experiment_id": self.experiment_id,
             "status": self.status.name,
@@ -76,10 +76,6 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary uid in a container
         return os.environ.get("USER") or "unknown"
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _start_tags(plan: RunPlan, user: str) -> dict[str, str]:
@@ -106,7 +102,7 @@ def _fail_run(recorder: Recorder, error: BaseException) -> None:
         reason = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
     with contextlib.suppress(Exception):  # the status below matters more than the reason
         recorder.log_batch({}, {"mlrun.error": reason[:MAX_TAG_LENGTH]})
-    recorder.end_run(RunStatus.KILLED if interrupted else RunStatus.FAILED, _now_ms())
+    recorder.end_run(RunStatus.KILLED if interrupted else RunStatus.FAILED, now_ms())
 
 
 @contextlib.contextmanager
@@ -150,23 +146,26 @@ def dry_run(request: RunRequest) -> RunPlan:
 def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunResult:
     from mlrun_cli import envs
     from mlrun_cli.backends import get_backend
+    from mlrun_cli.backends.container import run_plan_in_container
 
     tracker = get_tracker(plan.tracking_uri)
+    backend = get_backend(plan.backend)
     # The environment first: a failed build leaves no trace in the tracking store.
     prepared = envs.get_env_manager(plan.env_manager).prepare(
         plan.project, build=True, options=plan.env_options
     )
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
-    backend = get_backend(plan.backend)
     user = _user()
     tags = {**_start_tags(plan, user), **prepared.tags}
-    run_ref = tracker.create_run(experiment.experiment_id, plan.run_name, user, _now_ms(), tags)
+    run_ref = tracker.create_run(experiment.experiment_id, plan.run_name, user, now_ms(), tags)
     recorder = Recorder(tracker, run_ref)
     scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))
+    job_id = None
     try:
         params = plan.bound.all_values()
         recorder.log_batch(params, {})
+        _log_provenance(recorder, plan, prepared.artifacts, scratch)
         echo.write(
             f"mlrun: run {run_ref.run_id} ({plan.run_name}) in experiment "
             f"'{experiment.name}': {plan.command}\n".encode()
@@ -174,86 +173,92 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         echo.flush()
         console_log = scratch / CONSOLE_LOG
         handshake = tracker.child_env(run_ref)
-        if prepared.container is not None:
-            outcome = _run_in_container(plan, prepared.container, handshake, console_log, child_stdout)
-        else:
-            patch = {**prepared.env_patch, **handshake, "MLFLOW_EXPERIMENT_NAME": None}
-            outcome = backend.execute(
-                plan.command,
-                cwd=plan.project.directory,
-                env_patch=patch,
-                console_log=console_log,
-                stdout=child_stdout,
+        started = time.monotonic()
+        if prepared.container is not None and plan.backend == "local":
+            state = state_of(
+                run_plan_in_container(plan, prepared.container, handshake, console_log, child_stdout)
             )
-        if outcome.interrupted_by is not None:
-            status = RunStatus.KILLED
         else:
-            status = RunStatus.FINISHED if outcome.exit_code == 0 else RunStatus.FAILED
-        end_tags = {"mlrun.exit_code": str(outcome.exit_code)}
-        if status is RunStatus.KILLED:
-            end_tags["mlrun.error"] = f"stopped by signal {outcome.interrupted_by}"
-        elif status is RunStatus.FAILED:
-            end_tags["mlrun.error"] = f"command exited with code {outcome.exit_code}"
-        recorder.log_artifact(console_log, ARTIFACT_DIR)
-        if plan.source.diff is not None:
-            (scratch / "git.diff").write_text(plan.source.diff)
-            recorder.log_artifact(scratch / "git.diff", ARTIFACT_DIR)
-        for name, path in prepared.artifacts.items():
-            if path.is_file():
-                staged = scratch / name
-                shutil.copyfile(path, staged)
-                recorder.log_artifact(staged, ARTIFACT_DIR)
-        recorder.log_batch({}, end_tags)
-        recorder.end_run(status, _now_ms())
+            job = Job(
+                command=plan.command,
+                cwd=_job_cwd(plan, run_ref.run_id),
+                env_patch={**prepared.env_patch, **handshake, "MLFLOW_EXPERIMENT_NAME": None},
+                run_id=run_ref.run_id,
+                run_name=plan.run_name,
+                job_dir=job_dir(run_ref.run_id),
+                config=plan.backend_config,
+                image=prepared.container.image_id if prepared.container is not None else None,
+            )
+            ref = backend.submit(job)
+            if ref.tags():
+                job_id = ref.job_id
+                recorder.log_batch({}, ref.tags())
+                echo.write(f"mlrun: submitted {plan.backend} job {ref.job_id}\n".encode())
+                echo.flush()
+            if plan.detach:
+                return _result(run_ref, RunStatus.RUNNING, 0, 0.0, plan, params, tracker.uri, job_id)
+            state = backend.wait(ref, console_log=console_log, stdout=child_stdout)
+        record_end(recorder, state, console_log)
     except BaseException as error:
         _fail_run(recorder, error)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    status = state.status or RunStatus.FAILED
+    exit_code = state.exit_code if state.exit_code is not None else 1
+    duration = time.monotonic() - started
+    return _result(
+        run_ref, status, exit_code, duration, plan, params, tracker.uri, job_id, state.interrupted_by
+    )
+
+
+def _result(
+    run_ref: RunRef,
+    status: RunStatus,
+    exit_code: int,
+    duration_s: float,
+    plan: RunPlan,
+    params: dict[str, str],
+    tracking_uri: str,
+    job_id: str | None,
+    interrupted_by: int | None = None,
+) -> RunResult:
     return RunResult(
         run_ref.run_id,
         run_ref.experiment_id,
         status,
-        outcome.exit_code,
-        outcome.duration_s,
+        exit_code,
+        duration_s,
         plan.command,
         params,
-        tracker.uri,
+        tracking_uri,
         plan.run_name,
-        outcome.interrupted_by,
+        interrupted_by,
+        plan.backend,
+        job_id,
     )
 
 
-def _run_in_container(
-    plan: RunPlan,
-    spec: ContainerSpec,
-    handshake: dict[str, str],
-    console_log: Path,
-    child_stdout: BinaryIO | None,
-) -> Outcome:
-    from mlrun_cli.backends.container import run_in_container
-    from mlrun_cli.backends.local import grace_period
+def _log_provenance(recorder: Recorder, plan: RunPlan, artifacts: Mapping[str, Path], scratch: Path) -> None:
+    """What the run was made from, saved before it starts: the uncommitted diff, env lock files."""
+    if plan.source.diff is not None:
+        (scratch / "git.diff").write_text(plan.source.diff)
+        recorder.log_artifact(scratch / "git.diff", ARTIFACT_DIR)
+    for name, path in artifacts.items():
+        if path.is_file():
+            staged = scratch / name
+            shutil.copyfile(path, staged)
+            recorder.log_artifact(staged, ARTIFACT_DIR)
 
-    uri = handshake.get("MLFLOW_TRACKING_URI", "")
-    tracking_dir = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else None
-    if (
-        uri.startswith(("http://localhost", "http://127.", "https://localhost", "https://127."))
-        and spec.run_options.get("network_mode") != "host"
-    ):
-        sys.stderr.write(
-            "mlrun: warning: the tracking server is on localhost, which the container "
-            "cannot reach without -A network=host\n"
-        )
-    return run_in_container(
-        spec,
-        plan.command,
-        project_dir=plan.project.directory,
-        env=handshake,
-        tracking_dir=tracking_dir,
-        console_log=console_log,
-        grace_s=grace_period(),
-        stdout=child_stdout,
-    )
+
+def _job_cwd(plan: RunPlan, run_id: str) -> Path:
+    """Where the job runs. A detached job outlives this process, and with it any git checkout
+    made for the run: it gets a copy of the project in its job folder instead."""
+    if not plan.detach or plan.source.cleanup is None:
+        return plan.project.directory
+    copy = job_dir(run_id) / "code"
+    shutil.copytree(plan.project.directory, copy, ignore=shutil.ignore_patterns(".git"), symlinks=True)
+    return copy
 
 
 def sync_runs() -> list[SyncResult]:
@@ -285,5 +290,21 @@ def list_runs(
     return tracker.search_runs(experiment_ids, max_results)
 
 
-def show_run(tracking_uri: str | None, run_id: str) -> RunRecord:
-    return get_tracker(resolve_tracking_uri(tracking_uri)).get_run(run_id)
+def show_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, str | None]:
+    """The run, with its job's end recorded if the job has ended since; and the job's state."""
+    from mlrun_cli import jobs
+
+    tracker = get_tracker(resolve_tracking_uri(tracking_uri))
+    record, state = jobs.settle_if_done(tracker, tracker.get_run(run_id))
+    return record, None if state is None else (state.state if state.done else state.reason or state.state)
+
+
+def wait_run(
+    tracking_uri: str | None, run_id: str, timeout_s: float | None, stdout: BinaryIO | None = None
+) -> tuple[RunRecord, int]:
+    """Follow a detached run's job to its end and record it; the run and its exit code."""
+    from mlrun_cli import jobs
+
+    tracker = get_tracker(resolve_tracking_uri(tracking_uri))
+    record = jobs.wait_and_settle(tracker, tracker.get_run(run_id), timeout_s=timeout_s, stdout=stdout)
+    return record, jobs.exit_code_of(record)

@@ -12,7 +12,7 @@ from mlrun_cli.cli_common import ENV_MANAGERS, debug_enabled, print_json
 from mlrun_cli.cli_env import env
 from mlrun_cli.error_handler import error_handler
 
-SCHEMAS = ("mlproject", "python_env", "conda_env")
+SCHEMAS = ("mlproject", "python_env", "conda_env", "slurm_config", "kubernetes_config")
 
 
 def _warn(lines: list[str] | tuple[str, ...]) -> None:
@@ -87,7 +87,15 @@ def schema(name: str) -> None:
     help="docker: a docker run option; repeatable.",
 )
 @click.option("--keep-container", is_flag=True, help="docker: do not remove the container afterwards.")
-@click.option("-b", "--backend", default="local", help="Where the command runs.")
+@click.option("-b", "--backend", default="local", help="Where the command runs: local, slurm, kubernetes.")
+@click.option(
+    "-c",
+    "--backend-config",
+    default=None,
+    metavar="JSON|FILE",
+    help="Backend settings: JSON text or a .json/.yaml file ('mlrun schema slurm_config').",
+)
+@click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
     "--json",
@@ -113,6 +121,8 @@ def run(
     docker_args: tuple[str, ...],
     keep_container: bool,
     backend: str,
+    backend_config: str | None,
+    detach: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -134,6 +144,8 @@ def run(
             refresh=refresh,
             env_options=EnvOptions(build_image, docker_args, keep_container),
             backend=backend,
+            backend_config=backend_config,
+            detach=detach,
             dry_run=dry_run,
         )
         if dry_run:
@@ -144,6 +156,9 @@ def run(
         result = api.run(request, child_stdout=sys.stderr.buffer if as_json else None)
         if as_json:
             print_json(result.to_dict())
+        elif detach:
+            click.echo(f"mlrun: run {result.run_id} submitted as {backend} job {result.job_id}", err=True)
+            click.echo(f"mlrun: follow it with: mlrun runs wait {result.run_id}", err=True)
         else:
             click.echo(
                 f"mlrun: run {result.run_id} {result.status.name} in "
@@ -204,8 +219,39 @@ def runs_show(ctx: click.Context, run_id: str, tracking_uri: str | None, as_json
     with error_handler(debug=debug_enabled(ctx), as_json=as_json):
         from mlrun_cli import api, render
 
-        record = api.show_run(tracking_uri, run_id)
-        print_json(record.to_dict()) if as_json else click.echo(render.run_details(record))
+        record, job_state = api.show_run(tracking_uri, run_id)
+        if as_json:
+            print_json({**record.to_dict(), "job_state": job_state})
+        else:
+            click.echo(render.run_details(record, job_state))
+
+
+@runs.command("wait")
+@click.argument("run_id")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.option("--timeout", type=click.FloatRange(0), default=None, help="Give up after this many seconds.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run as JSON (the job's output goes to stderr)."
+)
+@click.pass_context
+def runs_wait(
+    ctx: click.Context, run_id: str, tracking_uri: str | None, timeout: float | None, as_json: bool
+) -> None:
+    """Wait for a detached run's job, record how it ended, exit with its exit code.
+
+    Ctrl-C stops waiting; the job goes on.
+    """
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
+        from mlrun_cli import api
+
+        record, exit_code = api.wait_run(
+            tracking_uri, run_id, timeout, sys.stderr.buffer if as_json else None
+        )
+        if as_json:
+            print_json({**record.to_dict(), "exit_code": exit_code})
+        else:
+            click.echo(f"mlrun: run {record.run_id} {record.status.name} (exit code {exit_code})", err=True)
+        sys.exit(exit_code)
 
 
 def main() -> None:

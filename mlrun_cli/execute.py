@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -97,6 +97,7 @@ def run_streaming(
     grace_s: float = DEFAULT_GRACE_S,
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Run `argv` in its own process group, streaming its output live and into `log_path`.
 
@@ -117,6 +118,8 @@ def run_streaming(
         )
     except OSError as error:
         raise ExecutionError(f"cannot start {argv[0]!r}: {error}") from None
+    if on_start is not None:
+        on_start(proc.pid)
     received: list[int] = []
     killer: list[threading.Timer] = []
     deadline = [0.0]
@@ -200,3 +203,19 @@ def run_logged(
     if proc.returncode != 0:
         raise CommandFailed(argv, proc.returncode, proc.stderr or proc.stdout)
     return proc.stdout
+
+
+def run_captured(argv: Sequence[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a short client command (sbatch, squeue, ...) and capture its output.
+
+    ExecutionError when it cannot be started or does not answer in time; the caller reads the
+    return code.
+    """
+    try:
+        return subprocess.run(  # noqa: S603 - argv is a list, never a shell string
+            list(argv), capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except FileNotFoundError:
+        raise ExecutionError(f"{argv[0]!r} is not installed (not found on PATH)") from None
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ExecutionError(f"'{shlex.join(argv[:3])}' failed: {error}") from None

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlrun_cli import envs
 from mlrun_cli.envs.base import EnvOptions
@@ -78,6 +79,9 @@ class RunRequest:
     refresh: bool = False
     env_options: EnvOptions = field(default_factory=EnvOptions)
     backend: str = "local"
+    backend_config: str | None = None
+    """JSON text, or the path of a .json/.yaml file."""
+    detach: bool = False
     dry_run: bool = False
     cwd: Path = field(default_factory=Path.cwd)
 
@@ -95,6 +99,8 @@ class RunPlan:
     env_options: EnvOptions
     env_description: str
     backend: str
+    backend_config: dict[str, Any]
+    detach: bool
     tracking_uri: str
     experiment_name: str | None
     experiment_id: str | None
@@ -112,6 +118,8 @@ class RunPlan:
             "environment": self.project.env.source,
             "env": self.env_description,
             "backend": self.backend,
+            "backend_config": self.backend_config,
+            "detach": self.detach,
             "tracking_uri": self.tracking_uri,
             "experiment_name": self.experiment_name,
             "experiment_id": self.experiment_id,
@@ -157,9 +165,7 @@ def _plan(
     requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)
     env = envs.get_env_manager(manager).prepare(project, build=False, options=request.env_options)
-    from mlrun_cli.backends import get_backend
-
-    get_backend(request.backend)
+    backend_config = _check_backend(request, manager)
     return RunPlan(
         source=source,
         project=project,
@@ -170,8 +176,31 @@ def _plan(
         env_options=request.env_options,
         env_description=env.description,
         backend=request.backend,
+        backend_config=backend_config,
+        detach=request.detach,
         tracking_uri=resolve_tracking_uri(request.tracking_uri),
         experiment_name=experiment_name,
         experiment_id=experiment_id,
         run_name=request.run_name or generate_run_name(),
     )
+
+
+def _check_backend(request: RunRequest, env_manager: str) -> dict[str, Any]:
+    from mlrun_cli.backends import get_backend
+    from mlrun_cli.backends.config import load_backend_config
+
+    backend = get_backend(request.backend)
+    if request.detach and not backend.DETACHABLE:
+        raise UsageError(
+            f"--detach needs a backend that queues jobs (slurm, kubernetes), not {backend.NAME!r}"
+        )
+    if backend.ENV_KINDS is not None and env_manager not in backend.ENV_KINDS:
+        raise UsageError(
+            f"the {backend.NAME} backend cannot run a {env_manager!r} environment; "
+            f"it runs: {', '.join(sorted(backend.ENV_KINDS))}"
+        )
+    config = load_backend_config(request.backend_config, backend, request.cwd)
+    preflight = getattr(backend, "preflight", None)
+    if preflight is not None:
+        preflight()  # e.g. the cluster's client commands are installed
+    return config

@@ -50,11 +50,12 @@ def runs_table(records: Sequence[RunRecord]) -> str:
     return table(("RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXIT", "ENTRY", "EXPERIMENT"), rows)
 
 
-def run_details(record: RunRecord) -> str:
+def run_details(record: RunRecord, job_state: str | None = None) -> str:
+    status = record.status.name + (f" (job: {job_state})" if job_state else "")
     lines = [
         f"Run:         {record.run_id} ({record.run_name})",
         f"Experiment:  {record.experiment_name} ({record.experiment_id})",
-        f"Status:      {record.status.name}",
+        f"Status:      {status}",
         f"Started:     {_when(record.start_time_ms)}",
         f"Duration:    {_duration(record)}",
         f"Artifacts:   {record.artifact_uri}",
@@ -84,7 +85,11 @@ def plan_text(plan: RunPlan) -> str:
     experiment = plan.experiment_name or plan.experiment_id or "Default (0)"
     lines += [
         f"Environment:  {plan.env_manager} ({plan.project.env.source}): {plan.env_description}",
-        f"Backend:      {plan.backend}",
+        f"Backend:      {plan.backend}{' (detached)' if plan.detach else ''}",
+    ]
+    if plan.backend_config:
+        lines += [f"  {key} = {value}" for key, value in plan.backend_config.items()]
+    lines += [
         f"Tracking:     {plan.tracking_uri}",
         f"Experiment:   {experiment}",
         f"Run name:     {plan.run_name}",

@@ -76,7 +76,7 @@ def test_internal_error_after_the_run_exists_exits_3_and_ends_it_failed(
     def broken(*args: object, **kwargs: object) -> Outcome:
         raise RuntimeError("disk on fire")
 
-    with mock.patch("mlrun_cli.backends.local.execute", side_effect=broken):
+    with mock.patch("mlrun_cli.backends.local.wait", side_effect=broken):
         result = CliRunner().invoke(cli, ["run", str(project), "--env-manager", "local", "-P", "text=x"])
     assert result.exit_code == 3
     assert "unexpected internal error: RuntimeError: disk on fire" in result.output
@@ -88,7 +88,7 @@ def test_internal_error_after_the_run_exists_exits_3_and_ends_it_failed(
 
 
 def test_keyboard_interrupt_before_the_command_records_killed(isolated: Path) -> None:
-    with mock.patch("mlrun_cli.backends.local.execute", side_effect=KeyboardInterrupt):
+    with mock.patch("mlrun_cli.backends.local.wait", side_effect=KeyboardInterrupt):
         result = CliRunner().invoke(
             cli, ["run", str(EXAMPLES / "typed_params"), "--env-manager", "local", "-P", "text=x"]
         )

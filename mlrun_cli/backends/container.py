@@ -10,11 +10,15 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote, urlparse
 
 from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.envs.docker import CODE_DIR, client
 from mlrun_cli.execute import DEFAULT_GRACE_S, Outcome
+
+if TYPE_CHECKING:
+    from mlrun_cli.planning import RunPlan
 
 # bash when the image has it, sh otherwise; the command arrives as $0, untouched by any shell.
 _SHELL = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0"; else exec sh -c "$0"; fi'
@@ -108,3 +112,35 @@ def run_in_container(
     if received:
         return Outcome(128 + received[0], received[0], duration)
     return Outcome(int(status.get("StatusCode", 1)), None, duration)
+
+
+def run_plan_in_container(
+    plan: RunPlan,
+    spec: ContainerSpec,
+    handshake: dict[str, str],
+    console_log: Path,
+    child_stdout: BinaryIO | None,
+) -> Outcome:
+    """A docker_env project on the local backend: its command in its image, on this machine."""
+    from mlrun_cli.backends.local import grace_period
+
+    uri = handshake.get("MLFLOW_TRACKING_URI", "")
+    tracking_dir = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else None
+    if (
+        uri.startswith(("http://localhost", "http://127.", "https://localhost", "https://127."))
+        and spec.run_options.get("network_mode") != "host"
+    ):
+        sys.stderr.write(
+            "mlrun: warning: the tracking server is on localhost, which the container "
+            "cannot reach without -A network=host\n"
+        )
+    return run_in_container(
+        spec,
+        plan.command,
+        project_dir=plan.project.directory,
+        env=handshake,
+        tracking_dir=tracking_dir,
+        console_log=console_log,
+        grace_s=grace_period(),
+        stdout=child_stdout,
+    )

@@ -83,7 +83,12 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
     except (OSError, UnicodeDecodeError) as err:
         doc.problems.append(Problem(name, None, "", f"cannot read file: {err}"))
         return doc
-    doc.text = text
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> YamlDocument:
+    """Parse YAML (or JSON) text; syntax errors and duplicate keys become problems."""
+    doc = YamlDocument(file=name, data=None, text=text)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -1,0 +1,55 @@
+"""`--backend-config`: JSON text, or a .json/.yaml file, checked against the backend's schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli.backends.base import ExecutionBackend
+from mlrun_cli.errors import Problem, SpecError, UsageError
+
+_FILE_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def _document(raw: str, cwd: Path) -> Any:
+    from mlrun_cli.project.yamlfile import load_yaml, parse_yaml
+
+    text = raw.strip()
+    if text.startswith("{"):
+        doc = parse_yaml(text, "--backend-config")
+    else:
+        path = (cwd / Path(text).expanduser()).absolute()
+        if path.suffix.lower() not in _FILE_SUFFIXES:
+            raise UsageError(
+                f"--backend-config must be JSON text ({{...}}) or a .json/.yaml file, got {raw!r}"
+            )
+        if not path.is_file():
+            raise UsageError(f"--backend-config: no such file: {path}")
+        doc = load_yaml(path)
+    if doc.problems:
+        raise SpecError(doc.problems, hint="--backend-config must hold one JSON/YAML mapping")
+    return doc
+
+
+def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -> dict[str, Any]:
+    """The config as a dict; every problem (with its line, for files) raised as one SpecError."""
+    if raw is None or not raw.strip():
+        return {}
+    doc = _document(raw, cwd)
+    if doc.data is None:
+        return {}
+    schema = backend.CONFIG_SCHEMA
+    check = getattr(backend, "check_config", None)
+    if schema is None and check is None:
+        raise UsageError(f"the {backend.NAME} backend takes no --backend-config")
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem(doc.file, 1, "", "expected a mapping of settings")])
+    if schema is not None:
+        from mlrun_cli.project.schema_check import check_against_schema
+
+        problems = check_against_schema(doc, schema)
+        if problems:
+            raise SpecError(problems, hint=f"'mlrun schema {schema}' prints what it accepts")
+    if check is not None:
+        check(doc.data)
+    return dict(doc.data)

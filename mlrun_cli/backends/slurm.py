@@ -1,0 +1,181 @@
+"""`--backend slurm`: the run becomes a Slurm batch job.
+
+The environment is built by mlrun before submission, under $MLRUN_HOME, which must therefore be on a
+file system the compute nodes share (as must the project folder). The job script, written to the
+run's job folder there, activates the environment, sets the MLFLOW_* handshake and runs the
+rendered command with bash, exactly as the local backend does. Secrets (tokens, passwords) reach
+the job through sbatch's own environment, never through the script on the shared disk.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from mlrun_cli.backends import slurm_states
+from mlrun_cli.backends.base import Job, JobRef, JobState
+from mlrun_cli.backends.follow import Sinks, follow
+from mlrun_cli.errors import ExecutionError, NotAvailableError, UsageError
+from mlrun_cli.execute import merged_env, run_captured
+
+NAME = "slurm"
+DETACHABLE = True
+CONFIG_SCHEMA = "slurm_config"
+ENV_KINDS = frozenset({"local", "uv", "virtualenv", "conda"})
+
+SCRIPT_NAME = "job.sh"
+OUTPUT_NAME = "output.log"
+_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
+_OPTIONS = {
+    "partition": "--partition",
+    "time": "--time",
+    "cpus": "--cpus-per-task",
+    "mem": "--mem",
+    "gpus": "--gpus",
+    "account": "--account",
+    "qos": "--qos",
+    "nodes": "--nodes",
+    "job_name": "--job-name",
+}
+
+
+_RESERVED = ("--output", "--error", "--chdir", "--parsable", "--wrap", "-o", "-e", "-D")
+
+
+def preflight() -> None:
+    """Before a run exists: Slurm's clients must be here."""
+    if shutil.which("sbatch") is None:
+        raise NotAvailableError(
+            "sbatch is not installed (not found on PATH)",
+            hint="the slurm backend submits with Slurm's own clients; run mlrun on a login node",
+        )
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """What the schema cannot say: options mlrun sets itself cannot be overridden."""
+    for arg in config.get("sbatch_args", ()):
+        flag = str(arg).split("=", 1)[0]
+        if not flag.startswith("--"):
+            flag = flag[:2]  # '-ofile' is '-o file'
+        if flag in _RESERVED:
+            raise UsageError(f"backend config: sbatch_args: mlrun sets {flag} itself; remove it")
+
+
+def sbatch_options(config: Mapping[str, Any], run_name: str) -> list[str]:
+    """The sbatch options a backend config asks for (its schema already checked the values)."""
+    options = [f"--job-name=mlrun-{run_name}"] if "job_name" not in config else []
+    for key, flag in _OPTIONS.items():
+        if key in config:
+            options.append(f"{flag}={config[key]}")
+    options.extend(str(arg) for arg in config.get("sbatch_args", ()))
+    return options
+
+
+def job_script(job: Job) -> str:
+    lines = [
+        "#!/bin/bash",
+        f"# mlrun run {job.run_id} ({job.run_name}), submitted with sbatch.",
+        "# The environment mlrun built and the tracking handshake:",
+    ]
+    for key, value in sorted(job.env_patch.items()):
+        if value is None:
+            lines.append(f"unset {key}")
+        elif _SECRET.search(key):
+            lines.append(f"# {key}: passed through sbatch's environment, not written here")
+        else:
+            lines.append(f"export {key}={shlex.quote(value)}")
+    lines += [
+        f"cd {shlex.quote(str(job.cwd))} || exit 1",
+        f"exec bash -c {shlex.quote(job.command)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def submit(job: Job) -> JobRef:
+    job.job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    script = job.job_dir / SCRIPT_NAME
+    script.write_text(job_script(job))
+    script.chmod(0o700)
+    output = job.job_dir / OUTPUT_NAME
+    output.touch()
+    argv = [
+        "sbatch",
+        "--parsable",
+        f"--output={output}",
+        f"--chdir={job.cwd}",
+        f"--comment=mlrun run {job.run_id}",
+        *sbatch_options(job.config, job.run_name),
+        str(script),
+    ]
+    secrets = {k: v for k, v in job.env_patch.items() if v is not None and _SECRET.search(k)}
+    proc = _sbatch(argv, merged_env(secrets))
+    if proc.returncode != 0:
+        message = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
+        raise UsageError(f"sbatch refused the job: {message}")
+    job_id = proc.stdout.strip().split(";")[0]
+    if not job_id.isdigit():
+        raise ExecutionError(f"sbatch answered without a job id: {proc.stdout.strip()[:200]!r}")
+    return JobRef(NAME, job_id, {"output": str(output)})
+
+
+def _sbatch(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    except FileNotFoundError:
+        raise ExecutionError(
+            "sbatch is not installed (not found on PATH); the slurm backend submits with Slurm's clients"
+        ) from None
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ExecutionError(f"sbatch failed: {error}") from None
+
+
+def status(ref: JobRef) -> JobState:
+    return slurm_states.query(ref.job_id)
+
+
+def cancel(ref: JobRef) -> None:
+    proc = run_captured(["scancel", ref.job_id])
+    if proc.returncode != 0:
+        raise ExecutionError(f"scancel {ref.job_id} failed: {(proc.stderr or proc.stdout).strip()}")
+
+
+def _output(ref: JobRef) -> Path:
+    return Path(ref.data.get("output", ""))
+
+
+def logs(ref: JobRef) -> bytes:
+    path = _output(ref)
+    return path.read_bytes() if path.is_file() else b""
+
+
+class _Tail:
+    """New bytes of the job's output file since the last read (Slurm writes it on the node)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def __call__(self) -> bytes:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except OSError:
+            return b""
+        self.offset += len(chunk)
+        return chunk
+
+
+def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:
+    return follow(
+        lambda: status(ref),
+        _Tail(_output(ref)),
+        lambda: cancel(ref),
+        Sinks(console_log, stdout),
+    )

@@ -1,0 +1,97 @@
+"""Reading a Slurm job's state: scontrol while slurmctld remembers the job, then sacct (from the
+accounting database, else from the job completion log), mapped to run statuses and exit codes."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+from mlrun_cli.backends.base import EXIT_TIMEOUT, JobState
+from mlrun_cli.errors import ExecutionError
+from mlrun_cli.execute import run_captured
+from mlrun_cli.tracking.base import RunStatus
+
+EXIT_OUT_OF_MEMORY = 128 + signal.SIGKILL
+EXIT_CANCELLED = 128 + signal.SIGTERM
+
+# Terminal states, with the status and the reason recorded; anything else (PENDING, RUNNING,
+# CONFIGURING, COMPLETING, SUSPENDED, REQUEUED, ...) is still on its way.
+_TERMINAL: dict[str, tuple[RunStatus, str]] = {
+    "COMPLETED": (RunStatus.FINISHED, ""),
+    "FAILED": (RunStatus.FAILED, "the job failed"),
+    "CANCELLED": (RunStatus.KILLED, "the job was cancelled (scancel)"),
+    "TIMEOUT": (RunStatus.FAILED, "the job exceeded its time limit (TIMEOUT)"),
+    "OUT_OF_MEMORY": (RunStatus.FAILED, "the job ran out of memory (OUT_OF_MEMORY)"),
+    "NODE_FAIL": (RunStatus.FAILED, "the job's node failed (NODE_FAIL)"),
+    "BOOT_FAIL": (RunStatus.FAILED, "the job's node failed to boot (BOOT_FAIL)"),
+    "DEADLINE": (RunStatus.FAILED, "the job missed its deadline (DEADLINE)"),
+    "PREEMPTED": (RunStatus.FAILED, "the job was preempted (PREEMPTED)"),
+}
+_FIELD = re.compile(r"(?:^|\s)(JobState|ExitCode|Reason)=(\S+)")
+
+
+def _exit_code(raw: str) -> tuple[int, int]:
+    """Slurm's 'CODE:SIGNAL' pair."""
+    code, _, sig = raw.partition(":")
+    try:
+        return int(code), int(sig or 0)
+    except ValueError:
+        return 0, 0
+
+
+def to_job_state(raw_state: str, raw_exit: str, reason: str = "") -> JobState:
+    """Slurm's state and exit code as a run status and the exit code mlrun reports."""
+    word = raw_state.split()[0].rstrip("+") if raw_state.strip() else "UNKNOWN"
+    if word not in _TERMINAL:
+        detail = f" ({reason})" if reason and reason not in ("None", "(null)") else ""
+        return JobState(word, None, None, f"{word}{detail}")
+    status, why = _TERMINAL[word]
+    code, sig = _exit_code(raw_exit)
+    if word == "COMPLETED":
+        return JobState(word, status, 0)
+    if word == "TIMEOUT":
+        exit_code = EXIT_TIMEOUT
+    elif word == "OUT_OF_MEMORY":
+        exit_code = EXIT_OUT_OF_MEMORY
+    elif word == "CANCELLED":
+        exit_code = 128 + sig if sig else EXIT_CANCELLED
+    else:
+        exit_code = code or (128 + sig if sig else 1)
+    if word == "FAILED":
+        why = f"command exited with code {code}" if code else f"the job was killed by signal {sig}"
+    return JobState(word, status, exit_code, why)
+
+
+def _from_scontrol(job_id: str) -> JobState | None:
+    proc = run_captured(["scontrol", "show", "job", "-o", job_id])
+    if proc.returncode != 0:
+        if "invalid job id" in (proc.stderr + proc.stdout).lower():
+            return None  # slurmctld forgot it (MinJobAge): ask sacct
+        raise ExecutionError(
+            f"scontrol show job {job_id} failed: {proc.stderr.strip() or proc.stdout.strip()}"
+        )
+    fields = dict(_FIELD.findall(proc.stdout))
+    if "JobState" not in fields:
+        raise ExecutionError(f"cannot read the state of Slurm job {job_id}: {proc.stdout.strip()[:200]}")
+    return to_job_state(fields["JobState"], fields.get("ExitCode", "0:0"), fields.get("Reason", ""))
+
+
+def _from_sacct(job_id: str) -> JobState | None:
+    # The accounting database first (-X: the job, not its steps); clusters without one still
+    # have the job completion log (-c).
+    for extra in (["-X"], ["-c"]):
+        proc = run_captured(["sacct", *extra, "-n", "-P", "-o", "JobID,State,ExitCode", "-j", job_id])
+        if proc.returncode != 0:
+            continue
+        for line in proc.stdout.splitlines():
+            parts = line.split("|")
+            if len(parts) >= 3 and parts[0] == job_id:
+                return to_job_state(parts[1], parts[2])
+    return None
+
+
+def query(job_id: str) -> JobState:
+    state = _from_scontrol(job_id) or _from_sacct(job_id)
+    if state is None:
+        raise ExecutionError(f"Slurm no longer knows job {job_id} (not in scontrol, nor in sacct)")
+    return state

@@ -1,0 +1,264 @@
+"""`--backend slurm` against real Slurm daemons (munge, slurmctld, slurmd) on this machine.
+
+The time-limit test needs a minute and more (Slurm's limits are whole minutes, checked every
+30 s), so its job is submitted detached by the first test and settled by the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.tracking.file_store import FileStore
+from tests.backends.conftest import scontrol_state
+from tests.conftest import MLRUN, Result
+from tests.envs.conftest import envs_dir, offline, wheelhouse  # noqa: F401 - fixtures
+from tests.mlflow_env import on_path, read_run
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+Mlrun = Callable[..., Result]
+Factory = Callable[[dict[str, str]], Path]
+PROJECT = """\
+name: on-slurm
+entry_points:
+  main:
+    parameters:
+      code: {type: int, default: 0}
+    command: "echo job=$SLURM_JOB_ID cwd=$PWD; echo to-stderr >&2; exit {code}"
+  sleepy:
+    command: "trap 'echo got TERM; exit 143' TERM; echo sleeping; for i in $(seq 1 300); do sleep 0.2; done"
+"""
+
+
+def _store(work: Path) -> FileStore:
+    return FileStore(work / "mlruns")
+
+
+def _json(result: Result) -> dict[str, object]:
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+@pytest.fixture(scope="module")
+def timeout_run(
+    tmp_path_factory: pytest.TempPathFactory, slurm_env: dict[str, str], slurm_bin: Path
+) -> Iterator[dict[str, str]]:
+    """A detached job that outlives its 1-minute limit; submitted first, settled last."""
+    work = tmp_path_factory.mktemp("timeout-run")
+    (work / "proj").mkdir()
+    (work / "proj" / "MLproject").write_text("entry_points: {main: {command: 'echo started; sleep 600'}}\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+        **slurm_env,
+        "MLRUN_HOME": str(work / "home"),
+    }
+    argv = [*MLRUN, "run", "proj", "-b", "slurm", "--env-manager", "local", "--detach", "--json"]
+    proc = subprocess.run(
+        [*argv, "-c", '{"time": 1, "partition": "short"}'], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    submitted = json.loads(proc.stdout)
+    yield {"work": str(work), "run_id": submitted["run_id"], **env}
+    # Whatever happened to the test that waits for it, the job does not outlive the module.
+    subprocess.run([str(slurm_bin / "scancel"), str(submitted["job_id"])], check=False)
+
+
+def test_detach_returns_at_once_with_run_and_job_ids(
+    timeout_run: dict[str, str], slurm_bin: Path
+) -> None:
+    work = Path(timeout_run["work"])
+    record = _store(work).get_run(timeout_run["run_id"])
+    assert record.status is RunStatus.RUNNING
+    assert record.tags["mlflow.project.backend"] == "slurm"
+    job_id = record.tags["mlrun.slurm.job_id"]
+    assert scontrol_state(slurm_bin, job_id) in ("PENDING", "RUNNING")
+    script = (work / "home" / "jobs" / record.run_id / "job.sh").read_text()
+    assert f"export MLFLOW_RUN_ID={record.run_id}" in script and "exec bash -c" in script
+
+
+def test_success_streams_output_and_records_the_job(
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path
+) -> None:
+    project = project_factory({"MLproject": PROJECT})
+    result = mlrun("run", str(project), "-b", "slurm", "--env-manager", "local", "--json", env=slurm_env)
+    assert result.returncode == 0, result.stderr
+    data = _json(result)
+    job_id = str(data["job_id"])
+    assert job_id.isdigit() and data["backend"] == "slurm" and data["status"] == "FINISHED"
+    # The job's own output, streamed live (to stderr under --json).
+    assert f"job={job_id} cwd={project}\n" in result.stderr and "to-stderr\n" in result.stderr
+    record = _store(isolated).get_run(str(data["run_id"]))
+    assert record.status is RunStatus.FINISHED
+    assert record.tags["mlrun.slurm.job_id"] == job_id and record.tags["mlrun.exit_code"] == "0"
+    assert record.tags["mlflow.project.backend"] == "slurm"
+    console = (Path(record.artifact_uri.removeprefix("file://")) / "mlrun" / "console.log").read_text()
+    assert console == f"job={job_id} cwd={project}\nto-stderr\n"
+
+
+def test_failure_exit_code_is_mirrored(
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path
+) -> None:
+    project = project_factory({"MLproject": PROJECT})
+    config = project.parent / "slurm.yaml"
+    config.write_text("cpus: 1\nmem: 100M\ntime: '5:00'\nsbatch_args: ['--comment=ignored-by-mlrun']\n")
+    result = mlrun("run", str(project), "-b", "slurm", "-c", str(config), "-P", "code=3", env=slurm_env)
+    assert result.returncode == 3, result.stderr
+    [summary] = _store(isolated).search_runs(None, 5)
+    record = _store(isolated).get_run(summary.run_id)
+    assert record.status is RunStatus.FAILED
+    assert record.tags["mlrun.exit_code"] == "3"
+    assert record.tags["mlrun.error"] == "command exited with code 3"
+
+
+def test_uv_env_is_built_under_mlrun_home_and_activated_by_the_job(
+    mlrun: Mlrun,
+    project_factory: Factory,
+    slurm_env: dict[str, str],
+    offline: dict[str, str],  # noqa: F811
+    envs_dir: Path,  # noqa: F811
+) -> None:
+    project = project_factory(
+        {
+            "MLproject": "python_env: python_env.yaml\nentry_points:\n  main:\n    command: "
+            "\"python -c 'import sys, mlrun_demo_a; print(sys.prefix, mlrun_demo_a.__version__)'\"\n",
+            "python_env.yaml": 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n',
+        }
+    )
+    result = mlrun("run", str(project), "-b", "slurm", "--env-manager", "uv", env={**offline, **slurm_env})
+    assert result.returncode == 0, result.stderr
+    [env_dir] = [p for p in envs_dir.iterdir() if p.name.startswith("uv-") and p.is_dir()]
+    assert result.stdout == f"{env_dir} 2.0\n"
+
+
+def test_ctrl_c_cancels_the_job_and_records_killed(
+    project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path, isolated: Path
+) -> None:
+    project = project_factory({"MLproject": PROJECT})
+    proc = subprocess.Popen(
+        [*MLRUN, "run", str(project), "-e", "sleepy", "-b", "slurm", "--env-manager", "local"],
+        env={**os.environ, **slurm_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "sleeping\n"  # the job runs, and its output streams
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert "got TERM" in out  # scancel sent the job SIGTERM
+    [summary] = _store(isolated).search_runs(None, 5)
+    record = _store(isolated).get_run(summary.run_id)
+    assert record.status is RunStatus.KILLED
+    assert record.tags["mlrun.error"] == "cancelled by mlrun on signal 2"
+    assert scontrol_state(slurm_bin, record.tags["mlrun.slurm.job_id"]) == "CANCELLED"
+
+
+def test_the_childs_mlflow_logs_into_the_run(
+    mlrun: Mlrun, project_factory: Factory, slurm_bin: Path, mlflow_python: Path, isolated: Path
+) -> None:
+    project = project_factory(
+        {
+            "MLproject": "entry_points: {main: {command: 'python log.py'}}\n",
+            "log.py": "import mlflow\nwith mlflow.start_run() as run:\n"
+            "    mlflow.log_metric('score', 0.75)\n    print('child joined', run.info.run_id)\n",
+        }
+    )
+    env = {"PATH": f"{slurm_bin}{os.pathsep}{on_path(mlflow_python)['PATH']}"}
+    result = mlrun("run", str(project), "-b", "slurm", "--env-manager", "local", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    run_id = str(_json(result)["run_id"])
+    seen = read_run(mlflow_python, (isolated / "mlruns").as_uri(), run_id)
+    assert seen["status"] == "FINISHED" and seen["metrics"] == {"score": 0.75}
+    assert seen["tags"]["mlrun.slurm.job_id"] == _json(result)["job_id"]
+    assert f"child joined {run_id}" in seen["console"]
+
+
+def test_detached_run_from_git_is_settled_by_runs_show_and_wait(
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path, tmp_path: Path
+) -> None:
+    repo = project_factory({"MLproject": PROJECT.replace("sleep 0.2", "sleep 0.01")})
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "v1"], check=True)
+    subprocess.run([*git, "tag", "v1"], check=True)
+    # The checkout made for --version is gone when mlrun returns; the job has its own copy.
+    submitted = mlrun(
+        "run", str(repo), "-v", "v1", "-b", "slurm", "--env-manager", "local", "--detach", "-P", "code=7",
+        env=slurm_env,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    run_id = re.search(r"run ([0-9a-f]{32}) submitted as slurm job (\d+)", submitted.stderr)
+    assert run_id is not None, submitted.stderr
+    waited = mlrun("runs", "wait", run_id[1], "--json", env=slurm_env)
+    assert waited.returncode == 7, waited.stderr
+    data = _json(waited)
+    assert data["status"] == "FAILED" and data["exit_code"] == 7
+    assert f"job={run_id[2]}" in waited.stderr  # the job's output, shown while waiting
+    assert "/jobs/" in waited.stderr.split("cwd=", 1)[1].split()[0]
+    assert "mlrun/console.log" in data["artifacts"]  # type: ignore[operator]
+    again = mlrun("runs", "show", run_id[1], "--json", env=slurm_env)
+    assert _json(again)["tags"]["mlrun.exit_code"] == "7"  # type: ignore[index]
+    # Settled once: a second wait records nothing more and exits the same way.
+    assert mlrun("runs", "wait", run_id[1], env=slurm_env).returncode == 7
+
+
+def test_runs_wait_gives_up_after_its_timeout(
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path
+) -> None:
+    project = project_factory({"MLproject": PROJECT})
+    submitted = mlrun(
+        "run", str(project), "-e", "sleepy", "-b", "slurm", "--env-manager", "local", "--detach", "--json",
+        env=slurm_env,
+    )
+    data = _json(submitted)
+    started = time.monotonic()
+    waited = mlrun("runs", "wait", str(data["run_id"]), "--timeout", "1", env=slurm_env)
+    assert waited.returncode == 1 and time.monotonic() - started < 30
+    assert f"has not ended after 1 s (slurm job {data['job_id']}" in waited.stderr
+    subprocess.run([str(slurm_bin / "scancel"), str(data["job_id"])], check=True)
+    cancelled = mlrun("runs", "wait", str(data["run_id"]), env=slurm_env)
+    assert cancelled.returncode == 143 and "KILLED" in cancelled.stderr
+
+
+def test_sbatch_refusal_is_a_clear_error_and_the_run_ends_failed(
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path
+) -> None:
+    project = project_factory({"MLproject": PROJECT})
+    result = mlrun(
+        "run", str(project), "-b", "slurm", "--env-manager", "local", "-c", '{"partition": "nope"}',
+        env=slurm_env,
+    )
+    assert result.returncode == 2
+    assert "Error: sbatch refused the job:" in result.stderr and "Traceback" not in result.stderr
+    [record] = _store(isolated).search_runs(None, 5)
+    assert record.status is RunStatus.FAILED
+
+
+def test_time_limit_exceeded_ends_failed_with_exit_124(
+    timeout_run: dict[str, str], slurm_env: dict[str, str]
+) -> None:
+    env = {k: v for k, v in timeout_run.items() if k not in ("work", "run_id")}
+    proc = subprocess.run(
+        [*MLRUN, "runs", "wait", timeout_run["run_id"], "--timeout", "240"],
+        cwd=timeout_run["work"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 124, proc.stderr
+    assert "started\n" in proc.stdout and "DUE TO TIME LIMIT" in proc.stdout
+    record = _store(Path(timeout_run["work"])).get_run(timeout_run["run_id"])
+    assert record.status is RunStatus.FAILED
+    assert record.tags["mlrun.error"] == "the job exceeded its time limit (TIMEOUT)"

@@ -174,6 +174,7 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         console_log = scratch / CONSOLE_LOG
         handshake = tracker.child_env(run_ref)
         started = time.monotonic()
+        container_env = prepared.container.environment if prepared.container is not None else {}
         if prepared.container is not None and plan.backend == "local":
             state = state_of(
                 run_plan_in_container(plan, prepared.container, handshake, console_log, child_stdout)
@@ -182,12 +183,17 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
             job = Job(
                 command=plan.command,
                 cwd=_job_cwd(plan, run_ref.run_id),
-                env_patch={**prepared.env_patch, **handshake, "MLFLOW_EXPERIMENT_NAME": None},
+                env_patch={
+                    **container_env,
+                    **prepared.env_patch,
+                    **handshake,
+                    "MLFLOW_EXPERIMENT_NAME": None,
+                },
                 run_id=run_ref.run_id,
                 run_name=plan.run_name,
                 job_dir=job_dir(run_ref.run_id),
                 config=plan.backend_config,
-                image=prepared.container.image_id if prepared.container is not None else None,
+                image=prepared.container.image if prepared.container is not None else None,
             )
             ref = backend.submit(job)
             if ref.tags():

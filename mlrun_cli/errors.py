@@ -60,10 +60,12 @@ class Problem:
 class SpecError(UsageError):
     """The MLproject (or an env file it names) is invalid; carries every problem found."""
 
-    def __init__(self, problems: Sequence[Problem], *, hint: str | None = None) -> None:
+    def __init__(
+        self, problems: Sequence[Problem], *, hint: str | None = None, subject: str = "project"
+    ) -> None:
         count = len(problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"invalid project: {count} {noun}", hint=hint)
+        super().__init__(f"invalid {subject}: {count} {noun}", hint=hint)
         self.problems = list(problems)
 
     def details(self) -> list[str]:

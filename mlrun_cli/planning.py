@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -164,8 +165,12 @@ def _plan(
     bound = params.bind(entry, given, request.cwd, project.directory)
     requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)
-    env = envs.get_env_manager(manager).prepare(project, build=False, options=request.env_options)
     backend_config = _check_backend(request, manager)
+    env_options = request.env_options
+    if request.backend == "kubernetes" and not env_options.build_image:
+        # A pod has no bind mount of the project folder: the code must be in the image.
+        env_options = dataclasses.replace(env_options, build_image=True)
+    env = envs.get_env_manager(manager).prepare(project, build=False, options=env_options)
     return RunPlan(
         source=source,
         project=project,
@@ -173,7 +178,7 @@ def _plan(
         bound=bound,
         command=params.render_command(entry, bound),
         env_manager=manager,
-        env_options=request.env_options,
+        env_options=env_options,
         env_description=env.description,
         backend=request.backend,
         backend_config=backend_config,

@@ -15,6 +15,8 @@ import pytest
 
 from tests.mlflow_env import ensure_mlflow_python
 
+# Session fixtures shared by several tiers: the test images.
+pytest_plugins = ["tests.docker_images"]
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "example_projects"
 MLRUN = [sys.executable, "-m", "mlrun_cli"]

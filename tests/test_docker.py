@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -18,43 +17,12 @@ import pytest
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import MLRUN, Result
+from tests.docker_images import BUSYBOX, docker_project
 from tests.mlflow_env import read_run
 
 pytestmark = pytest.mark.docker
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]
-BUSYBOX = "mlrun-test/busybox:1"
-
-
-@pytest.fixture(scope="session")
-def busybox(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A FROM-scratch image holding a static busybox (Debian's busybox-static), built once."""
-    import docker
-
-    engine = docker.from_env()
-    engine.ping()  # no engine is a failure here, not a skip: CI starts one
-    source = shutil.which("busybox") or "/bin/busybox"
-    context = tmp_path_factory.mktemp("busybox")
-    shutil.copy(source, context / "busybox")
-    (context / "Dockerfile").write_text(
-        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-    )
-    engine.images.build(path=str(context), tag=BUSYBOX, rm=True)
-    return BUSYBOX
-
-
-def docker_project(
-    factory: Factory, command: str, extra: str = "", files: dict[str, str] | None = None
-) -> Path:
-    return factory(
-        {
-            # A new name each time: images outlive the test, and their tags start with the name.
-            "MLproject": f"name: dk-{uuid.uuid4().hex[:8]}\ndocker_env:\n  image: {BUSYBOX}\n{extra}"
-            "entry_points:\n  main:\n"
-            f"    parameters: {{text: {{default: x}}}}\n    command: {json.dumps(command)}\n",
-            **(files or {}),
-        }
-    )
 
 
 def _label() -> tuple[str, str]:

@@ -9,6 +9,7 @@ from mlrun_cli.backends.base import ExecutionBackend
 from mlrun_cli.errors import Problem, SpecError, UsageError
 
 _FILE_SUFFIXES = (".json", ".yaml", ".yml")
+_SUBJECT = "backend config"
 
 
 def _document(raw: str, cwd: Path) -> Any:
@@ -27,7 +28,7 @@ def _document(raw: str, cwd: Path) -> Any:
             raise UsageError(f"--backend-config: no such file: {path}")
         doc = load_yaml(path)
     if doc.problems:
-        raise SpecError(doc.problems, hint="--backend-config must hold one JSON/YAML mapping")
+        raise SpecError(doc.problems, hint="--backend-config holds one JSON/YAML mapping", subject=_SUBJECT)
     return doc
 
 
@@ -43,13 +44,15 @@ def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -
     if schema is None and check is None:
         raise UsageError(f"the {backend.NAME} backend takes no --backend-config")
     if not isinstance(doc.data, dict):
-        raise SpecError([Problem(doc.file, 1, "", "expected a mapping of settings")])
+        raise SpecError([Problem(doc.file, 1, "", "expected a mapping of settings")], subject=_SUBJECT)
     if schema is not None:
         from mlrun_cli.project.schema_check import check_against_schema
 
         problems = check_against_schema(doc, schema)
         if problems:
-            raise SpecError(problems, hint=f"'mlrun schema {schema}' prints what it accepts")
+            raise SpecError(
+                problems, hint=f"'mlrun schema {schema}' prints what it accepts", subject=_SUBJECT
+            )
     if check is not None:
         check(doc.data)
     return dict(doc.data)

@@ -144,6 +144,11 @@ def _to_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
         return [_problem(doc, path, "must not be empty")]
     if kind in ("minItems", "maxItems"):
         return [_problem(doc, path, f"has the wrong number of items: {error.message}")]
+    if kind in ("oneOf", "anyOf") and schema.get("description"):
+        # "not valid under any of the given schemas" says nothing; the field's own description does.
+        return [
+            _problem(doc, path, f"{describe_value(instance)} is not valid: expected {schema['description']}")
+        ]
     return [_problem(doc, path, error.message)]
 
 

@@ -27,6 +27,7 @@ from tests.mlflow_env import on_path, read_run
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 Mlrun = Callable[..., Result]
+ON_SLURM = ("-b", "slurm", "--env-manager", "local")
 Factory = Callable[[dict[str, str]], Path]
 PROJECT = """\
 name: on-slurm
@@ -62,7 +63,7 @@ def timeout_run(
         **slurm_env,
         "MLRUN_HOME": str(work / "home"),
     }
-    argv = [*MLRUN, "run", "proj", "-b", "slurm", "--env-manager", "local", "--detach", "--json"]
+    argv = [*MLRUN, "run", "proj", *ON_SLURM, "--detach", "--json"]
     proc = subprocess.run(
         [*argv, "-c", '{"time": 1, "partition": "short"}'], cwd=work, env=env, capture_output=True, text=True
     )
@@ -73,9 +74,7 @@ def timeout_run(
     subprocess.run([str(slurm_bin / "scancel"), str(submitted["job_id"])], check=False)
 
 
-def test_detach_returns_at_once_with_run_and_job_ids(
-    timeout_run: dict[str, str], slurm_bin: Path
-) -> None:
+def test_detach_returns_at_once_with_run_and_job_ids(timeout_run: dict[str, str], slurm_bin: Path) -> None:
     work = Path(timeout_run["work"])
     record = _store(work).get_run(timeout_run["run_id"])
     assert record.status is RunStatus.RUNNING
@@ -90,7 +89,7 @@ def test_success_streams_output_and_records_the_job(
     mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
-    result = mlrun("run", str(project), "-b", "slurm", "--env-manager", "local", "--json", env=slurm_env)
+    result = mlrun("run", str(project), *ON_SLURM, "--json", env=slurm_env)
     assert result.returncode == 0, result.stderr
     data = _json(result)
     job_id = str(data["job_id"])
@@ -145,7 +144,7 @@ def test_ctrl_c_cancels_the_job_and_records_killed(
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
     proc = subprocess.Popen(
-        [*MLRUN, "run", str(project), "-e", "sleepy", "-b", "slurm", "--env-manager", "local"],
+        [*MLRUN, "run", str(project), "-e", "sleepy", *ON_SLURM],
         env={**os.environ, **slurm_env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -175,7 +174,7 @@ def test_the_childs_mlflow_logs_into_the_run(
         }
     )
     env = {"PATH": f"{slurm_bin}{os.pathsep}{on_path(mlflow_python)['PATH']}"}
-    result = mlrun("run", str(project), "-b", "slurm", "--env-manager", "local", "--json", env=env)
+    result = mlrun("run", str(project), *ON_SLURM, "--json", env=env)
     assert result.returncode == 0, result.stderr
     run_id = str(_json(result)["run_id"])
     seen = read_run(mlflow_python, (isolated / "mlruns").as_uri(), run_id)
@@ -195,7 +194,14 @@ def test_detached_run_from_git_is_settled_by_runs_show_and_wait(
     subprocess.run([*git, "tag", "v1"], check=True)
     # The checkout made for --version is gone when mlrun returns; the job has its own copy.
     submitted = mlrun(
-        "run", str(repo), "-v", "v1", "-b", "slurm", "--env-manager", "local", "--detach", "-P", "code=7",
+        "run",
+        str(repo),
+        "-v",
+        "v1",
+        *ON_SLURM,
+        "--detach",
+        "-P",
+        "code=7",
         env=slurm_env,
     )
     assert submitted.returncode == 0, submitted.stderr
@@ -219,7 +225,13 @@ def test_runs_wait_gives_up_after_its_timeout(
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
     submitted = mlrun(
-        "run", str(project), "-e", "sleepy", "-b", "slurm", "--env-manager", "local", "--detach", "--json",
+        "run",
+        str(project),
+        "-e",
+        "sleepy",
+        *ON_SLURM,
+        "--detach",
+        "--json",
         env=slurm_env,
     )
     data = _json(submitted)
@@ -237,7 +249,11 @@ def test_sbatch_refusal_is_a_clear_error_and_the_run_ends_failed(
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
     result = mlrun(
-        "run", str(project), "-b", "slurm", "--env-manager", "local", "-c", '{"partition": "nope"}',
+        "run",
+        str(project),
+        *ON_SLURM,
+        "-c",
+        '{"partition": "nope"}',
         env=slurm_env,
     )
     assert result.returncode == 2

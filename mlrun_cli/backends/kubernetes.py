@@ -1,0 +1,258 @@
+"""`--backend kubernetes`: MLflow's Kubernetes backend, done carefully.
+
+The project's docker image is built with the code in it, pushed to `repository-uri` and pinned by
+digest; a Job made from MLflow's job template runs the command; the pod's log becomes
+mlrun/console.log; cancelling deletes the Job with its pods. Secrets of the tracking handshake
+(token, password) go in a Secret the Job owns, not in the Job's spec.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from mlrun_cli.backends import kube_job
+from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
+from mlrun_cli.backends.follow import Sinks, follow
+from mlrun_cli.errors import ExecutionError, NotAvailableError, UsageError
+from mlrun_cli.tracking.base import RunStatus
+
+NAME = "kubernetes"
+DETACHABLE = True
+CONFIG_SCHEMA = "kubernetes_config"
+ENV_KINDS = frozenset({"docker"})
+_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
+_OOM_EXIT = 137
+
+
+def preflight() -> None:
+    try:
+        import kubernetes  # noqa: F401
+    except ImportError:
+        raise NotAvailableError(
+            "the kubernetes backend needs the Kubernetes client",
+            hint="pip install 'mlrun-cli[kubernetes]'",
+        ) from None
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    kube_job.load_template(str(config[kube_job.TEMPLATE_KEY]))
+
+
+def _api(context: str | None) -> Any:
+    from kubernetes import client, config
+
+    try:
+        return config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
+    except (config.ConfigException, OSError, TypeError) as error:
+        if context is not None:
+            raise UsageError(f"cannot use kube context {context!r}: {error}") from None
+        try:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            raise UsageError(
+                f"no Kubernetes configuration found (kubeconfig or in-cluster): {error}"
+            ) from None
+        return client.ApiClient()
+
+
+def _call(what: str, fn: Any, *args: Any, raw: bool = False, **kwargs: Any) -> Any:
+    """A Kubernetes API call; its JSON (or with raw=True its bytes) back, API errors as mlrun
+    errors, 404 as None. Raw JSON, not the client's models: they reject partial objects."""
+    import json
+
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        response = fn(*args, _preload_content=False, **kwargs)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise ExecutionError(
+            f"Kubernetes refused to {what}: {error.status} {error.reason}: {error.body}"
+        ) from None
+    except (HTTPError, OSError) as error:
+        raise ExecutionError(f"cannot reach the Kubernetes API to {what}: {error}") from None
+    data = response.data
+    if raw:
+        return bytes(data or b"")
+    try:
+        return json.loads(data) if data else {}
+    except ValueError:
+        raise ExecutionError(f"the Kubernetes API answered {what!r} with something other than JSON") from None
+
+
+def push_image(local_tag: str, repository: str) -> str:
+    """Tag the built image under `repository`, push it, and return it pinned by digest."""
+    from mlrun_cli.envs.docker import DockerError, client
+
+    engine = client()
+    tag = local_tag.rsplit(":", 1)[-1]
+    engine.images.get(local_tag).tag(repository, tag)
+    digest = None
+    for line in engine.images.push(repository, tag=tag, stream=True, decode=True):
+        if "error" in line:
+            raise DockerError(f"pushing {repository}:{tag} failed: {line['error']}")
+        digest = line.get("aux", {}).get("Digest", digest)
+    if digest is None:
+        digest = engine.images.get_registry_data(f"{repository}:{tag}").id
+    return f"{repository}@{digest}"
+
+
+def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
+    import os
+
+    values = {k: v for k, v in env.items() if v is not None}
+    # As MLflow does: where the pod reaches the tracking server by another address.
+    kube_uri = os.environ.get("KUBE_MLFLOW_TRACKING_URI")
+    if kube_uri:
+        values["MLFLOW_TRACKING_URI"] = kube_uri
+    return values
+
+
+def submit(job: Job) -> JobRef:
+    from kubernetes import client
+
+    if job.image is None:
+        raise UsageError("the kubernetes backend runs docker_env projects only")
+    config = job.config
+    template = kube_job.load_template(str(config[kube_job.TEMPLATE_KEY]))
+    image = push_image(job.image, str(config[kube_job.REPOSITORY_KEY]))
+    name = kube_job.job_name(job.run_name, job.run_id)
+    env = _pod_env(job.env_patch)
+    secrets = {k: v for k, v in env.items() if _SECRET.search(k)}
+    secret_name = f"{name}-env" if secrets else None
+    manifest = kube_job.render_job(
+        template,
+        name=name,
+        container_name=kube_job.dns_label(job.run_name),
+        image=image,
+        command=job.command,
+        env=env,
+        run_id=job.run_id,
+        secret_name=secret_name,
+        secret_keys=frozenset(secrets),
+    )
+    namespace = manifest["metadata"]["namespace"]
+    context = config.get(kube_job.CONTEXT_KEY)
+    api = _api(context)
+    core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
+    if secret_name is not None:
+        body = {
+            "metadata": {"name": secret_name, "labels": manifest["metadata"]["labels"]},
+            "stringData": secrets,
+        }
+        _call("create the Secret", core.create_namespaced_secret, namespace, body)
+    created = _call("create the Job", batch.create_namespaced_job, namespace, manifest)
+    uid = (created or {}).get("metadata", {}).get("uid")
+    if secret_name is not None and uid:
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid}
+        patch = {"metadata": {"ownerReferences": [owner]}}
+        _call("adopt the Secret", core.patch_namespaced_secret, secret_name, namespace, patch)
+    data = {"namespace": namespace, "image": image}
+    if context:
+        data["context"] = str(context)
+    if secret_name:
+        data["secret"] = secret_name
+    return JobRef(NAME, name, data)
+
+
+def _clients(ref: JobRef) -> tuple[Any, Any]:
+    from kubernetes import client
+
+    api = _api(ref.data.get("context"))
+    return client.CoreV1Api(api), client.BatchV1Api(api)
+
+
+def _latest_pod(core: Any, ref: JobRef) -> dict[str, Any] | None:
+    pods = _call(
+        "list pods", core.list_namespaced_pod, ref.data["namespace"], label_selector=f"job-name={ref.job_id}"
+    )
+    # Filtered here as well: not every API server (or emulator) honours label selectors.
+    mine = [
+        p
+        for p in (pods or {}).get("items", [])
+        if p.get("metadata", {}).get("labels", {}).get("job-name") == ref.job_id
+    ]
+    mine.sort(key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
+    return mine[-1] if mine else None
+
+
+def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
+    for status in (pod or {}).get("status", {}).get("containerStatuses") or []:
+        terminated = status.get("state", {}).get("terminated")
+        if terminated:
+            return terminated  # type: ignore[no-any-return]
+    return {}
+
+
+def _condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for condition in job.get("status", {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return condition  # type: ignore[no-any-return]
+    return None
+
+
+def status(ref: JobRef) -> JobState:
+    core, batch = _clients(ref)
+    job = _call("read the Job", batch.read_namespaced_job_status, ref.job_id, ref.data["namespace"])
+    if job is None:
+        return JobState("Deleted", RunStatus.KILLED, 143, "the Job was deleted")
+    counts = job.get("status", {})
+    if _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet") or counts.get("succeeded"):
+        return JobState("Complete", RunStatus.FINISHED, 0)
+    failed = _condition(job, "Failed")
+    if failed is None and not counts.get("failed"):
+        word = "Running" if counts.get("active") else "Pending"
+        return JobState(word, None, None, word)
+    reason = (failed or {}).get("reason") or "Failed"
+    if reason == "DeadlineExceeded":
+        return JobState(reason, RunStatus.FAILED, EXIT_TIMEOUT, "the Job exceeded activeDeadlineSeconds")
+    terminated = _terminated(_latest_pod(core, ref))
+    if terminated.get("reason") == "OOMKilled":
+        return JobState("OOMKilled", RunStatus.FAILED, _OOM_EXIT, "the pod ran out of memory (OOMKilled)")
+    code = int(terminated.get("exitCode") or 1)
+    why = f"command exited with code {code}" if terminated else f"the Job failed ({reason})"
+    return JobState(reason, RunStatus.FAILED, code, why)
+
+
+def logs(ref: JobRef) -> bytes:
+    core, _ = _clients(ref)
+    pod = _latest_pod(core, ref)
+    if pod is None:
+        return b""
+    name, namespace = pod["metadata"]["name"], ref.data["namespace"]
+    try:
+        text = _call("read the pod's log", core.read_namespaced_pod_log, name, namespace, raw=True)
+    except ExecutionError:
+        return b""  # the container has not started yet
+    return bytes(text or b"")
+
+
+def cancel(ref: JobRef) -> None:
+    core, batch = _clients(ref)
+    namespace = ref.data["namespace"]
+    _call(
+        "delete the Job", batch.delete_namespaced_job, ref.job_id, namespace, propagation_policy="Background"
+    )
+    if "secret" in ref.data:
+        _call("delete the Secret", core.delete_namespaced_secret, ref.data["secret"], namespace)
+
+
+class _NewLog:
+    def __init__(self, ref: JobRef) -> None:
+        self.ref = ref
+        self.shown = 0
+
+    def __call__(self) -> bytes:
+        text = logs(self.ref)
+        new = text[self.shown :] if len(text) > self.shown else b""
+        self.shown = max(self.shown, len(text))
+        return new
+
+
+def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:
+    return follow(lambda: status(ref), _NewLog(ref), lambda: cancel(ref), Sinks(console_log, stdout))

@@ -1,0 +1,214 @@
+"""A stand-in Kubernetes cluster for the kubernetes tier.
+
+No real API server can run on this machine (none is packaged for Debian or PyPI, and images
+cannot be pulled), so:
+- the API is kmock's KubernetesEmulator, a pure-Python, stateful emulator of the REST API that
+  mlrun reaches through the official client and a kubeconfig, like any cluster;
+- the images go to a real registry (Debian's docker-registry) on 127.0.0.1;
+- a small fake kubelet, written here, plays the Job controller and the kubelet: it sees each new
+  Job, makes its Pod, pulls the Job's image by digest from that registry, runs the container with
+  the Job's command, env and working dir in the real Docker engine, serves its output as the
+  pod log, and sets the Pod's and the Job's status as Kubernetes would.
+What this does not prove: scheduling, admission, RBAC, resource limits, real controller
+timing and status details, label-selector filtering, and TLS to the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kmock
+from kubernetes import client as k8s
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _now() -> str:
+    return datetime.datetime.now(tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextlib.contextmanager
+def registry(root: Path) -> Iterator[str]:
+    """Debian's docker-registry (the CNCF distribution registry) on 127.0.0.1."""
+    port = free_port()
+    config = root / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog: {level: warn}\n"
+        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("docker-registry did not start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class FakeCluster:
+    """The emulated API server and the fake kubelet, each on its own thread."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.logs: dict[str, bytes] = {}
+        self.seen: dict[str, dict[str, Any]] = {}
+        self.errors: list[str] = []
+        self.url = ""
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._containers: dict[str, Any] = {}
+
+    def __enter__(self) -> FakeCluster:
+        threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
+        if not self._ready.wait(30):
+            raise RuntimeError("kmock did not start")
+        self.kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters: [{{name: emulated, cluster: {{server: '{self.url}'}}}}]\n"
+            "users: [{name: tester, user: {token: not-checked}}]\n"
+            "contexts: [{name: emulated, context: {cluster: emulated, user: tester, namespace: default}}]\n"
+            "current-context: emulated\n"
+        )
+        cfg = k8s.Configuration()
+        cfg.host = self.url
+        api = k8s.ApiClient(cfg)
+        self.core, self.batch = k8s.CoreV1Api(api), k8s.BatchV1Api(api)
+        self._kubelet = threading.Thread(target=self._kubelet_loop, daemon=True)
+        self._kubelet.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._kubelet.join(timeout=10)
+        for container in self._containers.values():
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+    async def _serve(self) -> None:
+        async with kmock.KubernetesEmulator() as handler, kmock.Server(handler) as server:
+            self.url = str(server.url).rstrip("/")
+            for resource in ("batch/v1/jobs", "v1/pods", "v1/secrets"):
+                handler.resources[resource] = {}
+            handler[kmock.subresource("log")] << (lambda request: self.logs.get(request.name, b""))
+            self._ready.set()
+            while not self._stop.is_set():
+                await asyncio.sleep(0.1)
+
+    def job(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        try:
+            raw = self.batch.read_namespaced_job(name, namespace, _preload_content=False)
+        except k8s.exceptions.ApiException:
+            return None
+        import json
+
+        return json.loads(raw.data)  # type: ignore[no-any-return]
+
+    # The fake kubelet -------------------------------------------------------------------------
+
+    def _kubelet_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._kubelet_pass()
+            except Exception as error:  # kept for the test to see; the loop goes on
+                self.errors.append(f"{type(error).__name__}: {error}")
+            time.sleep(0.1)
+
+    def _kubelet_pass(self) -> None:
+        import json
+
+        jobs = json.loads(self.batch.list_job_for_all_namespaces(_preload_content=False).data)
+        present = set()
+        for job in jobs.get("items", []):
+            key = f"{job['metadata'].get('namespace', 'default')}/{job['metadata']['name']}"
+            present.add(key)
+            if key not in self.seen:
+                self.seen[key] = job
+                threading.Thread(target=self._run_pod_logged, args=(job,), daemon=True).start()
+        for key in set(self.seen) - present:
+            # The Job was deleted: the garbage collector takes its pods, so their containers stop.
+            container = self._containers.pop(f"{key.split('/')[1]}-x7k2p", None)
+            if container is not None:
+                with contextlib.suppress(Exception):
+                    container.kill()
+
+    def _env(self, container: dict[str, Any], namespace: str) -> dict[str, str]:
+        env = {}
+        for entry in container.get("env", []):
+            if "value" in entry:
+                env[entry["name"]] = entry["value"]
+            else:  # valueFrom.secretKeyRef: read like a kubelet would
+                ref = entry["valueFrom"]["secretKeyRef"]
+                secret = self.core.read_namespaced_secret(ref["name"], namespace, _preload_content=False)
+                import json
+
+                env[entry["name"]] = json.loads(secret.data).get("stringData", {})[ref["key"]]
+        return env
+
+    def _run_pod_logged(self, job: dict[str, Any]) -> None:
+        try:
+            self._run_pod(job)
+        except Exception as error:  # reported by the fixture
+            self.errors.append(f"pod of {job['metadata']['name']}: {type(error).__name__}: {error}")
+
+    def _run_pod(self, job: dict[str, Any]) -> None:
+        import docker
+
+        name, namespace = job["metadata"]["name"], job["metadata"].get("namespace", "default")
+        pod_name = f"{name}-x7k2p"
+        spec = job["spec"]["template"]["spec"]["containers"][0]
+        pod = {"metadata": {"name": pod_name, "labels": {"job-name": name}, "creationTimestamp": _now()}}
+        self.core.create_namespaced_pod(namespace, pod, _preload_content=False)
+        running = {"status": {"active": 1, "startTime": _now()}}
+        self.batch.patch_namespaced_job_status(name, namespace, running, _preload_content=False)
+        engine = docker.from_env()
+        image = engine.images.pull(spec["image"])  # by digest, from the registry
+        container = engine.containers.run(
+            image.id,
+            spec["command"],
+            environment=self._env(spec, namespace),
+            working_dir=spec.get("workingDir"),
+            network_mode="none",
+            detach=True,
+        )
+        self._containers[pod_name] = container
+        for chunk in container.logs(stream=True, follow=True):
+            self.logs[pod_name] = self.logs.get(pod_name, b"") + chunk
+        code = int(container.wait()["StatusCode"])
+        if self.job(name, namespace) is None:
+            return  # deleted (cancelled): nothing left to report to
+        terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
+        container_status = {
+            "name": spec["name"],
+            "image": spec["image"],
+            "imageID": image.id,
+            "ready": False,
+            "restartCount": 0,
+            "state": {"terminated": terminated},
+        }
+        status = {"phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [container_status]}
+        self.core.patch_namespaced_pod_status(pod_name, namespace, {"status": status}, _preload_content=False)
+        kind, count = ("Complete", "succeeded") if code == 0 else ("Failed", "failed")
+        condition = {"type": kind, "status": "True", "reason": "BackoffLimitExceeded" if code else ""}
+        body = {"status": {"active": 0, count: 1, "conditions": [condition], "completionTime": _now()}}
+        self.batch.patch_namespaced_job_status(name, namespace, body, _preload_content=False)

@@ -1,0 +1,216 @@
+"""`--backend kubernetes` against an emulated API server (kmock), a real registry and a real Docker
+engine. No real Kubernetes API server can run on this machine: see kube_cluster.py for what the
+stand-in is, and for what these tests therefore do not prove."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.backends import kube_job
+from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.tracking.file_store import FileStore
+from tests.backends.kube_cluster import FakeCluster, registry
+from tests.conftest import MLRUN, Result
+from tests.docker_images import docker_project
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.docker, pytest.mark.slow]
+Mlrun = Callable[..., Result]
+Factory = Callable[[dict[str, str]], Path]
+TEMPLATE = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: "{replaced with MLflow Project name}"
+  namespace: mlflow
+spec:
+  ttlSecondsAfterFinished: 100
+  backoffLimit: 0
+  template:
+    spec:
+      containers:
+      - name: "{replaced with MLflow Project name}"
+        image: "{replaced with URI of Docker image created during Project execution}"
+        command: ["{replaced with MLflow Project entry point command}"]
+        env: ["{appended with MLFLOW_TRACKING_URI, MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID}"]
+        resources:
+          limits: {memory: 512Mi}
+      restartPolicy: Never
+"""
+
+
+@pytest.fixture(scope="module")
+def registry_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with registry(tmp_path_factory.mktemp("registry")) as host:
+        yield host
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
+    # One per module: kmock's server patches aiohttp's resolver chain for as long as it runs.
+    with FakeCluster(tmp_path_factory.mktemp("kube") / "kubeconfig") as fake:
+        yield fake
+    assert not fake.errors, fake.errors
+
+
+@pytest.fixture
+def kube_env(cluster: FakeCluster, registry_host: str, tmp_path: Path, busybox: str) -> dict[str, str]:
+    """The kubeconfig, and --backend-config as a user writes it for MLflow."""
+    (tmp_path / "job.yaml").write_text(TEMPLATE)
+    config = {
+        "kube-job-template-path": str(tmp_path / "job.yaml"),
+        "repository-uri": f"{registry_host}/mlrun/proj",
+    }
+    (tmp_path / "kube.json").write_text(json.dumps(config))
+    return {"KUBECONFIG": str(cluster.kubeconfig), "KUBE_CONFIG": str(tmp_path / "kube.json")}
+
+
+def _run(mlrun: Mlrun, project: Path, kube_env: dict[str, str], *args: str) -> Result:
+    return mlrun("run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], *args, env=kube_env)
+
+
+def test_job_runs_the_pushed_image_and_its_log_is_recorded(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    project = docker_project(
+        project_factory,
+        "echo run=$MLFLOW_RUN_ID; cat data.txt; echo param={text}",
+        files={"data.txt": "baked\n"},
+    )
+    result = _run(mlrun, project, kube_env, "-P", "text=hi there", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    run_id, job = data["run_id"], data["job_id"]
+    assert data["backend"] == "kubernetes" and data["status"] == "FINISHED"
+    # The pod ran the image with the code in it, with the handshake and the quoted parameter.
+    expected = f"run={run_id}\nbaked\nparam=hi there\n"
+    assert expected in result.stderr
+    record = FileStore(isolated / "mlruns").get_run(run_id)
+    assert record.status is RunStatus.FINISHED
+    assert record.tags["mlflow.project.backend"] == "kubernetes"
+    assert (
+        record.tags["mlrun.kubernetes.job_id"] == job
+        and record.tags["mlrun.kubernetes.namespace"] == "mlflow"
+    )
+    pinned = record.tags["mlrun.kubernetes.image"]
+    assert pinned.startswith(kube_env["KUBE_CONFIG"] and "127.0.0.1:") and "@sha256:" in pinned
+    console = Path(record.artifact_uri.removeprefix("file://")) / "mlrun" / "console.log"
+    assert console.read_text() == expected
+    manifest = cluster.seen[f"mlflow/{job}"]
+    assert manifest["metadata"]["name"] == job and len(job) <= 63
+    assert manifest["metadata"]["labels"][kube_job.RUN_ID_LABEL] == run_id
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == pinned and container["resources"] == {"limits": {"memory": "512Mi"}}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MLFLOW_RUN_ID"] == run_id and "MLFLOW_TRACKING_URI" in env
+
+
+def test_failed_pod_exit_code_is_mirrored(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], isolated: Path
+) -> None:
+    result = _run(mlrun, docker_project(project_factory, "echo failing; exit 5"), kube_env)
+    assert result.returncode == 5, result.stderr
+    [summary] = FileStore(isolated / "mlruns").search_runs(None, 5)
+    record = FileStore(isolated / "mlruns").get_run(summary.run_id)
+    assert record.status is RunStatus.FAILED and record.tags["mlrun.error"] == "command exited with code 5"
+
+
+def test_ctrl_c_deletes_the_job_and_records_killed(
+    project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    project = docker_project(project_factory, "echo started; sleep 300")
+    proc = subprocess.Popen(
+        [*MLRUN, "run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"]],
+        env={**os.environ, **kube_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    [summary] = FileStore(isolated / "mlruns").search_runs(None, 5)
+    record = FileStore(isolated / "mlruns").get_run(summary.run_id)
+    assert record.status is RunStatus.KILLED
+    assert cluster.job(record.tags["mlrun.kubernetes.job_id"], "mlflow") is None  # deleted
+
+
+def test_detach_then_runs_wait(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster
+) -> None:
+    project = docker_project(project_factory, "sleep 1; echo done late; exit 3")
+    submitted = _run(mlrun, project, kube_env, "--detach", "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    data = json.loads(submitted.stdout)
+    assert data["status"] == "RUNNING"
+    started = time.monotonic()
+    waited = mlrun("runs", "wait", data["run_id"], env=kube_env)
+    assert waited.returncode == 3, waited.stderr
+    assert "done late" in waited.stdout and time.monotonic() - started < 60
+
+
+def test_secrets_go_into_a_secret_not_the_job(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster
+) -> None:
+    """A password the project copies from this machine reaches the pod through a Secret."""
+    project = docker_project(
+        project_factory, 'echo "pw=$DB_PASSWORD"', extra="  environment: [DB_PASSWORD]\n"
+    )
+    env = {**kube_env, "DB_PASSWORD": "s3cr3t"}
+    result = mlrun("run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)["job_id"]
+    container = cluster.seen[f"mlflow/{job}"]["spec"]["template"]["spec"]["containers"][0]
+    [entry] = [e for e in container["env"] if e["name"] == "DB_PASSWORD"]
+    assert entry["valueFrom"] == {"secretKeyRef": {"name": f"{job}-env", "key": "DB_PASSWORD"}}
+    assert "s3cr3t" not in json.dumps(cluster.seen[f"mlflow/{job}"])
+    assert "pw=s3cr3t" in result.stderr  # the fake kubelet resolved it as a kubelet does
+
+
+def test_config_errors_are_caught_before_anything_is_built(
+    mlrun: Mlrun, project_factory: Factory, tmp_path: Path, isolated: Path
+) -> None:
+    project = docker_project(project_factory, "true")
+    missing = mlrun("run", str(project), "-b", "kubernetes", "-c", '{"repository-uri": "reg/x"}')
+    assert missing.returncode == 2 and "missing required key 'kube-job-template-path'" in missing.stderr
+    (tmp_path / "bad.yaml").write_text("kind: Pod\nspec: {}\n")
+    config = json.dumps({"kube-job-template-path": str(tmp_path / "bad.yaml"), "repository-uri": "reg/x"})
+    bad = mlrun("run", str(project), "-b", "kubernetes", "-c", config)
+    assert bad.returncode == 2
+    assert f"{tmp_path / 'bad.yaml'}:1: kind: must be Job" in bad.stderr
+    local = mlrun(
+        "run",
+        str(project_factory({"MLproject": "entry_points: {main: {command: 'true'}}\n"})),
+        "-b",
+        "kubernetes",
+        "-c",
+        config,
+    )
+    assert local.returncode == 2 and "cannot run a 'uv' environment" in local.stderr
+    assert not (isolated / "mlruns").exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("My_Project v2!", "my-project-v2"),
+        ("---", "mlrun"),
+        ("a" * 80, "a" * 63),
+    ],
+)
+def test_dns_labels(raw: str, expected: str) -> None:
+    assert kube_job.dns_label(raw) == expected
+
+
+def test_job_names_fit_and_keep_the_run_id() -> None:
+    name = kube_job.job_name("Very_Long Run Name " * 5, "0123456789abcdef" * 2)
+    assert len(name) <= 63 and name.endswith("-0123456789ab") and name == kube_job.dns_label(name)

@@ -1,0 +1,169 @@
+"""--backend-config and the checks made before any run exists (no cluster needed for these)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.backends import slurm, slurm_states
+from mlrun_cli.backends.base import Job
+from mlrun_cli.tracking.base import RunStatus
+from tests.conftest import Result
+
+Mlrun = Callable[..., Result]
+Factory = Callable[[dict[str, str]], Path]
+PROJECT = {"MLproject": "entry_points: {main: {command: 'echo hi'}}\n"}
+
+
+def _dry(mlrun: Mlrun, project: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    return mlrun("run", str(project), "--env-manager", "local", "--dry-run", *args, env=env)
+
+
+def test_every_config_problem_is_named_with_its_field(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    project = project_factory(PROJECT)
+    config = '{"partitoin": "gpu", "time": "1h", "mem": 0, "cpus": 2}'
+    result = _dry(mlrun, project, "-b", "slurm", "-c", config)
+    assert result.returncode == 2
+    assert "Error: invalid backend config: 3 problems" in result.stderr
+    assert "--backend-config:1: partitoin: unknown key (did you mean 'partition'?)" in result.stderr
+    assert "time: the string '1h' is not valid: expected minutes as a number, or 'MM'" in result.stderr
+    assert "mem: the number 0 is not valid" in result.stderr
+    assert not (isolated / "mlruns").exists()
+
+
+def test_yaml_config_file_problems_name_file_and_line(
+    mlrun: Mlrun, project_factory: Factory, tmp_path: Path
+) -> None:
+    config = tmp_path / "slurm.yaml"
+    config.write_text("partition: debug\ncpus: two\n")
+    result = _dry(mlrun, project_factory(PROJECT), "-b", "slurm", "-c", str(config))
+    assert result.returncode == 2
+    assert f"{config}:2: cpus: expected an integer, got the string 'two'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('{"time": 5', "YAML syntax error"),
+        ("missing.json", "--backend-config: no such file:"),
+        ("settings.txt", "must be JSON text ({...}) or a .json/.yaml file"),
+        ('{"sbatch_args": ["-ofile.log"]}', "sbatch_args: mlrun sets -o itself; remove it"),
+        ('{"sbatch_args": ["--wrap=hostname"]}', "sbatch_args: mlrun sets --wrap itself"),
+    ],
+)
+def test_bad_config_is_a_usage_error(
+    mlrun: Mlrun, project_factory: Factory, config: str, message: str
+) -> None:
+    result = _dry(mlrun, project_factory(PROJECT), "-b", "slurm", "-c", config)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_dry_run_shows_backend_and_config(mlrun: Mlrun, project_factory: Factory) -> None:
+    result = _dry(
+        mlrun, project_factory(PROJECT), "-b", "slurm", "-c", '{"partition": "gpu", "time": 30}', "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["backend"] == "slurm" and plan["backend_config"] == {"partition": "gpu", "time": 30}
+
+
+def test_detach_needs_a_queueing_backend(mlrun: Mlrun, project_factory: Factory) -> None:
+    result = mlrun("run", str(project_factory(PROJECT)), "--env-manager", "local", "--detach")
+    assert result.returncode == 2
+    assert "--detach needs a backend that queues jobs (slurm, kubernetes), not 'local'" in result.stderr
+
+
+def test_local_backend_takes_no_config(mlrun: Mlrun, project_factory: Factory) -> None:
+    result = _dry(mlrun, project_factory(PROJECT), "-c", '{"a": 1}')
+    assert result.returncode == 2 and "the local backend takes no --backend-config" in result.stderr
+
+
+def test_slurm_without_sbatch_fails_before_a_run_exists(
+    mlrun: Mlrun, project_factory: Factory, tmp_path: Path, isolated: Path
+) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    result = mlrun(
+        "run",
+        str(project_factory(PROJECT)),
+        "-b",
+        "slurm",
+        "--env-manager",
+        "local",
+        env={"PATH": str(empty)},
+    )
+    assert result.returncode == 2
+    assert "sbatch is not installed (not found on PATH)" in result.stderr
+    assert not (isolated / "mlruns").exists()
+
+
+def test_docker_projects_do_not_go_to_slurm(mlrun: Mlrun, project_factory: Factory) -> None:
+    project = project_factory(
+        {"MLproject": "docker_env: {image: x}\nentry_points: {main: {command: 'true'}}\n"}
+    )
+    result = mlrun("run", str(project), "-b", "slurm", "--dry-run")
+    assert result.returncode == 2
+    assert "the slurm backend cannot run a 'docker' environment" in result.stderr
+
+
+def test_job_script_quotes_values_and_keeps_secrets_out(tmp_path: Path) -> None:
+    job = Job(
+        command="echo 'it''s' $HOME",
+        cwd=tmp_path / "a dir",
+        env_patch={"PATH": "/x y:/bin", "MLFLOW_TRACKING_TOKEN": "s3cr3t", "MLFLOW_EXPERIMENT_NAME": None},
+        run_id="r1",
+        run_name="n1",
+        job_dir=tmp_path,
+    )
+    script = slurm.job_script(job)
+    assert "export PATH='/x y:/bin'" in script and "unset MLFLOW_EXPERIMENT_NAME" in script
+    assert "s3cr3t" not in script and "# MLFLOW_TRACKING_TOKEN: passed through sbatch's environment" in script
+    assert f"cd '{tmp_path}/a dir' || exit 1" in script
+    assert """exec bash -c 'echo '"'"'it'"'"''"'"'s'"'"' $HOME'""" in script
+
+
+def test_sbatch_options_from_config() -> None:
+    config = {
+        "partition": "gpu",
+        "time": "1-00:00:00",
+        "cpus": 4,
+        "mem": "8G",
+        "gpus": "a100:2",
+        "sbatch_args": ["--exclusive"],
+    }
+    assert slurm.sbatch_options(config, "swift-otter-001") == [
+        "--job-name=mlrun-swift-otter-001",
+        "--partition=gpu",
+        "--time=1-00:00:00",
+        "--cpus-per-task=4",
+        "--mem=8G",
+        "--gpus=a100:2",
+        "--exclusive",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "exit_code", "status", "code"),
+    [
+        ("COMPLETED", "0:0", RunStatus.FINISHED, 0),
+        ("FAILED", "3:0", RunStatus.FAILED, 3),
+        ("FAILED", "0:9", RunStatus.FAILED, 137),
+        ("CANCELLED by 0", "0:15", RunStatus.KILLED, 143),
+        ("TIMEOUT", "0:15", RunStatus.FAILED, 124),
+        ("OUT_OF_MEMORY", "0:125", RunStatus.FAILED, 137),
+        ("NODE_FAIL", "0:0", RunStatus.FAILED, 1),
+        ("PENDING", "0:0", None, None),
+        ("RUNNING", "0:0", None, None),
+        ("COMPLETING", "0:0", None, None),
+    ],
+)
+def test_slurm_states_map_to_statuses_and_exit_codes(
+    state: str, exit_code: str, status: RunStatus | None, code: int | None
+) -> None:
+    mapped = slurm_states.to_job_state(state, exit_code)
+    assert (mapped.status, mapped.exit_code) == (status, code)

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
-import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from mlrun_cli import __version__
 from mlrun_cli.backends.base import Job
 from mlrun_cli.backends.local import state_of
-from mlrun_cli.errors import Terminated, TrackingError
-from mlrun_cli.jobs import ARTIFACT_DIR, CONSOLE_LOG, MAX_TAG_LENGTH, job_dir, now_ms, record_end
+from mlrun_cli.errors import MlrunError, Terminated, TrackingError
+from mlrun_cli.jobs import CONSOLE_LOG, job_dir, now_ms, record_end
 from mlrun_cli.planning import RunPlan, RunRequest, plan_run
+from mlrun_cli.recording import fail_run, job_cwd, log_provenance, start_tags, user_name
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus
 from mlrun_cli.tracking.outbox import Recorder, SyncResult
@@ -69,40 +67,6 @@ class RunResult:
             "run_name": self.run_name,
             "tracking_uri": self.tracking_uri,
         }
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary uid in a container
-        return os.environ.get("USER") or "unknown"
-
-
-def _start_tags(plan: RunPlan, user: str) -> dict[str, str]:
-    return {
-        "mlflow.user": user,
-        "mlflow.source.name": plan.source.name,
-        "mlflow.source.type": "PROJECT",
-        "mlflow.project.entryPoint": plan.entry.name,
-        "mlflow.project.env": plan.env_manager,
-        "mlflow.project.backend": plan.backend,
-        "mlflow.runName": plan.run_name,
-        "mlrun.command": plan.command[:MAX_TAG_LENGTH],
-        "mlrun.version": __version__,
-        **plan.source.tags,
-    }
-
-
-def _fail_run(recorder: Recorder, error: BaseException) -> None:
-    """Best effort: a run that exists must never stay RUNNING, whatever went wrong."""
-    interrupted = isinstance(error, KeyboardInterrupt)
-    if isinstance(error, Terminated):
-        reason = f"stopped by signal {error.signum}"
-    else:
-        reason = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
-    with contextlib.suppress(Exception):  # the status below matters more than the reason
-        recorder.log_batch({}, {"mlrun.error": reason[:MAX_TAG_LENGTH]})
-    recorder.end_run(RunStatus.KILLED if interrupted else RunStatus.FAILED, now_ms())
 
 
 @contextlib.contextmanager
@@ -156,8 +120,8 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
     )
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
-    user = _user()
-    tags = {**_start_tags(plan, user), **prepared.tags}
+    user = user_name()
+    tags = {**start_tags(plan, user), **prepared.tags}
     run_ref = tracker.create_run(experiment.experiment_id, plan.run_name, user, now_ms(), tags)
     recorder = Recorder(tracker, run_ref)
     scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))
@@ -165,7 +129,7 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
     try:
         params = plan.bound.all_values()
         recorder.log_batch(params, {})
-        _log_provenance(recorder, plan, prepared.artifacts, scratch)
+        log_provenance(recorder, plan, prepared.artifacts, scratch)
         echo.write(
             f"mlrun: run {run_ref.run_id} ({plan.run_name}) in experiment "
             f"'{experiment.name}': {plan.command}\n".encode()
@@ -182,7 +146,7 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         else:
             job = Job(
                 command=plan.command,
-                cwd=_job_cwd(plan, run_ref.run_id),
+                cwd=job_cwd(plan, run_ref.run_id),
                 env_patch={
                     **container_env,
                     **prepared.env_patch,
@@ -196,7 +160,7 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
                 image=prepared.container.image if prepared.container is not None else None,
             )
             ref = backend.submit(job)
-            if ref.tags():
+            if plan.backend != "local":  # a local "job" is this process; nothing to find later
                 job_id = ref.job_id
                 recorder.log_batch({}, ref.tags())
                 echo.write(f"mlrun: submitted {plan.backend} job {ref.job_id}\n".encode())
@@ -206,7 +170,7 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
             state = backend.wait(ref, console_log=console_log, stdout=child_stdout)
         record_end(recorder, state, console_log)
     except BaseException as error:
-        _fail_run(recorder, error)
+        fail_run(recorder, error)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -245,28 +209,6 @@ def _result(
     )
 
 
-def _log_provenance(recorder: Recorder, plan: RunPlan, artifacts: Mapping[str, Path], scratch: Path) -> None:
-    """What the run was made from, saved before it starts: the uncommitted diff, env lock files."""
-    if plan.source.diff is not None:
-        (scratch / "git.diff").write_text(plan.source.diff)
-        recorder.log_artifact(scratch / "git.diff", ARTIFACT_DIR)
-    for name, path in artifacts.items():
-        if path.is_file():
-            staged = scratch / name
-            shutil.copyfile(path, staged)
-            recorder.log_artifact(staged, ARTIFACT_DIR)
-
-
-def _job_cwd(plan: RunPlan, run_id: str) -> Path:
-    """Where the job runs. A detached job outlives this process, and with it any git checkout
-    made for the run: it gets a copy of the project in its job folder instead."""
-    if not plan.detach or plan.source.cleanup is None:
-        return plan.project.directory
-    copy = job_dir(run_id) / "code"
-    shutil.copytree(plan.project.directory, copy, ignore=shutil.ignore_patterns(".git"), symlinks=True)
-    return copy
-
-
 def sync_runs() -> list[SyncResult]:
     """Send what runs kept in the outbox while their tracking store was unreachable."""
     from mlrun_cli.tracking import outbox
@@ -301,7 +243,11 @@ def show_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, str | No
     from mlrun_cli import jobs
 
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
-    record, state = jobs.settle_if_done(tracker, tracker.get_run(run_id))
+    record = tracker.get_run(run_id)
+    try:
+        record, state = jobs.settle_if_done(tracker, record)
+    except MlrunError as error:  # the run is still worth showing when its cluster does not answer
+        return record, f"unknown ({error.message})"
     return record, None if state is None else (state.state if state.done else state.reason or state.state)
 
 

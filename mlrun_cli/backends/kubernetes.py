@@ -110,6 +110,14 @@ def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
     kube_uri = os.environ.get("KUBE_MLFLOW_TRACKING_URI")
     if kube_uri:
         values["MLFLOW_TRACKING_URI"] = kube_uri
+    uri = values.get("MLFLOW_TRACKING_URI", "")
+    if uri.startswith(("file:", "/")) or "://localhost" in uri or "://127." in uri:
+        import sys
+
+        sys.stderr.write(
+            f"mlrun: warning: the pod records to {uri}, which is on this machine; "
+            "set KUBE_MLFLOW_TRACKING_URI to the tracking server's address as the pod sees it\n"
+        )
     return values
 
 

@@ -92,6 +92,7 @@ def test_job_runs_the_pushed_image_and_its_log_is_recorded(
     # The pod ran the image with the code in it, with the handshake and the quoted parameter.
     expected = f"run={run_id}\nbaked\nparam=hi there\n"
     assert expected in result.stderr
+    assert "mlrun: warning: the pod records to file://" in result.stderr  # a local store
     record = FileStore(isolated / "mlruns").get_run(run_id)
     assert record.status is RunStatus.FINISHED
     assert record.tags["mlflow.project.backend"] == "kubernetes"
@@ -165,7 +166,7 @@ def test_secrets_go_into_a_secret_not_the_job(
     project = docker_project(
         project_factory, 'echo "pw=$DB_PASSWORD"', extra="  environment: [DB_PASSWORD]\n"
     )
-    env = {**kube_env, "DB_PASSWORD": "s3cr3t"}
+    env = {**kube_env, "DB_PASSWORD": "s3cr3t", "KUBE_MLFLOW_TRACKING_URI": "http://mlflow.team.svc:5000"}
     result = mlrun("run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], "--json", env=env)
     assert result.returncode == 0, result.stderr
     job = json.loads(result.stdout)["job_id"]
@@ -174,6 +175,9 @@ def test_secrets_go_into_a_secret_not_the_job(
     assert entry["valueFrom"] == {"secretKeyRef": {"name": f"{job}-env", "key": "DB_PASSWORD"}}
     assert "s3cr3t" not in json.dumps(cluster.seen[f"mlflow/{job}"])
     assert "pw=s3cr3t" in result.stderr  # the fake kubelet resolved it as a kubelet does
+    # As in MLflow: the address the pods reach the tracking server at, and no warning then.
+    assert {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.team.svc:5000"} in container["env"]
+    assert "warning" not in result.stderr
 
 
 def test_config_errors_are_caught_before_anything_is_built(

@@ -260,3 +260,12 @@ def wait_run(
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
     record = jobs.wait_and_settle(tracker, tracker.get_run(run_id), timeout_s=timeout_s, stdout=stdout)
     return record, jobs.exit_code_of(record)
+
+
+def cancel_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, int]:
+    """Cancel a detached run's job and record its end; the run and its exit code."""
+    from mlrun_cli import jobs
+
+    tracker = get_tracker(resolve_tracking_uri(tracking_uri))
+    record = jobs.cancel_and_settle(tracker, tracker.get_run(run_id), stdout=sys.stderr.buffer)
+    return record, jobs.exit_code_of(record)

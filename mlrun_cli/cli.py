@@ -254,6 +254,19 @@ def runs_wait(
         sys.exit(exit_code)
 
 
+@runs.command("cancel")
+@click.argument("run_id")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.pass_context
+def runs_cancel(ctx: click.Context, run_id: str, tracking_uri: str | None) -> None:
+    """Cancel a detached run's job (scancel, or delete the Job) and record it KILLED."""
+    with error_handler(debug=debug_enabled(ctx)):
+        from mlrun_cli import api
+
+        record, exit_code = api.cancel_run(tracking_uri, run_id)
+        click.echo(f"mlrun: run {record.run_id} {record.status.name} (exit code {exit_code})", err=True)
+
+
 def main() -> None:
     cli(prog_name="mlrun")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mlrun_cli.backends.base import ExecutionBackend, JobRef, JobState
-from mlrun_cli.errors import EXIT_FAILURE, MlrunError, TrackingError
+from mlrun_cli.errors import EXIT_FAILURE, MlrunError, TrackingError, UsageError
 from mlrun_cli.home import mlrun_home
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
@@ -148,3 +148,13 @@ def wait_and_settle(
             )
         time.sleep(interval)
         interval = min(interval * 1.5, 3.0)
+
+
+def cancel_and_settle(tracker: Tracker, record: RunRecord, *, stdout: BinaryIO | None) -> RunRecord:
+    """Cancel a detached run's job, then record how it ended (KILLED, unless it had just ended)."""
+    pending = pending_job(record)
+    if pending is None:
+        raise UsageError(f"run {record.run_id} has no job left to cancel (it is {record.status.name})")
+    backend, ref = pending
+    backend.cancel(ref)
+    return wait_and_settle(tracker, record, timeout_s=120, stdout=stdout)

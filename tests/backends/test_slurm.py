@@ -220,7 +220,7 @@ def test_detached_run_from_git_is_settled_by_runs_show_and_wait(
     assert mlrun("runs", "wait", run_id[1], env=slurm_env).returncode == 7
 
 
-def test_runs_wait_gives_up_after_its_timeout(
+def test_runs_wait_gives_up_after_its_timeout_and_runs_cancel_cancels(
     mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
@@ -239,9 +239,13 @@ def test_runs_wait_gives_up_after_its_timeout(
     waited = mlrun("runs", "wait", str(data["run_id"]), "--timeout", "1", env=slurm_env)
     assert waited.returncode == 1 and time.monotonic() - started < 30
     assert f"has not ended after 1 s (slurm job {data['job_id']}" in waited.stderr
-    subprocess.run([str(slurm_bin / "scancel"), str(data["job_id"])], check=True)
-    cancelled = mlrun("runs", "wait", str(data["run_id"]), env=slurm_env)
-    assert cancelled.returncode == 143 and "KILLED" in cancelled.stderr
+    cancelled = mlrun("runs", "cancel", str(data["run_id"]), env=slurm_env)
+    assert cancelled.returncode == 0 and "KILLED (exit code 143)" in cancelled.stderr, cancelled.stderr
+    assert scontrol_state(slurm_bin, str(data["job_id"])) == "CANCELLED"
+    waited = mlrun("runs", "wait", str(data["run_id"]), env=slurm_env)
+    assert waited.returncode == 143 and "KILLED" in waited.stderr
+    again = mlrun("runs", "cancel", str(data["run_id"]), env=slurm_env)
+    assert again.returncode == 2 and "has no job left to cancel (it is KILLED)" in again.stderr
 
 
 def test_sbatch_refusal_is_a_clear_error_and_the_run_ends_failed(

@@ -75,9 +75,14 @@ def follow(
     started = time.monotonic()
     interval = FIRST_INTERVAL_S
     lost_since: list[float] = []
+    shown = ""
     try:
         while True:
             state = _poll(status, lost_since)
+            if state is not None and not state.done and (state.reason or state.state) != shown:
+                shown = state.reason or state.state
+                sys.stderr.write(f"mlrun: job {shown}\n")  # why it waits: PENDING (Resources), ...
+                sys.stderr.flush()
             sinks.write(new_output())
             if state is not None and state.done:
                 sinks.write(new_output())  # what landed between the query and the read

@@ -197,6 +197,16 @@ def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
     return {}
 
 
+def _waiting(pod: dict[str, Any] | None) -> str:
+    """Why the pod's container is not running yet (ImagePullBackOff: ...), if it says."""
+    for status in (pod or {}).get("status", {}).get("containerStatuses") or []:
+        waiting = status.get("state", {}).get("waiting") or {}
+        if waiting.get("reason"):
+            message = waiting.get("message")
+            return f"{waiting['reason']}: {message}" if message else str(waiting["reason"])
+    return ""
+
+
 def _condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for condition in job.get("status", {}).get("conditions") or []:
         if condition.get("type") == kind and condition.get("status") == "True":
@@ -214,8 +224,9 @@ def status(ref: JobRef) -> JobState:
         return JobState("Complete", RunStatus.FINISHED, 0)
     failed = _condition(job, "Failed")
     if failed is None and not counts.get("failed"):
-        word = "Running" if counts.get("active") else "Pending"
-        return JobState(word, None, None, word)
+        word = "Active" if counts.get("active") else "Pending"
+        waiting = _waiting(_latest_pod(core, ref))
+        return JobState(word, None, None, f"{word} ({waiting})" if waiting else word)
     reason = (failed or {}).get("reason") or "Failed"
     if reason == "DeadlineExceeded":
         return JobState(reason, RunStatus.FAILED, EXIT_TIMEOUT, "the Job exceeded activeDeadlineSeconds")

@@ -177,12 +177,26 @@ class FakeCluster:
         name, namespace = job["metadata"]["name"], job["metadata"].get("namespace", "default")
         pod_name = f"{name}-x7k2p"
         spec = job["spec"]["template"]["spec"]["containers"][0]
-        pod = {"metadata": {"name": pod_name, "labels": {"job-name": name}, "creationTimestamp": _now()}}
+        waiting = {
+            "name": spec["name"],
+            "image": spec["image"],
+            "imageID": "",
+            "ready": False,
+            "restartCount": 0,
+        }
+        waiting["state"] = {"waiting": {"reason": "ContainerCreating"}}
+        pod = {
+            "metadata": {"name": pod_name, "labels": {"job-name": name}, "creationTimestamp": _now()},
+            "status": {"phase": "Pending", "containerStatuses": [waiting]},
+        }
         self.core.create_namespaced_pod(namespace, pod, _preload_content=False)
         running = {"status": {"active": 1, "startTime": _now()}}
         self.batch.patch_namespaced_job_status(name, namespace, running, _preload_content=False)
         engine = docker.from_env()
+        started = time.monotonic()
         image = engine.images.pull(spec["image"])  # by digest, from the registry
+        # A pull takes at least half a second on a real node; the pod shows ContainerCreating meanwhile.
+        time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
         container = engine.containers.run(
             image.id,
             spec["command"],
@@ -192,6 +206,9 @@ class FakeCluster:
             detach=True,
         )
         self._containers[pod_name] = container
+        running = {**waiting, "ready": True, "imageID": image.id, "state": {"running": {"startedAt": _now()}}}
+        body = {"status": {"phase": "Running", "containerStatuses": [running]}}
+        self.core.patch_namespaced_pod_status(pod_name, namespace, body, _preload_content=False)
         for chunk in container.logs(stream=True, follow=True):
             self.logs[pod_name] = self.logs.get(pod_name, b"") + chunk
         code = int(container.wait()["StatusCode"])

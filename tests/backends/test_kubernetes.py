@@ -93,6 +93,7 @@ def test_job_runs_the_pushed_image_and_its_log_is_recorded(
     expected = f"run={run_id}\nbaked\nparam=hi there\n"
     assert expected in result.stderr
     assert "mlrun: warning: the pod records to file://" in result.stderr  # a local store
+    assert "mlrun: job Active (ContainerCreating)\n" in result.stderr  # why it waits, while it waits
     record = FileStore(isolated / "mlruns").get_run(run_id)
     assert record.status is RunStatus.FINISHED
     assert record.tags["mlflow.project.backend"] == "kubernetes"

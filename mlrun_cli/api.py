@@ -110,7 +110,6 @@ def dry_run(request: RunRequest) -> RunPlan:
 def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunResult:
     from mlrun_cli import envs
     from mlrun_cli.backends import get_backend
-    from mlrun_cli.backends.container import run_plan_in_container
 
     tracker = get_tracker(plan.tracking_uri)
     backend = get_backend(plan.backend)
@@ -140,6 +139,8 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         started = time.monotonic()
         container_env = prepared.container.environment if prepared.container is not None else {}
         if prepared.container is not None and plan.backend == "local":
+            from mlrun_cli.backends.container import run_plan_in_container
+
             state = state_of(
                 run_plan_in_container(plan, prepared.container, handshake, console_log, child_stdout)
             )

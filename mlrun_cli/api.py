@@ -17,7 +17,7 @@ from typing import BinaryIO
 from mlrun_cli.backends.base import Job
 from mlrun_cli.backends.local import state_of
 from mlrun_cli.errors import MlrunError, Terminated, TrackingError
-from mlrun_cli.jobs import CONSOLE_LOG, job_dir, now_ms, record_end
+from mlrun_cli.jobs import ARTIFACT_DIR, CONSOLE_LOG, job_dir, now_ms, record_end
 from mlrun_cli.planning import RunPlan, RunRequest, plan_run
 from mlrun_cli.recording import fail_run, job_cwd, log_provenance, start_tags, user_name
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
@@ -164,12 +164,16 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
             if plan.backend != "local":  # a local "job" is this process; nothing to find later
                 job_id = ref.job_id
                 recorder.log_batch({}, ref.tags())
+                if (job.job_dir / "job.sh").is_file():  # what was submitted, exactly
+                    recorder.log_artifact(job.job_dir / "job.sh", ARTIFACT_DIR)
                 echo.write(f"mlrun: submitted {plan.backend} job {ref.job_id}\n".encode())
                 echo.flush()
             if plan.detach:
                 return _result(run_ref, RunStatus.RUNNING, 0, 0.0, plan, params, tracker.uri, job_id)
             state = backend.wait(ref, console_log=console_log, stdout=child_stdout)
         record_end(recorder, state, console_log)
+        # Recorded: the job folder has served. A failure before this point leaves it to the job.
+        shutil.rmtree(job_dir(run_ref.run_id), ignore_errors=True)
     except BaseException as error:
         fail_run(recorder, error)
         raise

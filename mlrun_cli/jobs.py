@@ -97,6 +97,7 @@ def _settle_with(tracker: Tracker, record: RunRecord, state: JobState, output: b
             console_log.write_bytes(output)
             recorder = Recorder(tracker, RunRef(record.run_id, record.experiment_id, record.artifact_uri))
             record_end(recorder, state, console_log)
+            shutil.rmtree(job_dir(record.run_id), ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     try:

@@ -102,6 +102,9 @@ def test_success_streams_output_and_records_the_job(
     assert record.tags["mlflow.project.backend"] == "slurm"
     console = (Path(record.artifact_uri.removeprefix("file://")) / "mlrun" / "console.log").read_text()
     assert console == f"job={job_id} cwd={project}\nto-stderr\n"
+    script = (Path(record.artifact_uri.removeprefix("file://")) / "mlrun" / "job.sh").read_text()
+    assert "exec bash -c" in script and f"MLFLOW_RUN_ID={record.run_id}" in script
+    assert not (Path(os.environ["MLRUN_HOME"]) / "jobs" / record.run_id).exists()  # cleaned up
 
 
 def test_failure_exit_code_is_mirrored(

@@ -34,15 +34,19 @@ def _document(raw: str, cwd: Path) -> Any:
 
 def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -> dict[str, Any]:
     """The config as a dict; every problem (with its line, for files) raised as one SpecError."""
-    if raw is None or not raw.strip():
-        return {}
-    doc = _document(raw, cwd)
-    if doc.data is None:
-        return {}
+    from mlrun_cli.project.yamlfile import parse_yaml
+
     schema = backend.CONFIG_SCHEMA
     check = getattr(backend, "check_config", None)
-    if schema is None and check is None:
+    given = raw is not None and bool(raw.strip())
+    if given and schema is None and check is None:
         raise UsageError(f"the {backend.NAME} backend takes no --backend-config")
+    if schema is None and check is None:
+        return {}
+    # No config is an empty one: a backend that needs settings says which are missing.
+    doc = _document(raw, cwd) if given and raw is not None else parse_yaml("{}", "--backend-config")
+    if doc.data is None:
+        doc.data = {}
     if not isinstance(doc.data, dict):
         raise SpecError([Problem(doc.file, 1, "", "expected a mapping of settings")], subject=_SUBJECT)
     if schema is not None:
@@ -50,9 +54,8 @@ def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -
 
         problems = check_against_schema(doc, schema)
         if problems:
-            raise SpecError(
-                problems, hint=f"'mlrun schema {schema}' prints what it accepts", subject=_SUBJECT
-            )
+            hint = f"'mlrun schema {schema}' prints what it accepts; give it with -c/--backend-config"
+            raise SpecError(problems, hint=hint, subject=_SUBJECT)
     if check is not None:
         check(doc.data)
     return dict(doc.data)

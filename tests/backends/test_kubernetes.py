@@ -187,6 +187,8 @@ def test_config_errors_are_caught_before_anything_is_built(
     project = docker_project(project_factory, "true")
     missing = mlrun("run", str(project), "-b", "kubernetes", "-c", '{"repository-uri": "reg/x"}')
     assert missing.returncode == 2 and "missing required key 'kube-job-template-path'" in missing.stderr
+    none = mlrun("run", str(project), "-b", "kubernetes")
+    assert none.returncode == 2 and "missing required key 'repository-uri'" in none.stderr
     (tmp_path / "bad.yaml").write_text("kind: Pod\nspec: {}\n")
     config = json.dumps({"kube-job-template-path": str(tmp_path / "bad.yaml"), "repository-uri": "reg/x"})
     bad = mlrun("run", str(project), "-b", "kubernetes", "-c", config)

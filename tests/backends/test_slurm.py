@@ -83,6 +83,12 @@ def test_detach_returns_at_once_with_run_and_job_ids(timeout_run: dict[str, str]
     assert scontrol_state(slurm_bin, job_id) in ("PENDING", "RUNNING")
     script = (work / "home" / "jobs" / record.run_id / "job.sh").read_text()
     assert f"export MLFLOW_RUN_ID={record.run_id}" in script and "exec bash -c" in script
+    env = {k: v for k, v in timeout_run.items() if k not in ("work", "run_id")}
+    shown = subprocess.run(
+        [*MLRUN, "runs", "show", record.run_id, "--json"], cwd=work, env=env, capture_output=True, text=True
+    )
+    data = json.loads(shown.stdout)
+    assert data["status"] == "RUNNING" and data["job_state"] in ("RUNNING", "PENDING"), shown.stderr
 
 
 def test_success_streams_output_and_records_the_job(

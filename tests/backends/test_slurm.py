@@ -291,3 +291,26 @@ def test_time_limit_exceeded_ends_failed_with_exit_124(
     record = _store(Path(timeout_run["work"])).get_run(timeout_run["run_id"])
     assert record.status is RunStatus.FAILED
     assert record.tags["mlrun.error"] == "the job exceeded its time limit (TIMEOUT)"
+
+
+def test_sacct_answers_once_slurmctld_has_forgotten_the_job(
+    slurm_bin: Path, slurm_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scontrol forgets a job MinJobAge (300 s) after it ends; the job completion log does not.
+    This cluster has no accounting database, so `sacct -X` fails and `sacct -c` answers."""
+    from mlrun_cli.backends import slurm_states
+
+    job = subprocess.run(
+        [str(slurm_bin / "sbatch"), "--parsable", f"--output={tmp_path}/o.log", "--wrap", "exit 3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with monkeypatch.context() as patched:  # undone here: the isolated fixture checks os.environ
+        patched.setenv("PATH", slurm_env["PATH"])
+        deadline = time.monotonic() + 60
+        while slurm_states.query(job).status is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        from_log = slurm_states._from_sacct(job)
+    assert from_log is not None
+    assert (from_log.state, from_log.status, from_log.exit_code) == ("FAILED", RunStatus.FAILED, 3)

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,11 +69,12 @@ print(json.dumps({
 """
 
 
-def read_run(python: Path, tracking_uri: str, run_id: str) -> dict:  # type: ignore[type-arg]
-    """A run as MLflow's own client sees it, read in the MLflow venv."""
+def read_run(python: Path, tracking_uri: str, run_id: str, prefix: Sequence[str] = ()) -> dict:  # type: ignore[type-arg]
+    """A run as MLflow's own client sees it, read in the MLflow venv (`prefix`: from another
+    network namespace)."""
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
     out = subprocess.run(
-        [str(python), "-c", READ_RUN, tracking_uri, run_id],
+        [*prefix, str(python), "-c", READ_RUN, tracking_uri, run_id],
         env=env,
         capture_output=True,
         text=True,

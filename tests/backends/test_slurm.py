@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 Mlrun = Callable[..., Result]
 ON_SLURM = ("-b", "slurm", "--env-manager", "local")
+NETNS = "mlrun-slurm"  # as .ci/slurm-up names it
 Factory = Callable[[dict[str, str]], Path]
 PROJECT = """\
 name: on-slurm
@@ -314,3 +315,43 @@ def test_sacct_answers_once_slurmctld_has_forgotten_the_job(
         from_log = slurm_states._from_sacct(job)
     assert from_log is not None
     assert (from_log.state, from_log.status, from_log.exit_code) == ("FAILED", RunStatus.FAILED, 3)
+
+
+@pytest.mark.mlflow
+def test_the_childs_mlflow_joins_the_run_on_a_tracking_server(
+    project_factory: Factory, slurm_bin: Path, mlflow_python: Path, tmp_path: Path
+) -> None:
+    """The usual cluster set-up: a tracking server, and the job logging to it over REST.
+
+    The cluster's nodes live in their own network namespace (see .ci/slurm-up), so the server,
+    and mlrun itself, run in it too, as they would on the cluster's network."""
+    from tests.git_daemon import free_port
+    from tests.mlflow_server import start_server, stop_server
+
+    netns = ["nsenter", f"--net=/run/netns/{NETNS}"]
+    proc, url = start_server(mlflow_python, tmp_path / "server", free_port(), prefix=netns)
+    try:
+        project = project_factory(
+            {
+                "MLproject": "entry_points: {main: {command: 'python log.py'}}\n",
+                "log.py": "import mlflow\nwith mlflow.start_run() as run:\n"
+                "    mlflow.log_metric('score', 0.5)\n    print('joined', run.info.run_id)\n",
+            }
+        )
+        env = {**os.environ, "PATH": f"{slurm_bin}{os.pathsep}{on_path(mlflow_python)['PATH']}"}
+        result = subprocess.run(
+            [*netns, *MLRUN, "run", str(project), *ON_SLURM, "--tracking-uri", url, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        data = _json(Result(result.returncode, result.stdout, result.stderr))
+        seen = read_run(mlflow_python, url, str(data["run_id"]), prefix=netns)
+        assert seen["status"] == "FINISHED" and seen["metrics"] == {"score": 0.5}
+        assert seen["tags"]["mlrun.slurm.job_id"] == data["job_id"]
+        assert f"joined {data['run_id']}" in seen["console"]
+        assert "mlrun/job.sh" in seen["artifacts"]
+    finally:
+        stop_server(proc)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,69 +14,9 @@ import pytest
 from tests.conftest import Result
 from tests.git_daemon import free_port
 from tests.mlflow_env import on_path, read_run
+from tests.mlflow_server import ADMIN, start_server, stop_server
 
 pytestmark = pytest.mark.mlflow
-
-
-ADMIN = ("admin", "Mlrun-Test-Admin-7")
-
-
-def start_server(
-    mlflow_python: Path, root: Path, port: int, *, basic_auth: bool = False
-) -> tuple[subprocess.Popen[bytes], str]:
-    """`mlflow server` from the side venv on 127.0.0.1, SQLite backend, artifacts served;
-    with MLflow's basic-auth app when asked."""
-    root.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    auth: list[str] = []
-    if basic_auth:
-        (root / "auth.ini").write_text(
-            f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root}/auth.db\n"
-            f"admin_username = {ADMIN[0]}\nadmin_password = {ADMIN[1]}\n"
-            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        )
-        env.update(MLFLOW_AUTH_CONFIG_PATH=str(root / "auth.ini"), MLFLOW_FLASK_SERVER_SECRET_KEY="test")
-        auth = ["--app-name", "basic-auth"]
-    with (root / "server.log").open("a") as log:
-        proc = subprocess.Popen(
-            [
-                str(mlflow_python.parent / "mlflow"),
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--backend-store-uri",
-                f"sqlite:///{root}/mlflow.db",
-                "--artifacts-destination",
-                str(root / "artifacts"),
-                "--workers",
-                "1",
-                *auth,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text())
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,82 @@
+"""A real `mlflow server` for the tests, from the MLflow side venv."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+ADMIN = ("admin", "Mlrun-Test-Admin-7")
+
+
+def start_server(
+    mlflow_python: Path, root: Path, port: int, *, basic_auth: bool = False, prefix: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`mlflow server` from the side venv on 127.0.0.1, SQLite backend, artifacts served;
+    with MLflow's basic-auth app when asked; `prefix` runs it (and the health check) inside
+    another network namespace."""
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    auth: list[str] = []
+    if basic_auth:
+        (root / "auth.ini").write_text(
+            f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root}/auth.db\n"
+            f"admin_username = {ADMIN[0]}\nadmin_password = {ADMIN[1]}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        )
+        env.update(MLFLOW_AUTH_CONFIG_PATH=str(root / "auth.ini"), MLFLOW_FLASK_SERVER_SECRET_KEY="test")
+        auth = ["--app-name", "basic-auth"]
+    with (root / "server.log").open("a") as log:
+        proc = subprocess.Popen(
+            [
+                *prefix,
+                str(mlflow_python.parent / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{root}/mlflow.db",
+                "--artifacts-destination",
+                str(root / "artifacts"),
+                "--workers",
+                "1",
+                *auth,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    probe = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)"
+    while time.monotonic() < deadline:
+        if prefix:
+            checked = subprocess.run(
+                [*prefix, sys.executable, "-c", probe, f"{url}/health"], capture_output=True
+            )
+            if checked.returncode == 0:
+                return proc, url
+            time.sleep(0.2)
+            continue
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text())
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -161,7 +161,7 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
                 image=prepared.container.image if prepared.container is not None else None,
             )
             ref = backend.submit(job)
-            if plan.backend != "local":  # a local "job" is this process; nothing to find later
+            if backend.DETACHABLE:  # a job that outlives mlrun must be found again from the run
                 job_id = ref.job_id
                 recorder.log_batch({}, ref.tags())
                 if (job.job_dir / "job.sh").is_file():  # what was submitted, exactly

@@ -205,7 +205,9 @@ def run_logged(
     return proc.stdout
 
 
-def run_captured(argv: Sequence[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_captured(
+    argv: Sequence[str], *, timeout: float = 60, env_patch: Mapping[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a short client command (sbatch, squeue, ...) and capture its output.
 
     ExecutionError when it cannot be started or does not answer in time; the caller reads the
@@ -213,7 +215,12 @@ def run_captured(argv: Sequence[str], *, timeout: float = 60) -> subprocess.Comp
     """
     try:
         return subprocess.run(  # noqa: S603 - argv is a list, never a shell string
-            list(argv), capture_output=True, text=True, timeout=timeout, check=False
+            list(argv),
+            env=merged_env(env_patch or {}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except FileNotFoundError:
         raise ExecutionError(f"{argv[0]!r} is not installed (not found on PATH)") from None

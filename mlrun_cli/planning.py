@@ -7,7 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import envs
 from mlrun_cli.envs.base import EnvOptions
@@ -17,6 +17,9 @@ from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_
 from mlrun_cli.project.model import EntryPoint, Project
 from mlrun_cli.source import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
+
+if TYPE_CHECKING:
+    from mlrun_cli.backends.base import ExecutionBackend
 
 _ADJECTIVES = (
     "amber",
@@ -165,10 +168,9 @@ def _plan(
     bound = params.bind(entry, given, request.cwd, project.directory)
     requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)
-    backend_config = _check_backend(request, manager)
+    backend, backend_config = _check_backend(request, manager)
     env_options = request.env_options
-    if request.backend == "kubernetes" and not env_options.build_image:
-        # A pod has no bind mount of the project folder: the code must be in the image.
+    if getattr(backend, "CODE_IN_IMAGE", False) and not env_options.build_image:
         env_options = dataclasses.replace(env_options, build_image=True)
     env = envs.get_env_manager(manager).prepare(project, build=False, options=env_options)
     return RunPlan(
@@ -190,7 +192,7 @@ def _plan(
     )
 
 
-def _check_backend(request: RunRequest, env_manager: str) -> dict[str, Any]:
+def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBackend, dict[str, Any]]:
     from mlrun_cli.backends import get_backend
     from mlrun_cli.backends.config import load_backend_config
 
@@ -208,4 +210,4 @@ def _check_backend(request: RunRequest, env_manager: str) -> dict[str, Any]:
     preflight = getattr(backend, "preflight", None)
     if preflight is not None:
         preflight()  # e.g. the cluster's client commands are installed
-    return config
+    return backend, config

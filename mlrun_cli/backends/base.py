@@ -10,6 +10,7 @@ entry-point group `mlrun_cli.backends`, named by the `--backend` value they serv
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,12 @@ from mlrun_cli.tracking.base import RunStatus
 
 EXIT_TIMEOUT = 124
 """What a run that hit its time limit exits with, as timeout(1) does."""
+_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
+
+
+def is_secret(name: str) -> bool:
+    """Variables a backend must not write where others can read them (job scripts, Job specs)."""
+    return _SECRET.search(name) is not None
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,8 @@ class ExecutionBackend(Protocol):
     """The env managers it can run (None: all of them)."""
 
     # Optional: `preflight()` checks, before any run exists, that the backend can be used;
-    # `check_config(config)` checks what a JSON schema cannot.
+    # `check_config(config)` checks what a JSON schema cannot; `CODE_IN_IMAGE = True` makes
+    # docker environments bake the code into the image (--build-image).
 
     def submit(self, job: Job) -> JobRef:
         """Hand the job over; return without waiting for it to run."""

@@ -8,13 +8,15 @@ mlrun/console.log; cancelling deletes the Job with its pods. Secrets of the trac
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlrun_cli.backends import kube_job
-from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
+from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_secret
 from mlrun_cli.backends.follow import Sinks, follow
 from mlrun_cli.errors import ExecutionError, NotAvailableError, UsageError
 from mlrun_cli.tracking.base import RunStatus
@@ -23,7 +25,8 @@ NAME = "kubernetes"
 DETACHABLE = True
 CONFIG_SCHEMA = "kubernetes_config"
 ENV_KINDS = frozenset({"docker"})
-_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
+CODE_IN_IMAGE = True
+"""A pod has no bind mount of the project folder: the code goes into the image (--build-image)."""
 _OOM_EXIT = 137
 
 
@@ -61,8 +64,6 @@ def _api(context: str | None) -> Any:
 def _call(what: str, fn: Any, *args: Any, raw: bool = False, **kwargs: Any) -> Any:
     """A Kubernetes API call; its JSON (or with raw=True its bytes) back, API errors as mlrun
     errors, 404 as None. Raw JSON, not the client's models: they reject partial objects."""
-    import json
-
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
@@ -103,8 +104,6 @@ def push_image(local_tag: str, repository: str) -> str:
 
 
 def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
-    import os
-
     values = {k: v for k, v in env.items() if v is not None}
     # As MLflow does: where the pod reaches the tracking server by another address.
     kube_uri = os.environ.get("KUBE_MLFLOW_TRACKING_URI")
@@ -112,8 +111,6 @@ def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
         values["MLFLOW_TRACKING_URI"] = kube_uri
     uri = values.get("MLFLOW_TRACKING_URI", "")
     if uri.startswith(("file:", "/")) or "://localhost" in uri or "://127." in uri:
-        import sys
-
         sys.stderr.write(
             f"mlrun: warning: the pod records to {uri}, which is on this machine; "
             "set KUBE_MLFLOW_TRACKING_URI to the tracking server's address as the pod sees it\n"
@@ -131,7 +128,7 @@ def submit(job: Job) -> JobRef:
     image = push_image(job.image, str(config[kube_job.REPOSITORY_KEY]))
     name = kube_job.job_name(job.run_name, job.run_id)
     env = _pod_env(job.env_patch)
-    secrets = {k: v for k, v in env.items() if _SECRET.search(k)}
+    secrets = {k: v for k, v in env.items() if is_secret(k)}
     secret_name = f"{name}-env" if secrets else None
     manifest = kube_job.render_job(
         template,

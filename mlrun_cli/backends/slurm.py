@@ -9,19 +9,17 @@ the job through sbatch's own environment, never through the script on the shared
 
 from __future__ import annotations
 
-import re
 import shlex
 import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlrun_cli.backends import slurm_states
-from mlrun_cli.backends.base import Job, JobRef, JobState
+from mlrun_cli.backends.base import Job, JobRef, JobState, is_secret
 from mlrun_cli.backends.follow import Sinks, follow
 from mlrun_cli.errors import ExecutionError, NotAvailableError, UsageError
-from mlrun_cli.execute import merged_env, run_captured
+from mlrun_cli.execute import run_captured
 
 NAME = "slurm"
 DETACHABLE = True
@@ -30,7 +28,6 @@ ENV_KINDS = frozenset({"local", "uv", "virtualenv", "conda"})
 
 SCRIPT_NAME = "job.sh"
 OUTPUT_NAME = "output.log"
-_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
 _OPTIONS = {
     "partition": "--partition",
     "time": "--time",
@@ -85,7 +82,7 @@ def job_script(job: Job) -> str:
     for key, value in sorted(job.env_patch.items()):
         if value is None:
             lines.append(f"unset {key}")
-        elif _SECRET.search(key):
+        elif is_secret(key):
             lines.append(f"# {key}: passed through sbatch's environment, not written here")
         else:
             lines.append(f"export {key}={shlex.quote(value)}")
@@ -113,8 +110,8 @@ def submit(job: Job) -> JobRef:
         *sbatch_options(job.config, job.run_name),
         str(script),
     ]
-    secrets = {k: v for k, v in job.env_patch.items() if v is not None and _SECRET.search(k)}
-    proc = _sbatch(argv, merged_env(secrets))
+    secrets = {k: v for k, v in job.env_patch.items() if v is not None and is_secret(k)}
+    proc = run_captured(argv, timeout=120, env_patch=secrets)
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
         raise UsageError(f"sbatch refused the job: {message}")
@@ -122,17 +119,6 @@ def submit(job: Job) -> JobRef:
     if not job_id.isdigit():
         raise ExecutionError(f"sbatch answered without a job id: {proc.stdout.strip()[:200]!r}")
     return JobRef(NAME, job_id, {"output": str(output)})
-
-
-def _sbatch(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
-    except FileNotFoundError:
-        raise ExecutionError(
-            "sbatch is not installed (not found on PATH); the slurm backend submits with Slurm's clients"
-        ) from None
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ExecutionError(f"sbatch failed: {error}") from None
 
 
 def status(ref: JobRef) -> JobState:

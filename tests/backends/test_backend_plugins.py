@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import pytest
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import Result
-from tests.envs.conftest import build_wheel
+from tests.envs.conftest import install_plugin
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]
@@ -69,20 +66,13 @@ def wait(ref, *, console_log, stdout=None):
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    root = tmp_path_factory.mktemp("backend-plugin")
-    wheel = build_wheel(
-        root,
+    return install_plugin(
+        tmp_path_factory.mktemp("backend-plugin"),
         "mlrun-bgqueue",
-        "1.0",
-        files={"mlrun_bgqueue.py": PLUGIN},
-        entry_points="[mlrun_cli.backends]\nbgqueue = mlrun_bgqueue\n",
+        "mlrun_bgqueue",
+        PLUGIN,
+        "[mlrun_cli.backends]\nbgqueue = mlrun_bgqueue\n",
     )
-    site = root / "site"
-    uv = Path(sys.executable).parent / "uv"
-    subprocess.run(
-        [str(uv), "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True
-    )
-    return str(site) + os.pathsep + os.environ.get("PYTHONPATH", "")
 
 
 def test_plugin_backend_runs_attached_and_records_its_job(

@@ -203,17 +203,7 @@ def test_detached_run_from_git_is_settled_by_runs_show_and_wait(
     subprocess.run([*git, "commit", "-qm", "v1"], check=True)
     subprocess.run([*git, "tag", "v1"], check=True)
     # The checkout made for --version is gone when mlrun returns; the job has its own copy.
-    submitted = mlrun(
-        "run",
-        str(repo),
-        "-v",
-        "v1",
-        *ON_SLURM,
-        "--detach",
-        "-P",
-        "code=7",
-        env=slurm_env,
-    )
+    submitted = mlrun("run", str(repo), "-v", "v1", *ON_SLURM, "--detach", "-P", "code=7", env=slurm_env)
     assert submitted.returncode == 0, submitted.stderr
     run_id = re.search(r"run ([0-9a-f]{32}) submitted as slurm job (\d+)", submitted.stderr)
     assert run_id is not None, submitted.stderr
@@ -234,16 +224,7 @@ def test_runs_wait_gives_up_after_its_timeout_and_runs_cancel_cancels(
     mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
-    submitted = mlrun(
-        "run",
-        str(project),
-        "-e",
-        "sleepy",
-        *ON_SLURM,
-        "--detach",
-        "--json",
-        env=slurm_env,
-    )
+    submitted = mlrun("run", str(project), "-e", "sleepy", *ON_SLURM, "--detach", "--json", env=slurm_env)
     data = _json(submitted)
     started = time.monotonic()
     waited = mlrun("runs", "wait", str(data["run_id"]), "--timeout", "1", env=slurm_env)
@@ -262,14 +243,7 @@ def test_sbatch_refusal_is_a_clear_error_and_the_run_ends_failed(
     mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
-    result = mlrun(
-        "run",
-        str(project),
-        *ON_SLURM,
-        "-c",
-        '{"partition": "nope"}',
-        env=slurm_env,
-    )
+    result = mlrun("run", str(project), *ON_SLURM, "-c", '{"partition": "nope"}', env=slurm_env)
     assert result.returncode == 2
     assert "Error: sbatch refused the job:" in result.stderr and "Traceback" not in result.stderr
     [record] = _store(isolated).search_runs(None, 5)

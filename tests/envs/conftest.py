@@ -6,6 +6,8 @@ import base64
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +47,18 @@ def build_wheel(
             archive.writestr(path, text)
         archive.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
     return wheel
+
+
+def install_plugin(root: Path, name: str, module: str, source: str, entry_points: str) -> str:
+    """Build a one-module plugin wheel, install it into `root`/site with uv, and return the
+    PYTHONPATH that makes the mlrun subprocess find it (and its entry points)."""
+    wheel = build_wheel(root, name, "1.0", files={f"{module}.py": source}, entry_points=entry_points)
+    site = root / "site"
+    uv = Path(sys.executable).parent / "uv"
+    subprocess.run(
+        [str(uv), "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True
+    )
+    return str(site) + os.pathsep + os.environ.get("PYTHONPATH", "")
 
 
 def build_sdist(directory: Path, name: str, version: str) -> Path:

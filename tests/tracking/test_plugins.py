@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import Result
-from tests.envs.conftest import build_wheel
+from tests.envs.conftest import install_plugin
 
 PLUGIN = '''
 import json, uuid
@@ -67,17 +64,12 @@ def test_an_installed_plugin_records_through_its_scheme(
     project_factory: Callable[[dict[str, str]], Path],
     tmp_path: Path,
 ) -> None:
-    wheel = build_wheel(
+    plugin_path = install_plugin(
         tmp_path,
         "mlrun-journal",
-        "1.0",
-        files={"mlrun_journal.py": PLUGIN},
-        entry_points="[mlrun_cli.tracking]\njournal = mlrun_journal:JournalTracker\n",
-    )
-    site = tmp_path / "site"
-    uv = Path(sys.executable).parent / "uv"
-    subprocess.run(
-        [str(uv), "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True
+        "mlrun_journal",
+        PLUGIN,
+        "[mlrun_cli.tracking]\njournal = mlrun_journal:JournalTracker\n",
     )
     project = project_factory(
         {
@@ -93,7 +85,7 @@ def test_an_installed_plugin_records_through_its_scheme(
         "local",
         "--tracking-uri",
         f"journal://{journal}",
-        env={"PYTHONPATH": str(site) + os.pathsep + os.environ.get("PYTHONPATH", "")},
+        env={"PYTHONPATH": plugin_path},
     )
     assert result.returncode == 0, result.stderr
     calls = [json.loads(line) for line in journal.read_text().splitlines()]

@@ -11,6 +11,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_INFRA = 75
+"""Infrastructure that did not answer (a git remote, a tracking server, a cluster, the Docker
+engine): not the user's input, and worth retrying. 75 is sysexits' EX_TEMPFAIL."""
 
 
 class MlrunError(Exception):
@@ -27,7 +30,13 @@ class MlrunError(Exception):
         return []
 
     def to_dict(self) -> dict[str, object]:
-        return {"error": type(self).__name__, "message": self.message, "details": self.details()}
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "details": self.details(),
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
 
 
 class UsageError(MlrunError):
@@ -36,6 +45,16 @@ class UsageError(MlrunError):
 
 class NotAvailableError(UsageError):
     """A feature that is named in the CLI but not built yet."""
+
+
+class PluginError(UsageError):
+    """A plugin (env manager, backend, tracker) is unknown, fails to load, or lacks what it must have."""
+
+
+class InfrastructureError(MlrunError):
+    """Something mlrun depends on did not answer or refused: retry later, fix nothing in the input."""
+
+    exit_code = EXIT_INFRA
 
 
 @dataclass(frozen=True)
@@ -123,5 +142,7 @@ class CommandFailed(MlrunError):
         self.output = output
 
 
-class TrackingUnreachable(TrackingError):
+class TrackingUnreachable(TrackingError, InfrastructureError):
     """The tracking store did not answer (network down, server gone, or failing with 5xx)."""
+
+    exit_code = EXIT_INFRA

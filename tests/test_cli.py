@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
 import pytest
 from click.testing import CliRunner
 
-from mlrun_cli import __version__, api
+from mlrun_cli import __version__
 from mlrun_cli.cli import cli
-from mlrun_cli.execute import Outcome
+from mlrun_cli.process import Outcome
+from mlrun_cli.runs import api
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import EXAMPLES
@@ -55,7 +57,7 @@ from tests.conftest import EXAMPLES
 )
 def test_run_options_become_a_run_request(argv: list[str], expected: dict[str, object]) -> None:
     result_value = api.RunResult("r" * 32, "0", RunStatus.FINISHED, 0, 0.1, "cmd", {}, "file:///x", "name")
-    with mock.patch("mlrun_cli.api.run", autospec=True, return_value=result_value) as run:
+    with mock.patch("mlrun_cli.runs.api.run", autospec=True, return_value=result_value) as run:
         result = CliRunner().invoke(cli, ["run", *argv])
     assert result.exit_code == 0, result.output
     request = run.call_args.args[0]
@@ -63,9 +65,11 @@ def test_run_options_become_a_run_request(argv: list[str], expected: dict[str, o
     assert request == api.RunRequest(**{**defaults.__dict__, **expected})  # type: ignore[arg-type]
 
 
-def test_unknown_env_manager_is_a_usage_error() -> None:
-    result = CliRunner().invoke(cli, ["run", ".", "--env-manager", "pip"])
-    assert result.exit_code == 2 and "Invalid value for '--env-manager'" in result.output
+def test_unknown_env_manager_is_a_usage_error(project_factory: Callable[[dict[str, str]], Path]) -> None:
+    project = project_factory({"MLproject": "entry_points: {main: {command: 'true'}}\n"})
+    result = CliRunner().invoke(cli, ["run", str(project), "--env-manager", "pip"])
+    assert result.exit_code == 2
+    assert "unknown env manager 'pip'; available: local, virtualenv, uv, conda, docker" in result.output
 
 
 def test_internal_error_after_the_run_exists_exits_3_and_ends_it_failed(
@@ -98,7 +102,7 @@ def test_keyboard_interrupt_before_the_command_records_killed(isolated: Path) ->
 
 
 def test_debug_shows_the_traceback() -> None:
-    with mock.patch("mlrun_cli.validation.validate", side_effect=RuntimeError("boom")):
+    with mock.patch("mlrun_cli.project.validate.validate", side_effect=RuntimeError("boom")):
         result = CliRunner().invoke(cli, ["--debug", "validate", "."])
     assert result.exit_code == 3 and "Traceback" in result.output
 
@@ -154,3 +158,31 @@ def test_python_dash_m_works_and_reports_the_version() -> None:
         [sys.executable, "-m", "mlrun_cli", "--version"], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == f"mlrun, version {__version__}"
+
+
+def test_json_reports_every_failure_as_one_object(isolated: Path) -> None:
+    """Interrupts and internal errors too: CI reading --json never gets a bare traceback."""
+    args = ["run", str(EXAMPLES / "typed_params"), "--env-manager", "local", "-P", "text=x", "--json"]
+    for side_effect, code, kind in (
+        (KeyboardInterrupt, 130, "Interrupted"),
+        (RuntimeError("disk on fire"), 3, "InternalError"),
+    ):
+        with mock.patch("mlrun_cli.backends.local.wait", side_effect=side_effect):
+            result = CliRunner().invoke(cli, args)
+        assert result.exit_code == code
+        data = json.loads(result.stdout)
+        assert data["error"] == kind and data["exit_code"] == code
+    bad = CliRunner().invoke(cli, [*args, "-P", "text=twice"])
+    assert bad.exit_code == 2 and json.loads(bad.stdout)["exit_code"] == 2
+
+
+def test_debug_shows_the_original_cause_under_ours(project_factory: Callable[[dict[str, str]], Path]) -> None:
+    project = project_factory(
+        {"MLproject": "docker_env: {image: busybox}\nentry_points: {main: {command: 'true'}}\n"}
+    )
+    with mock.patch.dict("os.environ", {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}):
+        result = CliRunner().invoke(cli, ["--debug", "run", str(project), "--dry-run"])
+    assert result.exit_code == 75, result.output
+    assert "DockerEngineUnreachable" in result.output
+    assert "The original error:" in result.output or "direct cause" in result.output
+    assert "docker.errors.DockerException" in result.output  # the SDK's own error, underneath ours

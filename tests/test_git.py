@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.git_urls import clean_url, parse_git_uri, redact
+from mlrun_cli.sources.git_urls import clean_url, parse_git_uri, redact
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import MLRUN, Result
 from tests.git_daemon import start_git_daemon

@@ -1,11 +1,12 @@
 """The ExecutionBackend protocol: one module per place a command can run.
 
-Every backend takes a Job, hands back a JobRef at once (submit), and then answers status, wait,
-cancel and logs for that ref. A ref is rebuilt from the run's tags, so a later process
-(`mlrun runs wait`) can follow a job that an earlier one submitted.
+Every backend takes a Job, hands back a JobRef at once (`submit`), and then answers `status`,
+`cancel` and `logs` for that ref; `wait` follows it to its end. A ref is rebuilt from the run's
+tags, so a later process (`mlrun runs wait`) can follow a job that an earlier one submitted.
 
-Third-party backends register a module (or any object with these attributes) under the
-entry-point group `mlrun_cli.backends`, named by the `--backend` value they serve.
+This module and `mlrun_cli.tracking.base` are all a third-party backend needs: it may be a module
+(or any object) with `submit`, `status`, `cancel` and `logs`, registered under the entry-point
+group `mlrun_cli.backends`; every other hook below has a default, `wait` included (it polls).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
+from mlrun_cli import tags
+from mlrun_cli.envs.base import ContainerSpec
+from mlrun_cli.errors import PluginError, UsageError
+from mlrun_cli.registry import missing_attributes
 from mlrun_cli.tracking.base import RunStatus
 
-EXIT_TIMEOUT = 124
-"""What a run that hit its time limit exits with, as timeout(1) does."""
+EXIT_TIMEOUT = tags.EXIT_TIMEOUT
 _SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
 
 
@@ -35,14 +39,25 @@ class Job:
     command: str
     cwd: Path
     env_patch: Mapping[str, str | None]
+    """Variables to set (None: unset) on top of the submitting process's environment."""
     run_id: str
     run_name: str
     job_dir: Path
     """A folder of this run's own under $MLRUN_HOME (shared with the cluster) for job files."""
     config: Mapping[str, Any] = field(default_factory=dict)
     """The --backend-config, already checked against the backend's schema."""
-    image: str | None = None
-    """The container image holding the project, for backends that run images."""
+    container: ContainerSpec | None = None
+    """Set when the command runs in a container: image, volumes, run options, gpus, keep."""
+
+    @property
+    def image(self) -> str | None:
+        return self.container.image if self.container is not None else None
+
+    def environment(self) -> dict[str, str]:
+        """The child's whole environment: this process's, with the job's patch applied."""
+        from mlrun_cli.process import merged_env
+
+        return merged_env(self.env_patch)
 
 
 @dataclass(frozen=True)
@@ -53,13 +68,13 @@ class JobRef:
     """Whatever else the backend needs to find the job again (recorded as run tags)."""
 
     def tags(self) -> dict[str, str]:
-        prefix = f"mlrun.{self.backend}."
+        prefix = tags.job_prefix(self.backend)
         return {f"{prefix}job_id": self.job_id, **{f"{prefix}{k}": v for k, v in self.data.items()}}
 
     @classmethod
-    def from_tags(cls, backend: str, tags: Mapping[str, str]) -> JobRef | None:
-        prefix = f"mlrun.{backend}."
-        data = {k[len(prefix) :]: v for k, v in tags.items() if k.startswith(prefix)}
+    def from_tags(cls, backend: str, run_tags: Mapping[str, str]) -> JobRef | None:
+        prefix = tags.job_prefix(backend)
+        data = {k[len(prefix) :]: v for k, v in run_tags.items() if k.startswith(prefix)}
         job_id = data.pop("job_id", None)
         return cls(backend, job_id, data) if job_id else None
 
@@ -80,38 +95,133 @@ class JobState:
         return self.status is not None
 
 
-class ExecutionBackend(Protocol):
-    NAME: str
-    DETACHABLE: bool
-    """Whether a job goes on without mlrun (`--detach`, `mlrun runs wait`)."""
-    CONFIG_SCHEMA: str | None
-    """The schema --backend-config is checked against (None: the backend takes no config)."""
-    ENV_KINDS: frozenset[str] | None
-    """The env managers it can run (None: all of them)."""
+class ExecutionBackend:
+    """The protocol, with the defaults of every optional hook."""
 
-    # Optional: `preflight()` checks, before any run exists, that the backend can be used;
-    # `check_config(config)` checks what a JSON schema cannot; `CODE_IN_IMAGE = True` makes
-    # docker environments bake the code into the image (--build-image).
+    NAME: str = ""
+    DETACHABLE: bool = False
+    """Whether a job goes on without mlrun (`--detach`, `mlrun runs wait`)."""
+    CONFIG_SCHEMA: str | None = None
+    """The schema --backend-config is checked against (None: no schema)."""
+    ENV_KINDS: frozenset[str] | None = None
+    """The env managers it can run (None: all of them)."""
+    CODE_IN_IMAGE: bool = False
+    """Docker environments bake the code into the image (as --build-image): no bind mount."""
+
+    def preflight(self) -> None:
+        """Before any run exists: raise when the backend cannot be used here (clients missing)."""
+
+    def check_config(self, config: Mapping[str, Any]) -> None:
+        """What a JSON schema cannot say about the config; raise UsageError. A backend that
+        overrides this (or has a CONFIG_SCHEMA) takes --backend-config; others refuse it."""
+
+    def check_container(self, spec: ContainerSpec, config: Mapping[str, Any]) -> None:
+        """Refuse (UsageError, before any run exists) what of a container job it cannot honour.
+
+        The default honours the image and its environment only: a backend must say what more it
+        maps, so that no option the user gave is dropped without a word.
+        """
+        given = [f"-A {arg}" for arg in spec.run_args]
+        given += [f"volume {v}" for v in spec.volumes]
+        given += [f"gpus {spec.gpus}"] if spec.gpus is not None else []
+        given += ["--keep-container"] if spec.keep else []
+        if given:
+            raise UsageError(f"the {self.NAME} backend cannot honour {', '.join(given)}")
 
     def submit(self, job: Job) -> JobRef:
         """Hand the job over; return without waiting for it to run."""
-        ...
+        raise NotImplementedError
 
     def status(self, ref: JobRef) -> JobState:
-        """Where the job stands now."""
-        ...
+        """Where the job stands now; raise MlrunError when the cluster does not answer."""
+        raise NotImplementedError
+
+    def cancel(self, ref: JobRef) -> None:
+        """Stop the job; it ends KILLED."""
+        raise NotImplementedError
+
+    def logs(self, ref: JobRef) -> bytes:
+        """The job's whole output so far."""
+        raise NotImplementedError
+
+    def new_output(self, ref: JobRef, offset: int) -> bytes:
+        """The output past `offset` bytes; override where the whole log is costly to read."""
+        return self.logs(ref)[offset:]
 
     def wait(self, ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:
         """Follow the job to its end, streaming its output to `stdout` and into `console_log`.
 
         Ctrl-C (or SIGTERM) while waiting cancels the job and returns a KILLED state.
         """
-        ...
+        import sys
 
-    def cancel(self, ref: JobRef) -> None:
-        """Stop the job; it ends KILLED."""
-        ...
+        from mlrun_cli.streaming import ConsoleLog, Sink
 
-    def logs(self, ref: JobRef) -> bytes:
-        """The job's whole output so far."""
-        ...
+        with ConsoleLog(console_log) as log:
+            return follow_job(self, ref, Sink(log, stdout or sys.stdout.buffer), cancel=True)
+
+    def takes_config(self) -> bool:
+        default = getattr(self.check_config, "__func__", None) is ExecutionBackend.check_config
+        return self.CONFIG_SCHEMA is not None or not default
+
+
+_HOOKS = frozenset(name for name in vars(ExecutionBackend) if not name.startswith("_")) - {"takes_config"}
+_REQUIRED = ("submit", "status", "cancel", "logs")
+
+
+class _Adapted(ExecutionBackend):
+    """A plugin module (or object) seen through the protocol: its own hooks, else the defaults.
+
+    Looked up at each use, never copied into (or written onto) the plugin."""
+
+    def __init__(self, name: str, target: object) -> None:
+        self.NAME = name
+        self._target = target
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _HOOKS:
+            target = object.__getattribute__(self, "_target")
+            if hasattr(target, name):
+                return getattr(target, name)
+        return object.__getattribute__(self, name)
+
+
+def adapt(name: str, target: object) -> ExecutionBackend:
+    if isinstance(target, ExecutionBackend):
+        return target
+    if isinstance(target, type) and issubclass(target, ExecutionBackend):
+        return target()
+    missing = missing_attributes(target, _REQUIRED)
+    if missing:
+        raise PluginError(f"backend plugin {name!r} lacks {', '.join(missing)}")
+    return _Adapted(name, target)
+
+
+def follow_job(
+    backend: ExecutionBackend,
+    ref: JobRef,
+    sink: Any,
+    *,
+    cancel: bool,
+    timeout_s: float | None = None,
+    run_id: str | None = None,
+) -> JobState:
+    """The shared poll loop over a backend's job (see mlrun_cli.streaming.follow)."""
+    from mlrun_cli.streaming import follow
+
+    shown = [0]
+
+    def new_output() -> bytes:
+        chunk = backend.new_output(ref, shown[0])
+        shown[0] += len(chunk)
+        return chunk
+
+    return follow(
+        lambda: backend.status(ref),
+        new_output,
+        sink,
+        cancel=(lambda: backend.cancel(ref)) if cancel else None,
+        timeout_s=timeout_s,
+        what=f"run {run_id}" if run_id else "the job",
+        job_label=f"{ref.backend} job {ref.job_id}",
+    )

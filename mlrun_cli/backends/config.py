@@ -37,11 +37,10 @@ def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -
     from mlrun_cli.project.yamlfile import parse_yaml
 
     schema = backend.CONFIG_SCHEMA
-    check = getattr(backend, "check_config", None)
     given = raw is not None and bool(raw.strip())
-    if given and schema is None and check is None:
-        raise UsageError(f"the {backend.NAME} backend takes no --backend-config")
-    if schema is None and check is None:
+    if not backend.takes_config():
+        if given:
+            raise UsageError(f"the {backend.NAME} backend takes no --backend-config")
         return {}
     # No config is an empty one: a backend that needs settings says which are missing.
     doc = _document(raw, cwd) if given and raw is not None else parse_yaml("{}", "--backend-config")
@@ -56,6 +55,5 @@ def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -
         if problems:
             hint = f"'mlrun schema {schema}' prints what it accepts; give it with -c/--backend-config"
             raise SpecError(problems, hint=hint, subject=_SUBJECT)
-    if check is not None:
-        check(doc.data)
+    backend.check_config(doc.data)
     return dict(doc.data)

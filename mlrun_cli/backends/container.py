@@ -3,39 +3,27 @@ code, signals that stop the container, and no container left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
+from mlrun_cli.backends.base import Job
 from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.envs.docker import CODE_DIR, client
-from mlrun_cli.execute import DEFAULT_GRACE_S, Outcome
-
-if TYPE_CHECKING:
-    from mlrun_cli.planning import RunPlan
+from mlrun_cli.envs.docker_args import gpu_request
+from mlrun_cli.process import DEFAULT_GRACE_S, Outcome
+from mlrun_cli.streaming import ConsoleLog, Sink, start_pumps
 
 # bash when the image has it, sh otherwise; the command arrives as $0, untouched by any shell.
+RUN_ID_LABEL = "mlrun.run_id"
 _SHELL = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0"; else exec sh -c "$0"; fi'
-
-
-def _stream(chunks: Iterator[bytes], sink: BinaryIO, log: BinaryIO, lock: threading.Lock) -> None:
-    sink_ok = True
-    for chunk in chunks:
-        if sink_ok:
-            try:
-                sink.write(chunk)
-                sink.flush()
-            except (OSError, ValueError):
-                sink_ok = False
-        with lock:
-            log.write(chunk)
-            log.flush()
 
 
 def _volumes(spec: ContainerSpec, project_dir: Path, tracking_dir: Path | None) -> list[str]:
@@ -56,16 +44,23 @@ def run_in_container(
     console_log: Path,
     grace_s: float = DEFAULT_GRACE_S,
     stdout: BinaryIO | None = None,
+    run_id: str = "",
 ) -> Outcome:
     engine = client()
     options: dict[str, Any] = {
         "working_dir": CODE_DIR,
         "user": f"{os.getuid()}:{os.getgid()}",
+        # A real init as PID 1: `sh` there ignores SIGTERM, and every stop would take the grace.
+        "init": True,
         **spec.run_options,
     }
+    # Found again by run id if mlrun dies (see mlrun_cli.runs.ownership).
+    options["labels"] = {**options.get("labels", {}), RUN_ID_LABEL: run_id}
+    if spec.gpus is not None and "device_requests" not in options:
+        options["device_requests"] = [gpu_request(spec.gpus)]
     started = time.monotonic()
     container = engine.containers.create(
-        spec.image_id,
+        spec.image_id or spec.image,
         ["sh", "-c", _SHELL, command],
         environment={**spec.environment, **env},
         volumes=_volumes(spec, project_dir, tracking_dir),
@@ -82,23 +77,19 @@ def run_in_container(
     in_main = threading.current_thread() is threading.main_thread()
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, on_signal) for s in forwarded} if in_main else {}
-    lock = threading.Lock()
     try:
-        with console_log.open("ab") as log:
+        with ConsoleLog(console_log) as log:
             # Attached before the start, so even a command that exits at once loses no output.
-            sinks = {"stdout": stdout or sys.stdout.buffer, "stderr": sys.stderr.buffer}
-            attached = {
-                which: container.attach(
-                    stdout=which == "stdout", stderr=which == "stderr", stream=True, logs=True
+            terminals = {"stdout": stdout or sys.stdout.buffer, "stderr": sys.stderr.buffer}
+            streams = start_pumps(
+                (
+                    container.attach(
+                        stdout=which == "stdout", stderr=which == "stderr", stream=True, logs=True
+                    ),
+                    Sink(log, terminal),
                 )
-                for which in sinks
-            }
-            streams = [
-                threading.Thread(target=_stream, args=(attached[which], sink, log, lock), daemon=True)
-                for which, sink in sinks.items()
-            ]
-            for stream in streams:
-                stream.start()
+                for which, terminal in terminals.items()
+            )
             container.start()
             status = container.wait()
             for stream in streams:
@@ -106,7 +97,7 @@ def run_in_container(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if not spec.keep_container:
+        if not spec.keep:
             container.remove(force=True)
     duration = time.monotonic() - started
     if received:
@@ -114,17 +105,15 @@ def run_in_container(
     return Outcome(int(status.get("StatusCode", 1)), None, duration)
 
 
-def run_plan_in_container(
-    plan: RunPlan,
-    spec: ContainerSpec,
-    handshake: dict[str, str],
-    console_log: Path,
-    child_stdout: BinaryIO | None,
+def run_job_in_container(
+    job: Job, spec: ContainerSpec, console_log: Path, grace_s: float, stdout: BinaryIO | None
 ) -> Outcome:
-    """A docker_env project on the local backend: its command in its image, on this machine."""
-    from mlrun_cli.backends.local import grace_period
-
-    uri = handshake.get("MLFLOW_TRACKING_URI", "")
+    """A container job on this machine: the job's command in its image, with its variables."""
+    env = {key: value for key, value in job.env_patch.items() if value is not None}
+    with contextlib.suppress(OSError):  # for whoever finds this run orphaned: look for containers
+        job.job_dir.mkdir(parents=True, exist_ok=True)
+        (job.job_dir / "container").touch()
+    uri = env.get("MLFLOW_TRACKING_URI", "")
     tracking_dir = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else None
     if (
         uri.startswith(("http://localhost", "http://127.", "https://localhost", "https://127."))
@@ -136,11 +125,12 @@ def run_plan_in_container(
         )
     return run_in_container(
         spec,
-        plan.command,
-        project_dir=plan.project.directory,
-        env=handshake,
+        job.command,
+        project_dir=job.cwd,
+        env=env,
         tracking_dir=tracking_dir,
         console_log=console_log,
-        grace_s=grace_period(),
-        stdout=child_stdout,
+        grace_s=grace_s,
+        stdout=stdout,
+        run_id=job.run_id,
     )

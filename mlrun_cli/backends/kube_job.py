@@ -85,6 +85,8 @@ def render_job(
     run_id: str,
     secret_name: str | None = None,
     secret_keys: frozenset[str] = frozenset(),
+    resources: Mapping[str, Any] | None = None,
+    volumes: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], []),
 ) -> dict[str, Any]:
     """The Job to create; the template itself is left as it is."""
     job: dict[str, Any] = copy.deepcopy(dict(template))
@@ -109,4 +111,11 @@ def render_job(
     container.pop("args", None)
     container.setdefault("workingDir", CODE_DIR)
     container["env"] = _env_entries(container.get("env") or [], env, secret_name, set(secret_keys))
+    if resources:
+        for kind, values in resources.items():
+            container.setdefault("resources", {}).setdefault(kind, {}).update(values)
+    pod_volumes, mounts = volumes
+    if pod_volumes:
+        pod_spec["volumes"] = [*(pod_spec.get("volumes") or []), *pod_volumes]
+        container["volumeMounts"] = [*(container.get("volumeMounts") or []), *mounts]
     return job

@@ -12,13 +12,11 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from mlrun_cli.backends import kube_job
+from mlrun_cli.backends import kube_job, kube_resources
 from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_secret
-from mlrun_cli.backends.follow import Sinks, follow
-from mlrun_cli.errors import ExecutionError, NotAvailableError, UsageError
+from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
 from mlrun_cli.tracking.base import RunStatus
 
 NAME = "kubernetes"
@@ -42,6 +40,9 @@ def preflight() -> None:
 
 def check_config(config: Mapping[str, Any]) -> None:
     kube_job.load_template(str(config[kube_job.TEMPLATE_KEY]))
+
+
+check_container = kube_resources.check_container
 
 
 def _api(context: str | None) -> Any:
@@ -72,11 +73,11 @@ def _call(what: str, fn: Any, *args: Any, raw: bool = False, **kwargs: Any) -> A
     except ApiException as error:
         if error.status == 404:
             return None
-        raise ExecutionError(
+        raise InfrastructureError(
             f"Kubernetes refused to {what}: {error.status} {error.reason}: {error.body}"
-        ) from None
+        ) from error
     except (HTTPError, OSError) as error:
-        raise ExecutionError(f"cannot reach the Kubernetes API to {what}: {error}") from None
+        raise InfrastructureError(f"cannot reach the Kubernetes API to {what}: {error}") from error
     data = response.data
     if raw:
         return bytes(data or b"")
@@ -121,11 +122,12 @@ def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
 def submit(job: Job) -> JobRef:
     from kubernetes import client
 
-    if job.image is None:
+    spec = job.container
+    if spec is None:
         raise UsageError("the kubernetes backend runs docker_env projects only")
     config = job.config
     template = kube_job.load_template(str(config[kube_job.TEMPLATE_KEY]))
-    image = push_image(job.image, str(config[kube_job.REPOSITORY_KEY]))
+    image = push_image(spec.image, str(config[kube_job.REPOSITORY_KEY]))
     name = kube_job.job_name(job.run_name, job.run_id)
     env = _pod_env(job.env_patch)
     secrets = {k: v for k, v in env.items() if is_secret(k)}
@@ -140,6 +142,8 @@ def submit(job: Job) -> JobRef:
         run_id=job.run_id,
         secret_name=secret_name,
         secret_keys=frozenset(secrets),
+        resources=kube_resources.resources(spec),
+        volumes=kube_resources.host_path_volumes(spec),
     )
     namespace = manifest["metadata"]["namespace"]
     context = config.get(kube_job.CONTEXT_KEY)
@@ -243,7 +247,7 @@ def logs(ref: JobRef) -> bytes:
     name, namespace = pod["metadata"]["name"], ref.data["namespace"]
     try:
         text = _call("read the pod's log", core.read_namespaced_pod_log, name, namespace, raw=True)
-    except ExecutionError:
+    except InfrastructureError:
         return b""  # the container has not started yet
     return bytes(text or b"")
 
@@ -256,19 +260,3 @@ def cancel(ref: JobRef) -> None:
     )
     if "secret" in ref.data:
         _call("delete the Secret", core.delete_namespaced_secret, ref.data["secret"], namespace)
-
-
-class _NewLog:
-    def __init__(self, ref: JobRef) -> None:
-        self.ref = ref
-        self.shown = 0
-
-    def __call__(self) -> bytes:
-        text = logs(self.ref)
-        new = text[self.shown :] if len(text) > self.shown else b""
-        self.shown = max(self.shown, len(text))
-        return new
-
-
-def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:
-    return follow(lambda: status(ref), _NewLog(ref), lambda: cancel(ref), Sinks(console_log, stdout))

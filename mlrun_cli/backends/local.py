@@ -1,4 +1,5 @@
-"""`--backend local`: the command runs under `bash -c` on this machine, in the project folder.
+"""`--backend local`: the command runs on this machine, in the project folder, under `bash -c`,
+or in its container when the job has one (a docker_env project).
 
 Nothing queues here: `submit` only takes the job, and `wait` runs it attached to mlrun, with
 its output live and signals forwarded to it.
@@ -11,18 +12,17 @@ import itertools
 import os
 import shutil
 import signal
+from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mlrun_cli.backends.base import Job, JobRef, JobState
+from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.errors import ExecutionError, UsageError
-from mlrun_cli.execute import DEFAULT_GRACE_S, Outcome, merged_env, run_streaming
+from mlrun_cli.process import DEFAULT_GRACE_S, Outcome, run_streaming
 from mlrun_cli.tracking.base import RunStatus
 
 NAME = "local"
-DETACHABLE = False
-CONFIG_SCHEMA = None
-ENV_KINDS = None
 
 _ids = itertools.count(1)
 _jobs: dict[str, Job] = {}
@@ -39,8 +39,12 @@ def grace_period() -> float:
         return DEFAULT_GRACE_S
 
 
+def check_container(spec: ContainerSpec, config: Mapping[str, Any]) -> None:
+    """Docker runs here: every field of the spec is honoured."""
+
+
 def state_of(outcome: Outcome) -> JobState:
-    """An attached process's outcome as a job state."""
+    """An attached process's (or container's) outcome as a job state."""
     if outcome.interrupted_by is not None:
         reason = f"stopped by signal {outcome.interrupted_by}"
         return JobState("KILLED", RunStatus.KILLED, outcome.exit_code, reason, outcome.interrupted_by)
@@ -73,26 +77,44 @@ def status(ref: JobRef) -> JobState:
     return JobState("RUNNING" if ref.job_id in _pids else "PENDING", None)
 
 
+def _run_process(ref: JobRef, job: Job, console_log: Path, stdout: BinaryIO | None) -> Outcome:
+    bash = shutil.which("bash")
+    if bash is None:
+        raise ExecutionError("bash is not installed; the local backend runs commands with bash -c")
+    try:
+        return run_streaming(
+            [bash, "-c", job.command],
+            cwd=job.cwd,
+            env=job.environment(),
+            log_path=console_log,
+            grace_s=grace_period(),
+            stdout=stdout,
+            on_start=lambda pid: _started(ref, job, pid),
+            die_with_parent=True,
+        )
+    finally:
+        _pids.pop(ref.job_id, None)
+
+
+def _started(ref: JobRef, job: Job, pid: int) -> None:
+    _pids[ref.job_id] = pid
+    # The command's process group, for whoever finds this run orphaned (mlrun_cli.runs.ownership).
+    with contextlib.suppress(OSError):
+        job.job_dir.mkdir(parents=True, exist_ok=True)
+        (job.job_dir / "pgid").write_text(str(pid))
+
+
 def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:
     if ref.job_id in _ended:
         return _ended[ref.job_id]
     job = _job(ref)
-    bash = shutil.which("bash")
-    if bash is None:
-        raise ExecutionError("bash is not installed; the local backend runs commands with bash -c")
     _logs[ref.job_id] = console_log
-    try:
-        outcome = run_streaming(
-            [bash, "-c", job.command],
-            cwd=job.cwd,
-            env=merged_env(job.env_patch),
-            log_path=console_log,
-            grace_s=grace_period(),
-            stdout=stdout,
-            on_start=lambda pid: _pids.__setitem__(ref.job_id, pid),
-        )
-    finally:
-        _pids.pop(ref.job_id, None)
+    if job.container is not None:
+        from mlrun_cli.backends.container import run_job_in_container
+
+        outcome = run_job_in_container(job, job.container, console_log, grace_period(), stdout)
+    else:
+        outcome = _run_process(ref, job, console_log, stdout)
     _ended[ref.job_id] = state = state_of(outcome)
     return state
 

@@ -13,13 +13,12 @@ import shlex
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from mlrun_cli.backends import slurm_states
 from mlrun_cli.backends.base import Job, JobRef, JobState, is_secret
-from mlrun_cli.backends.follow import Sinks, follow
-from mlrun_cli.errors import ExecutionError, NotAvailableError, UsageError
-from mlrun_cli.execute import run_captured
+from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
+from mlrun_cli.process import run_captured
 
 NAME = "slurm"
 DETACHABLE = True
@@ -114,7 +113,7 @@ def submit(job: Job) -> JobRef:
     proc = run_captured(argv, timeout=120, env_patch=secrets)
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
-        raise UsageError(f"sbatch refused the job: {message}")
+        raise InfrastructureError(f"sbatch refused the job: {message}")
     job_id = proc.stdout.strip().split(";")[0]
     if not job_id.isdigit():
         raise ExecutionError(f"sbatch answered without a job id: {proc.stdout.strip()[:200]!r}")
@@ -140,28 +139,11 @@ def logs(ref: JobRef) -> bytes:
     return path.read_bytes() if path.is_file() else b""
 
 
-class _Tail:
-    """New bytes of the job's output file since the last read (Slurm writes it on the node)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-
-    def __call__(self) -> bytes:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-        except OSError:
-            return b""
-        self.offset += len(chunk)
-        return chunk
-
-
-def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:
-    return follow(
-        lambda: status(ref),
-        _Tail(_output(ref)),
-        lambda: cancel(ref),
-        Sinks(console_log, stdout),
-    )
+def new_output(ref: JobRef, offset: int) -> bytes:
+    """Only the new bytes of the job's output file (Slurm writes it on the node)."""
+    try:
+        with _output(ref).open("rb") as handle:
+            handle.seek(offset)
+            return handle.read()
+    except OSError:
+        return b""

@@ -7,8 +7,8 @@ import re
 import signal
 
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobState
-from mlrun_cli.errors import ExecutionError
-from mlrun_cli.execute import run_captured
+from mlrun_cli.errors import ExecutionError, InfrastructureError
+from mlrun_cli.process import run_captured
 from mlrun_cli.tracking.base import RunStatus
 
 EXIT_OUT_OF_MEMORY = 128 + signal.SIGKILL
@@ -67,7 +67,7 @@ def _from_scontrol(job_id: str) -> JobState | None:
     if proc.returncode != 0:
         if "invalid job id" in (proc.stderr + proc.stdout).lower():
             return None  # slurmctld forgot it (MinJobAge): ask sacct
-        raise ExecutionError(
+        raise InfrastructureError(
             f"scontrol show job {job_id} failed: {proc.stderr.strip() or proc.stdout.strip()}"
         )
     fields = dict(_FIELD.findall(proc.stdout))

@@ -1,32 +1,39 @@
-"""Environment managers by name, and MLflow's rules for choosing one."""
+"""Environment managers by name (built-ins, and plugins under the entry-point group
+`mlrun_cli.envs`), and MLflow's rules for choosing one."""
 
 from __future__ import annotations
 
-from mlrun_cli.envs import conda, docker, local, uv, virtualenv
-from mlrun_cli.envs.base import EnvManager
-from mlrun_cli.errors import NotAvailableError, UsageError
+from mlrun_cli.envs.base import EnvManager, adapt
+from mlrun_cli.errors import UsageError
 from mlrun_cli.project.model import Project
+from mlrun_cli.registry import Registry
 
-ENV_MANAGERS: dict[str, EnvManager] = {
-    "local": local,
-    "uv": uv,
-    "virtualenv": virtualenv,
-    "conda": conda,
-    "docker": docker,
-}
-KNOWN = ("local", "virtualenv", "uv", "conda", "docker")
+ENV_MANAGERS: Registry[EnvManager] = Registry(
+    "env manager",
+    "mlrun_cli.envs",
+    {
+        "local": "mlrun_cli.envs.local",
+        "virtualenv": "mlrun_cli.envs.virtualenv",
+        "uv": "mlrun_cli.envs.uv",
+        "conda": "mlrun_cli.envs.conda",
+        "docker": "mlrun_cli.envs.docker",
+    },
+    adapt,
+)
 DEFAULT_PYTHON_MANAGER = "uv"
 
 
 def choose_env_manager(project: Project, requested: str | None) -> str:
-    """MLflow's table: docker_env wins; python/no env -> a virtualenv; conda_env -> conda."""
+    """MLflow's table: docker_env wins; python/no env -> a virtualenv; conda_env -> conda.
+    A plugin's manager is used whenever it is asked for by name."""
     kind = project.env.kind
+    if requested is not None and requested not in ENV_MANAGERS.builtin:
+        get_env_manager(requested)  # a plugin, or an error that lists what there is
+        return requested if kind != "docker" else "docker"
     if kind == "docker":
         return "docker"
     if requested is None:
         return "conda" if kind == "conda" else DEFAULT_PYTHON_MANAGER
-    if requested not in KNOWN:
-        raise UsageError(f"unknown env manager {requested!r}; choose one of: {', '.join(KNOWN)}")
     if requested == "conda" and kind != "conda":
         raise UsageError(
             "this project has no conda environment and cannot run with conda",
@@ -38,10 +45,4 @@ def choose_env_manager(project: Project, requested: str | None) -> str:
 
 
 def get_env_manager(name: str) -> EnvManager:
-    try:
-        return ENV_MANAGERS[name]
-    except KeyError:
-        raise NotAvailableError(
-            f"the '{name}' environment manager is not available in this release",
-            hint="run in the current environment with --env-manager local (or set MLRUN_ENV_MANAGER=local)",
-        ) from None
+    return ENV_MANAGERS.get(name)

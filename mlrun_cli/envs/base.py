@@ -1,12 +1,21 @@
-"""The EnvManager protocol: one module per environment kind, all with this small interface."""
+"""The EnvManager protocol: one module per environment kind, all with this small interface.
+
+`plan(project, options)` resolves everything without side effects (files read, interpreter
+found, cache key hashed, image looked up) and returns an EnvPlan that says whether the env is
+cached or still to be built; `EnvPlan.build()` then builds it from what was resolved, nothing
+twice. Third-party managers register a module (or object) with NAME and `plan` under the
+entry-point group `mlrun_cli.envs`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from mlrun_cli.errors import PluginError
 from mlrun_cli.project.model import Project
 
 
@@ -24,36 +33,88 @@ DEFAULT_OPTIONS = EnvOptions()
 
 @dataclass(frozen=True)
 class ContainerSpec:
-    """How to run the command in a container: the image and what `docker run` gets."""
+    """How to run the command in a container; every field is honoured or refused by the backend."""
 
     image: str
-    image_id: str
-    mount_code: bool
+    """The tag, e.g. `mlrun-code/project:0123abcd`."""
+    image_id: str | None = None
+    """The image's id once it exists here (built or pulled)."""
+    mount_code: bool = True
+    """Bind-mount the project folder (False when the code is baked in, --build-image)."""
     volumes: tuple[str, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
-    run_options: Mapping[str, object] = field(default_factory=dict)
-    keep_container: bool = False
+    run_args: tuple[str, ...] = ()
+    """The -A options as the user gave them (for backends that map or refuse them by name)."""
+    run_options: Mapping[str, Any] = field(default_factory=dict)
+    """The same, as Docker SDK arguments."""
+    gpus: str | None = None
+    keep: bool = False
+
+
+class EnvState(enum.Enum):
+    NOTHING = "nothing to build"
+    CACHED = "cached"
+    TO_BUILD = "to build"
 
 
 @dataclass(frozen=True)
 class PreparedEnv:
-    """What running inside an environment takes: variables to patch and tags to record."""
+    """A built (or reused) environment: what running inside it takes."""
 
     manager: str
     env_patch: Mapping[str, str | None] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
-    description: str = ""
+    location: str = ""
+    """Where it is: the env's folder, or the image tag (what `mlrun env path` prints)."""
     path: Path | None = None
-    warnings: tuple[str, ...] = ()
-    # Files recorded with each run as artifacts under mlrun/, by artifact name.
     artifacts: Mapping[str, Path] = field(default_factory=dict)
-    # Set when the command must run in a container rather than on the host.
+    """Files recorded with each run as artifacts under mlrun/, by artifact name."""
     container: ContainerSpec | None = None
+    """Set when the command must run in a container rather than on the host."""
+
+
+def _nothing_to_build(plan: EnvPlan) -> PreparedEnv:
+    return PreparedEnv(plan.manager, container=plan.container)
+
+
+@dataclass(frozen=True)
+class EnvPlan:
+    """An environment resolved but not built: what a dry run shows and a run builds."""
+
+    manager: str
+    state: EnvState
+    key: str | None = None
+    """The content key of the env (or the image tag): equal inputs, equal key."""
+    location: str = ""
+    description: str = ""
+    warnings: tuple[str, ...] = ()
+    container: ContainerSpec | None = None
+    builder: Callable[[EnvPlan], PreparedEnv] = field(default=_nothing_to_build, compare=False, repr=False)
+
+    def build(self) -> PreparedEnv:
+        """Build (or reuse) the environment this plan resolved; safe under concurrent runs."""
+        return self.builder(self)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "manager": self.manager,
+            "state": self.state.value,
+            "key": self.key,
+            "location": self.location or None,
+            "image": self.container.image if self.container is not None else None,
+            "description": self.description,
+        }
 
 
 class EnvManager(Protocol):
     NAME: str
 
-    def prepare(self, project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
-        """Make (or find in the cache) the environment; with build=False only describe it."""
+    def plan(self, project: Project, options: EnvOptions) -> EnvPlan:
+        """Resolve the environment without building anything."""
         ...
+
+
+def adapt(name: str, target: object) -> EnvManager:
+    if not callable(getattr(target, "plan", None)):
+        raise PluginError(f"env manager plugin {name!r} lacks plan(project, options)")
+    return target  # type: ignore[return-value]

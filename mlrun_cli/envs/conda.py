@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from mlrun_cli import tags
 from mlrun_cli.envs import cache, conda_lock, venvs
-from mlrun_cli.envs.base import DEFAULT_OPTIONS, EnvOptions, PreparedEnv
+from mlrun_cli.envs.base import EnvOptions, EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.envs.progress import announce, progress
 from mlrun_cli.envs.python_spec import collect_requirement_files
 from mlrun_cli.errors import MlrunError, UsageError
-from mlrun_cli.execute import run_logged
 from mlrun_cli.home import mlrun_home
+from mlrun_cli.process import run_logged
 from mlrun_cli.project.model import Project
 
 NAME = "conda"
@@ -211,7 +212,7 @@ def _python_version(prefix: Path) -> str:
     return "none"
 
 
-def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
+def plan(project: Project, options: EnvOptions) -> EnvPlan:
     inputs = read_inputs(project)
     exe = external_executable()
     from rattler.platform import Platform
@@ -226,28 +227,30 @@ def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTI
         }
     )
     env = cache.cached_env(NAME, key)
-    patch = activation_patch(env.path, inputs.variables)
     how = f"with {exe}" if exe else ("from conda-lock.yml" if inputs.lock else "solved with rattler")
-    if not build:
-        state = "reuse" if cache.reuse_problem(env, health_check) is None else "build"
-        return PreparedEnv(NAME, patch, {"mlrun.env.key": env.name}, f"{state} {env.path} ({how})", env.path)
+    cached = cache.reuse_problem(env, health_check) is None
 
-    # Filled in by the build, read when the completion marker is written.
-    metadata: dict[str, Any] = {"python": None, "project": str(project.directory)}
+    def build(planned: EnvPlan) -> PreparedEnv:
+        # Filled in by the build, read when the completion marker is written.
+        metadata: dict[str, Any] = {"python": None, "project": str(project.directory)}
 
-    def build_env(target: cache.CachedEnv, log: IO[str]) -> None:
-        with progress(f"building conda environment {env.name} ({how})"):
-            _build(inputs, exe, project, target, log)
-        metadata["python"] = _python_version(target.path)
+        def build_env(target: cache.CachedEnv, log: IO[str]) -> None:
+            with progress(f"building conda environment {env.name} ({how})"):
+                _build(inputs, exe, project, target, log)
+            metadata["python"] = _python_version(target.path)
 
-    cache.ensure_env(env, build=build_env, health_check=health_check, metadata=metadata, announce=announce)
-    tags = {"mlrun.env.key": env.name, "mlrun.env.python": _python_version(env.path)}
-    return PreparedEnv(
-        NAME,
-        patch,
-        tags,
-        str(env.path),
-        env.path,
-        (),
-        {"env-build.log": env.build_log, "environment.txt": env.freeze_file},
-    )
+        cache.ensure_env(
+            env, build=build_env, health_check=health_check, metadata=metadata, announce=announce
+        )
+        return PreparedEnv(
+            NAME,
+            activation_patch(env.path, inputs.variables),
+            {tags.ENV_KEY: env.name, tags.ENV_PYTHON: _python_version(env.path)},
+            str(env.path),
+            env.path,
+            {"env-build.log": env.build_log, "environment.txt": env.freeze_file},
+        )
+
+    state = EnvState.CACHED if cached else EnvState.TO_BUILD
+    description = f"{'reuse' if cached else 'build'} {env.path} ({how})"
+    return EnvPlan(NAME, state, env.name, str(env.path), description, builder=build)

@@ -3,6 +3,7 @@ given, with the code baked in on --build-image), content-addressed so nothing is
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -11,10 +12,11 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli.envs.base import DEFAULT_OPTIONS, ContainerSpec, EnvOptions, PreparedEnv
-from mlrun_cli.envs.docker_args import gpu_request, parse_docker_args
+from mlrun_cli import tags
+from mlrun_cli.envs.base import ContainerSpec, EnvOptions, EnvPlan, EnvState, PreparedEnv
+from mlrun_cli.envs.docker_args import parse_docker_args
 from mlrun_cli.envs.progress import progress
-from mlrun_cli.errors import MlrunError, UsageError
+from mlrun_cli.errors import InfrastructureError, MlrunError, UsageError
 from mlrun_cli.project.model import DockerEnv, Project
 
 NAME = "docker"
@@ -23,7 +25,11 @@ _ALWAYS_EXCLUDED = ("mlruns", ".git")
 
 
 class DockerError(UsageError):
-    """The Docker engine is missing, an image cannot be had, or a build failed."""
+    """An image cannot be had, or a build failed."""
+
+
+class DockerEngineUnreachable(InfrastructureError):
+    """No Docker engine answers: nothing is wrong with the project."""
 
 
 @functools.cache
@@ -31,16 +37,19 @@ def client() -> Any:
     """One engine connection per process (planning, building and running share it)."""
     import docker
 
+    engine = None
     try:
         engine = docker.from_env()
         engine.ping()
     except Exception as error:  # the SDK raises several kinds for "no engine"
+        if engine is not None:
+            engine.close()
         where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (the default)"
-        raise DockerError(
+        raise DockerEngineUnreachable(
             f"no Docker engine reachable at {where}: {error}",
             hint="start Docker, or set DOCKER_HOST to a running engine "
             "(e.g. unix:///run/user/1000/docker.sock)",
-        ) from None
+        ) from error
     return engine
 
 
@@ -159,31 +168,40 @@ def _environment(spec: DockerEnv) -> dict[str, str]:
     return values
 
 
-def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
+def plan(project: Project, options: EnvOptions) -> EnvPlan:
+    """The image and how to run it, looked up in the engine but neither pulled nor built."""
     spec = project.env.docker
     if spec is None:
         raise UsageError("--env-manager docker needs a project with docker_env")
-    environment = _environment(spec)
-    run_options, extra_volumes, extra_env = parse_docker_args(options.docker_args)
-    if spec.gpus is not None and "device_requests" not in run_options:
-        run_options["device_requests"] = [gpu_request(spec.gpus)]
-    engine = client()
-    tag, image = _base_image(engine, spec, project, build=build)
-    if options.build_image and (image is not None or build):
-        tag, image = _code_image(engine, tag, image, project, build=build)
-    if not build:
-        state = "reuse" if image is not None else "build or pull"
-        return PreparedEnv(NAME, {}, {}, f"{state} image {tag}")
-    if image is None:  # pragma: no cover - _base_image raised already
-        raise MlrunError(f"no image for {tag}")
+    args = parse_docker_args(options.docker_args)
     container = ContainerSpec(
-        image=tag,
-        image_id=image.id,
+        image=spec.image,
         mount_code=not options.build_image,
-        volumes=(*spec.volumes, *extra_volumes),
-        environment={**environment, **extra_env},
-        run_options=run_options,
-        keep_container=options.keep_container,
+        volumes=(*spec.volumes, *args.volumes),
+        environment={**_environment(spec), **args.environment},
+        run_args=options.docker_args,
+        run_options=args.options,
+        gpus=args.gpus if args.gpus is not None else spec.gpus,
+        keep=options.keep_container,
     )
-    tags = {"mlflow.docker.image.uri": tag, "mlflow.docker.image.id": image.id}
-    return PreparedEnv(NAME, {}, tags, f"image {tag}", container=container)
+    engine = client()
+    tag, image = _base_image(engine, spec, project, build=False)
+    if options.build_image and image is not None:
+        tag, image = _code_image(engine, tag, image, project, build=False)
+    cached = image is not None
+
+    def build(planned: EnvPlan) -> PreparedEnv:
+        built_tag, built = _base_image(engine, spec, project, build=True)
+        if options.build_image:
+            built_tag, built = _code_image(engine, built_tag, built, project, build=True)
+        if built is None:  # pragma: no cover - _base_image raised already
+            raise MlrunError(f"no image for {built_tag}")
+        ready = dataclasses.replace(container, image=built_tag, image_id=built.id)
+        image_tags = {tags.DOCKER_IMAGE_URI: built_tag, tags.DOCKER_IMAGE_ID: built.id}
+        return PreparedEnv(NAME, {}, image_tags, built_tag, container=ready)
+
+    state = EnvState.CACHED if cached else EnvState.TO_BUILD
+    description = f"{'reuse' if cached else 'build or pull'} image {tag}"
+    return EnvPlan(
+        NAME, state, tag, tag, description, container=dataclasses.replace(container, image=tag), builder=build
+    )

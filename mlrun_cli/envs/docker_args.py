@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mlrun_cli.errors import UsageError
@@ -39,18 +40,33 @@ _LISTS = {
 }
 
 
+def gpu_request_count(value: str) -> int:
+    """How many GPUs `--gpus VALUE` asks for; -1 is all of them."""
+    return -1 if value in ("all", "") else int(value)
+
+
 def gpu_request(value: str) -> Any:
     import docker.types
 
-    count = -1 if value in ("all", "") else int(value)
-    return docker.types.DeviceRequest(count=count, capabilities=[["gpu"]])
+    return docker.types.DeviceRequest(count=gpu_request_count(value), capabilities=[["gpu"]])
 
 
-def parse_docker_args(args: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, str]]:
-    """(run options, extra volumes, extra environment) from repeated -A name[=value]."""
+@dataclass(frozen=True)
+class DockerArgs:
+    options: dict[str, Any]
+    """Docker SDK arguments of `containers.create`."""
+    volumes: list[str]
+    environment: dict[str, str]
+    gpus: str | None
+
+
+def parse_docker_args(args: Sequence[str]) -> DockerArgs:
+    """Repeated -A name[=value], checked and mapped; gpus are kept apart (a device request needs
+    the Docker SDK, imported only when a container really starts)."""
     options: dict[str, Any] = {}
     volumes: list[str] = []
     environment: dict[str, str] = {}
+    gpus: str | None = None
     problems = []
     for arg in args:
         name, has_value, value = arg.partition("=")
@@ -70,7 +86,8 @@ def parse_docker_args(args: Sequence[str]) -> tuple[dict[str, Any], list[str], d
             elif name == "cpus" and has_value:
                 options["nano_cpus"] = int(float(value) * 1e9)
             elif name == "gpus":
-                options["device_requests"] = [gpu_request(value)]
+                gpu_request_count(value)  # checked now, requested when the container starts
+                gpus = value
             elif name in ("l", "label") and has_value:
                 key, _, val = value.partition("=")
                 options.setdefault("labels", {})[key] = val
@@ -88,4 +105,4 @@ def parse_docker_args(args: Sequence[str]) -> tuple[dict[str, Any], list[str], d
         raise UsageError(
             "invalid --docker-args:\n  " + "\n  ".join(problems), hint=f"supported: {', '.join(supported)}"
         )
-    return options, volumes, environment
+    return DockerArgs(options, volumes, environment, gpus)

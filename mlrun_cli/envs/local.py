@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from mlrun_cli.envs.base import DEFAULT_OPTIONS, EnvOptions, PreparedEnv
+from mlrun_cli.envs.base import EnvOptions, EnvPlan, EnvState
 from mlrun_cli.project.model import Project
 
 NAME = "local"
 
 
-def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
-    return PreparedEnv(NAME, description="the current environment (nothing is built)")
+def plan(project: Project, options: EnvOptions) -> EnvPlan:
+    return EnvPlan(NAME, EnvState.NOTHING, description="the current environment (nothing is built)")

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from mlrun_cli import tags
 from mlrun_cli.envs import cache
-from mlrun_cli.envs.base import PreparedEnv
+from mlrun_cli.envs.base import EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter, find_interpreter
 from mlrun_cli.envs.progress import announce, progress
 from mlrun_cli.envs.python_spec import PythonEnvInputs, absolute_requirement_lines, python_env_inputs
-from mlrun_cli.execute import run_logged
+from mlrun_cli.process import run_logged
 from mlrun_cli.project.model import Project
 
 # Where packages come from decides what gets installed, so these are part of the key.
@@ -128,41 +129,48 @@ def freeze(env: cache.CachedEnv, log: IO[str]) -> None:
     env.freeze_file.write_text(out)
 
 
-def prepare(project: Project, manager: str, builder: Builder, *, build: bool) -> PreparedEnv:
+def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:
+    """Resolve inputs, interpreter and cache key once; the plan's build() uses them as they are."""
     inputs = python_env_inputs(project, manager)
     interpreter = find_interpreter(inputs.python, uv_executable)
     env = cache.cached_env(manager, cache.content_key(key_data(manager, inputs, interpreter)))
 
-    def healthy(env_dir: Path) -> str | None:
-        return health_check(env_dir, interpreter.version, run=build)
+    def healthy(env_dir: Path, *, run: bool = True) -> str | None:
+        return health_check(env_dir, interpreter.version, run=run)
 
-    tags = {"mlrun.env.key": env.name, "mlrun.env.python": interpreter.version}
-    if not build:
-        state = "reuse" if cache.reuse_problem(env, healthy) is None else "build"
+    cached = cache.reuse_problem(env, lambda d: healthy(d, run=False)) is None
+
+    def build(planned: EnvPlan) -> PreparedEnv:
+        for warning in inputs.warnings:
+            announce(f"warning: {warning}")
+
+        def build_env(target: cache.CachedEnv, log: IO[str]) -> None:
+            with progress(f"building {manager} environment {env.name} (python {interpreter.version})"):
+                builder(interpreter, inputs, project, target, log)
+                freeze(target, log)
+
+        cache.ensure_env(
+            env,
+            build=build_env,
+            health_check=healthy,
+            metadata={"python": interpreter.version, "project": str(project.directory)},
+            announce=announce,
+        )
         return PreparedEnv(
             manager,
             activation_patch(env.path),
-            tags,
-            f"{state} {env.path} (python {interpreter.version})",
+            {tags.ENV_KEY: env.name, tags.ENV_PYTHON: interpreter.version},
+            str(env.path),
             env.path,
-            inputs.warnings,
+            {"env-build.log": env.build_log, "environment.txt": env.freeze_file},
         )
-    for warning in inputs.warnings:
-        announce(f"warning: {warning}")
 
-    def build_env(target: cache.CachedEnv, log: IO[str]) -> None:
-        with progress(f"building {manager} environment {env.name} (python {interpreter.version})"):
-            builder(interpreter, inputs, project, target, log)
-            freeze(target, log)
-
-    cache.ensure_env(
-        env,
-        build=build_env,
-        health_check=healthy,
-        metadata={"python": interpreter.version, "project": str(project.directory)},
-        announce=announce,
-    )
-    artifacts = {"env-build.log": env.build_log, "environment.txt": env.freeze_file}
-    return PreparedEnv(
-        manager, activation_patch(env.path), tags, str(env.path), env.path, inputs.warnings, artifacts
+    return EnvPlan(
+        manager,
+        EnvState.CACHED if cached else EnvState.TO_BUILD,
+        env.name,
+        str(env.path),
+        f"{'reuse' if cached else 'build'} {env.path} (python {interpreter.version})",
+        inputs.warnings,
+        builder=build,
     )

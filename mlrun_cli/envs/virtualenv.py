@@ -6,10 +6,10 @@ import sys
 from typing import IO
 
 from mlrun_cli.envs import cache, venvs
-from mlrun_cli.envs.base import DEFAULT_OPTIONS, EnvOptions, PreparedEnv
+from mlrun_cli.envs.base import EnvOptions, EnvPlan
 from mlrun_cli.envs.interpreters import Interpreter
 from mlrun_cli.envs.python_spec import PythonEnvInputs
-from mlrun_cli.execute import run_logged
+from mlrun_cli.process import run_logged
 from mlrun_cli.project.model import Project
 
 NAME = "virtualenv"
@@ -38,5 +38,5 @@ def build_env(
         venvs.install_requirements(installer, env, lines, project, log, _PIP_ENV)
 
 
-def prepare(project: Project, *, build: bool, options: EnvOptions = DEFAULT_OPTIONS) -> PreparedEnv:
-    return venvs.prepare(project, NAME, build_env, build=build)
+def plan(project: Project, options: EnvOptions) -> EnvPlan:
+    return venvs.plan(project, NAME, build_env)

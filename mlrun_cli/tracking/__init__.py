@@ -7,39 +7,39 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
-from mlrun_cli.errors import TrackingError
+from mlrun_cli.errors import PluginError, TrackingError
+from mlrun_cli.registry import Registry
 from mlrun_cli.tracking.base import Tracker
 
 ENTRY_POINT_GROUP = "mlrun_cli.tracking"
+NO_TRACKING = "none"
+"""The tracking URI of --no-track: the run is recorded nowhere."""
 DEFAULT_TRACKING_DIR = "mlruns"
 
 
-def _file_store(uri: str) -> Tracker:
-    from mlrun_cli.tracking.file_store import FileStore
-
-    return FileStore.from_uri(uri)
+TrackerFactory = Callable[[str], Tracker]
 
 
-def _rest(uri: str) -> Tracker:
-    from mlrun_cli.tracking.rest import RestTracker
-
-    return RestTracker(uri)
-
-
-def _mlflow_client(uri: str) -> Tracker:
-    from mlrun_cli.tracking.mlflow_client import MlflowClientTracker
-
-    return MlflowClientTracker(uri)
+def _adapt(name: str, factory: object) -> TrackerFactory:
+    if not callable(factory):
+        raise PluginError(f"tracking plugin {name!r} is not a factory (uri) -> Tracker")
+    return factory
 
 
-BUILTIN: dict[str, Callable[[str], Tracker]] = {
-    "": _file_store,
-    "file": _file_store,
-    "http": _rest,
-    "https": _rest,
-    # MLflow's own client writes its databases; mlrun never does.
-    **dict.fromkeys(("sqlite", "postgresql", "mysql", "mssql", "databricks"), _mlflow_client),
-}
+_DATABASES = ("sqlite", "postgresql", "mysql", "mssql", "databricks")
+TRACKERS: Registry[TrackerFactory] = Registry(
+    "tracking backend",
+    ENTRY_POINT_GROUP,
+    {
+        "": "mlrun_cli.tracking.file_store:FileStore.from_uri",
+        "file": "mlrun_cli.tracking.file_store:FileStore.from_uri",
+        "http": "mlrun_cli.tracking.rest:RestTracker",
+        "https": "mlrun_cli.tracking.rest:RestTracker",
+        # MLflow's own client writes its databases; mlrun never does.
+        **dict.fromkeys(_DATABASES, "mlrun_cli.tracking.mlflow_client:MlflowClientTracker"),
+    },
+    _adapt,
+)
 
 
 def resolve_tracking_uri(explicit: str | None, environ: Mapping[str, str] | None = None) -> str:
@@ -54,22 +54,22 @@ def _scheme(uri: str) -> str:
     return "" if len(scheme) <= 1 else scheme.lower()
 
 
+def redact_uri(uri: str) -> str:
+    """The URI as it may be shown or written: without user name, password or token."""
+    from mlrun_cli.sources.git_urls import redact
+
+    return redact(uri)
+
+
 def get_tracker(uri: str) -> Tracker:
-    if uri == "none":
+    if uri == NO_TRACKING:
         from mlrun_cli.tracking.null import NullTracker
 
         return NullTracker()
     scheme = _scheme(uri)
-    if scheme in BUILTIN:
-        return BUILTIN[scheme](uri)
-    from importlib.metadata import entry_points
-
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name == scheme:
-            factory = entry.load()
-            tracker: Tracker = factory(uri)
-            return tracker
-    raise TrackingError(
-        f"no tracking backend for scheme '{scheme}' (from {uri!r})",
-        hint=f"plugins register under the entry-point group '{ENTRY_POINT_GROUP}'",
-    )
+    if scheme not in TRACKERS.builtin and scheme not in TRACKERS.names():
+        raise TrackingError(
+            f"no tracking backend for scheme '{scheme}' (from {uri!r})",
+            hint=f"plugins register under the entry-point group '{ENTRY_POINT_GROUP}'",
+        )
+    return TRACKERS.get(scheme)(uri)

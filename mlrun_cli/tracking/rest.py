@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
-from mlrun_cli.git_urls import clean_url
+from mlrun_cli.sources.git_urls import clean_url
 from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
 
 BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,13 +18,12 @@ from tests.envs.conftest import install_plugin
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]
 
-# A queue of background processes: the job is a detached `bash -c`, its state two files.
+# A queue of background processes: the job is a detached `bash -c`, its state two files. It
+# imports only the public protocol modules, and writes no wait(): the protocol's default polls.
 PLUGIN = """
 import os, shlex, signal, subprocess
 from pathlib import Path
 from mlrun_cli.backends.base import JobRef, JobState
-from mlrun_cli.backends.follow import Sinks, follow
-from mlrun_cli.execute import merged_env
 from mlrun_cli.tracking.base import RunStatus
 
 NAME = "bgqueue"
@@ -33,7 +33,7 @@ def submit(job):
     job.job_dir.mkdir(parents=True, exist_ok=True)
     out, code = job.job_dir / "out.log", job.job_dir / "exit_code"
     wrapper = f"bash -c {shlex.quote(job.command)} >{out} 2>&1; echo $? >{code}.tmp; mv {code}.tmp {code}"
-    proc = subprocess.Popen(["bash", "-c", wrapper], cwd=job.cwd, env=merged_env(job.env_patch),
+    proc = subprocess.Popen(["bash", "-c", wrapper], cwd=job.cwd, env=job.environment(),
                             start_new_session=True)
     return JobRef(NAME, str(proc.pid), {"dir": str(job.job_dir)})
 
@@ -52,15 +52,6 @@ def logs(ref):
 
 def cancel(ref):
     os.killpg(int(ref.job_id), signal.SIGTERM)
-
-def wait(ref, *, console_log, stdout=None):
-    shown = [0]
-    def new():
-        text = logs(ref)
-        chunk = text[shown[0]:]
-        shown[0] = len(text)
-        return chunk
-    return follow(lambda: status(ref), new, lambda: cancel(ref), Sinks(console_log, stdout))
 """
 
 
@@ -114,6 +105,12 @@ def test_plugin_backend_detached_run_is_settled_by_another_process(
     assert waited.stdout == "late\n"
     record = FileStore(isolated / "mlruns").get_run(run_id)
     assert record.status is RunStatus.FINISHED and "mlrun/console.log" in record.artifacts
+
+
+def test_the_plugin_needs_only_the_public_protocol_modules() -> None:
+    imported = set(re.findall(r"^from (mlrun_cli[\w.]*) import", PLUGIN, re.MULTILINE))
+    assert imported == {"mlrun_cli.backends.base", "mlrun_cli.tracking.base"}
+    assert "def wait" not in PLUGIN  # the protocol's default follows the job
 
 
 def test_unknown_backend_names_the_plugin_group(mlrun: Mlrun, project_factory: Factory) -> None:

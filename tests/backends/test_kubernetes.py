@@ -206,18 +206,25 @@ def test_config_errors_are_caught_before_anything_is_built(
     assert not (isolated / "mlruns").exists()
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("My_Project v2!", "my-project-v2"),
-        ("---", "mlrun"),
-        ("a" * 80, "a" * 63),
-    ],
-)
-def test_dns_labels(raw: str, expected: str) -> None:
-    assert kube_job.dns_label(raw) == expected
-
-
-def test_job_names_fit_and_keep_the_run_id() -> None:
-    name = kube_job.job_name("Very_Long Run Name " * 5, "0123456789abcdef" * 2)
-    assert len(name) <= 63 and name.endswith("-0123456789ab") and name == kube_job.dns_label(name)
+def test_container_options_become_resources_and_the_rest_is_refused(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    project = docker_project(project_factory, "echo sized")
+    result = _run(
+        mlrun, project, kube_env, "-A", "cpus=2", "-A", "memory=1g", "-A", "env=MODE=fast", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)["job_id"]
+    container = cluster.seen[f"mlflow/{job}"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {
+        "limits": {"memory": "1Gi", "cpu": "2"},
+        "requests": {"cpu": "2", "memory": "1Gi"},
+    }
+    assert {"name": "MODE", "value": "fast"} in container["env"]
+    runs_before = FileStore(isolated / "mlruns").search_runs(None, 50)
+    refused = _run(mlrun, project, kube_env, "-A", "privileged", "-A", "cpus=1")
+    assert refused.returncode == 2
+    assert "the kubernetes backend cannot honour -A privileged" in refused.stderr
+    volume = _run(mlrun, project, kube_env, "-A", "v=/data:/data")
+    assert volume.returncode == 2 and "cannot mount /data:/data" in volume.stderr
+    assert FileStore(isolated / "mlruns").search_runs(None, 50) == runs_before  # refused before any run

@@ -239,6 +239,32 @@ def test_runs_wait_gives_up_after_its_timeout_and_runs_cancel_cancels(
     assert again.returncode == 2 and "has no job left to cancel (it is KILLED)" in again.stderr
 
 
+def test_runs_wait_survives_the_cluster_failing_twice_in_a_row(
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path, tmp_path: Path
+) -> None:
+    """The same poll loop as an attached run: a controller that does not answer for a while is
+    waited out, not fatal."""
+    project = project_factory({"MLproject": PROJECT})
+    submitted = mlrun("run", str(project), *ON_SLURM, "--detach", "--json", "-P", "code=3", env=slurm_env)
+    data = _json(submitted)
+    flaky, failures = tmp_path / "flaky-bin", tmp_path / "failures"
+    flaky.mkdir()
+    (flaky / "scontrol").write_text(
+        "#!/bin/sh\n"
+        f"n=$(cat {failures} 2>/dev/null || echo 0)\n"
+        f'if [ "$n" -lt 2 ]; then echo $((n + 1)) > {failures}; '
+        'echo "slurm_load_jobs error: Unable to contact slurm controller" >&2; exit 1; fi\n'
+        f'exec {slurm_bin / "scontrol"} "$@"\n'
+    )
+    (flaky / "scontrol").chmod(0o755)
+    env = {**slurm_env, "PATH": f"{flaky}{os.pathsep}{slurm_env['PATH']}"}
+    waited = mlrun("runs", "wait", str(data["run_id"]), env=env)
+    assert waited.returncode == 3, waited.stderr
+    assert failures.read_text().strip() == "2"
+    assert waited.stderr.count("Unable to contact slurm controller (retrying)") == 2
+    assert "job=" in waited.stdout
+
+
 def test_sbatch_refusal_is_a_clear_error_and_the_run_ends_failed(
     mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path
 ) -> None:

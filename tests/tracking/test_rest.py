@@ -93,7 +93,7 @@ def test_unreachable_server_is_a_clear_error_before_anything_runs(
         "--tracking-uri",
         f"http://user:s3cret@127.0.0.1:{free_port()}",
     )
-    assert result.returncode == 2
+    assert result.returncode == 75  # infrastructure: worth a retry, unlike a typo
     assert "cannot reach the tracking server http://127.0.0.1:" in result.stderr
     assert "s3cret" not in result.stderr and not marker.exists()
 

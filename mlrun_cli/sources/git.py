@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlrun_cli.errors import UsageError
-from mlrun_cli.git_urls import clean_url, redact
 from mlrun_cli.home import mlrun_home
+from mlrun_cli.sources.git_urls import clean_url, redact
 
 if TYPE_CHECKING:
     from filelock import FileLock

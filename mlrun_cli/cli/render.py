@@ -6,10 +6,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mlrun_cli import tags
+
 if TYPE_CHECKING:
-    from mlrun_cli.planning import RunPlan
+    from mlrun_cli.project.validate import ValidationReport
+    from mlrun_cli.runs.plan import RunPlan
     from mlrun_cli.tracking.base import RunRecord
-    from mlrun_cli.validation import ValidationReport
 
 
 def _when(ms: int) -> str:
@@ -41,8 +43,8 @@ def runs_table(records: Sequence[RunRecord]) -> str:
             r.status.name,
             _when(r.start_time_ms),
             _duration(r),
-            r.tags.get("mlrun.exit_code", "-"),
-            r.tags.get("mlflow.project.entryPoint", "-"),
+            r.tags.get(tags.EXIT_CODE, "-"),
+            r.tags.get(tags.ENTRY_POINT, "-"),
             r.experiment_name,
         )
         for r in records
@@ -84,8 +86,8 @@ def plan_text(plan: RunPlan) -> str:
         lines += [f"  {key} = {value}" for key, value in params.items()]
     experiment = plan.experiment_name or plan.experiment_id or "Default (0)"
     lines += [
-        f"Environment:  {plan.env_manager} ({plan.project.env.source}): {plan.env_description}",
-        f"Backend:      {plan.backend}{' (detached)' if plan.detach else ''}",
+        f"Environment:  {plan.env.manager} ({plan.project.env.source}): {plan.env.description}",
+        f"Backend:      {plan.backend.NAME}{' (detached)' if plan.detach else ''}",
     ]
     if plan.backend_config:
         lines += [f"  {key} = {value}" for key, value in plan.backend_config.items()]

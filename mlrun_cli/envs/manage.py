@@ -1,4 +1,4 @@
-"""The core of `mlrun env ...`: build, locate, list and prune cached environments."""
+"""The core of `mlrun env ...`: build, locate, list, prune and lock environments."""
 
 from __future__ import annotations
 
@@ -9,51 +9,52 @@ from typing import Any
 
 from mlrun_cli import envs
 from mlrun_cli.envs import cache
-from mlrun_cli.envs.base import PreparedEnv
+from mlrun_cli.envs.base import EnvOptions, EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.errors import MlrunError, UsageError
 from mlrun_cli.project.loader import load_project
-from mlrun_cli.project.model import Project
-from mlrun_cli.source import resolve_source
+from mlrun_cli.runs.ownership import reap_orphans
+from mlrun_cli.sources import resolve_source
 
 
-def _prepare(uri: str, env_manager: str | None, *, build: bool) -> PreparedEnv:
+def _plan(uri: str, env_manager: str | None) -> EnvPlan:
     source = resolve_source(uri, None, Path.cwd())
     try:
-        return _prepare_project(load_project(source.directory), env_manager, build=build)
+        project = load_project(source.directory)
+        requested = env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
+        manager = envs.choose_env_manager(project, requested)
+        planned = envs.get_env_manager(manager).plan(project, EnvOptions())
     finally:
         source.close()
-
-
-def _prepare_project(project: Project, env_manager: str | None, *, build: bool) -> PreparedEnv:
-    requested = env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
-    manager = envs.choose_env_manager(project, requested)
-    if manager == "local":
-        raise UsageError("--env-manager local builds no environment")
-    prepared: PreparedEnv = envs.get_env_manager(manager).prepare(project, build=build)
-    return prepared
+    if planned.state is EnvState.NOTHING:
+        raise UsageError(f"--env-manager {manager} builds no environment")
+    return planned
 
 
 def build(uri: str, env_manager: str | None) -> PreparedEnv:
-    return _prepare(uri, env_manager, build=True)
+    """Build (or reuse) the project's environment: a cached env, or an image pulled or built."""
+    return _plan(uri, env_manager).build()
 
 
-def path(uri: str, env_manager: str | None) -> Path:
-    prepared = _prepare(uri, env_manager, build=False)
-    assert prepared.path is not None
-    if not prepared.description.startswith("reuse "):
+def path(uri: str, env_manager: str | None) -> str:
+    """Where the built environment is: its folder, or the image tag of a docker_env project."""
+    planned = _plan(uri, env_manager)
+    if planned.state is not EnvState.CACHED:
         raise MlrunError(
-            f"the environment is not built yet: {prepared.path}", hint=f"build it with: mlrun env build {uri}"
+            f"the environment is not built yet: {planned.location}",
+            hint=f"build it with: mlrun env build {uri}",
         )
-    return prepared.path
+    return planned.location
 
 
 def list_envs() -> list[dict[str, Any]]:
+    reap_orphans()  # a killed run's env is then no longer in use
     return cache.list_envs()
 
 
 def prune(older_than_days: float | None, everything: bool) -> list[str]:
     if older_than_days is None and not everything:
         raise UsageError("say which environments to remove: --older-than DAYS or --all")
+    reap_orphans()
     return cache.prune_envs(older_than_days=None if everything else older_than_days)
 
 
@@ -73,7 +74,7 @@ def lock(uri: str) -> Path:
     if exe is not None and _has_conda_lock():
         from rattler.platform import Platform
 
-        from mlrun_cli.execute import run_logged
+        from mlrun_cli.process import run_logged
 
         target = inputs.file.parent / conda_lock.LOCK_NAME
         run_logged(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from mlrun_cli.cli_common import ENV_MANAGERS, debug_enabled, print_json
-from mlrun_cli.error_handler import error_handler
+from mlrun_cli.cli.common import debug_enabled, print_json
+from mlrun_cli.cli.error_handler import error_handler
 
 
 @click.group()
@@ -15,8 +15,8 @@ def env() -> None:
 
 _ENV_MANAGER_OPTION = click.option(
     "--env-manager",
-    type=click.Choice(ENV_MANAGERS),
     default=None,
+    metavar="local|virtualenv|uv|conda|docker|PLUGIN",
     help="[default: from the project, or MLRUN_ENV_MANAGER]",
 )
 
@@ -26,11 +26,11 @@ _ENV_MANAGER_OPTION = click.option(
 @_ENV_MANAGER_OPTION
 @click.pass_context
 def env_build(ctx: click.Context, uri: str, env_manager: str | None) -> None:
-    """Build (or reuse) the environment of the project in URI; print its path."""
+    """Build (or reuse) the environment of the project in URI; print its path (or image)."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli import env_commands
+        from mlrun_cli.envs import manage as env_commands
 
-        click.echo(env_commands.build(uri, env_manager).path)
+        click.echo(env_commands.build(uri, env_manager).location)
 
 
 @env.command("path")
@@ -38,9 +38,9 @@ def env_build(ctx: click.Context, uri: str, env_manager: str | None) -> None:
 @_ENV_MANAGER_OPTION
 @click.pass_context
 def env_path(ctx: click.Context, uri: str, env_manager: str | None) -> None:
-    """Print where the project's environment is; exit 1 when it is not built."""
+    """Print where the project's environment is (folder or image); exit 1 when it is not built."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli import env_commands
+        from mlrun_cli.envs import manage as env_commands
 
         click.echo(env_commands.path(uri, env_manager))
 
@@ -51,7 +51,7 @@ def env_path(ctx: click.Context, uri: str, env_manager: str | None) -> None:
 def env_lock(ctx: click.Context, uri: str) -> None:
     """Write conda-lock.yml beside the project's conda.yaml (for this platform)."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli import env_commands
+        from mlrun_cli.envs import manage as env_commands
 
         click.echo(env_commands.lock(uri))
 
@@ -62,7 +62,8 @@ def env_lock(ctx: click.Context, uri: str) -> None:
 def env_list(ctx: click.Context, as_json: bool) -> None:
     """Cached environments: kind, key, size, python, last used."""
     with error_handler(debug=debug_enabled(ctx), as_json=as_json):
-        from mlrun_cli import env_commands, render
+        from mlrun_cli.cli import render
+        from mlrun_cli.envs import manage as env_commands
 
         found = env_commands.list_envs()
         print_json(found) if as_json else click.echo(render.envs_table(found))
@@ -82,7 +83,7 @@ def env_list(ctx: click.Context, as_json: bool) -> None:
 def env_prune(ctx: click.Context, older_than: float | None, everything: bool) -> None:
     """Remove cached environments."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli import env_commands
+        from mlrun_cli.envs import manage as env_commands
 
         removed = env_commands.prune(older_than, everything)
         click.echo("\n".join(f"removed {name}" for name in removed) or "Nothing to remove.")

@@ -46,7 +46,8 @@ def _is_git_repository(path: Path) -> bool:
 
 def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = False) -> ProjectSource:
     """Find (or fetch) the project; call `close()` on the result when the run is over."""
-    from mlrun_cli import git_source, git_urls
+    from mlrun_cli.sources import git as git_source
+    from mlrun_cli.sources import git_urls
 
     base, subdir = split_subdirectory(uri)
     if base.startswith("-"):
@@ -74,7 +75,8 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
 
 
 def _from_git(base: str, subdir: str, version: str | None, refresh: bool) -> ProjectSource:
-    from mlrun_cli import git_source, git_urls
+    from mlrun_cli.sources import git as git_source
+    from mlrun_cli.sources import git_urls
 
     parsed = git_urls.parse_git_uri(base, subdir)
     cache = git_source.RepoCache(parsed.url)

@@ -1,4 +1,7 @@
-"""Everything that can be checked before a run exists: source, spec, parameters, env, tracking."""
+"""A run's typed shapes (RunRequest -> RunPlan -> RunResult), and the planning in between.
+
+Everything that can be checked before a run exists is resolved once: source, spec, parameters,
+env (planned, not built), backend and its config, tracking target. Running a plan decides nothing."""
 
 from __future__ import annotations
 
@@ -9,19 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlrun_cli import envs
-from mlrun_cli.envs.base import EnvOptions
+from mlrun_cli import envs, tags
+from mlrun_cli.envs.base import EnvOptions, EnvPlan
 from mlrun_cli.errors import UsageError
 from mlrun_cli.project import params
 from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_entry_point
 from mlrun_cli.project.model import EntryPoint, Project
-from mlrun_cli.source import ProjectSource, resolve_source
+from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
+from mlrun_cli.tracking.base import RunStatus
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend
 
-_ADJECTIVES = (
+_ADJECTIVES = [
     "amber",
     "bold",
     "calm",
@@ -42,8 +46,8 @@ _ADJECTIVES = (
     "vivid",
     "warm",
     "zesty",
-)
-_NOUNS = (
+]
+_NOUNS = [
     "badger",
     "crane",
     "dingo",
@@ -64,7 +68,7 @@ _NOUNS = (
     "tapir",
     "vole",
     "wren",
-)
+]
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,8 @@ class RunPlan:
     entry: EntryPoint
     bound: params.BoundParams
     command: str
-    env_manager: str
-    env_options: EnvOptions
-    env_description: str
-    backend: str
+    env: EnvPlan
+    backend: ExecutionBackend
     backend_config: dict[str, Any]
     detach: bool
     tracking_uri: str
@@ -110,18 +112,22 @@ class RunPlan:
     experiment_id: str | None
     run_name: str
 
+    @property
+    def env_manager(self) -> str:
+        return self.env.manager
+
     def to_dict(self) -> dict[str, object]:
         return {
             "project": str(self.project.directory),
             "source": self.source.name,
-            "git_commit": self.source.tags.get("mlflow.source.git.commit"),
+            "git_commit": self.source.tags.get(tags.GIT_COMMIT),
             "entry_point": self.entry.name,
             "command": self.command,
             "params": self.bound.all_values(),
-            "env_manager": self.env_manager,
+            "env_manager": self.env.manager,
             "environment": self.project.env.source,
-            "env": self.env_description,
-            "backend": self.backend,
+            "env": self.env.to_dict(),
+            "backend": self.backend.NAME,
             "backend_config": self.backend_config,
             "detach": self.detach,
             "tracking_uri": self.tracking_uri,
@@ -170,19 +176,22 @@ def _plan(
     manager = envs.choose_env_manager(project, requested_manager)
     backend, backend_config = _check_backend(request, manager)
     env_options = request.env_options
-    if getattr(backend, "CODE_IN_IMAGE", False) and not env_options.build_image:
+    if backend.CODE_IN_IMAGE and not env_options.build_image:
         env_options = dataclasses.replace(env_options, build_image=True)
-    env = envs.get_env_manager(manager).prepare(project, build=False, options=env_options)
+    env = envs.get_env_manager(manager).plan(project, env_options)
+    if env.container is not None:
+        backend.check_container(env.container, backend_config)
+    elif env_options.docker_args or env_options.keep_container:
+        option = "-A/--docker-args" if env_options.docker_args else "--keep-container"
+        raise UsageError(f"{option} applies to docker_env projects; this one runs with {manager!r}")
     return RunPlan(
         source=source,
         project=project,
         entry=entry,
         bound=bound,
         command=params.render_command(entry, bound),
-        env_manager=manager,
-        env_options=env_options,
-        env_description=env.description,
-        backend=request.backend,
+        env=env,
+        backend=backend,
         backend_config=backend_config,
         detach=request.detach,
         tracking_uri=resolve_tracking_uri(request.tracking_uri),
@@ -207,7 +216,26 @@ def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBack
             f"it runs: {', '.join(sorted(backend.ENV_KINDS))}"
         )
     config = load_backend_config(request.backend_config, backend, request.cwd)
-    preflight = getattr(backend, "preflight", None)
-    if preflight is not None:
-        preflight()  # e.g. the cluster's client commands are installed
+    backend.preflight()  # e.g. the cluster's client commands are installed
     return backend, config
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    experiment_id: str
+    status: RunStatus
+    exit_code: int
+    duration_s: float
+    command: str
+    params: dict[str, str]
+    tracking_uri: str
+    run_name: str
+    interrupted_by: int | None = None
+    backend: str = "local"
+    job_id: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        data = dataclasses.asdict(self)
+        del data["interrupted_by"]
+        return {**data, "status": self.status.name, "duration_s": round(self.duration_s, 3)}

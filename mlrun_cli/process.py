@@ -1,4 +1,5 @@
-"""The one subprocess helper: child env from a patch, live tee to a log, signal forwarding."""
+"""The one subprocess helper: child env from a patch, a command in its own process group with
+its output teed live to a log, signals forwarded, and short client and build commands."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from mlrun_cli.errors import CommandFailed, ExecutionError
+from mlrun_cli.streaming import ConsoleLog, Sink, read_pipe, start_pumps
 
 DEFAULT_GRACE_S = 10.0
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -39,6 +41,29 @@ def merged_env(patch: Mapping[str, str | None], base: Mapping[str, str] | None =
         else:
             env[key] = value
     return env
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """Linux: the child is killed the moment mlrun dies, even by SIGKILL (a parent-death signal).
+
+    It reaches the command itself when bash execs it (a simple command); what a compound command
+    leaves is stopped by the next mlrun command (mlrun_cli.runs.ownership). The signal follows
+    the *thread* that started the child: call this from a thread that outlives the child.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def arm() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # mlrun died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -73,21 +98,6 @@ def _stop_group(pgid: int, deadline: float) -> None:
     _signal_group(pgid, signal.SIGKILL)
 
 
-def _pump(source: BinaryIO, sink: BinaryIO | None, log: BinaryIO, lock: threading.Lock) -> None:
-    sink_ok = sink is not None
-    while chunk := os.read(source.fileno(), 65536):
-        if sink_ok and sink is not None:
-            try:
-                sink.write(chunk)
-                sink.flush()
-            except (OSError, ValueError):
-                sink_ok = False  # our own output went away (closed pipe); keep logging
-        with lock:
-            log.write(chunk)
-            log.flush()
-    source.close()
-
-
 def run_streaming(
     argv: Sequence[str],
     *,
@@ -98,6 +108,7 @@ def run_streaming(
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
     on_start: Callable[[int], None] | None = None,
+    die_with_parent: bool = False,
 ) -> Outcome:
     """Run `argv` in its own process group, streaming its output live and into `log_path`.
 
@@ -115,6 +126,7 @@ def run_streaming(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_parent() if die_with_parent else None,
         )
     except OSError as error:
         raise ExecutionError(f"cannot start {argv[0]!r}: {error}") from None
@@ -138,15 +150,12 @@ def run_streaming(
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, on_signal) for s in _FORWARDED} if in_main else {}
-    lock = threading.Lock()
-    with log_path.open("ab") as log:
+    with ConsoleLog(log_path) as log:
         assert proc.stdout is not None and proc.stderr is not None
-        pumps = [
-            threading.Thread(target=_pump, args=(src, sink, log, lock), daemon=True)
-            for src, sink in ((proc.stdout, out), (proc.stderr, err))
-        ]
-        for pump in pumps:
-            pump.start()
+        pumps = start_pumps(
+            (read_pipe(pipe), Sink(log, terminal))
+            for pipe, terminal in ((proc.stdout, out), (proc.stderr, err))
+        )
         try:
             returncode = proc.wait()
         finally:

@@ -1,0 +1,30 @@
+"""The `mlrun` command line: parse options into typed requests and hand them to the core.
+
+Each command group is a module here; the core (mlrun_cli.runs, .envs, .project, ...) never
+imports click, and every exception becomes a message and an exit code in error_handler.
+"""
+
+from __future__ import annotations
+
+import click
+
+from mlrun_cli import __version__
+from mlrun_cli.cli.env import env
+from mlrun_cli.cli.project import schema, validate
+from mlrun_cli.cli.run import run
+from mlrun_cli.cli.runs import runs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="mlrun")
+@click.option("--debug", is_flag=True, envvar="MLRUN_DEBUG", help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Run MLflow projects fast, strictly and safely; record every run."""
+
+
+for command in (run, validate, schema, runs, env):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="mlrun")

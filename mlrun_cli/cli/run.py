@@ -1,0 +1,125 @@
+"""`mlrun run`: options parsed into a RunRequest, handed to the core, the result printed."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mlrun_cli.cli.common import debug_enabled, print_json, warn
+from mlrun_cli.cli.error_handler import error_handler
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("uri", default=".")
+@click.option("-e", "--entry-point", default="main", help="Entry point name, or a .py/.sh file.")
+@click.option(
+    "-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter value; repeat for more."
+)
+@click.option(
+    "--env-manager",
+    default=None,
+    show_default=False,
+    metavar="local|virtualenv|uv|conda|docker|PLUGIN",
+    help="How to build the environment [default: from the project, or MLRUN_ENV_MANAGER].",
+)
+@click.option("--experiment-name", default=None, help="Experiment to record into (created if missing).")
+@click.option("--experiment-id", default=None, help="Existing experiment id to record into.")
+@click.option("--run-name", default=None, help="Name of the run [default: generated].")
+@click.option(
+    "--tracking-uri", default=None, help="Where to record [default: MLFLOW_TRACKING_URI, else ./mlruns]."
+)
+@click.option("--no-track", is_flag=True, help="Record nothing (same as --tracking-uri none).")
+@click.option("-v", "--version", "git_version", default=None, help="Git branch, tag or commit.")
+@click.option("--refresh", is_flag=True, help="Fetch from the git remote even if the commit is cached.")
+@click.option(
+    "--build-image", is_flag=True, help="docker: bake the code into an image (reused while it is unchanged)."
+)
+@click.option(
+    "-A",
+    "--docker-args",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    help="docker: a docker run option; repeatable.",
+)
+@click.option("--keep-container", is_flag=True, help="docker: do not remove the container afterwards.")
+@click.option("-b", "--backend", default="local", help="Where the command runs: local, slurm, kubernetes.")
+@click.option(
+    "-c",
+    "--backend-config",
+    default=None,
+    metavar="JSON|FILE",
+    help="Backend settings: JSON text or a .json/.yaml file ('mlrun schema slurm_config').",
+)
+@click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
+@click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object at the end (the command's stdout goes to stderr).",
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    uri: str,
+    entry_point: str,
+    params: tuple[str, ...],
+    env_manager: str | None,
+    experiment_name: str | None,
+    experiment_id: str | None,
+    run_name: str | None,
+    tracking_uri: str | None,
+    no_track: bool,
+    git_version: str | None,
+    refresh: bool,
+    build_image: bool,
+    docker_args: tuple[str, ...],
+    keep_container: bool,
+    backend: str,
+    backend_config: str | None,
+    detach: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Run a project (a folder; default '.') and record the run."""
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
+        from mlrun_cli.cli import render
+        from mlrun_cli.envs.base import EnvOptions
+        from mlrun_cli.runs import api
+
+        request = api.RunRequest(
+            uri=uri,
+            entry_point=entry_point,
+            params=params,
+            env_manager=env_manager,
+            experiment_name=experiment_name,
+            experiment_id=experiment_id,
+            run_name=run_name,
+            tracking_uri="none" if no_track else tracking_uri,
+            version=git_version,
+            refresh=refresh,
+            env_options=EnvOptions(build_image, docker_args, keep_container),
+            backend=backend,
+            backend_config=backend_config,
+            detach=detach,
+            dry_run=dry_run,
+        )
+        if dry_run:
+            plan = api.dry_run(request)
+            print_json(plan.to_dict()) if as_json else click.echo(render.plan_text(plan))
+            warn(plan.project.warnings)
+            return
+        result = api.run(request, child_stdout=sys.stderr.buffer if as_json else None)
+        if as_json:
+            print_json(result.to_dict())
+        elif detach:
+            click.echo(f"mlrun: run {result.run_id} submitted as {backend} job {result.job_id}", err=True)
+            click.echo(f"mlrun: follow it with: mlrun runs wait {result.run_id}", err=True)
+        else:
+            click.echo(
+                f"mlrun: run {result.run_id} {result.status.name} in "
+                f"{result.duration_s:.2f}s (exit code {result.exit_code})",
+                err=True,
+            )
+        sys.exit(result.exit_code)

@@ -1,0 +1,111 @@
+"""`mlrun runs ...`: list, show, wait for, cancel and sync recorded runs."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mlrun_cli.cli.common import debug_enabled, print_json
+from mlrun_cli.cli.error_handler import error_handler
+
+
+@click.group()
+def runs() -> None:
+    """List and inspect recorded runs."""
+
+
+@runs.command("list")
+@click.option("--experiment-name", default=None, help="Only this experiment's runs.")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.option("--max-results", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.pass_context
+def runs_list(
+    ctx: click.Context, experiment_name: str | None, tracking_uri: str | None, max_results: int, as_json: bool
+) -> None:
+    """Recorded runs, newest first."""
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
+        from mlrun_cli.cli import render
+        from mlrun_cli.runs import api
+
+        records = api.list_runs(tracking_uri, experiment_name, max_results)
+        if as_json:
+            print_json([r.to_dict() for r in records])
+        else:
+            click.echo(render.runs_table(records))
+
+
+@runs.command("sync")
+@click.pass_context
+def runs_sync(ctx: click.Context) -> None:
+    """Send what runs kept in the outbox while their tracking store was unreachable."""
+    with error_handler(debug=debug_enabled(ctx)):
+        from mlrun_cli.runs import api
+
+        results = api.sync_runs()
+        for result in results:
+            state = f"{result.pending} still pending ({result.error})" if result.pending else "all sent"
+            click.echo(f"run {result.run_id} -> {result.tracking_uri}: {result.sent} sent, {state}")
+        if not results:
+            click.echo("Nothing to send.")
+        sys.exit(1 if any(r.pending for r in results) else 0)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.pass_context
+def runs_show(ctx: click.Context, run_id: str, tracking_uri: str | None, as_json: bool) -> None:
+    """One run: status, parameters, metrics, tags and artifacts."""
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
+        from mlrun_cli.cli import render
+        from mlrun_cli.runs import api
+
+        record, job_state = api.show_run(tracking_uri, run_id)
+        if as_json:
+            print_json({**record.to_dict(), "job_state": job_state})
+        else:
+            click.echo(render.run_details(record, job_state))
+
+
+@runs.command("wait")
+@click.argument("run_id")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.option("--timeout", type=click.FloatRange(0), default=None, help="Give up after this many seconds.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run as JSON (the job's output goes to stderr)."
+)
+@click.pass_context
+def runs_wait(
+    ctx: click.Context, run_id: str, tracking_uri: str | None, timeout: float | None, as_json: bool
+) -> None:
+    """Wait for a detached run's job, record how it ended, exit with its exit code.
+
+    Ctrl-C stops waiting; the job goes on.
+    """
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
+        from mlrun_cli.runs import api
+
+        record, exit_code = api.wait_run(
+            tracking_uri, run_id, timeout, sys.stderr.buffer if as_json else None
+        )
+        if as_json:
+            print_json({**record.to_dict(), "exit_code": exit_code})
+        else:
+            click.echo(f"mlrun: run {record.run_id} {record.status.name} (exit code {exit_code})", err=True)
+        sys.exit(exit_code)
+
+
+@runs.command("cancel")
+@click.argument("run_id")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.pass_context
+def runs_cancel(ctx: click.Context, run_id: str, tracking_uri: str | None) -> None:
+    """Cancel a detached run's job (scancel, or delete the Job) and record it KILLED."""
+    with error_handler(debug=debug_enabled(ctx)):
+        from mlrun_cli.runs import api
+
+        record, exit_code = api.cancel_run(tracking_uri, run_id)
+        click.echo(f"mlrun: run {record.run_id} {record.status.name} (exit code {exit_code})", err=True)

@@ -1,0 +1,312 @@
+"""A run's life, from creation to its terminal record, whichever mlrun process sees it end.
+
+`execute` builds the planned env, creates the run, records what it is made of, submits the job
+to the plan's backend, follows it and records the end; any failure after creation ends the run
+FAILED (KILLED on a signal). A job that outlives mlrun (`--detach`) is found again from the
+run's tags and settled by `mlrun runs wait/show/cancel`; a lock per run makes sure only one
+process records its end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from mlrun_cli import __version__, tags
+from mlrun_cli.backends.base import ExecutionBackend, Job, JobRef, JobState, follow_job
+from mlrun_cli.envs.base import PreparedEnv
+from mlrun_cli.errors import Terminated, TrackingError, UsageError
+from mlrun_cli.home import mlrun_home
+from mlrun_cli.runs import ownership
+from mlrun_cli.runs.plan import RunPlan, RunResult
+from mlrun_cli.streaming import ConsoleLog, Sink, StillRunning
+from mlrun_cli.tracking import NO_TRACKING, get_tracker
+from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
+from mlrun_cli.tracking.outbox import Recorder
+
+CONSOLE_LOG = "console.log"
+ARTIFACT_DIR = "mlrun"
+JOB_SCRIPT = "job.sh"
+
+
+def job_dir(run_id: str) -> Path:
+    """The run's own folder under $MLRUN_HOME: job scripts and output a cluster can reach."""
+    return mlrun_home() / "jobs" / run_id
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary uid in a container
+        return os.environ.get("USER") or "unknown"
+
+
+def start_tags(plan: RunPlan, env: PreparedEnv, user: str) -> dict[str, str]:
+    return {
+        tags.USER: user,
+        tags.SOURCE_NAME: plan.source.name,
+        tags.SOURCE_TYPE: "PROJECT",
+        tags.ENTRY_POINT: plan.entry.name,
+        tags.ENV: plan.env.manager,
+        tags.BACKEND: plan.backend.NAME,
+        tags.RUN_NAME: plan.run_name,
+        tags.COMMAND: plan.command[: tags.MAX_TAG_LENGTH],
+        tags.VERSION: __version__,
+        **plan.source.tags,
+        **env.tags,
+    }
+
+
+def execute(plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None) -> RunResult:
+    """Run the plan and always leave the run it creates with a terminal status."""
+    # The environment first: a failed build leaves no trace in the tracking store.
+    env = plan.env.build()
+    tracker = get_tracker(plan.tracking_uri)
+    tracker.check()
+    experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
+    user = user_name()
+    run_ref = tracker.create_run(
+        experiment.experiment_id, plan.run_name, user, now_ms(), start_tags(plan, env, user)
+    )
+    recorder = Recorder(tracker, run_ref)
+    scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))
+    started = time.monotonic()
+    try:
+        ownership.claim(
+            run_ref.run_id, run_ref.experiment_id, run_ref.artifact_uri, tracker.uri,
+            detachable=plan.backend.DETACHABLE, scratch=scratch,
+        )  # fmt: skip
+        recorder.log_batch(plan.bound.all_values(), {})
+        _log_provenance(recorder, plan, env.artifacts, scratch)
+        where = "(not recorded)" if tracker.uri == NO_TRACKING else f"in experiment '{experiment.name}'"
+        echo.write(f"mlrun: run {run_ref.run_id} ({plan.run_name}) {where}: {plan.command}\n".encode())
+        echo.flush()
+        job = _job(plan, env, run_ref, tracker.child_env(run_ref))
+        ref = plan.backend.submit(job)
+        job_id = None
+        if plan.backend.DETACHABLE:  # a job that outlives mlrun must be found again from the run
+            job_id = ref.job_id
+            recorder.log_batch({}, ref.tags())
+            if (job.job_dir / JOB_SCRIPT).is_file():  # what was submitted, exactly
+                recorder.log_artifact(job.job_dir / JOB_SCRIPT, ARTIFACT_DIR)
+            echo.write(f"mlrun: submitted {plan.backend.NAME} job {ref.job_id}\n".encode())
+            echo.flush()
+        if plan.detach:
+            return _result(plan, run_ref, tracker, JobState("SUBMITTED", RunStatus.RUNNING, 0), 0.0, job_id)
+        console_log = scratch / CONSOLE_LOG
+        state = plan.backend.wait(ref, console_log=console_log, stdout=child_stdout)
+        record_end(recorder, state, console_log)
+        # Recorded: the job folder has served. A failure before this point leaves it to the job.
+        shutil.rmtree(job_dir(run_ref.run_id), ignore_errors=True)
+    except BaseException as error:
+        fail_run(recorder, error)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        ownership.release(run_ref.run_id)  # the run is recorded, or its job left to the cluster
+    return _result(plan, run_ref, tracker, state, time.monotonic() - started, job_id)
+
+
+def _job(plan: RunPlan, env: PreparedEnv, run_ref: RunRef, handshake: Mapping[str, str]) -> Job:
+    container = env.container
+    return Job(
+        command=plan.command,
+        cwd=_job_cwd(plan, run_ref.run_id),
+        env_patch={
+            **(container.environment if container is not None else {}),
+            **env.env_patch,
+            **handshake,
+            "MLFLOW_EXPERIMENT_NAME": None,
+        },
+        run_id=run_ref.run_id,
+        run_name=plan.run_name,
+        job_dir=job_dir(run_ref.run_id),
+        config=plan.backend_config,
+        container=container,
+    )
+
+
+def _job_cwd(plan: RunPlan, run_id: str) -> Path:
+    """Where the job runs. A detached job outlives this process, and with it any git checkout
+    made for the run: it gets a copy of the project in its job folder instead."""
+    if not plan.detach or plan.source.cleanup is None:
+        return plan.project.directory
+    copy = job_dir(run_id) / "code"
+    shutil.copytree(plan.project.directory, copy, ignore=shutil.ignore_patterns(".git"), symlinks=True)
+    return copy
+
+
+def _result(
+    plan: RunPlan, run: RunRef, tracker: Tracker, state: JobState, duration_s: float, job_id: str | None
+) -> RunResult:
+    status = state.status or RunStatus.FAILED
+    exit_code = state.exit_code if state.exit_code is not None else 1
+    params = plan.bound.all_values()
+    return RunResult(
+        run.run_id, run.experiment_id, status, exit_code, duration_s, plan.command, params, tracker.uri,
+        plan.run_name, state.interrupted_by, plan.backend.NAME, job_id,
+    )  # fmt: skip
+
+
+def _log_provenance(recorder: Recorder, plan: RunPlan, artifacts: Mapping[str, Path], scratch: Path) -> None:
+    """What the run was made from, saved before it starts: the uncommitted diff, env lock files."""
+    if plan.source.diff is not None:
+        (scratch / "git.diff").write_text(plan.source.diff)
+        recorder.log_artifact(scratch / "git.diff", ARTIFACT_DIR)
+    for name, path in artifacts.items():
+        if path.is_file():
+            staged = scratch / name
+            shutil.copyfile(path, staged)
+            recorder.log_artifact(staged, ARTIFACT_DIR)
+
+
+def record_end(recorder: Recorder, state: JobState, console_log: Path) -> None:
+    status = state.status or RunStatus.FAILED
+    exit_code = state.exit_code if state.exit_code is not None else (0 if status is RunStatus.FINISHED else 1)
+    end_tags = {tags.EXIT_CODE: str(exit_code)}
+    if status is not RunStatus.FINISHED:
+        end_tags[tags.ERROR] = (state.reason or f"the job ended {state.state}")[: tags.MAX_TAG_LENGTH]
+    if console_log.is_file():
+        recorder.log_artifact(console_log, ARTIFACT_DIR)
+    recorder.log_batch({}, end_tags)
+    recorder.end_run(status, now_ms())
+
+
+def fail_run(recorder: Recorder, error: BaseException) -> None:
+    """Best effort: a run that exists must never stay RUNNING, whatever went wrong."""
+    interrupted = isinstance(error, KeyboardInterrupt)
+    if isinstance(error, Terminated):
+        reason = f"stopped by signal {error.signum}"
+    else:
+        reason = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
+    _end_failed(recorder, reason, killed=interrupted)
+
+
+def fail_run_reason(tracker: Tracker, run: RunRef, reason: str, *, killed: bool, exit_code: int) -> None:
+    """Close a run another (dead) process left open."""
+    _end_failed(Recorder(tracker, run), reason, killed=killed, exit_code=exit_code)
+
+
+def _end_failed(recorder: Recorder, reason: str, *, killed: bool, exit_code: int | None = None) -> None:
+    end_tags = {tags.ERROR: reason[: tags.MAX_TAG_LENGTH]}
+    if exit_code is not None:
+        end_tags[tags.EXIT_CODE] = str(exit_code)
+    with contextlib.suppress(Exception):  # the status below matters more than the reason
+        recorder.log_batch({}, end_tags)
+    recorder.end_run(RunStatus.KILLED if killed else RunStatus.FAILED, now_ms())
+
+
+# Runs whose job outlives the mlrun process that submitted it.
+
+
+def exit_code_of(record: RunRecord) -> int:
+    """What `mlrun runs wait` exits with: the run's own exit code, as `mlrun run` would have."""
+    return tags.recorded_exit_code(record.tags, record.status.name)
+
+
+def pending_job(record: RunRecord) -> tuple[ExecutionBackend, JobRef] | None:
+    """The job still to be settled for this run, if any."""
+    if tags.EXIT_CODE in record.tags:
+        return None
+    name = record.tags.get(tags.BACKEND, "")
+    ref = JobRef.from_tags(name, record.tags) if name else None
+    if ref is None:
+        return None
+    from mlrun_cli.backends import get_backend
+
+    return get_backend(name), ref
+
+
+@contextmanager
+def _run_lock(run_id: str) -> Iterator[None]:
+    from filelock import FileLock
+
+    path = mlrun_home() / "locks" / f"run-{run_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path):
+        yield
+
+
+def _settle(tracker: Tracker, record: RunRecord, state: JobState, console_log: Path) -> RunRecord:
+    with _run_lock(record.run_id):
+        fresh = tracker.get_run(record.run_id)
+        if tags.EXIT_CODE in fresh.tags:
+            return fresh  # another mlrun settled it meanwhile
+        recorder = Recorder(tracker, RunRef(record.run_id, record.experiment_id, record.artifact_uri))
+        record_end(recorder, state, console_log)
+        shutil.rmtree(job_dir(record.run_id), ignore_errors=True)
+    try:
+        return tracker.get_run(record.run_id)
+    except TrackingError:
+        return record
+
+
+def settle_if_done(tracker: Tracker, record: RunRecord) -> tuple[RunRecord, JobState | None]:
+    """One look at the run's job: record its end when it has ended. Returns the job's state."""
+    pending = pending_job(record)
+    if pending is None:
+        return record, None
+    backend, ref = pending
+    state = backend.status(ref)
+    if not state.done:
+        return record, state
+    with tempfile.TemporaryDirectory(prefix="mlrun-settle-") as scratch:
+        console_log = Path(scratch) / CONSOLE_LOG
+        console_log.write_bytes(backend.logs(ref))
+        return _settle(tracker, record, state, console_log), state
+
+
+def wait_and_settle(
+    tracker: Tracker,
+    record: RunRecord,
+    *,
+    timeout_s: float | None,
+    stdout: BinaryIO | None,
+    cancel: bool = False,
+) -> RunRecord:
+    """Follow the run's job to its end (printing its output), then record the end.
+
+    Ctrl-C only stops the waiting: the job goes on, and `mlrun runs wait` can be run again.
+    """
+    pending = pending_job(record)
+    if pending is None:
+        owner = ownership.live_owner(record.run_id) if record.status is RunStatus.RUNNING else None
+        if owner is not None:  # a run attached to another mlrun process, on this machine
+            if cancel:
+                ownership.stop_owner(owner)
+            elif not ownership.wait_for_owner(owner, timeout_s):
+                raise StillRunning(f"run {record.run_id} has not ended after {timeout_s:g} s")
+            return tracker.get_run(record.run_id)
+        return record
+    backend, ref = pending
+    if cancel:
+        backend.cancel(ref)
+    with tempfile.TemporaryDirectory(prefix="mlrun-settle-") as scratch:
+        console_log = Path(scratch) / CONSOLE_LOG
+        with ConsoleLog(console_log) as log:
+            terminal = stdout if stdout is not None else sys.stdout.buffer
+            sink = Sink(log, terminal)
+            state = follow_job(backend, ref, sink, cancel=False, timeout_s=timeout_s, run_id=record.run_id)
+        return _settle(tracker, record, state, console_log)
+
+
+def cancel_and_settle(tracker: Tracker, record: RunRecord, *, stdout: BinaryIO | None) -> RunRecord:
+    """Cancel a detached run's job, then record how it ended (KILLED, unless it had just ended)."""
+    if pending_job(record) is None and not (
+        record.status is RunStatus.RUNNING and ownership.live_owner(record.run_id) is not None
+    ):
+        raise UsageError(f"run {record.run_id} has no job left to cancel (it is {record.status.name})")
+    return wait_and_settle(tracker, record, timeout_s=120, stdout=stdout, cancel=True)

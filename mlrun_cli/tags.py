@@ -1,0 +1,60 @@
+"""Every run tag mlrun writes or reads, and the exit codes a run's end maps to.
+
+MLflow's own keys (`mlflow.*`) keep MLflow's spelling, so its UI shows them; mlrun's are
+`mlrun.*`. No other module spells a tag key.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+
+# MLflow's standard tags.
+USER = "mlflow.user"
+RUN_NAME = "mlflow.runName"
+SOURCE_NAME = "mlflow.source.name"
+SOURCE_TYPE = "mlflow.source.type"
+GIT_COMMIT = "mlflow.source.git.commit"
+GIT_BRANCH = "mlflow.source.git.branch"
+GIT_REPO_URL = "mlflow.source.git.repoURL"
+ENTRY_POINT = "mlflow.project.entryPoint"
+ENV = "mlflow.project.env"
+BACKEND = "mlflow.project.backend"
+DOCKER_IMAGE_URI = "mlflow.docker.image.uri"
+DOCKER_IMAGE_ID = "mlflow.docker.image.id"
+
+# mlrun's own.
+COMMAND = "mlrun.command"
+VERSION = "mlrun.version"
+EXIT_CODE = "mlrun.exit_code"
+"""Set once, when the run's end is recorded: a run with it is settled."""
+ERROR = "mlrun.error"
+GIT_DIRTY = "mlrun.git.dirty"
+ENV_KEY = "mlrun.env.key"
+ENV_PYTHON = "mlrun.env.python"
+
+MAX_TAG_LENGTH = 8000
+"""MLflow's limit on a tag value; longer ones (a long command, a long error) are cut."""
+
+EXIT_TIMEOUT = 124
+"""A run that hit its time limit, as timeout(1) exits."""
+EXIT_OUT_OF_MEMORY = 128 + signal.SIGKILL
+EXIT_TERMINATED = 128 + signal.SIGTERM
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+
+
+def job_prefix(backend: str) -> str:
+    """Tags that find a backend's job again: `mlrun.<backend>.job_id`, `mlrun.slurm.output`, ..."""
+    return f"mlrun.{backend}."
+
+
+def exit_code_for_signal(signum: int) -> int:
+    return 128 + signum
+
+
+def recorded_exit_code(tags: Mapping[str, str], status_name: str) -> int:
+    """The run's own exit code as recorded, else what its status implies (as `mlrun run` exits)."""
+    raw = tags.get(EXIT_CODE)
+    if raw is not None and raw.lstrip("-").isdigit():
+        return int(raw)
+    return {"FINISHED": 0, "KILLED": EXIT_INTERRUPTED}.get(status_name, 1)

@@ -16,12 +16,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, BinaryIO, Protocol, TypeVar
 
 from mlrun_cli.errors import EXIT_FAILURE, InfrastructureError, MlrunError
 
-if TYPE_CHECKING:
-    from mlrun_cli.backends.base import JobState
+
+class _State(Protocol):
+    """What the loop reads of a backend's job state (mlrun_cli.backends.base.JobState)."""
+
+    @property
+    def done(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+
+JobState = TypeVar("JobState", bound=_State)
 
 FIRST_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3.0
@@ -131,14 +142,16 @@ def follow(
     sink: Sink,
     *,
     cancel: Callable[[], None] | None = None,
+    cancelled: Callable[[JobState | None, int], JobState] | None = None,
     timeout_s: float | None = None,
     what: str = "the job",
     job_label: str = "job",
 ) -> JobState:
     """Poll until the job ends, copying its new output as it comes.
 
-    On Ctrl-C or SIGTERM: with `cancel`, cancel the job and return it KILLED; without (following a
-    job mlrun did not start, as `mlrun runs wait` does), stop waiting and let the job go on.
+    On Ctrl-C or SIGTERM: with `cancel`, cancel the job and return `cancelled(last state, signal)`
+    (a KILLED state); without (following a job mlrun did not start, as `mlrun runs wait` does),
+    stop waiting and let the job go on.
     """
     started = time.monotonic()
     interval = FIRST_INTERVAL_S
@@ -163,10 +176,10 @@ def follow(
             interval = _interval(started, interval)
             time.sleep(interval)
     except KeyboardInterrupt as interrupt:
-        if cancel is None:
+        if cancel is None or cancelled is None:
             raise
         signum = int(getattr(interrupt, "signum", signal.SIGINT))
-        return _cancel_and_drain(status, new_output, cancel, sink, signum)
+        return cancelled(_cancel_and_drain(status, new_output, cancel, sink, signum), signum)
 
 
 def _quietly(new_output: Callable[[], bytes]) -> bytes:
@@ -182,10 +195,8 @@ def _cancel_and_drain(
     cancel: Callable[[], None],
     sink: Sink,
     signum: int,
-) -> JobState:
-    from mlrun_cli.backends.base import JobState
-    from mlrun_cli.tracking.base import RunStatus
-
+) -> JobState | None:
+    """Cancel, then follow the job until it says it ended (bounded); its last state, if any."""
     sys.stderr.write(f"mlrun: signal {signum}: cancelling the job\n")
     cancel()
     deadline = time.monotonic() + CANCEL_WAIT_S
@@ -200,5 +211,4 @@ def _cancel_and_drain(
             break
         time.sleep(0.2)
     sink.write(_quietly(new_output))
-    word = state.state if state is not None else "CANCELLED"
-    return JobState(word, RunStatus.KILLED, 128 + signum, f"cancelled by mlrun on signal {signum}", signum)
+    return state

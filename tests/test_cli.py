@@ -18,7 +18,7 @@ from mlrun_cli.process import Outcome
 from mlrun_cli.runs import api
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, Result
 
 
 @pytest.mark.parametrize(
@@ -176,13 +176,16 @@ def test_json_reports_every_failure_as_one_object(isolated: Path) -> None:
     assert bad.exit_code == 2 and json.loads(bad.stdout)["exit_code"] == 2
 
 
-def test_debug_shows_the_original_cause_under_ours(project_factory: Callable[[dict[str, str]], Path]) -> None:
+def test_debug_shows_the_original_cause_under_ours(
+    mlrun: Callable[..., Result], project_factory: Callable[[dict[str, str]], Path]
+) -> None:
     project = project_factory(
         {"MLproject": "docker_env: {image: busybox}\nentry_points: {main: {command: 'true'}}\n"}
     )
-    with mock.patch.dict("os.environ", {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}):
-        result = CliRunner().invoke(cli, ["--debug", "run", str(project), "--dry-run"])
-    assert result.exit_code == 75, result.output
-    assert "DockerEngineUnreachable" in result.output
-    assert "The original error:" in result.output or "direct cause" in result.output
-    assert "docker.errors.DockerException" in result.output  # the SDK's own error, underneath ours
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    result = mlrun("--debug", "run", str(project), "--dry-run", env=env)
+    assert result.returncode == 75, result.stderr
+    assert "DockerEngineUnreachable" in result.stderr
+    assert "docker.errors.DockerException" in result.stderr  # the SDK's own error, underneath ours
+    plain = mlrun("run", str(project), "--dry-run", env=env)
+    assert "Traceback" not in plain.stderr and "no Docker engine reachable" in plain.stderr

@@ -216,11 +216,17 @@ def follow_job(
         shown[0] += len(chunk)
         return chunk
 
+    def cancelled(last: JobState | None, signum: int) -> JobState:
+        word = last.state if last is not None else "CANCELLED"
+        reason = f"cancelled by mlrun on signal {signum}"
+        return JobState(word, RunStatus.KILLED, tags.exit_code_for_signal(signum), reason, signum)
+
     return follow(
         lambda: backend.status(ref),
         new_output,
         sink,
         cancel=(lambda: backend.cancel(ref)) if cancel else None,
+        cancelled=cancelled,
         timeout_s=timeout_s,
         what=f"run {run_id}" if run_id else "the job",
         job_label=f"{ref.backend} job {ref.job_id}",

@@ -192,21 +192,9 @@ def fail_run(recorder: Recorder, error: BaseException) -> None:
         reason = f"stopped by signal {error.signum}"
     else:
         reason = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
-    _end_failed(recorder, reason, killed=interrupted)
-
-
-def fail_run_reason(tracker: Tracker, run: RunRef, reason: str, *, killed: bool, exit_code: int) -> None:
-    """Close a run another (dead) process left open."""
-    _end_failed(Recorder(tracker, run), reason, killed=killed, exit_code=exit_code)
-
-
-def _end_failed(recorder: Recorder, reason: str, *, killed: bool, exit_code: int | None = None) -> None:
-    end_tags = {tags.ERROR: reason[: tags.MAX_TAG_LENGTH]}
-    if exit_code is not None:
-        end_tags[tags.EXIT_CODE] = str(exit_code)
     with contextlib.suppress(Exception):  # the status below matters more than the reason
-        recorder.log_batch({}, end_tags)
-    recorder.end_run(RunStatus.KILLED if killed else RunStatus.FAILED, now_ms())
+        recorder.log_batch({}, {tags.ERROR: reason[: tags.MAX_TAG_LENGTH]})
+    recorder.end_run(RunStatus.KILLED if interrupted else RunStatus.FAILED, now_ms())
 
 
 # Runs whose job outlives the mlrun process that submitted it.

@@ -138,9 +138,9 @@ def _remove_containers(run_id: str) -> None:
 
 def reap(owner: Owner) -> None:
     """Stop what a dead mlrun left of this run and record the run KILLED."""
-    from mlrun_cli.runs.lifecycle import fail_run_reason
     from mlrun_cli.tracking import get_tracker
-    from mlrun_cli.tracking.base import RunRef
+    from mlrun_cli.tracking.base import RunRef, RunStatus
+    from mlrun_cli.tracking.outbox import Recorder
 
     folder = owner_file(owner.run_id).parent
     if not owner.detachable:
@@ -151,12 +151,13 @@ def reap(owner: Owner) -> None:
     if owner.detachable:  # the cluster job goes on; `mlrun runs wait/show` settle it
         release(owner.run_id)
         return
-    run = RunRef(owner.run_id, owner.experiment_id, owner.artifact_uri)
+    recorder = Recorder(
+        get_tracker(owner.tracking_uri), RunRef(owner.run_id, owner.experiment_id, owner.artifact_uri)
+    )
     reason = f"{KILLED_REASON} (pid {owner.pid} on {owner.host}); its command was stopped"
     # 137: mlrun got SIGKILL, or died as if it had; its command was stopped with it.
-    fail_run_reason(
-        get_tracker(owner.tracking_uri), run, reason, killed=True, exit_code=tags.EXIT_OUT_OF_MEMORY
-    )
+    recorder.log_batch({}, {tags.ERROR: reason, tags.EXIT_CODE: str(tags.EXIT_OUT_OF_MEMORY)})
+    recorder.end_run(RunStatus.KILLED, int(time.time() * 1000))
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -310,9 +310,9 @@ def test_sklearn_example_in_a_python_container_logs_into_the_run(
 
 
 def test_docker_args_map_to_the_sdk_and_gpus_to_a_device_request() -> None:
-    from mlrun_cli.envs.docker_args import parse_docker_args
+    from mlrun_cli.envs.docker_args import gpu_request, parse_docker_args
 
-    options, volumes, environment = parse_docker_args(
+    parsed = parse_docker_args(
         [
             "v=/a:/a",
             "volume=/b:/b",
@@ -326,9 +326,12 @@ def test_docker_args_map_to_the_sdk_and_gpus_to_a_device_request() -> None:
             "memory=1g",
         ]
     )
-    assert volumes == ["/a:/a", "/b:/b"] and environment == {"K": "V"}
+    options = parsed.options
+    assert parsed.volumes == ["/a:/a", "/b:/b"] and parsed.environment == {"K": "V"}
     assert options["nano_cpus"] == 1_500_000_000 and options["privileged"] is True
     assert options["network_mode"] == "host" and options["mem_limit"] == "1g"
     assert options["labels"] == {"k": "v"} and options["cap_add"] == ["SYS_PTRACE"]
-    [request] = options["device_requests"]
+    # Kept apart (a backend maps or refuses gpus), requested when the container starts.
+    assert parsed.gpus == "all" and "device_requests" not in options
+    request = gpu_request(parsed.gpus)
     assert request["Count"] == -1 and request["Capabilities"] == [["gpu"]]

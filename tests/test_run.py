@@ -225,6 +225,7 @@ def test_dry_run_shows_the_plan_and_records_nothing(
     plan = json.loads(result.stdout)
     assert plan["command"].startswith("python show.py '$(id)' 0.5 3 false ")
     assert plan["params"]["text"] == "$(id)" and plan["env_manager"] == "local"
+    assert plan["env"]["state"] == "nothing to build" and plan["backend"] == "local"
     assert plan["tracking_uri"] == str(isolated / "mlruns")
     text = mlrun("run", str(project), "--env-manager", "local", "-P", "text=x", "--dry-run")
     assert "Dry run: nothing is run or recorded." in text.stdout

@@ -40,6 +40,7 @@ _OPTIONS = {
 }
 
 
+_UNREACHABLE = ("unable to contact", "timed out", "connection refused", "temporarily unavailable")
 _RESERVED = ("--output", "--error", "--chdir", "--parsable", "--wrap", "-o", "-e", "-D")
 
 
@@ -113,7 +114,9 @@ def submit(job: Job) -> JobRef:
     proc = run_captured(argv, timeout=120, env_patch=secrets)
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
-        raise InfrastructureError(f"sbatch refused the job: {message}")
+        # Retry-worthy when the controller did not answer; the job's own settings otherwise.
+        unreachable = any(sign in message.lower() for sign in _UNREACHABLE)
+        raise (InfrastructureError if unreachable else UsageError)(f"sbatch refused the job: {message}")
     job_id = proc.stdout.strip().split(";")[0]
     if not job_id.isdigit():
         raise ExecutionError(f"sbatch answered without a job id: {proc.stdout.strip()[:200]!r}")

@@ -30,8 +30,9 @@ def cli(debug: bool) -> None:
 @cli.command()
 @click.argument("path", default=".", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2), e.g. in CI.")
 @click.pass_context
-def validate(ctx: click.Context, path: Path, as_json: bool) -> None:
+def validate(ctx: click.Context, path: Path, as_json: bool, strict: bool) -> None:
     """Check PATH's MLproject and env files; exit 0 when valid, 2 when not."""
     with error_handler(debug=debug_enabled(ctx), as_json=as_json):
         from mlrun_cli import render, validation
@@ -42,7 +43,7 @@ def validate(ctx: click.Context, path: Path, as_json: bool) -> None:
         else:
             click.echo(render.report_text(report), err=not report.valid)
             _warn(report.warnings)
-        sys.exit(0 if report.valid else 2)
+        sys.exit(0 if report.valid and not (strict and report.warnings) else 2)
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,18 @@ def _failing_line(node: yaml.Node) -> int | None:
     return int(node.start_mark.line) + 1
 
 
+class _NotUtf8(UnicodeError):
+    pass
+
+
+def _decode(data: bytes) -> str:
+    # PowerShell's `conda env export > conda.yaml` writes UTF-16; the env builders (and MLflow's)
+    # read UTF-8, so say what to do rather than which byte failed.
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _NotUtf8("the file is UTF-16 encoded (as PowerShell writes it); save it as UTF-8")
+    return data.decode("utf-8")
+
+
 def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
     """Parse `path`; syntax errors and duplicate keys become problems, not exceptions."""
     name = display_name or str(path)
@@ -154,7 +167,10 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
                 Problem(name, None, "", f"the file is {size} bytes; at most {MAX_FILE_BYTES} are read")
             )
             return doc
-        text = path.read_text(encoding="utf-8")
+        text = _decode(path.read_bytes())
+    except _NotUtf8 as err:
+        doc.problems.append(Problem(name, None, "", str(err)))
+        return doc
     except (OSError, UnicodeDecodeError) as err:
         doc.problems.append(Problem(name, None, "", f"cannot read file: {err}"))
         return doc

@@ -94,6 +94,8 @@ def run(
     _flush_outbox_quietly()  # what an earlier run could not send, first
     with _signals_as_exceptions():
         plan = plan_run(request)
+        # What MLflow would silently ignore runs as MLflow runs it, but the user is told.
+        (log or sys.stderr.buffer).write("".join(f"Warning: {w}\n" for w in plan.project.warnings).encode())
         try:
             return _run(plan, child_stdout, log or sys.stderr.buffer)
         finally:

@@ -87,7 +87,7 @@ class _Triage:
             glued = _GLUED.match(key) if isinstance(key, str) and key not in PARAM_KEYS else None
             if glued is None:
                 continue
-            field, value = glued.group(1), glued.group(3).strip()
+            field, value = glued.group(1), glued.group(3).strip() or str(raw[key])
             self.refuse(
                 (*path, key),
                 f"'{key}' is read as one key, so the {field} is lost (MLflow would silently ignore it): "
@@ -95,8 +95,13 @@ class _Triage:
             )
             del raw[key]
         self.unknown_keys(raw, PARAM_KEYS, path)
-        if isinstance(raw.get("type"), str):
-            raw["type"] = self.param_type(raw["type"], (*path, "type"))
+        declared = raw.get("type")
+        if isinstance(declared, str):
+            raw["type"] = self.param_type(declared, (*path, "type"))
+        elif "type" in raw and not isinstance(declared, (dict, list)):
+            # `type: 3` or `type: null`: MLflow compares it with "path" and "uri" only.
+            self.warn((*path, "type"), f"unknown type {declared!r}, treated as a string, as MLflow does")
+            raw["type"] = "string"
         default = raw.get("default")
         if isinstance(default, (datetime.date, datetime.datetime)):
             raw["default"] = str(default)  # MLflow passes str() of whatever YAML made of it

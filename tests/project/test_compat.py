@@ -47,14 +47,15 @@ ACCEPTED = {
         mlproject(
             "entry_points:\n  main:\n    parameters:\n"
             "      x: {type: list, default: '[1, 2]'}\n      y: {type: Path, default: data.txt}\n"
-            "      z: {type: action, default: go}\n"
-            "    command: echo {x} {y} {z}\n"
+            "      z: {type: action, default: go}\n      w: {type: 3, default: 1}\n"
+            "    command: echo {x} {y} {z} {w}\n"
         ),
-        command="echo '[1, 2]' data.txt go",
+        command="echo '[1, 2]' data.txt go 1",
         warnings=(
             ":4: entry_points.main.parameters.x.type: unknown type 'list', treated as a string, as MLflow",
             ":5: entry_points.main.parameters.y.type: type 'Path' is not 'path'",
             ":6: entry_points.main.parameters.z.type: unknown type 'action'",
+            ":7: entry_points.main.parameters.w.type: unknown type 3, treated as a string",
         ),
     ),
     "keys_mlflow_ignores": Case(

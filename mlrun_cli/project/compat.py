@@ -41,6 +41,7 @@ TYPE_ALIASES = {
 }
 _GLUED = re.compile(r"^\s*(type|default|choices|description)\s*([:=]|\s)\s*(.*)$", re.DOTALL)
 MAX_PROBLEMS = 50
+MAX_UNKNOWN_KEYS = 200
 
 
 def _near_miss(key: str, known: tuple[str, ...]) -> bool:
@@ -72,8 +73,18 @@ class _Triage:
 
     def unknown_keys(self, mapping: dict[Any, Any], known: tuple[str, ...], base: JsonPath) -> None:
         """Drop keys MLflow ignores too, with a warning; near misses stay for the schema to refuse."""
-        for key in list(mapping):
-            if not isinstance(key, str) or key in known or _near_miss(key, known):
+        unknown = [key for key in mapping if key not in known]
+        if len(unknown) > MAX_UNKNOWN_KEYS:
+            # Not a spec with a vendor's section but something else: looking for near misses
+            # among them all would cost seconds.
+            for key in unknown:
+                del mapping[key]
+            self.refuse(
+                base, f"{len(unknown)} unknown keys (at most {MAX_UNKNOWN_KEYS} are looked at); refused"
+            )
+            return
+        for key in unknown:
+            if not isinstance(key, str) or _near_miss(key, known):
                 continue
             del mapping[key]
             self.warn((*base, key), "unknown key, ignored, as MLflow does")

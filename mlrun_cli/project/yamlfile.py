@@ -75,14 +75,8 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], active: set[int], dep
         children = [part for pair in node.value for part in pair]
     elif isinstance(node, yaml.SequenceNode):
         children = list(node.value)
-    total = 1
-    for child in children:
-        total += _expanded_size(child, sizes, active, depth + 1)
-        if total > MAX_EXPANDED_NODES:
-            raise _TooBig(
-                f"the YAML expands to more than {MAX_EXPANDED_NODES} values "
-                "(aliases that multiply, a 'billion laughs'?); refused"
-            )
+    # Memoised per node, so this costs the document's size even when the expansion is huge.
+    total = 1 + sum(_expanded_size(child, sizes, active, depth + 1) for child in children)
     active.discard(key)
     sizes[key] = total
     return total
@@ -188,7 +182,13 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
     try:
         node = loader.get_single_node()
         if node is not None:
-            _expanded_size(node, {}, set())
+            sizes: dict[int, int] = {}
+            # Only aliases make a document bigger than its text: a long plain file is not refused here.
+            if _expanded_size(node, sizes, set()) > max(MAX_EXPANDED_NODES, len(sizes)):
+                raise _TooBig(
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES} values "
+                    "(a 'billion laughs'?); refused"
+                )
             _walk(node, (), doc, set())
             doc.data = loader.construct_document(node)
     except _TooBig as err:

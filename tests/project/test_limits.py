@@ -27,7 +27,7 @@ def test_an_alias_bomb_is_refused_at_once(project_factory: Callable[[dict[str, s
     code, output = _validate(project_factory({"MLproject": BOMB}))
     assert time.perf_counter() - start < 5
     assert code == 2
-    assert "MLproject: the YAML expands to more than 100000 values" in output
+    assert "MLproject: YAML aliases expand to more than 100000 values" in output
 
 
 def test_a_self_referring_alias_is_refused(project_factory: Callable[[dict[str, str]], Path]) -> None:
@@ -83,3 +83,17 @@ def test_a_bad_image_reference_stops_a_dry_run(project_factory: Callable[[dict[s
     result = CliRunner().invoke(cli, ["run", str(directory), "--dry-run"])
     assert result.exit_code == 2, result.output
     assert "'SSAD' is not a valid image reference" in result.output
+
+
+def test_a_flood_of_unknown_keys_is_refused_quickly(
+    project_factory: Callable[[dict[str, str]], Path],
+) -> None:
+    keys = "".join(f"k{i}: 1\n" for i in range(50_000))
+    start = time.perf_counter()
+    code, output = _validate(
+        project_factory({"MLproject": f"entry_points: {{main: {{command: echo}}}}\n{keys}"})
+    )
+    assert time.perf_counter() - start < 5
+    assert code == 2
+    [line] = output.strip().splitlines()
+    assert line.endswith("MLproject:1: 50000 unknown keys (at most 200 are looked at); refused")

@@ -5,6 +5,8 @@ MLflow is really installed (in a side venv, built once by the `mlflow_python` fi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,3 +81,40 @@ def test_child_crash_is_recorded_failed_although_mlflow_ends_it_finished(
     assert data["status"] == "FAILED"
     assert data["metrics"] == {"m": 1.0}
     assert data["tags"]["mlrun.error"] == "command exited with code 5"
+
+
+def test_a_real_world_quirky_project_runs_as_mlflow_runs_it(
+    mlflow_python: Path,
+    mlrun: Callable[..., Result],
+    example: Callable[[str], Path],
+    isolated: Path,
+) -> None:
+    """`str`/`integer`/`boolean` types, a vendor key, `conda_env: ~`, `default: None`: the script
+    gets the same argv from both, and mlrun records the text that was passed."""
+    project = example("mlflow_quirks")
+    given = ["-P", "epochs=+08"]
+    ours = mlrun("run", str(project), "--env-manager", "local", "--json", *given, env=on_path(mlflow_python))
+    assert ours.returncode == 0, ours.stderr
+    assert "rocket: unknown key, ignored, as MLflow does" in ours.stderr
+    env = {**on_path(mlflow_python), "MLFLOW_TRACKING_URI": (isolated / "theirs").as_uri()}
+    env |= {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    theirs = subprocess.run(
+        [str(mlflow_python.parent / "mlflow"), "run", str(project), "--env-manager", "local", *given],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert theirs.returncode == 0, theirs.stderr
+    argv = ["data.txt", "--epochs", "+08", "--lr", "1e-3", "--shuffle", "True", "--seed", "None"]
+    assert json.dumps(argv) in theirs.stdout
+    assert json.dumps(argv) in ours.stderr  # the child's output, streamed
+    data = read_run(mlflow_python, (isolated / "mlruns").as_uri(), json.loads(ours.stdout)["run_id"])
+    assert data["params"] == {
+        "data": "data.txt",
+        "epochs": "+08",
+        "lr": "1e-3",
+        "shuffle": "True",
+        "seed": "None",
+    }

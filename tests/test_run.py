@@ -59,9 +59,9 @@ def test_successful_run_is_recorded_with_params_tags_and_console_log(
     argv = json.loads(result.stdout.splitlines()[0])
     assert argv == [
         "hello world",
-        "0.1",
+        "1e-1",
         "3",
-        "false",
+        "False",
         str(project / "data.txt"),
         "s3://bucket/out",
         "fast",
@@ -73,9 +73,9 @@ def test_successful_run_is_recorded_with_params_tags_and_console_log(
     assert run.experiment_name == "demo"
     assert run.params == {
         "text": "hello world",
-        "ratio": "0.1",
+        "ratio": "1e-1",
         "count": "3",
-        "verbose": "false",
+        "verbose": "False",
         "data": str(project / "data.txt"),
         "target": "s3://bucket/out",
         "mode": "fast",
@@ -86,7 +86,7 @@ def test_successful_run_is_recorded_with_params_tags_and_console_log(
     assert tags["mlflow.project.entryPoint"] == "main"
     assert tags["mlflow.project.backend"] == "local" and tags["mlflow.project.env"] == "local"
     assert tags["mlflow.runName"] == "first" and tags["mlrun.exit_code"] == "0"
-    assert tags["mlrun.command"].startswith("python show.py 'hello world' 0.1 3 false ")
+    assert tags["mlrun.command"].startswith("python show.py 'hello world' 1e-1 3 False ")
     assert tags["mlflow.user"] and tags["mlrun.version"]
     assert "mlrun.error" not in tags
     assert run.artifacts == ("mlrun/console.log",)
@@ -223,7 +223,7 @@ def test_dry_run_shows_the_plan_and_records_nothing(
     result = mlrun("run", str(project), "--env-manager", "local", "-P", "text=$(id)", "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert plan["command"].startswith("python show.py '$(id)' 0.5 3 false ")
+    assert plan["command"].startswith("python show.py '$(id)' 0.5 3 False ")
     assert plan["params"]["text"] == "$(id)" and plan["env_manager"] == "local"
     assert plan["env"]["state"] == "nothing to build" and plan["backend"] == "local"
     assert plan["tracking_uri"] == str(isolated / "mlruns")

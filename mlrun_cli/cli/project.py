@@ -16,14 +16,15 @@ SCHEMAS = ("mlproject", "python_env", "conda_env", "slurm_config", "kubernetes_c
 @click.command()
 @click.argument("path", default=".", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2), e.g. in CI.")
 @click.pass_context
-def validate(ctx: click.Context, path: Path, as_json: bool) -> None:
+def validate(ctx: click.Context, path: Path, as_json: bool, strict: bool) -> None:
     """Check PATH's MLproject and env files; exit 0 when valid, 2 when not."""
     with error_handler(debug=debug_enabled(ctx), as_json=as_json):
         from mlrun_cli.cli import render
         from mlrun_cli.project import validate as validation
 
-        report = validation.validate(path)
+        report = validation.validate(path, strict=strict)
         if as_json:
             print_json(report.to_dict())
         else:

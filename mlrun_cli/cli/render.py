@@ -100,8 +100,10 @@ def plan_text(plan: RunPlan) -> str:
 
 
 def report_text(report: ValidationReport) -> str:
-    if not report.valid:
+    if report.problems:
         return "\n".join(str(p) for p in report.problems)
+    if not report.valid:
+        return f"{report.path}: invalid with --strict: {len(report.warnings)} warnings (below)"
     summary = report.summary
     entries = summary.get("entry_points") or {}
     assert isinstance(entries, dict)

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import Problem, SpecError, UsageError
-from mlrun_cli.project import params
-from mlrun_cli.project.model import DockerEnv, EntryPoint, EnvSpec, Parameter, Project
+from mlrun_cli.project import compat, params
+from mlrun_cli.project.envfiles import ENV_KEYS, build_env, check_env_file, default_env
+from mlrun_cli.project.envfiles import display_path as display_path  # validation.py imports it here
+from mlrun_cli.project.model import EntryPoint, Parameter, Project
 from mlrun_cli.project.schema_check import check_against_schema, did_you_mean
 from mlrun_cli.project.yamlfile import YamlDocument, format_path, load_yaml
 
-PYTHON_ENV_FILE = "python_env.yaml"
-CONDA_ENV_FILE = "conda.yaml"
 DEFAULT_ENTRY_POINT = "main"
-_ENV_KEYS = ("docker_env", "python_env", "conda_env")
-
-
-def display_path(path: Path) -> str:
-    """A path as the user can open it: relative to the working directory when below it."""
-    try:
-        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
-    except ValueError:
-        return str(path)
 
 
 def find_mlproject(directory: Path) -> Path | None:
@@ -42,13 +32,19 @@ def load_project(directory: Path) -> Project:
 
 
 def check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
+    """The project and every problem found in it (at most a screenful, then a count)."""
+    project, problems = _check_project(directory)
+    return project, compat.limit_problems(problems)
+
+
+def _check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
     directory = directory.absolute()
     if not directory.is_dir():
         raise UsageError(f"no such project folder: {directory}")
     spec_file = find_mlproject(directory)
     if spec_file is None:
-        env = _default_env(directory)
-        problems = _check_env_file(env)
+        env = default_env(directory)
+        problems = check_env_file(env)
         return Project(directory, None, None, env, {}), problems
     doc = load_yaml(spec_file, display_path(spec_file))
     problems = list(doc.problems)
@@ -71,13 +67,14 @@ def check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
             )
         )
         return None, problems
+    doc, problems, warnings = compat.triage(doc)
     schema_problems = check_against_schema(doc, "mlproject")
-    if schema_problems:
+    if schema_problems or problems:
         # Still check the parts the schema accepted, so one pass reports everything.
-        _check_valid_parts(directory, doc, [p.path for p in schema_problems], problems)
+        _check_valid_parts(directory, doc, [p.path for p in schema_problems + problems], problems)
         return None, _sorted(problems + schema_problems)
-    project = _build_project(directory, spec_file, doc, problems)
-    problems += _check_env_file(project.env)
+    project = _build_project(directory, spec_file, doc, problems, warnings)
+    problems += check_env_file(project.env)
     return project, problems
 
 
@@ -92,8 +89,8 @@ def _check_valid_parts(
         return any(b[: len(prefix)] == prefix or prefix[: len(b)] == b for b in broken)
 
     data: dict[str, Any] = doc.data
-    if not any(is_broken((key,)) for key in _ENV_KEYS):
-        problems += _check_env_file(_build_env(directory, doc, problems))
+    if not any(is_broken((key,)) for key in ENV_KEYS):
+        problems += check_env_file(build_env(directory, doc, problems))
     entries = data.get("entry_points")
     if not isinstance(entries, dict):
         return
@@ -111,72 +108,6 @@ def _check_valid_parts(
             _build_entry_point(name, raw, doc, problems, [], skip=skip)
 
 
-def _default_env(directory: Path) -> EnvSpec:
-    for filename, kind in ((PYTHON_ENV_FILE, "python"), (CONDA_ENV_FILE, "conda")):
-        if (directory / filename).is_file():
-            return EnvSpec(kind, directory / filename, source=filename)  # type: ignore[arg-type]
-    return EnvSpec("none")
-
-
-def _build_env(directory: Path, doc: YamlDocument, problems: list[Problem]) -> EnvSpec:
-    data: dict[str, Any] = doc.data
-    declared = [key for key in _ENV_KEYS if key in data]
-    if len(declared) > 1:
-        problems.append(
-            Problem(
-                doc.file,
-                doc.line_of((declared[1],)),
-                declared[1],
-                f"a project can have only one environment; found {', '.join(declared)}",
-            )
-        )
-    if "docker_env" in data:
-        docker = data["docker_env"]
-        environment = tuple(
-            (item, None) if isinstance(item, str) else (item[0], item[1])
-            for item in docker.get("environment", [])
-        )
-        dockerfile = docker.get("dockerfile")
-        if dockerfile is not None and not (directory / dockerfile).is_file():
-            problems.append(
-                Problem(
-                    doc.file,
-                    doc.line_of(("docker_env", "dockerfile")),
-                    "docker_env.dockerfile",
-                    f"file not found: {display_path(directory / dockerfile)}",
-                )
-            )
-        gpus = docker.get("gpus")
-        spec = DockerEnv(
-            docker["image"],
-            tuple(docker.get("volumes", [])),
-            environment,
-            dockerfile,
-            None if gpus is None else str(gpus),
-        )
-        return EnvSpec("docker", docker=spec, source="docker_env")
-    for key, kind in (("python_env", "python"), ("conda_env", "conda")):
-        if key in data:
-            path = directory / data[key]
-            if not path.is_file():
-                problems.append(
-                    Problem(doc.file, doc.line_of((key,)), key, f"file not found: {display_path(path)}")
-                )
-            return EnvSpec(kind, path, source=key)  # type: ignore[arg-type]
-    return _default_env(directory)
-
-
-def _check_env_file(env: EnvSpec) -> list[Problem]:
-    if env.file is None or not env.file.is_file():
-        return []
-    doc = load_yaml(env.file, display_path(env.file))
-    if doc.problems:
-        return doc.problems
-    if doc.data is None:
-        return [Problem(doc.file, 1, "", "the file is empty")]
-    return check_against_schema(doc, "python_env" if env.kind == "python" else "conda_env")
-
-
 def _build_parameter(name: str, raw: Any) -> Parameter:
     if isinstance(raw, str):
         return Parameter(name, raw)  # type: ignore[arg-type]
@@ -185,7 +116,8 @@ def _build_parameter(name: str, raw: Any) -> Parameter:
     return Parameter(
         name,
         raw.get("type", "string"),
-        None if default is None else _yaml_scalar_to_str(default),
+        # MLflow renders str() of the YAML value: `4` stays `4` on a float, `true` is `True`.
+        None if default is None else str(default),
         None if choices is None else tuple(_yaml_scalar_to_str(c) for c in choices),
         raw.get("description"),
     )
@@ -210,7 +142,17 @@ def _build_entry_point(
             parameters[param_name] = Parameter(param_name)
             continue
         param = _build_parameter(param_name, param_raw)
-        ppath = (*base, "parameters", param_name)
+        ppath: tuple[str | int, ...] = (*base, "parameters", param_name)
+        if param.default == "None" and param.type in ("int", "float", "bool"):
+            # YAML reads `None` as text (its null is `null` or `~`); MLflow passes that text.
+            param = Parameter(param.name, param.type, param.default, param.choices, param.description, True)
+            warnings.append(
+                f"{doc.file}:{doc.line_of(ppath)}: {format_path(ppath)}: default None is not "
+                f"{'an' if param.type == 'int' else 'a'} {param.type}: the text None is passed, as MLflow "
+                "does (write 'default: null' or leave it out to make the parameter required)"
+            )
+            parameters[param_name] = param
+            continue
         try:
             param = Parameter(
                 param.name, param.type, param.default, params.normalize_choices(param), param.description
@@ -248,7 +190,9 @@ def _build_entry_point(
                     doc.file,
                     doc.line_of(cpath),
                     format_path(cpath),
-                    f"placeholder '{{{field}}}' is not a declared parameter{hint}",
+                    f"placeholder '{{{field}}}' is not a declared parameter{hint}; declare it, or "
+                    f"write '{{{{{field}}}}}' for literal braces (MLflow would stop with KeyError "
+                    "after creating the run)",
                 )
             )
         elif conversion or spec:
@@ -267,15 +211,16 @@ def _build_entry_point(
     return EntryPoint(name, command, parameters)
 
 
-def _build_project(directory: Path, spec_file: Path, doc: YamlDocument, problems: list[Problem]) -> Project:
+def _build_project(
+    directory: Path, spec_file: Path, doc: YamlDocument, problems: list[Problem], warnings: list[str]
+) -> Project:
     data: dict[str, Any] = doc.data
-    env = _build_env(directory, doc, problems)
-    warnings: list[str] = []
+    env = build_env(directory, doc, problems)
     entry_points = {
         name: _build_entry_point(name, raw, doc, problems, warnings)
         for name, raw in (data.get("entry_points") or {}).items()
     }
-    return Project(directory, spec_file, data.get("name"), env, entry_points, tuple(warnings))
+    return Project(directory, spec_file, data.get("name"), env, entry_points, compat.limit_warnings(warnings))
 
 
 def resolve_entry_point(project: Project, name: str) -> EntryPoint:

@@ -19,6 +19,8 @@ class Parameter:
     default: str | None = None
     choices: tuple[str, ...] | None = None
     description: str | None = None
+    # A default MLflow passes unchecked (`default: None` on an int): the loader warned about it.
+    unchecked_default: bool = False
 
     @property
     def required(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -33,13 +34,16 @@ def _has_scheme(value: str) -> bool:
     return len(urlparse(value).scheme) > 1
 
 
-def _normalize_int(raw: str, cwd: Path) -> str:
+# Each checker returns the canonical form, used to compare with `choices`; the command and the
+# tracking store get the text the user wrote (MLflow passes it through too, and a script doing
+# int(sys.argv[1]) must not see a float default `4` turned into `4.0`).
+def _normalize_int(raw: str, cwd: Path, project_dir: Path | None) -> str:
     if not _INT.match(raw.strip()):
         raise InvalidValue(f"{raw!r} is not an integer")
     return str(int(raw))
 
 
-def _normalize_float(raw: str, cwd: Path) -> str:
+def _normalize_float(raw: str, cwd: Path, project_dir: Path | None) -> str:
     if not _FLOAT.match(raw.strip()):
         raise InvalidValue(f"{raw!r} is not a number")
     value = float(raw)
@@ -48,7 +52,7 @@ def _normalize_float(raw: str, cwd: Path) -> str:
     return repr(value)
 
 
-def _normalize_bool(raw: str, cwd: Path) -> str:
+def _normalize_bool(raw: str, cwd: Path, project_dir: Path | None) -> str:
     word = raw.strip().lower()
     if word in _TRUE:
         return "true"
@@ -57,7 +61,7 @@ def _normalize_bool(raw: str, cwd: Path) -> str:
     raise InvalidValue(f"{raw!r} is not a boolean (use true/false, yes/no, on/off or 1/0)")
 
 
-def _normalize_path(raw: str, cwd: Path) -> str:
+def _normalize_path(raw: str, cwd: Path, project_dir: Path | None) -> str:
     if not raw:
         raise InvalidValue("an empty path")
     parsed = urlparse(raw)
@@ -70,14 +74,23 @@ def _normalize_path(raw: str, cwd: Path) -> str:
             f"{raw!r} is a {parsed.scheme}:// URI; type 'path' takes a local file "
             "or folder (declare the parameter as 'uri' to pass URIs through)"
         )
-    path = Path(raw).expanduser()
-    path = path if path.is_absolute() else cwd / path
+    given = Path(raw).expanduser()
+    path = given if given.is_absolute() else cwd / given
+    # A file of the project's own (given from a git checkout, say) is found when the caller's
+    # folder has no such file.
+    if (
+        not path.exists()
+        and not given.is_absolute()
+        and project_dir is not None
+        and (project_dir / given).exists()
+    ):
+        path = project_dir / given
     if not path.exists():
         raise InvalidValue(f"no such file or directory: {path}")
     return os.path.abspath(path)
 
 
-def _normalize_uri(raw: str, cwd: Path) -> str:
+def _normalize_uri(raw: str, cwd: Path, project_dir: Path | None) -> str:
     if _has_scheme(raw):
         return raw
     looks_like_path = raw.startswith(("/", "./", "../", "~")) or raw in (".", "..")
@@ -92,27 +105,43 @@ def _normalize_uri(raw: str, cwd: Path) -> str:
 
 
 _NORMALIZERS = {
-    "string": lambda raw, cwd: raw,
+    "string": lambda raw, cwd, project_dir: raw,
     "int": _normalize_int,
     "float": _normalize_float,
     "bool": _normalize_bool,
     "path": _normalize_path,
     "uri": _normalize_uri,
 }
+# Types whose value MLflow rewrites too: what they pass is the rewritten value.
+_REWRITTEN = ("path", "uri")
 
 
-def normalize(param: Parameter, raw: str, cwd: Path) -> str:
-    """The checked, canonical form of `raw` for `param`; InvalidValue names what is wrong."""
-    value: str = _NORMALIZERS[param.type](raw, cwd)
-    if param.choices is not None and value not in param.choices:
+def normalize(param: Parameter, raw: str, cwd: Path, project_dir: Path | None = None) -> str:
+    """The value passed for `raw`, once checked; InvalidValue names what is wrong.
+
+    That is `raw` itself, except for path (absolute) and uri (a local path as a file:// URI).
+    """
+    canonical: str = _NORMALIZERS[param.type](raw, cwd, project_dir)
+    if param.choices is not None and canonical not in param.choices:
         raise InvalidValue(f"{raw!r} is not one of the choices: {', '.join(param.choices)}")
-    return value
+    return canonical if param.type in _REWRITTEN else raw
 
 
 def normalize_choices(param: Parameter) -> tuple[str, ...] | None:
-    if param.choices is None or param.type in ("path", "uri"):
+    if param.choices is None or param.type in _REWRITTEN:
         return param.choices
-    return tuple(_NORMALIZERS[param.type](choice, Path.cwd()) for choice in param.choices)
+    return tuple(_NORMALIZERS[param.type](choice, Path.cwd(), None) for choice in param.choices)
+
+
+def _recorded_path(value: str, project_dir: Path) -> str | None:
+    """A path inside the project, relative to it: a checkout's folder differs on every run."""
+    try:
+        return Path(value).relative_to(project_dir.resolve()).as_posix() or "."
+    except ValueError:
+        try:
+            return Path(value).relative_to(project_dir).as_posix() or "."
+        except ValueError:
+            return None
 
 
 def parse_param_args(pairs: Sequence[str]) -> list[tuple[str, str]]:
@@ -141,16 +170,27 @@ class BoundParams:
 
     values: Mapping[str, str]
     extras: tuple[tuple[str, str], ...]
+    # What tracking records where it differs from what the command gets (a project-relative path).
+    recorded: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def all_values(self) -> dict[str, str]:
-        return {**self.values, **dict(self.extras)}
+        """The values as recorded to tracking."""
+        return {**self.values, **self.recorded, **dict(self.extras)}
 
 
-def bind(entry: EntryPoint, given: Sequence[tuple[str, str]], cwd: Path, project_dir: Path) -> BoundParams:
+def bind(
+    entry: EntryPoint,
+    given: Sequence[tuple[str, str]],
+    cwd: Path,
+    project_dir: Path,
+    *,
+    record_relative: bool = False,
+) -> BoundParams:
     """Check every given value and default; raise one ParameterError listing every problem.
 
-    Given paths are relative to the caller's `cwd`; defaults, written by the project's author,
-    are relative to `project_dir`.
+    Given paths are relative to the caller's `cwd`, else to `project_dir`; defaults, written by
+    the project's author, are relative to `project_dir`. With `record_relative` (a temporary
+    checkout), a path inside the project is recorded relative to it.
     """
     provided = dict(given)
     problems: list[str] = []
@@ -162,8 +202,11 @@ def bind(entry: EntryPoint, given: Sequence[tuple[str, str]], cwd: Path, project
             missing.append(name)
             continue
         is_default = name not in provided
+        if is_default and param.unchecked_default:
+            values[name] = raw  # MLflow passes such a default (`None`) as text; the loader warned
+            continue
         try:
-            values[name] = normalize(param, raw, project_dir if is_default else cwd)
+            values[name] = normalize(param, raw, project_dir if is_default else cwd, project_dir)
         except InvalidValue as err:
             origin = f"default {raw!r}: " if is_default else ""
             problems.append(f"{name} ({param.type}): {origin}{err}")
@@ -177,11 +220,17 @@ def bind(entry: EntryPoint, given: Sequence[tuple[str, str]], cwd: Path, project
                 f"{name}: value is {len(value)} characters long; tracking stores "
                 f"keep at most {MAX_PARAM_VALUE_LENGTH}"
             )
+    recorded: dict[str, str] = {}
+    for name, param in entry.parameters.items():
+        if record_relative and param.type == "path" and name in values:
+            relative = _recorded_path(values[name], project_dir)
+            if relative is not None:
+                recorded[name] = relative
     if missing:
         problems.insert(0, f"missing required parameters: {', '.join(missing)}")
     if problems:
         raise ParameterError(problems, entry_point=entry.name)
-    return BoundParams(values=values, extras=extras)
+    return BoundParams(values=values, extras=extras, recorded=recorded)
 
 
 def command_fields(template: str) -> tuple[list[tuple[str, str | None, str]], str | None]:

@@ -14,14 +14,17 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     summary: dict[str, object] = field(default_factory=dict)
+    strict: bool = False
+    """--strict: warnings (what MLflow would silently accept) fail validation too."""
 
     @property
     def valid(self) -> bool:
-        return not self.problems
+        return not self.problems and not (self.strict and self.warnings)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "valid": self.valid,
+            "strict": self.strict,
             "path": str(self.path),
             "problems": [p.to_dict() for p in self.problems],
             "warnings": self.warnings,
@@ -29,14 +32,14 @@ class ValidationReport:
         }
 
 
-def validate(path: Path) -> ValidationReport:
+def validate(path: Path, *, strict: bool = False) -> ValidationReport:
     """Check a project folder (or its MLproject file) without running anything."""
     from mlrun_cli.project.loader import check_project, display_path
 
     directory = path.parent if path.is_file() else path
     project, problems = check_project(directory)
     if project is None or problems:
-        return ValidationReport(directory, problems)
+        return ValidationReport(directory, problems, strict=strict)
     summary: dict[str, object] = {
         "name": project.name,
         "mlproject": display_path(project.spec_file) if project.spec_file else None,
@@ -58,4 +61,4 @@ def validate(path: Path) -> ValidationReport:
             for name, entry in project.entry_points.items()
         },
     }
-    return ValidationReport(directory, [], list(project.warnings), summary)
+    return ValidationReport(directory, [], list(project.warnings), summary, strict=strict)

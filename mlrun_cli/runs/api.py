@@ -55,10 +55,13 @@ def run(
     """Plan, create the run, execute, and always record a terminal status."""
     with _signals_as_exceptions():
         plan = plan_run(request)
+        echo = log or sys.stderr.buffer
+        # What MLflow would silently ignore runs as MLflow runs it, but the user is told.
+        echo.write("".join(f"Warning: {w}\n" for w in plan.project.warnings).encode())
         try:
             reap_orphans()  # runs a killed mlrun left RUNNING, first
             _flush_outbox_quietly()  # what an earlier run could not send, first
-            return lifecycle.execute(plan, echo=log or sys.stderr.buffer, child_stdout=child_stdout)
+            return lifecycle.execute(plan, echo=echo, child_stdout=child_stdout)
         finally:
             plan.source.close()
 

@@ -171,7 +171,10 @@ def _plan(
 ) -> RunPlan:
     project = load_project(source.directory)
     entry = resolve_entry_point(project, request.entry_point)
-    bound = params.bind(entry, given, request.cwd, project.directory)
+    # A git checkout is temporary: its paths are recorded relative to it.
+    bound = params.bind(
+        entry, given, request.cwd, project.directory, record_relative=source.cleanup is not None
+    )
     requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)
     backend, backend_config = _check_backend(request, manager)

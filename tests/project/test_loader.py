@@ -69,7 +69,10 @@ def test_duplicate_keys_are_an_error(project_factory: Callable[[dict[str, str]],
         {"MLproject": ("entry_points:\n  main:\n    command: echo a\n  main:\n    command: echo b\n")}
     )
     _, problems = check_project(directory)
-    assert [p.message for p in problems] == ["duplicate key (first defined on line 2)"]
+    assert [p.message for p in problems] == [
+        "duplicate key (first defined on line 2); MLflow would silently keep only the last one "
+        "and lose the other: remove or rename one"
+    ]
     assert problems[0].line == 4
 
 
@@ -128,7 +131,7 @@ def test_parameters_short_and_long_forms() -> None:
     params = project.entry_points["main"].parameters
     assert params["text"].required and params["text"].type == "string"
     assert params["ratio"].default == "0.5" and not params["ratio"].required
-    assert params["verbose"].default == "false"
+    assert params["verbose"].default == "False"  # str() of the YAML value, as MLflow renders it
     assert params["mode"].choices == ("fast", "slow")
 
 

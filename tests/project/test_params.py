@@ -21,22 +21,24 @@ from mlrun_cli.project.params import (
     ("ptype", "raw", "expected"),
     [
         ("int", "7", "7"),
-        ("int", "+007", "7"),
+        ("int", "+007", "+007"),
         ("int", "-3", "-3"),
         ("float", "0.3", "0.3"),
-        ("float", "1e-3", "0.001"),
-        ("float", "3", "3.0"),
-        ("float", ".5", "0.5"),
-        ("bool", "yes", "true"),
-        ("bool", "FALSE", "false"),
-        ("bool", "1", "true"),
+        ("float", "1e-3", "1e-3"),
+        ("float", "3", "3"),
+        ("float", ".5", ".5"),
+        ("bool", "yes", "yes"),
+        ("bool", "FALSE", "FALSE"),
+        ("bool", "1", "1"),
         ("string", "  spaced ", "  spaced "),
         ("string", "", ""),
         ("uri", "s3://bucket/key", "s3://bucket/key"),
         ("uri", "file:///x", "file:///x"),
     ],
 )
-def test_values_are_normalised(ptype: str, raw: str, expected: str, tmp_path: Path) -> None:
+def test_values_are_checked_and_passed_as_written(
+    ptype: str, raw: str, expected: str, tmp_path: Path
+) -> None:
     assert normalize(Parameter("p", ptype), raw, tmp_path) == expected  # type: ignore[arg-type]
 
 
@@ -78,7 +80,7 @@ def test_local_paths_given_for_a_uri_become_file_uris(tmp_path: Path) -> None:
 
 def test_choices_are_compared_after_normalisation(tmp_path: Path) -> None:
     param = Parameter("n", "int", choices=("1", "2"))
-    assert normalize(param, "+2", tmp_path) == "2"
+    assert normalize(param, "+2", tmp_path) == "+2"  # accepted as 2, passed as written
     with pytest.raises(InvalidValue, match="'3' is not one of the choices: 1, 2"):
         normalize(param, "3", tmp_path)
 
@@ -161,3 +163,46 @@ def test_values_can_never_execute(value: str, tmp_path: Path) -> None:
 def test_literal_braces_survive_rendering() -> None:
     entry = EntryPoint("main", "echo '{{x}}' {v}", {"v": Parameter("v")})
     assert render_command(entry, BoundParams({"v": "1"}, ())) == "echo '{x}' 1"
+
+
+def test_given_paths_fall_back_to_the_project_and_are_recorded_relative_to_a_checkout(
+    tmp_path: Path,
+) -> None:
+    project, caller = tmp_path / "checkout", tmp_path / "caller"
+    (project / "data").mkdir(parents=True)
+    caller.mkdir()
+    (project / "data" / "in.csv").write_text("1")
+    (caller / "mine.csv").write_text("2")
+    entry = EntryPoint(
+        "main",
+        "cat {a} {b} {c}",
+        {
+            "a": Parameter("a", "path"),
+            "b": Parameter("b", "path"),
+            "c": Parameter("c", "path", default="data"),
+        },
+    )
+    given = [("a", "data/in.csv"), ("b", "mine.csv")]
+    bound = bind(entry, given, caller, project, record_relative=True)
+    # The command gets absolute paths: the caller's file where it exists, else the project's.
+    assert bound.values == {
+        "a": str(project / "data" / "in.csv"),
+        "b": str(caller / "mine.csv"),
+        "c": str(project / "data"),
+    }
+    # Tracking gets what compares across runs: paths inside the checkout relative to it.
+    assert bound.all_values() == {"a": "data/in.csv", "b": str(caller / "mine.csv"), "c": "data"}
+    # A local project (no temporary checkout) records absolute paths, as before.
+    local = bind(entry, given, caller, project)
+    assert local.all_values() == local.values
+    (caller / "data").mkdir()
+    (caller / "data" / "in.csv").write_text("3")
+    assert bind(entry, given, caller, project).values["a"] == str(caller / "data" / "in.csv")
+
+
+def test_a_default_mlflow_passes_unchecked_is_passed_as_text(tmp_path: Path) -> None:
+    entry = EntryPoint("main", "echo {n}", {"n": Parameter("n", "int", "None", unchecked_default=True)})
+    assert bind(entry, [], tmp_path, tmp_path).values == {"n": "None"}
+    with pytest.raises(ParameterError) as info:
+        bind(entry, [("n", "None")], tmp_path, tmp_path)  # a value the user gives is checked
+    assert info.value.problems == ["n (int): 'None' is not an integer"]

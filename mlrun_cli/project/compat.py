@@ -1,0 +1,195 @@
+"""What MLflow's loader accepts that mlrun's schema does not: accept it, warn, or refuse it.
+
+MLflow never validates an MLproject: unknown keys are ignored and unknown parameter types pass
+values through as strings. Before the schema check, this pass decides for each such thing
+whether mlrun accepts it as MLflow does (type aliases, `conda_env: ~`), accepts it with a warning
+(a vendor's key, an unknown type), or leaves it for the schema to refuse because MLflow would
+mishandle it (a near miss of a known key: the value the author wrote would be silently lost).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import difflib
+import re
+from typing import Any
+
+from mlrun_cli.errors import Problem
+from mlrun_cli.project.model import PARAM_TYPES
+from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
+
+TOP_KEYS = ("name", "python_env", "conda_env", "docker_env", "entry_points", "databricks_spark_job")
+DOCKER_KEYS = ("image", "volumes", "environment", "dockerfile", "gpus")
+ENTRY_KEYS = ("command", "parameters")
+PARAM_KEYS = ("type", "default", "choices", "description")
+ENV_KEYS = ("docker_env", "python_env", "conda_env")
+# Spellings of a type that mean the same thing; compared case-insensitively. `path` and `uri`
+# are not here: MLflow rewrites only the exact lower-case words, so `Path` is a plain string.
+TYPE_ALIASES = {
+    "string": "string",
+    "str": "string",
+    "text": "string",
+    "int": "int",
+    "integer": "int",
+    "long": "int",
+    "float": "float",
+    "number": "float",
+    "double": "float",
+    "bool": "bool",
+    "boolean": "bool",
+}
+_GLUED = re.compile(r"^\s*(type|default|choices|description)\s*([:=]|\s)\s*(.*)$", re.DOTALL)
+MAX_PROBLEMS = 50
+MAX_UNKNOWN_KEYS = 200
+
+
+def _near_miss(key: str, known: tuple[str, ...]) -> bool:
+    folded = re.sub(r"[\s\-]+", "_", key.strip().lower())
+    if folded in known or folded.rstrip("s") in known or f"{folded}s" in known:
+        return True
+    return bool(difflib.get_close_matches(key, known, n=1, cutoff=0.75))
+
+
+class _Triage:
+    def __init__(self, doc: YamlDocument) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def where(self, path: JsonPath) -> str:
+        line = self.doc.line_of(path)
+        return (
+            f"{self.doc.file}:{line}: {format_path(path)}"
+            if line
+            else f"{self.doc.file}: {format_path(path)}"
+        )
+
+    def warn(self, path: JsonPath, message: str) -> None:
+        self.warnings.append(f"{self.where(path)}: {message}")
+
+    def refuse(self, path: JsonPath, message: str) -> None:
+        self.problems.append(Problem(self.doc.file, self.doc.line_of(path), format_path(path), message, path))
+
+    def unknown_keys(self, mapping: dict[Any, Any], known: tuple[str, ...], base: JsonPath) -> None:
+        """Drop keys MLflow ignores too, with a warning; near misses stay for the schema to refuse."""
+        unknown = [key for key in mapping if key not in known]
+        if len(unknown) > MAX_UNKNOWN_KEYS:
+            # Not a spec with a vendor's section but something else: looking for near misses
+            # among them all would cost seconds.
+            for key in unknown:
+                del mapping[key]
+            self.refuse(
+                base, f"{len(unknown)} unknown keys (at most {MAX_UNKNOWN_KEYS} are looked at); refused"
+            )
+            return
+        for key in unknown:
+            if not isinstance(key, str) or _near_miss(key, known):
+                continue
+            del mapping[key]
+            self.warn((*base, key), "unknown key, ignored, as MLflow does")
+
+    def parameter(self, raw: Any, path: JsonPath) -> Any:
+        if isinstance(raw, str):
+            return self.param_type(raw, path)
+        if not isinstance(raw, dict):
+            return raw
+        for key in list(raw):
+            glued = _GLUED.match(key) if isinstance(key, str) and key not in PARAM_KEYS else None
+            if glued is None:
+                continue
+            field, value = glued.group(1), glued.group(3).strip() or str(raw[key])
+            self.refuse(
+                (*path, key),
+                f"'{key}' is read as one key, so the {field} is lost (MLflow would silently ignore it): "
+                f"write '{field}: {value}' with a space after the colon",
+            )
+            del raw[key]
+        self.unknown_keys(raw, PARAM_KEYS, path)
+        declared = raw.get("type")
+        if isinstance(declared, str):
+            raw["type"] = self.param_type(declared, (*path, "type"))
+        elif "type" in raw and not isinstance(declared, (dict, list)):
+            # `type: 3` or `type: null`: MLflow compares it with "path" and "uri" only.
+            self.warn((*path, "type"), f"unknown type {declared!r}, treated as a string, as MLflow does")
+            raw["type"] = "string"
+        default = raw.get("default")
+        if isinstance(default, (datetime.date, datetime.datetime)):
+            raw["default"] = str(default)  # MLflow passes str() of whatever YAML made of it
+        return raw
+
+    def param_type(self, declared: str, path: JsonPath) -> str:
+        if declared in PARAM_TYPES:
+            return declared
+        alias = TYPE_ALIASES.get(declared.strip().lower())
+        if alias is not None:
+            return alias
+        if declared.strip().lower() in ("path", "uri"):
+            self.warn(
+                path,
+                f"type '{declared}' is not '{declared.lower()}': MLflow passes the value as a "
+                "string, and so does mlrun",
+            )
+            return "string"
+        if difflib.get_close_matches(declared, PARAM_TYPES, n=1, cutoff=0.75):
+            return declared  # a misspelt type: the schema refuses it with a suggestion
+        self.warn(path, f"unknown type '{declared}', treated as a string, as MLflow does")
+        return "string"
+
+
+def triage(doc: YamlDocument) -> tuple[YamlDocument, list[Problem], list[str]]:
+    """A copy of `doc` with what MLflow ignores removed and type aliases resolved, plus the
+    problems (refusals with a better message than the schema's) and the warnings."""
+    data = copy.deepcopy(doc.data)
+    out = YamlDocument(doc.file, data, doc.text, doc.lines, [])
+    if not isinstance(data, dict):
+        return out, [], []
+    work = _Triage(doc)
+    for key in (*ENV_KEYS, "name"):
+        if key in data and data[key] is None:
+            del data[key]
+            if key != "name":
+                work.warn((key,), "empty, so unset, as MLflow reads it")
+    work.unknown_keys(data, TOP_KEYS, ())
+    docker = data.get("docker_env")
+    if isinstance(docker, dict):
+        work.unknown_keys(docker, DOCKER_KEYS, ("docker_env",))
+    entries = data.get("entry_points")
+    if isinstance(entries, dict):
+        for name, entry in entries.items():
+            base: JsonPath = ("entry_points", name)
+            if not isinstance(entry, dict):
+                continue
+            work.unknown_keys(entry, ENTRY_KEYS, base)
+            parameters = entry.get("parameters")
+            if isinstance(parameters, dict):
+                for pname in list(parameters):
+                    parameters[pname] = work.parameter(parameters[pname], (*base, "parameters", pname))
+    # Sorted by file order, so a report with many reads like the file.
+    work.warnings.sort(key=lambda w: _line_key(w, doc.file))
+    return out, work.problems, work.warnings
+
+
+def _line_key(warning: str, file: str) -> int:
+    rest = warning[len(file) + 1 :]
+    head = rest.split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def limit_problems(problems: list[Problem]) -> list[Problem]:
+    """At most MAX_PROBLEMS, then one line saying how many more: a file with a million unknown
+    keys must not print a million lines."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    last = problems[MAX_PROBLEMS]
+    return [
+        *problems[:MAX_PROBLEMS],
+        Problem(last.file, None, "", f"... and {rest} more problems; fix these first"),
+    ]
+
+
+def limit_warnings(warnings: list[str]) -> tuple[str, ...]:
+    if len(warnings) <= MAX_PROBLEMS:
+        return tuple(warnings)
+    return (*warnings[:MAX_PROBLEMS], f"... and {len(warnings) - MAX_PROBLEMS} more warnings")

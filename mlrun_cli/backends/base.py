@@ -48,6 +48,8 @@ class Job:
     """The --backend-config, already checked against the backend's schema."""
     container: ContainerSpec | None = None
     """Set when the command runs in a container: image, volumes, run options, gpus, keep."""
+    timeout_s: float | None = None
+    """mlrun stops the job after this long (as on SIGTERM); a cluster may also be told it."""
 
     @property
     def image(self) -> str | None:

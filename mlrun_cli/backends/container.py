@@ -26,6 +26,17 @@ RUN_ID_LABEL = "mlrun.run_id"
 _SHELL = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0"; else exec sh -c "$0"; fi'
 
 
+_running: dict[str, Any] = {}
+"""Containers running now, by run id: what `stop_container` stops."""
+
+
+def stop_container(run_id: str, grace_s: float) -> None:
+    """`docker stop`: SIGTERM, SIGKILL after the grace period; from any thread."""
+    container = _running.get(run_id)
+    if container is not None:
+        threading.Thread(target=container.stop, kwargs={"timeout": int(grace_s)}, daemon=True).start()
+
+
 def _volumes(spec: ContainerSpec, project_dir: Path, tracking_dir: Path | None) -> list[str]:
     volumes = [f"{project_dir}:{CODE_DIR}"] if spec.mount_code else []
     if tracking_dir is not None:
@@ -66,6 +77,7 @@ def run_in_container(
         volumes=_volumes(spec, project_dir, tracking_dir),
         **options,
     )
+    _running[run_id] = container
     received: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -97,6 +109,7 @@ def run_in_container(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _running.pop(run_id, None)
         if not spec.keep:
             container.remove(force=True)
     duration = time.monotonic() - started

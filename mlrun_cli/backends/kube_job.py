@@ -87,6 +87,7 @@ def render_job(
     secret_keys: frozenset[str] = frozenset(),
     resources: Mapping[str, Any] | None = None,
     volumes: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], []),
+    deadline_s: int | None = None,
 ) -> dict[str, Any]:
     """The Job to create; the template itself is left as it is."""
     job: dict[str, Any] = copy.deepcopy(dict(template))
@@ -100,6 +101,8 @@ def render_job(
     spec = job.setdefault("spec", {})
     # One attempt per run unless the template asks for retries: a retried run would log twice.
     spec.setdefault("backoffLimit", 0)
+    if deadline_s is not None:  # mlrun's --timeout; DeadlineExceeded then maps to 124
+        spec["activeDeadlineSeconds"] = deadline_s
     pod = spec.setdefault("template", {})
     pod.setdefault("metadata", {}).setdefault("labels", {}).update({RUN_ID_LABEL: run_id})
     pod_spec = pod.setdefault("spec", {})

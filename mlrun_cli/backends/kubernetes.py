@@ -9,6 +9,7 @@ mlrun/console.log; cancelling deletes the Job with its pods. Secrets of the trac
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -143,6 +144,7 @@ def submit(job: Job) -> JobRef:
         secret_name=secret_name,
         secret_keys=frozenset(secrets),
         resources=kube_resources.resources(spec),
+        deadline_s=None if job.timeout_s is None else math.ceil(job.timeout_s),
         volumes=kube_resources.host_path_volumes(spec),
     )
     namespace = manifest["metadata"]["namespace"]

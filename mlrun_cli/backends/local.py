@@ -12,6 +12,7 @@ import itertools
 import os
 import shutil
 import signal
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -119,11 +120,26 @@ def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> J
     return state
 
 
+def _kill_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
 def cancel(ref: JobRef) -> None:
+    """As on SIGTERM: the process group (or container) is asked to stop, and killed after the grace
+    period. Safe from another thread than the one waiting for the job."""
+    job = _jobs.get(ref.job_id)
+    if job is not None and job.container is not None:
+        from mlrun_cli.backends.container import stop_container
+
+        stop_container(job.run_id, grace_period())
+        return
     pid = _pids.get(ref.job_id)
     if pid is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGTERM)
+        _kill_group(pid, signal.SIGTERM)
+        killer = threading.Timer(grace_period(), _kill_group, (pid, signal.SIGKILL))
+        killer.daemon = True
+        killer.start()
     elif ref.job_id not in _ended:
         _ended[ref.job_id] = JobState("CANCELLED", RunStatus.KILLED, 128 + signal.SIGTERM, "cancelled")
 

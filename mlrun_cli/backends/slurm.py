@@ -9,6 +9,7 @@ the job through sbatch's own environment, never through the script on the shared
 
 from __future__ import annotations
 
+import math
 import shlex
 import shutil
 from collections.abc import Mapping
@@ -63,9 +64,12 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise UsageError(f"backend config: sbatch_args: mlrun sets {flag} itself; remove it")
 
 
-def sbatch_options(config: Mapping[str, Any], run_name: str) -> list[str]:
-    """The sbatch options a backend config asks for (its schema already checked the values)."""
+def sbatch_options(config: Mapping[str, Any], run_name: str, timeout_s: float | None = None) -> list[str]:
+    """The sbatch options a backend config asks for (its schema already checked the values);
+    mlrun's --timeout becomes the job's --time (whole minutes, rounded up) unless `time` is set."""
     options = [f"--job-name=mlrun-{run_name}"] if "job_name" not in config else []
+    if timeout_s is not None and "time" not in config:
+        options.append(f"--time={math.ceil(timeout_s / 60)}")
     for key, flag in _OPTIONS.items():
         if key in config:
             options.append(f"{flag}={config[key]}")
@@ -107,7 +111,7 @@ def submit(job: Job) -> JobRef:
         f"--output={output}",
         f"--chdir={job.cwd}",
         f"--comment=mlrun run {job.run_id}",
-        *sbatch_options(job.config, job.run_name),
+        *sbatch_options(job.config, job.run_name, job.timeout_s),
         str(script),
     ]
     secrets = {k: v for k, v in job.env_patch.items() if v is not None and is_secret(k)}

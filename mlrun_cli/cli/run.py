@@ -51,6 +51,12 @@ from mlrun_cli.cli.error_handler import error_handler
     metavar="JSON|FILE",
     help="Backend settings: JSON text or a .json/.yaml file ('mlrun schema slurm_config').",
 )
+@click.option(
+    "--timeout",
+    default=None,
+    metavar="DURATION",
+    help="Stop the run after this long (90s, 30m, 2h): FAILED, exit 124 [default: the entry point's].",
+)
 @click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
@@ -79,6 +85,7 @@ def run(
     backend: str,
     backend_config: str | None,
     detach: bool,
+    timeout: str | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -104,6 +111,7 @@ def run(
             backend_config=backend_config,
             detach=detach,
             dry_run=dry_run,
+            timeout=timeout,
         )
         if dry_run:
             plan = api.dry_run(request)

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlrun_cli.errors import Problem, SpecError, UsageError
 from mlrun_cli.project import compat, params
+from mlrun_cli.project.durations import parse_duration
 from mlrun_cli.project.envfiles import ENV_KEYS, build_env, check_env_file, default_env
 from mlrun_cli.project.envfiles import display_path as display_path  # validation.py imports it here
 from mlrun_cli.project.model import EntryPoint, Parameter, Project
@@ -208,7 +209,15 @@ def _build_entry_point(
         used.add(field)
     for unused in sorted(set(parameters) - used):
         warnings.append(f"entry point '{name}': parameter '{unused}' is declared but not used in its command")
-    return EntryPoint(name, command, parameters)
+    timeout = raw.get("timeout")
+    try:
+        timeout_s = None if timeout is None else parse_duration(timeout)
+    except ValueError as err:  # the schema refused it already when it has the wrong shape
+        problems.append(
+            Problem(doc.file, doc.line_of((*base, "timeout")), format_path((*base, "timeout")), str(err))
+        )
+        timeout_s = None
+    return EntryPoint(name, command, parameters, timeout_s=timeout_s)
 
 
 def _build_project(

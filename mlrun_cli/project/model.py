@@ -34,6 +34,8 @@ class EntryPoint:
     parameters: Mapping[str, Parameter] = field(default_factory=dict)
     # A script run without a declaration (`-e train.py`): every -P becomes `--name value`.
     is_script: bool = False
+    timeout_s: float | None = None
+    """mlrun's `timeout:` extension, in seconds."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from mlrun_cli.errors import MlrunError, Terminated, TrackingError
-from mlrun_cli.runs import lifecycle
+from mlrun_cli.runs import detached, lifecycle
 from mlrun_cli.runs.ownership import reap_orphans
 from mlrun_cli.runs.plan import RunPlan, RunRequest, RunResult, plan_run
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
@@ -109,7 +109,7 @@ def show_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, str | No
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
     record = tracker.get_run(run_id)
     try:
-        record, state = lifecycle.settle_if_done(tracker, record)
+        record, state = detached.settle_if_done(tracker, record)
     except MlrunError as error:  # the run is still worth showing when its cluster does not answer
         return record, f"unknown ({error.message})"
     return record, None if state is None else (state.state if state.done else state.reason or state.state)
@@ -121,13 +121,13 @@ def wait_run(
     """Follow a detached run's job to its end and record it; the run and its exit code."""
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
-    record = lifecycle.wait_and_settle(tracker, tracker.get_run(run_id), timeout_s=timeout_s, stdout=stdout)
-    return record, lifecycle.exit_code_of(record)
+    record = detached.wait_and_settle(tracker, tracker.get_run(run_id), timeout_s=timeout_s, stdout=stdout)
+    return record, detached.exit_code_of(record)
 
 
 def cancel_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, int]:
     """Cancel a detached run's job and record its end; the run and its exit code."""
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
-    record = lifecycle.cancel_and_settle(tracker, tracker.get_run(run_id), stdout=sys.stderr.buffer)
-    return record, lifecycle.exit_code_of(record)
+    record = detached.cancel_and_settle(tracker, tracker.get_run(run_id), stdout=sys.stderr.buffer)
+    return record, detached.exit_code_of(record)

@@ -1,10 +1,9 @@
 """A run's life, from creation to its terminal record, whichever mlrun process sees it end.
 
 `execute` builds the planned env, creates the run, records what it is made of, submits the job
-to the plan's backend, follows it and records the end; any failure after creation ends the run
-FAILED (KILLED on a signal). A job that outlives mlrun (`--detach`) is found again from the
-run's tags and settled by `mlrun runs wait/show/cancel`; a lock per run makes sure only one
-process records its end.
+to the plan's backend, follows it (stopping it at its time limit) and records the end; any
+failure after creation ends the run FAILED (KILLED on a signal). A job that outlives mlrun
+(`--detach`) is settled later from the run's tags (runs/detached.py), with the same record_end.
 """
 
 from __future__ import annotations
@@ -15,27 +14,28 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 from mlrun_cli import __version__, tags
-from mlrun_cli.backends.base import ExecutionBackend, Job, JobRef, JobState, follow_job
+from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.envs.base import PreparedEnv
-from mlrun_cli.errors import Terminated, TrackingError, UsageError
+from mlrun_cli.errors import Terminated
 from mlrun_cli.home import mlrun_home
+from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs import ownership
 from mlrun_cli.runs.plan import RunPlan, RunResult
-from mlrun_cli.streaming import ConsoleLog, Sink, StillRunning
 from mlrun_cli.tracking import NO_TRACKING, get_tracker
-from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
+from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
 
 CONSOLE_LOG = "console.log"
 ARTIFACT_DIR = "mlrun"
 JOB_SCRIPT = "job.sh"
+TIMED_OUT = "TIMEOUT"
 
 
 def job_dir(run_id: str) -> Path:
@@ -107,7 +107,9 @@ def execute(plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None) -> 
         if plan.detach:
             return _result(plan, run_ref, tracker, JobState("SUBMITTED", RunStatus.RUNNING, 0), 0.0, job_id)
         console_log = scratch / CONSOLE_LOG
-        state = plan.backend.wait(ref, console_log=console_log, stdout=child_stdout)
+        state = _wait(plan, ref, console_log, child_stdout)
+        if state.state == TIMED_OUT and plan.timeout_s is not None:
+            recorder.log_batch({}, {tags.TIMEOUT: format_duration(plan.timeout_s)})
         record_end(recorder, state, console_log)
         # Recorded: the job folder has served. A failure before this point leaves it to the job.
         shutil.rmtree(job_dir(run_ref.run_id), ignore_errors=True)
@@ -118,6 +120,32 @@ def execute(plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None) -> 
         shutil.rmtree(scratch, ignore_errors=True)
         ownership.release(run_ref.run_id)  # the run is recorded, or its job left to the cluster
     return _result(plan, run_ref, tracker, state, time.monotonic() - started, job_id)
+
+
+def _wait(plan: RunPlan, ref: JobRef, console_log: Path, stdout: BinaryIO | None) -> JobState:
+    """The backend's wait, stopped as on SIGTERM (grace, then kill) once the timeout expires."""
+    if plan.timeout_s is None:
+        return plan.backend.wait(ref, console_log=console_log, stdout=stdout)
+    limit = format_duration(plan.timeout_s)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        sys.stderr.write(f"mlrun: the run exceeded its time limit ({limit}): stopping it\n")
+        plan.backend.cancel(ref)
+
+    timer = threading.Timer(plan.timeout_s, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        state = plan.backend.wait(ref, console_log=console_log, stdout=stdout)
+    finally:
+        timer.cancel()
+    if expired.is_set() and state.status is not RunStatus.FINISHED and state.interrupted_by is None:
+        return JobState(
+            TIMED_OUT, RunStatus.FAILED, tags.EXIT_TIMEOUT, f"the run exceeded its time limit ({limit})"
+        )
+    return state
 
 
 def _job(plan: RunPlan, env: PreparedEnv, run_ref: RunRef, handshake: Mapping[str, str]) -> Job:
@@ -136,6 +164,7 @@ def _job(plan: RunPlan, env: PreparedEnv, run_ref: RunRef, handshake: Mapping[st
         job_dir=job_dir(run_ref.run_id),
         config=plan.backend_config,
         container=container,
+        timeout_s=plan.timeout_s,
     )
 
 
@@ -195,106 +224,3 @@ def fail_run(recorder: Recorder, error: BaseException) -> None:
     with contextlib.suppress(Exception):  # the status below matters more than the reason
         recorder.log_batch({}, {tags.ERROR: reason[: tags.MAX_TAG_LENGTH]})
     recorder.end_run(RunStatus.KILLED if interrupted else RunStatus.FAILED, now_ms())
-
-
-# Runs whose job outlives the mlrun process that submitted it.
-
-
-def exit_code_of(record: RunRecord) -> int:
-    """What `mlrun runs wait` exits with: the run's own exit code, as `mlrun run` would have."""
-    return tags.recorded_exit_code(record.tags, record.status.name)
-
-
-def pending_job(record: RunRecord) -> tuple[ExecutionBackend, JobRef] | None:
-    """The job still to be settled for this run, if any."""
-    if tags.EXIT_CODE in record.tags:
-        return None
-    name = record.tags.get(tags.BACKEND, "")
-    ref = JobRef.from_tags(name, record.tags) if name else None
-    if ref is None:
-        return None
-    from mlrun_cli.backends import get_backend
-
-    return get_backend(name), ref
-
-
-@contextmanager
-def _run_lock(run_id: str) -> Iterator[None]:
-    from filelock import FileLock
-
-    path = mlrun_home() / "locks" / f"run-{run_id}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(path):
-        yield
-
-
-def _settle(tracker: Tracker, record: RunRecord, state: JobState, console_log: Path) -> RunRecord:
-    with _run_lock(record.run_id):
-        fresh = tracker.get_run(record.run_id)
-        if tags.EXIT_CODE in fresh.tags:
-            return fresh  # another mlrun settled it meanwhile
-        recorder = Recorder(tracker, RunRef(record.run_id, record.experiment_id, record.artifact_uri))
-        record_end(recorder, state, console_log)
-        shutil.rmtree(job_dir(record.run_id), ignore_errors=True)
-    try:
-        return tracker.get_run(record.run_id)
-    except TrackingError:
-        return record
-
-
-def settle_if_done(tracker: Tracker, record: RunRecord) -> tuple[RunRecord, JobState | None]:
-    """One look at the run's job: record its end when it has ended. Returns the job's state."""
-    pending = pending_job(record)
-    if pending is None:
-        return record, None
-    backend, ref = pending
-    state = backend.status(ref)
-    if not state.done:
-        return record, state
-    with tempfile.TemporaryDirectory(prefix="mlrun-settle-") as scratch:
-        console_log = Path(scratch) / CONSOLE_LOG
-        console_log.write_bytes(backend.logs(ref))
-        return _settle(tracker, record, state, console_log), state
-
-
-def wait_and_settle(
-    tracker: Tracker,
-    record: RunRecord,
-    *,
-    timeout_s: float | None,
-    stdout: BinaryIO | None,
-    cancel: bool = False,
-) -> RunRecord:
-    """Follow the run's job to its end (printing its output), then record the end.
-
-    Ctrl-C only stops the waiting: the job goes on, and `mlrun runs wait` can be run again.
-    """
-    pending = pending_job(record)
-    if pending is None:
-        owner = ownership.live_owner(record.run_id) if record.status is RunStatus.RUNNING else None
-        if owner is not None:  # a run attached to another mlrun process, on this machine
-            if cancel:
-                ownership.stop_owner(owner)
-            elif not ownership.wait_for_owner(owner, timeout_s):
-                raise StillRunning(f"run {record.run_id} has not ended after {timeout_s:g} s")
-            return tracker.get_run(record.run_id)
-        return record
-    backend, ref = pending
-    if cancel:
-        backend.cancel(ref)
-    with tempfile.TemporaryDirectory(prefix="mlrun-settle-") as scratch:
-        console_log = Path(scratch) / CONSOLE_LOG
-        with ConsoleLog(console_log) as log:
-            terminal = stdout if stdout is not None else sys.stdout.buffer
-            sink = Sink(log, terminal)
-            state = follow_job(backend, ref, sink, cancel=False, timeout_s=timeout_s, run_id=record.run_id)
-        return _settle(tracker, record, state, console_log)
-
-
-def cancel_and_settle(tracker: Tracker, record: RunRecord, *, stdout: BinaryIO | None) -> RunRecord:
-    """Cancel a detached run's job, then record how it ended (KILLED, unless it had just ended)."""
-    if pending_job(record) is None and not (
-        record.status is RunStatus.RUNNING and ownership.live_owner(record.run_id) is not None
-    ):
-        raise UsageError(f"run {record.run_id} has no job left to cancel (it is {record.status.name})")
-    return wait_and_settle(tracker, record, timeout_s=120, stdout=stdout, cancel=True)

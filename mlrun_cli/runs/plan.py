@@ -16,6 +16,7 @@ from mlrun_cli import envs, tags
 from mlrun_cli.envs.base import EnvOptions, EnvPlan
 from mlrun_cli.errors import UsageError
 from mlrun_cli.project import params
+from mlrun_cli.project.durations import parse_duration
 from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_entry_point
 from mlrun_cli.project.model import EntryPoint, Project
 from mlrun_cli.sources import ProjectSource, resolve_source
@@ -91,6 +92,8 @@ class RunRequest:
     """JSON text, or the path of a .json/.yaml file."""
     detach: bool = False
     dry_run: bool = False
+    timeout: str | None = None
+    """--timeout as given (90s, 30m, 2h, seconds); wins over the entry point's `timeout:`."""
     cwd: Path = field(default_factory=Path.cwd)
 
 
@@ -107,6 +110,7 @@ class RunPlan:
     backend: ExecutionBackend
     backend_config: dict[str, Any]
     detach: bool
+    timeout_s: float | None
     tracking_uri: str
     experiment_name: str | None
     experiment_id: str | None
@@ -130,6 +134,7 @@ class RunPlan:
             "backend": self.backend.NAME,
             "backend_config": self.backend_config,
             "detach": self.detach,
+            "timeout_s": self.timeout_s,
             "tracking_uri": self.tracking_uri,
             "experiment_name": self.experiment_name,
             "experiment_id": self.experiment_id,
@@ -197,11 +202,21 @@ def _plan(
         backend=backend,
         backend_config=backend_config,
         detach=request.detach,
+        timeout_s=_timeout(request, entry),
         tracking_uri=resolve_tracking_uri(request.tracking_uri),
         experiment_name=experiment_name,
         experiment_id=experiment_id,
         run_name=request.run_name or generate_run_name(),
     )
+
+
+def _timeout(request: RunRequest, entry: EntryPoint) -> float | None:
+    if request.timeout is None:
+        return entry.timeout_s
+    try:
+        return parse_duration(request.timeout)
+    except ValueError as error:
+        raise UsageError(f"--timeout: {error}") from None
 
 
 def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBackend, dict[str, Any]]:

@@ -355,3 +355,40 @@ def test_the_childs_mlflow_joins_the_run_on_a_tracking_server(
         assert "mlrun/job.sh" in seen["artifacts"]
     finally:
         stop_server(proc)
+
+
+def test_timeout_cancels_the_slurm_job_and_sets_its_time_limit(
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path
+) -> None:
+    project = project_factory({"MLproject": "entry_points: {main: {command: 'sleep 60'}}\n"})
+    started = time.monotonic()
+    result = mlrun(
+        "run",
+        str(project),
+        "-b",
+        "slurm",
+        "--env-manager",
+        "local",
+        "--timeout",
+        "3s",
+        "--json",
+        env=slurm_env,
+    )
+    assert result.returncode == 124, result.stderr
+    assert time.monotonic() - started < 30
+    data = json.loads(result.stdout)
+    status, tags = _status_and_tags(isolated, str(data["run_id"]))
+    assert status is RunStatus.FAILED and tags["mlrun.timeout"] == "3s"
+    limit = subprocess.run(
+        ["scontrol", "show", "job", "-o", str(data["job_id"])],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **slurm_env},
+        check=False,
+    ).stdout
+    assert "TimeLimit=00:01:00" in limit or not limit  # Slurm may have forgotten the job already
+
+
+def _status_and_tags(isolated: Path, run_id: str) -> tuple[RunStatus, dict[str, str]]:
+    record = FileStore(isolated / "mlruns").get_run(run_id)
+    return record.status, dict(record.tags)

@@ -57,6 +57,19 @@ from mlrun_cli.cli.error_handler import error_handler
     metavar="DURATION",
     help="Stop the run after this long (90s, 30m, 2h): FAILED, exit 124 [default: the entry point's].",
 )
+@click.option(
+    "--retries", type=click.IntRange(0, 100), default=None, help="Try a failed run again up to N more times."
+)
+@click.option(
+    "--retry-delay", default="2s", metavar="DURATION", help="Before the 2nd attempt; doubled after."
+)
+@click.option(
+    "--retry-on",
+    metavar="CODES",
+    default=None,
+    help="Only retry these exit codes (comma list, e.g. 137,143).",
+)
+@click.option("--retry-on-timeout", is_flag=True, help="Also retry a run that exceeded --timeout.")
 @click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
@@ -86,6 +99,10 @@ def run(
     backend_config: str | None,
     detach: bool,
     timeout: str | None,
+    retries: int | None,
+    retry_delay: str,
+    retry_on: str | None,
+    retry_on_timeout: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -112,6 +129,10 @@ def run(
             detach=detach,
             dry_run=dry_run,
             timeout=timeout,
+            retries=retries,
+            retry_delay=retry_delay,
+            retry_on=_exit_codes(retry_on),
+            retry_on_timeout=retry_on_timeout,
         )
         if dry_run:
             plan = api.dry_run(request)
@@ -127,7 +148,19 @@ def run(
         else:
             click.echo(
                 f"mlrun: run {result.run_id} {result.status.name} in "
-                f"{result.duration_s:.2f}s (exit code {result.exit_code})",
+                f"{result.duration_s:.2f}s (exit code {result.exit_code})"
+                + (f" at attempt {result.attempt} of {len(result.attempts)}" if result.attempts else ""),
                 err=True,
             )
         sys.exit(result.exit_code)
+
+
+def _exit_codes(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(code) for code in text.split(",") if code.strip())
+    except ValueError:
+        from mlrun_cli.errors import UsageError
+
+        raise UsageError(f"--retry-on {text!r}: give exit codes separated by commas, e.g. 137,143") from None

@@ -21,7 +21,7 @@ from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
 
 TOP_KEYS = ("name", "python_env", "conda_env", "docker_env", "entry_points", "databricks_spark_job")
 DOCKER_KEYS = ("image", "volumes", "environment", "dockerfile", "gpus")
-ENTRY_KEYS = ("command", "parameters", "timeout")
+ENTRY_KEYS = ("command", "parameters", "timeout", "retries")
 PARAM_KEYS = ("type", "default", "choices", "description")
 ENV_KEYS = ("docker_env", "python_env", "conda_env")
 # Spellings of a type that mean the same thing; compared case-insensitively. `path` and `uri`

@@ -217,7 +217,9 @@ def _build_entry_point(
             Problem(doc.file, doc.line_of((*base, "timeout")), format_path((*base, "timeout")), str(err))
         )
         timeout_s = None
-    return EntryPoint(name, command, parameters, timeout_s=timeout_s)
+    retries = raw.get("retries")  # the schema checked it is a whole number >= 0
+    retries = retries if isinstance(retries, int) and not isinstance(retries, bool) and retries >= 0 else 0
+    return EntryPoint(name, command, parameters, timeout_s=timeout_s, retries=retries)
 
 
 def _build_project(

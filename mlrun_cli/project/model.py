@@ -36,6 +36,8 @@ class EntryPoint:
     is_script: bool = False
     timeout_s: float | None = None
     """mlrun's `timeout:` extension, in seconds."""
+    retries: int = 0
+    """mlrun's `retries:` extension: how many more times a failed run is tried."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from mlrun_cli.errors import MlrunError, Terminated, TrackingError
 from mlrun_cli.runs import detached, lifecycle
 from mlrun_cli.runs.ownership import reap_orphans
 from mlrun_cli.runs.plan import RunPlan, RunRequest, RunResult, plan_run
+from mlrun_cli.runs.retries import run_attempts
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord
 from mlrun_cli.tracking.outbox import SyncResult
@@ -61,7 +62,10 @@ def run(
         try:
             reap_orphans()  # runs a killed mlrun left RUNNING, first
             _flush_outbox_quietly()  # what an earlier run could not send, first
-            return lifecycle.execute(plan, echo=echo, child_stdout=child_stdout)
+            return run_attempts(
+                plan.retry,
+                lambda extra: lifecycle.execute(plan, echo=echo, child_stdout=child_stdout, extra_tags=extra),
+            )
         finally:
             plan.source.close()
 

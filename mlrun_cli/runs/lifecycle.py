@@ -54,8 +54,9 @@ def user_name() -> str:
         return os.environ.get("USER") or "unknown"
 
 
-def start_tags(plan: RunPlan, env: PreparedEnv, user: str) -> dict[str, str]:
+def start_tags(plan: RunPlan, env: PreparedEnv, user: str, extra: Mapping[str, str]) -> dict[str, str]:
     return {
+        **extra,
         tags.USER: user,
         tags.SOURCE_NAME: plan.source.name,
         tags.SOURCE_TYPE: "PROJECT",
@@ -70,8 +71,11 @@ def start_tags(plan: RunPlan, env: PreparedEnv, user: str) -> dict[str, str]:
     }
 
 
-def execute(plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None) -> RunResult:
-    """Run the plan and always leave the run it creates with a terminal status."""
+def execute(
+    plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None, extra_tags: Mapping[str, str] = {}
+) -> RunResult:
+    """Run the plan and always leave the run it creates with a terminal status. `extra_tags` are
+    set at creation (which attempt this is, ...)."""
     # The environment first: a failed build leaves no trace in the tracking store.
     env = plan.env.build()
     tracker = get_tracker(plan.tracking_uri)
@@ -79,7 +83,7 @@ def execute(plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None) -> 
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
     user = user_name()
     run_ref = tracker.create_run(
-        experiment.experiment_id, plan.run_name, user, now_ms(), start_tags(plan, env, user)
+        experiment.experiment_id, plan.run_name, user, now_ms(), start_tags(plan, env, user, extra_tags)
     )
     recorder = Recorder(tracker, run_ref)
     scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))

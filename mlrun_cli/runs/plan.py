@@ -25,6 +25,7 @@ from mlrun_cli.tracking.base import RunStatus
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend
+    from mlrun_cli.runs.retries import RetryPolicy
 
 _ADJECTIVES = [
     "amber",
@@ -94,6 +95,11 @@ class RunRequest:
     dry_run: bool = False
     timeout: str | None = None
     """--timeout as given (90s, 30m, 2h, seconds); wins over the entry point's `timeout:`."""
+    retries: int | None = None
+    """--retries; None: the entry point's `retries:`, else none."""
+    retry_delay: str = "2s"
+    retry_on: tuple[int, ...] = ()
+    retry_on_timeout: bool = False
     cwd: Path = field(default_factory=Path.cwd)
 
 
@@ -111,6 +117,7 @@ class RunPlan:
     backend_config: dict[str, Any]
     detach: bool
     timeout_s: float | None
+    retry: RetryPolicy
     tracking_uri: str
     experiment_name: str | None
     experiment_id: str | None
@@ -135,6 +142,7 @@ class RunPlan:
             "backend_config": self.backend_config,
             "detach": self.detach,
             "timeout_s": self.timeout_s,
+            "retries": self.retry.retries,
             "tracking_uri": self.tracking_uri,
             "experiment_name": self.experiment_name,
             "experiment_id": self.experiment_id,
@@ -203,6 +211,7 @@ def _plan(
         backend_config=backend_config,
         detach=request.detach,
         timeout_s=_timeout(request, entry),
+        retry=_retry_policy(request, entry),
         tracking_uri=resolve_tracking_uri(request.tracking_uri),
         experiment_name=experiment_name,
         experiment_id=experiment_id,
@@ -217,6 +226,21 @@ def _timeout(request: RunRequest, entry: EntryPoint) -> float | None:
         return parse_duration(request.timeout)
     except ValueError as error:
         raise UsageError(f"--timeout: {error}") from None
+
+
+def _retry_policy(request: RunRequest, entry: EntryPoint) -> RetryPolicy:
+    from mlrun_cli.runs.retries import RetryPolicy
+
+    retries = request.retries if request.retries is not None else entry.retries
+    if retries < 0:
+        raise UsageError("--retries must be 0 or more")
+    if retries and request.detach:
+        raise UsageError("--retries needs to follow each attempt; it cannot be combined with --detach")
+    try:
+        delay = parse_duration(request.retry_delay)
+    except ValueError as error:
+        raise UsageError(f"--retry-delay: {error}") from None
+    return RetryPolicy(retries, delay, frozenset(request.retry_on), request.retry_on_timeout)
 
 
 def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBackend, dict[str, Any]]:
@@ -252,8 +276,13 @@ class RunResult:
     interrupted_by: int | None = None
     backend: str = "local"
     job_id: str | None = None
+    attempt: int = 1
+    attempts: tuple[RunResult, ...] = ()
+    """With --retries: every attempt, this (the last) one included."""
 
     def to_dict(self) -> dict[str, object]:
-        data = dataclasses.asdict(self)
-        del data["interrupted_by"]
-        return {**data, "status": self.status.name, "duration_s": round(self.duration_s, 3)}
+        data = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("interrupted_by", "attempts")}
+        data.update(status=self.status.name, duration_s=round(self.duration_s, 3))
+        if self.attempts:
+            data["attempts"] = [a.to_dict() for a in self.attempts]
+        return data

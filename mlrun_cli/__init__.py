@@ -1,3 +1,38 @@
-"""mlrun-cli: run MLflow-style projects fast, strictly and safely."""
+"""mlrun-cli: run MLflow-style projects fast, strictly and safely.
+
+As a library: `mlrun_cli.run(uri, entry_point, parameters={...})`, named like
+`mlflow.projects.run`, and `mlrun_cli.validate(path)`. Importing this package stays light: the
+API is loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+__all__ = ["MlrunError", "RunResult", "RunStatus", "SubmittedRun", "ValidationReport", "run", "validate"]
+
+if TYPE_CHECKING:
+    from mlrun_cli.errors import MlrunError
+    from mlrun_cli.project.validate import ValidationReport
+    from mlrun_cli.python_api import SubmittedRun, run, validate
+    from mlrun_cli.runs.plan import RunResult
+    from mlrun_cli.tracking.base import RunStatus
+
+_LAZY = {
+    "run": "mlrun_cli.python_api",
+    "validate": "mlrun_cli.python_api",
+    "SubmittedRun": "mlrun_cli.python_api",
+    "RunResult": "mlrun_cli.runs.plan",
+    "RunStatus": "mlrun_cli.tracking.base",
+    "MlrunError": "mlrun_cli.errors",
+    "ValidationReport": "mlrun_cli.project.validate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mlrun_cli' has no attribute {name!r}")

@@ -1,0 +1,194 @@
+"""`mlrun_cli.run()` and `mlrun_cli.validate()`: the library face of the CLI.
+
+Named like `mlflow.projects.run` where the arguments mean the same, so code calling MLflow's
+function moves over by changing the import. Errors are mlrun's own exception types
+(`mlrun_cli.errors`), never SystemExit. Nothing here imports click.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO, cast
+
+from mlrun_cli.errors import ExecutionError, MlrunError, UsageError
+from mlrun_cli.project.validate import ValidationReport
+from mlrun_cli.runs.plan import RunRequest, RunResult
+from mlrun_cli.tracking.base import RunStatus
+
+_RUN_LINE = re.compile(rb"^mlrun: run ([0-9a-f]{32}) ")
+
+
+@dataclass
+class SubmittedRun:
+    """A run started with `synchronous=False`: it goes on in its own mlrun process."""
+
+    process: subprocess.Popen[bytes]
+    run_id: str | None = None
+    _result: RunResult | None = field(default=None, repr=False)
+    _stderr: list[bytes] = field(default_factory=list, repr=False)
+    _reader: threading.Thread | None = field(default=None, repr=False)
+
+    def status(self) -> RunStatus:
+        """RUNNING until the mlrun process has recorded the end, then the run's status."""
+        return self.wait().status if self.process.poll() is not None else RunStatus.RUNNING
+
+    def wait(self, timeout: float | None = None) -> RunResult:
+        if self._result is None:
+            try:
+                out, _ = self.process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise ExecutionError(f"run {self.run_id} has not ended after {timeout:g} s") from None
+            if self._reader is not None:
+                self._reader.join()
+            self._result = _result_from_json(out, b"".join(self._stderr), self.run_id)
+        return self._result
+
+    def cancel(self) -> RunResult:
+        """Stop it as Ctrl-C would: the run is recorded KILLED."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.wait()
+
+
+def _result_from_json(out: bytes, err: bytes, run_id: str | None = None) -> RunResult:
+    try:
+        data = json.loads(out)
+    except ValueError:
+        raise ExecutionError(
+            f"mlrun ended without a result: {err.decode(errors='replace')[-2000:]}"
+        ) from None
+    if data.get("error") in ("Terminated", "Interrupted") and run_id is not None:
+        # Stopped before its command started: the run exists, and was recorded KILLED.
+        code = int(data.get("exit_code", 143))
+        return RunResult(run_id, "", RunStatus.KILLED, code, 0.0, "", {}, "", "", interrupted_by=code - 128)
+    if "error" in data:
+        error = MlrunError(str(data["message"]), hint=data.get("hint"))
+        error.exit_code = int(data.get("exit_code", 1))
+        raise error
+    known = {f for f in RunResult.__dataclass_fields__ if f not in ("status", "attempts")}
+    fields = {k: v for k, v in data.items() if k in known}
+    return RunResult(status=RunStatus[data["status"]], **fields)
+
+
+def run(
+    uri: str = ".",
+    entry_point: str = "main",
+    version: str | None = None,
+    parameters: Mapping[str, object] | None = None,
+    docker_args: Mapping[str, object] | Sequence[str] | None = None,
+    experiment_name: str | None = None,
+    experiment_id: str | None = None,
+    backend: str = "local",
+    backend_config: Mapping[str, object] | str | None = None,
+    synchronous: bool = True,
+    run_name: str | None = None,
+    env_manager: str | None = None,
+    build_image: bool = False,
+    *,
+    tracking_uri: str | None = None,
+    timeout: str | float | None = None,
+    retries: int | None = None,
+) -> RunResult | SubmittedRun:
+    """Run an entry point of the project at `uri` and record it; the result (or, with
+    `synchronous=False`, a handle with wait(), status() and cancel())."""
+    from mlrun_cli.envs.base import EnvOptions
+
+    config = json.dumps(dict(backend_config)) if isinstance(backend_config, Mapping) else backend_config
+    request = RunRequest(
+        uri=uri, entry_point=entry_point, params=tuple(f"{k}={v}" for k, v in (parameters or {}).items()),
+        env_manager=env_manager, experiment_name=experiment_name, experiment_id=experiment_id,
+        run_name=run_name, tracking_uri=tracking_uri, version=version,
+        env_options=EnvOptions(build_image, _docker_args(docker_args)), backend=backend,
+        backend_config=config, timeout=None if timeout is None else str(timeout), retries=retries,
+    )  # fmt: skip
+    if not synchronous:
+        return _submit(request)
+    from mlrun_cli.runs import api
+
+    # Where sys.stdout has no bytes buffer (a notebook), the command's output is decoded into it.
+    return api.run(request, child_stdout=_bytes_of(sys.stdout), log=_bytes_of(sys.stderr))
+
+
+def _bytes_of(stream: TextIO) -> BinaryIO:
+    return cast(BinaryIO, getattr(stream, "buffer", None) or _TextSink(stream))
+
+
+class _TextSink(io.RawIOBase):
+    def __init__(self, text: TextIO) -> None:
+        self.text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.text.write(bytes(data).decode(errors="replace"))
+        self.text.flush()
+        return len(data)
+
+
+def _docker_args(docker_args: Mapping[str, object] | Sequence[str] | None) -> tuple[str, ...]:
+    """MLflow's dict form ({"cpus": 2, "privileged": True}) or mlrun's -A strings."""
+    if docker_args is None:
+        return ()
+    if isinstance(docker_args, Mapping):
+        return tuple(name if value is True else f"{name}={value}" for name, value in docker_args.items())
+    if isinstance(docker_args, str):
+        raise UsageError("docker_args: give a dict or a list of NAME[=VALUE] strings")
+    return tuple(docker_args)
+
+
+def _argv(request: RunRequest) -> list[str]:
+    argv = [sys.executable, "-m", "mlrun_cli", "run", request.uri, "-e", request.entry_point, "--json"]
+    options = {
+        "-b": request.backend, "-v": request.version, "--experiment-name": request.experiment_name,
+        "--experiment-id": request.experiment_id, "-c": request.backend_config,
+        "--run-name": request.run_name,
+        "--env-manager": request.env_manager, "--tracking-uri": request.tracking_uri,
+        "--timeout": request.timeout, "--retries": request.retries,
+    }  # fmt: skip
+    argv += [arg for flag, value in options.items() if value is not None for arg in (flag, str(value))]
+    argv += [arg for param in request.params for arg in ("-P", param)]
+    argv += [arg for option in request.env_options.docker_args for arg in ("-A", option)]
+    return argv + (["--build-image"] if request.env_options.build_image else [])
+
+
+def _submit(request: RunRequest) -> SubmittedRun:
+    """An mlrun process of its own: signals, the parent-death guard and Ctrl-C stay its business."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, a list of arguments
+        _argv(request), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ)
+    )
+    handle = SubmittedRun(process)
+    started = threading.Event()
+
+    def read_stderr() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            handle._stderr.append(line)
+            _bytes_of(sys.stderr).write(line)  # the child's output, as a synchronous run shows it
+            match = _RUN_LINE.match(line)
+            if match and handle.run_id is None:
+                handle.run_id = match.group(1).decode()
+                started.set()
+        started.set()
+
+    handle._reader = threading.Thread(target=read_stderr, daemon=True)
+    handle._reader.start()
+    started.wait()  # the run exists (its id is known), or mlrun ended before creating one
+    return handle
+
+
+def validate(path: str | Path = ".", *, strict: bool = False) -> ValidationReport:
+    """Check a project's MLproject and env files without running anything."""
+    from mlrun_cli.project.validate import validate as check
+
+    return check(Path(path), strict=strict)

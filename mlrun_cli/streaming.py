@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, BinaryIO, Protocol, TypeVar
@@ -74,14 +75,51 @@ class ConsoleLog:
         self.close()
 
 
+_MASKED: dict[bytes, int] = {}
+"""Secret values (with how many runs of this process hide them) that no output may show."""
+
+
+@contextmanager
+def masking(values: Iterable[str]) -> Iterator[None]:
+    """While it lasts, every Sink writes `***` for each of these values, to terminal and log."""
+    added = [value.encode() for value in values if value]
+    for value in added:
+        _MASKED[value] = _MASKED.get(value, 0) + 1
+    try:
+        yield
+    finally:
+        for value in added:
+            _MASKED[value] -= 1
+            if not _MASKED[value]:
+                del _MASKED[value]
+
+
 class Sink:
     """One stream of output: to the terminal (best effort) and the console log (always)."""
 
     def __init__(self, log: ConsoleLog, terminal: BinaryIO | None) -> None:
         self.log = log
         self.terminal = terminal
+        self._held = b""
+        """The end of the output so far that could begin a secret: written once it cannot."""
 
     def write(self, chunk: bytes) -> None:
+        if _MASKED or self._held:
+            chunk = self._mask(chunk)
+        self._emit(chunk)
+
+    def finish(self) -> None:
+        """The stream ended: what was held back goes out (masked)."""
+        held, self._held = self._held, b""
+        self._emit(_replace_secrets(held))
+
+    def _mask(self, chunk: bytes) -> bytes:
+        data = _replace_secrets(self._held + chunk)
+        cut = max(0, len(data) - (max((len(value) for value in _MASKED), default=1) - 1))
+        self._held = data[cut:]
+        return data[:cut]
+
+    def _emit(self, chunk: bytes) -> None:
         if not chunk:
             return
         if self.terminal is not None:
@@ -93,9 +131,16 @@ class Sink:
         self.log.write(chunk)
 
 
+def _replace_secrets(data: bytes) -> bytes:
+    for value in sorted(_MASKED, key=len, reverse=True):
+        data = data.replace(value, b"***")
+    return data
+
+
 def pump(chunks: Iterable[bytes], sink: Sink) -> None:
     for chunk in chunks:
         sink.write(chunk)
+    sink.finish()
 
 
 def read_pipe(pipe: IO[bytes]) -> Iterator[bytes]:
@@ -167,6 +212,7 @@ def follow(
             sink.write(_quietly(new_output))
             if state is not None and state.done:
                 sink.write(_quietly(new_output))  # what landed between the query and the read
+                sink.finish()
                 return state
             if timeout_s is not None and time.monotonic() - started >= timeout_s:
                 raise StillRunning(
@@ -211,4 +257,5 @@ def _cancel_and_drain(
             break
         time.sleep(0.2)
     sink.write(_quietly(new_output))
+    sink.finish()
     return state

@@ -67,7 +67,8 @@ def test_a_script_runs_projects_through_the_api(
 ) -> None:
     scratch = project_factory(
         {
-            "MLproject": "entry_points:\n  slow: {command: 'sleep 60'}\n  quick: {command: 'echo quick; exit 3'}\n",
+            "MLproject": "entry_points:\n  slow: {command: 'sleep 60'}\n"
+            "  quick: {command: 'echo quick; exit 3'}\n",
         }
     )
     example = tmp_path / "sklearn_linear"

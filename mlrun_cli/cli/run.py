@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -70,6 +71,12 @@ from mlrun_cli.cli.error_handler import error_handler
     help="Only retry these exit codes (comma list, e.g. 137,143).",
 )
 @click.option("--retry-on-timeout", is_flag=True, help="Also retry a run that exceeded --timeout.")
+@click.option(
+    "--secrets-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="dotenv values for secret parameters (mode 600) [default: -P, then MLRUN_SECRET_<NAME>].",
+)
 @click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
@@ -103,6 +110,7 @@ def run(
     retry_delay: str,
     retry_on: str | None,
     retry_on_timeout: bool,
+    secrets_file: Path | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -133,6 +141,7 @@ def run(
             retry_delay=retry_delay,
             retry_on=_exit_codes(retry_on),
             retry_on_timeout=retry_on_timeout,
+            secrets_file=secrets_file,
         )
         if dry_run:
             plan = api.dry_run(request)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 EnvKind = Literal["docker", "python", "conda", "none"]
-ParamTypeName = Literal["string", "float", "int", "bool", "path", "uri"]
-PARAM_TYPES: tuple[ParamTypeName, ...] = ("string", "float", "int", "bool", "path", "uri")
+ParamTypeName = Literal["string", "float", "int", "bool", "path", "uri", "secret"]
+PARAM_TYPES: tuple[ParamTypeName, ...] = ("string", "float", "int", "bool", "path", "uri", "secret")
 
 
 @dataclass(frozen=True)

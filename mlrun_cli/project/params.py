@@ -104,6 +104,16 @@ def _normalize_uri(raw: str, cwd: Path, project_dir: Path | None) -> str:
     )
 
 
+def _secret(raw: str, cwd: Path, project_dir: Path | None) -> str:
+    return raw  # anything; never shown, recorded or written (see secret_env_name)
+
+
+def secret_env_name(name: str) -> str:
+    """The variable a secret parameter comes from, and reaches the command through."""
+    return "MLRUN_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+MASK = "***"
 _NORMALIZERS = {
     "string": lambda raw, cwd, project_dir: raw,
     "int": _normalize_int,
@@ -111,6 +121,7 @@ _NORMALIZERS = {
     "bool": _normalize_bool,
     "path": _normalize_path,
     "uri": _normalize_uri,
+    "secret": _secret,
 }
 # Types whose value MLflow rewrites too: what they pass is the rewritten value.
 _REWRITTEN = ("path", "uri")
@@ -172,10 +183,16 @@ class BoundParams:
     extras: tuple[tuple[str, str], ...]
     # What tracking records where it differs from what the command gets (a project-relative path).
     recorded: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    secrets: frozenset[str] = frozenset()
+    """Names of `type: secret` parameters: recorded and shown as MASK, passed through the env."""
 
     def all_values(self) -> dict[str, str]:
-        """The values as recorded to tracking."""
-        return {**self.values, **self.recorded, **dict(self.extras)}
+        """The values as recorded to tracking (and shown): secrets masked."""
+        return {**self.values, **self.recorded, **dict(self.extras), **dict.fromkeys(self.secrets, MASK)}
+
+    def secret_env(self) -> dict[str, str]:
+        """The variables that carry the secrets to the command (its text only names them)."""
+        return {secret_env_name(name): self.values[name] for name in self.secrets if name in self.values}
 
 
 def bind(
@@ -185,14 +202,22 @@ def bind(
     project_dir: Path,
     *,
     record_relative: bool = False,
+    secrets: Mapping[str, str] | None = None,
 ) -> BoundParams:
     """Check every given value and default; raise one ParameterError listing every problem.
 
     Given paths are relative to the caller's `cwd`, else to `project_dir`; defaults, written by
     the project's author, are relative to `project_dir`. With `record_relative` (a temporary
-    checkout), a path inside the project is recorded relative to it.
+    checkout), a path inside the project is recorded relative to it. A secret not given with -P
+    comes from $MLRUN_SECRET_<NAME>, else from `secrets` (a --secrets-file).
     """
     provided = dict(given)
+    for name, param in entry.parameters.items():
+        if param.type == "secret" and name not in provided:
+            variable = secret_env_name(name)
+            found = os.environ.get(variable) or (secrets or {}).get(name) or (secrets or {}).get(variable)
+            if found is not None:
+                provided[name] = found
     problems: list[str] = []
     values: dict[str, str] = {}
     missing = []
@@ -230,7 +255,8 @@ def bind(
         problems.insert(0, f"missing required parameters: {', '.join(missing)}")
     if problems:
         raise ParameterError(problems, entry_point=entry.name)
-    return BoundParams(values=values, extras=extras, recorded=recorded)
+    hidden = frozenset(name for name, param in entry.parameters.items() if param.type == "secret")
+    return BoundParams(values=values, extras=extras, recorded=recorded, secrets=hidden)
 
 
 def command_fields(template: str) -> tuple[list[tuple[str, str | None, str]], str | None]:
@@ -253,7 +279,11 @@ def render_command(entry: EntryPoint, bound: BoundParams) -> str:
     pieces: list[str] = []
     for literal, field, _, _ in string.Formatter().parse(entry.command):
         pieces.append(literal)
-        if field is not None:
+        if field is not None and field in bound.secrets:
+            # The shell expands it when the command runs: the value is in no command line,
+            # job script, manifest, tag or echo, only in the child's environment.
+            pieces.append(f'"${{{secret_env_name(field)}}}"')
+        elif field is not None:
             pieces.append(shlex.quote(bound.values[field]))
     for name, value in bound.extras:
         pieces.append(f" --{name} {shlex.quote(value)}")

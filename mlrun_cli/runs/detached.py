@@ -6,6 +6,7 @@ end; a local run still attached to a live mlrun is waited for, or stopped, throu
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from mlrun_cli.errors import TrackingError, UsageError
 from mlrun_cli.home import mlrun_home
 from mlrun_cli.runs import ownership
 from mlrun_cli.runs.lifecycle import CONSOLE_LOG, job_dir, record_end
-from mlrun_cli.streaming import ConsoleLog, Sink, StillRunning
+from mlrun_cli.streaming import ConsoleLog, Sink, StillRunning, masking, pump
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
 
@@ -76,10 +77,16 @@ def settle_if_done(tracker: Tracker, record: RunRecord) -> tuple[RunRecord, JobS
     state = backend.status(ref)
     if not state.done:
         return record, state
-    with tempfile.TemporaryDirectory(prefix="mlrun-settle-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="mlrun-settle-") as scratch, masking(_known_secrets()):
         console_log = Path(scratch) / CONSOLE_LOG
-        console_log.write_bytes(backend.logs(ref))
+        with ConsoleLog(console_log) as log:
+            pump([backend.logs(ref)], Sink(log, None))
         return _settle(tracker, record, state, console_log), state
+
+
+def _known_secrets() -> list[str]:
+    """A detached job's secrets, as far as this process has them (MLRUN_SECRET_<NAME>)."""
+    return [value for name, value in os.environ.items() if name.startswith("MLRUN_SECRET_")]
 
 
 def wait_and_settle(
@@ -107,7 +114,7 @@ def wait_and_settle(
     backend, ref = pending
     if cancel:
         backend.cancel(ref)
-    with tempfile.TemporaryDirectory(prefix="mlrun-settle-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="mlrun-settle-") as scratch, masking(_known_secrets()):
         console_log = Path(scratch) / CONSOLE_LOG
         with ConsoleLog(console_log) as log:
             terminal = stdout if stdout is not None else sys.stdout.buffer

@@ -28,6 +28,7 @@ from mlrun_cli.home import mlrun_home
 from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs import ownership
 from mlrun_cli.runs.plan import RunPlan, RunResult
+from mlrun_cli.streaming import masking
 from mlrun_cli.tracking import NO_TRACKING, get_tracker
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
@@ -127,6 +128,12 @@ def execute(
 
 
 def _wait(plan: RunPlan, ref: JobRef, console_log: Path, stdout: BinaryIO | None) -> JobState:
+    """The backend's wait, with secret values masked in all the output it copies."""
+    with masking(plan.bound.secret_env().values()):
+        return _wait_in_time(plan, ref, console_log, stdout)
+
+
+def _wait_in_time(plan: RunPlan, ref: JobRef, console_log: Path, stdout: BinaryIO | None) -> JobState:
     """The backend's wait, stopped as on SIGTERM (grace, then kill) once the timeout expires."""
     if plan.timeout_s is None:
         return plan.backend.wait(ref, console_log=console_log, stdout=stdout)
@@ -161,6 +168,7 @@ def _job(plan: RunPlan, env: PreparedEnv, run_ref: RunRef, handshake: Mapping[st
             **(container.environment if container is not None else {}),
             **env.env_patch,
             **handshake,
+            **plan.bound.secret_env(),
             "MLFLOW_EXPERIMENT_NAME": None,
         },
         run_id=run_ref.run_id,

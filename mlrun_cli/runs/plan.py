@@ -100,6 +100,8 @@ class RunRequest:
     retry_delay: str = "2s"
     retry_on: tuple[int, ...] = ()
     retry_on_timeout: bool = False
+    secrets_file: Path | None = None
+    """dotenv values for `type: secret` parameters (when neither -P nor MLRUN_SECRET_<NAME>)."""
     cwd: Path = field(default_factory=Path.cwd)
 
 
@@ -185,8 +187,15 @@ def _plan(
     project = load_project(source.directory)
     entry = resolve_entry_point(project, request.entry_point)
     # A git checkout is temporary: its paths are recorded relative to it.
+    secrets = None
+    if request.secrets_file is not None:
+        from mlrun_cli.project.secrets_file import load_secrets_file
+
+        secrets = load_secrets_file(request.cwd / request.secrets_file)
+    # A git checkout is temporary: its paths are recorded relative to it.
+    record_relative = source.cleanup is not None
     bound = params.bind(
-        entry, given, request.cwd, project.directory, record_relative=source.cleanup is not None
+        entry, given, request.cwd, project.directory, record_relative=record_relative, secrets=secrets
     )
     requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)

@@ -392,3 +392,23 @@ def test_timeout_cancels_the_slurm_job_and_sets_its_time_limit(
 def _status_and_tags(isolated: Path, run_id: str) -> tuple[RunStatus, dict[str, str]]:
     record = FileStore(isolated / "mlruns").get_run(run_id)
     return record.status, dict(record.tags)
+
+
+def test_a_secret_reaches_the_slurm_job_through_its_environment_only(
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], isolated: Path
+) -> None:
+    from tests.runs.test_secrets import CANARY, PROJECT, assert_nowhere
+
+    project = project_factory({"MLproject": PROJECT})
+    detached = mlrun(
+        "run", str(project), *ON_SLURM, "-P", f"token={CANARY}", "--detach", "--json", env=slurm_env
+    )
+    assert detached.returncode == 0, detached.stderr
+    run_id = str(_json(detached)["run_id"])
+    job_dir = isolated.parent / "mlrun-home" / "jobs" / run_id
+    assert_nowhere(CANARY, detached, job_dir)  # job.sh names the variable, never its value
+    assert "MLRUN_SECRET_TOKEN: passed through sbatch's environment" in (job_dir / "job.sh").read_text()
+    waited = mlrun("runs", "wait", run_id, env={**slurm_env, "MLRUN_SECRET_TOKEN": CANARY})
+    assert waited.returncode == 0, waited.stderr
+    assert "got ***" in waited.stdout and f"{len(CANARY)}\n" in waited.stdout
+    assert_nowhere(CANARY, waited, isolated / "mlruns", isolated.parent / "mlrun-home")

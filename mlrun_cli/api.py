@@ -22,7 +22,7 @@ from mlrun_cli.planning import RunPlan, RunRequest, plan_run
 from mlrun_cli.recording import fail_run, job_cwd, log_provenance, start_tags, user_name
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus
-from mlrun_cli.tracking.outbox import Recorder, SyncResult
+from mlrun_cli.tracking.outbox import Recorder, SyncResult, flush_quietly
 from mlrun_cli.validation import ValidationReport, validate
 
 __all__ = [
@@ -91,7 +91,7 @@ def run(
     request: RunRequest, *, child_stdout: BinaryIO | None = None, log: BinaryIO | None = None
 ) -> RunResult:
     """Plan, create the run, execute, and always record a terminal status."""
-    _flush_outbox_quietly()  # what an earlier run could not send, first
+    flush_quietly(resolve_tracking_uri(request.tracking_uri))  # this store's backlog, bounded
     with _signals_as_exceptions():
         plan = plan_run(request)
         try:
@@ -219,15 +219,6 @@ def sync_runs() -> list[SyncResult]:
     from mlrun_cli.tracking import outbox
 
     return outbox.flush()
-
-
-def _flush_outbox_quietly() -> None:
-    from mlrun_cli.tracking import outbox
-
-    if outbox.pending_runs():
-        for result in outbox.flush():
-            if result.sent:
-                sys.stderr.write(f"mlrun: sent {result.sent} pending records of run {result.run_id}\n")
 
 
 def list_runs(

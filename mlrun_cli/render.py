@@ -17,7 +17,7 @@ def _when(ms: int) -> str:
 
 
 def _duration(record: RunRecord) -> str:
-    if record.end_time_ms is None:
+    if record.end_time_ms is None or not record.start_time_ms:
         return "-"
     return f"{(record.end_time_ms - record.start_time_ms) / 1000:.1f}s"
 

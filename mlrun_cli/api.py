@@ -117,6 +117,7 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
     prepared = envs.get_env_manager(plan.env_manager).prepare(
         plan.project, build=True, options=plan.env_options
     )
+    in_use = envs.cache.lease(prepared.path).acquire()  # `env prune` keeps it until the end
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
     user = user_name()
@@ -179,6 +180,7 @@ def _run(plan: RunPlan, child_stdout: BinaryIO | None, echo: BinaryIO) -> RunRes
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        in_use.release()
     status = state.status or RunStatus.FAILED
     exit_code = state.exit_code if state.exit_code is not None else 1
     duration = time.monotonic() - started

@@ -17,6 +17,7 @@ from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_
 from mlrun_cli.project.model import EntryPoint, Project
 from mlrun_cli.source import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
+from mlrun_cli.tracking.uris import redact_uri
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend
@@ -124,7 +125,7 @@ class RunPlan:
             "backend": self.backend,
             "backend_config": self.backend_config,
             "detach": self.detach,
-            "tracking_uri": self.tracking_uri,
+            "tracking_uri": redact_uri(self.tracking_uri),
             "experiment_name": self.experiment_name,
             "experiment_id": self.experiment_id,
             "run_name": self.run_name,

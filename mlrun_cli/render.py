@@ -6,6 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mlrun_cli.tracking.uris import redact_uri
+
 if TYPE_CHECKING:
     from mlrun_cli.planning import RunPlan
     from mlrun_cli.tracking.base import RunRecord
@@ -90,7 +92,7 @@ def plan_text(plan: RunPlan) -> str:
     if plan.backend_config:
         lines += [f"  {key} = {value}" for key, value in plan.backend_config.items()]
     lines += [
-        f"Tracking:     {plan.tracking_uri}",
+        f"Tracking:     {redact_uri(plan.tracking_uri)}",
         f"Experiment:   {experiment}",
         f"Run name:     {plan.run_name}",
     ]

@@ -42,6 +42,7 @@ class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root.absolute()
         self.uri = self.root.as_uri()
+        self._warned: set[Path] = set()
 
     @classmethod
     def from_uri(cls, uri: str) -> FileStore:
@@ -96,7 +97,9 @@ class FileStore:
                 try:
                     meta = read_yaml(meta_file)
                 except DamagedRecord as error:  # one bad experiment must not hide the others
-                    warn(f"skipping experiment: {error.message}")
+                    if meta_file not in self._warned:  # one line per file, however often read
+                        warn(f"skipping experiment: {error.message}")
+                    self._warned.add(meta_file)
                     continue
                 if str(meta.get("experiment_id")) == path.name and "name" in meta:
                     yield path, meta

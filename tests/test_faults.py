@@ -108,9 +108,9 @@ def test_a_pending_outbox_for_a_hung_server_holds_up_no_other_run(
             outbox.flush_quietly(unrelated)
             assert time.monotonic() - started < 0.2
         started = time.monotonic()
-        [result] = outbox.flush(url, budget_s=0.3)  # its own store: one short attempt
+        [own] = outbox.flush(url, budget_s=0.3)  # its own store: one short attempt
         assert time.monotonic() - started < 1.0
-        assert result.pending == 1 and result.sent == 0
+        assert own.pending == 1 and own.sent == 0
     assert (folder / "ops.json").is_file()  # still there for `mlrun runs sync`
 
 

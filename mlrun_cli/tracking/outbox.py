@@ -240,6 +240,8 @@ def flush(target_uri: str | None = None, *, budget_s: float | None = None) -> li
     down: dict[str, str] = {}
     results = []
     for folder in pending_runs():
+        if wanted is not None and _store_of(folder) not in (wanted, None):
+            continue  # another store's backlog: read, not locked, so it costs a run nothing
         lock = _folder_lock(folder)
         try:
             lock.acquire()
@@ -253,6 +255,14 @@ def flush(target_uri: str | None = None, *, budget_s: float | None = None) -> li
         if result is not None:
             results.append(result)
     return results
+
+
+def _store_of(folder: Path) -> str | None:
+    """The store an entry is for; None when the entry is damaged."""
+    try:
+        return store_key(_read(folder)["tracking_uri"])
+    except _Damaged:
+        return None
 
 
 def _flush_one(

@@ -85,7 +85,8 @@ class Recorder:
             if self._lock is None:  # held until the end is queued: no sync sends a half list
                 self.folder.mkdir(parents=True, exist_ok=True)
                 self._lock = _folder_lock(self.folder)
-                self._lock.acquire()
+                with contextlib.suppress(Exception):  # unlocked, the ops are still kept
+                    self._lock.acquire()
             if staged is not None:
                 files = self.folder / "files"
                 files.mkdir(parents=True, exist_ok=True)

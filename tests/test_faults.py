@@ -341,14 +341,20 @@ def test_the_childs_mlflow_gives_up_quickly_when_the_server_is_down(mlflow_pytho
 
 @pytest.mark.mlflow
 def test_no_track_gives_the_childs_mlflow_a_throw_away_store(
-    mlflow_python: Path, mlrun: Mlrun, project_factory: Factory, tmp_path: Path, isolated: Path
+    mlflow_python: Path, mlrun: Mlrun, project_factory: Factory, tmp_path: Path
 ) -> None:
     command = 'python -c \'import mlflow; mlflow.log_metric("m", 1.0); print("logged")\''
     project = project_factory({"MLproject": f"entry_points: {{main: {{command: {json.dumps(command)}}}}}\n"})
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**on_path(mlflow_python), "TMPDIR": str(scratch), "MLFLOW_DISABLE_TELEMETRY": "true"}
-    result = mlrun("run", str(project), "--env-manager", "local", "--no-track", env=env, timeout=300)
+    # Run from the project, as people do: the tracked run leaves ./mlruns there, which makes
+    # MLflow pick (and refuse) the file store when it is given nothing.
+    tracked = mlrun("run", ".", "--env-manager", "local", env=env, cwd=project, timeout=300)
+    assert tracked.returncode == 0, tracked.stderr
+    before = sorted(p.name for p in (project / "mlruns" / "0").iterdir())
+    result = mlrun("run", ".", "--env-manager", "local", "--no-track", env=env, cwd=project, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "logged\n"
-    assert list(scratch.iterdir()) == [] and not (isolated / "mlruns").exists()
+    assert sorted(p.name for p in (project / "mlruns" / "0").iterdir()) == before  # recorded nowhere
+    assert not (project / "mlflow.db").exists() and list(scratch.iterdir()) == []

@@ -6,8 +6,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mlrun_cli.tracking.uris import redact_uri
-
 if TYPE_CHECKING:
     from mlrun_cli.planning import RunPlan
     from mlrun_cli.tracking.base import RunRecord
@@ -73,6 +71,8 @@ def run_details(record: RunRecord, job_state: str | None = None) -> str:
 
 
 def plan_text(plan: RunPlan) -> str:
+    from mlrun_cli.tracking.uris import redact_uri  # not at import: `validate` loads no tracking
+
     data = plan.to_dict()
     lines = [
         "Dry run: nothing is run or recorded.",
@@ -92,7 +92,7 @@ def plan_text(plan: RunPlan) -> str:
     if plan.backend_config:
         lines += [f"  {key} = {value}" for key, value in plan.backend_config.items()]
     lines += [
-        f"Tracking:     {redact_uri(plan.tracking_uri)}",
+        f"Tracking:     {redact_uri(plan.tracking_uri)}",  # never a password
         f"Experiment:   {experiment}",
         f"Run name:     {plan.run_name}",
     ]

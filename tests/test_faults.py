@@ -67,12 +67,15 @@ def _pending(run_id: str, uri: str, ops: list[object]) -> Path:
 @contextmanager
 def read_only(path: Path) -> Iterator[None]:
     """`path` read-only for everyone, root included: a read-only bind mount over itself."""
-    if os.geteuid() != 0:
-        path.chmod(0o555)
+    if os.geteuid() != 0:  # every folder, so no file can be written or created anywhere in it
+        folders = [path, *(p for p in path.rglob("*") if p.is_dir())]
+        for folder in folders:
+            folder.chmod(0o555)
         try:
             yield
         finally:
-            path.chmod(0o755)
+            for folder in folders:
+                folder.chmod(0o755)
         return
     mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(path)], capture_output=True)
     if mounted.returncode != 0:

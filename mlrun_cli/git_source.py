@@ -141,8 +141,9 @@ class RepoCache:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.remote = clean_url(url)  # what the cache's config holds: no user, password or token
         self._credentials = credentials_of(url)
+        # What the cache's config holds: never a password or token.
+        self.remote = clean_url(url) if self._credentials is not None else url
         key = hashlib.sha256(self.remote.encode()).hexdigest()[:16]
         self.path = mlrun_home() / "git" / key
 

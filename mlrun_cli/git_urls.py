@@ -18,8 +18,12 @@ def redact(text: str) -> str:
 
 
 def credentials_of(url: str) -> tuple[str, str] | None:
-    """(user, password) written into the URL, decoded; None when it has none."""
-    if "://" not in url or "@" not in url.split("://", 1)[1].split("/", 1)[0]:
+    """(user, password) written into an http(s) URL, decoded; None when it has none. An ssh
+    user name (ssh://git@host/...) is not a credential: it stays in the URL, where ssh needs it."""
+    if (
+        not url.lower().startswith(("http://", "https://"))
+        or "@" not in url.split("://", 1)[1].split("/", 1)[0]
+    ):
         return None
     parts = urlsplit(url)
     return unquote(parts.username or ""), unquote(parts.password or "")

@@ -411,3 +411,14 @@ def test_git_credentials_in_the_url_never_reach_a_file(
     assert leaked == []
     [config] = home.glob("git/*/config")
     assert "url = http://127.0.0.1:" in config.read_text()
+
+
+def test_only_http_credentials_are_taken_out_of_a_git_url() -> None:
+    from mlrun_cli.git_source import RepoCache
+    from mlrun_cli.git_urls import credentials_of
+
+    assert credentials_of("https://tok%40en@host/r.git") == ("tok@en", "")
+    assert credentials_of("http://u:p@host:8080/r.git") == ("u", "p")
+    assert credentials_of("ssh://git@host/r.git") is None and credentials_of("git@host:r.git") is None
+    assert RepoCache("ssh://git@host/r.git").remote == "ssh://git@host/r.git"  # ssh needs its user
+    assert RepoCache("https://u:p@host/r.git").remote == "https://host/r.git"

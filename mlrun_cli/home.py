@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+from mlrun_cli.errors import UsageError
+
+
+class HomeNotWritable(UsageError):
+    """$MLRUN_HOME (or a folder in it) cannot be written: a setup problem, not a crash."""
 
 
 def mlrun_home() -> Path:
@@ -13,3 +20,19 @@ def mlrun_home() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("mlrun", appauthor=False))
+
+
+def writable_dir(*parts: str | os.PathLike[str]) -> Path:
+    """A folder under $MLRUN_HOME, created and checked writable; HomeNotWritable otherwise."""
+    folder = mlrun_home().joinpath(*parts)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # mkdir succeeds on an existing folder of a read-only filesystem: try a real write.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise HomeNotWritable(
+            f"mlrun's folder {folder} cannot be written: {error.strerror or error}",
+            hint="make it writable, or point MLRUN_HOME at a writable folder",
+        ) from None
+    return folder

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -313,3 +315,110 @@ def test_url_helpers() -> None:
     assert parse_git_uri("https://gitlab.com/org/repo/-/tree/main", "x").version == "main"
     assert clean_url("https://user:tok@host:8443/a.git") == "https://host:8443/a.git"
     assert redact("fatal: https://tok@host/a.git not found") == "fatal: https://***@host/a.git not found"
+
+
+def test_a_head_naming_a_missing_branch_lists_the_branches(
+    mlrun: Mlrun, repos: dict[str, object], tmp_path: Path
+) -> None:
+    bare = tmp_path / "odd.git"
+    git("clone", "-q", "--bare", str(repos["work"]), str(bare), cwd=tmp_path)
+    git("symbolic-ref", "HEAD", "refs/heads/master", cwd=bare)  # no such branch there
+    result = mlrun("run", f"{bare.as_uri()}#sub.dir", "--env-manager", "local")
+    assert result.returncode == 2
+    assert "HEAD names a branch that does not exist" in result.stderr
+    assert "-v" in result.stderr and "feature, main, v1.0" in result.stderr
+
+
+class _SmartHttp(BaseHTTPRequestHandler):
+    """git's smart HTTP protocol (`git http-backend`) behind basic auth."""
+
+    root: Path
+    expected: str
+
+    def _serve(self) -> None:
+        if self.headers.get("Authorization") != self.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cgi = {
+            "PATH": os.environ["PATH"],
+            "GIT_PROJECT_ROOT": str(self.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "REQUEST_METHOD": self.command,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            "REMOTE_USER": "tester",
+        }
+        out = subprocess.run(["git", "http-backend"], input=body, env=cgi, capture_output=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.decode().splitlines():
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            else:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _serve
+
+    def log_message(self, *_: object) -> None:
+        return None
+
+
+def test_git_credentials_in_the_url_never_reach_a_file(
+    mlrun: Mlrun, repos: dict[str, object], isolated: Path
+) -> None:
+    secret = "pa55-Word"
+    handler = type(
+        "Handler",
+        (_SmartHttp,),
+        {
+            "root": Path(str(repos["bare"])).parent,
+            "expected": "Basic " + base64.b64encode(f"tester:{secret}".encode()).decode(),
+        },
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://tester:{secret}@127.0.0.1:{server.server_address[1]}/proj.git#sub.dir"
+        result = _run(mlrun, url, "-v", "main")
+        assert result.returncode == 0, result.stderr
+        assert "two\n" in result.stderr and secret not in result.stdout + result.stderr
+        denied = _run(mlrun, url.replace(secret, "wrong"), "-v", "main", "--refresh")
+        assert denied.returncode == 2 and "wrong" not in denied.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    home = Path(os.environ["MLRUN_HOME"])
+    leaked = [
+        p
+        for p in [*home.rglob("*"), *isolated.rglob("*")]
+        if p.is_file() and secret.encode() in p.read_bytes()
+    ]
+    assert leaked == []
+    [config] = home.glob("git/*/config")
+    assert "url = http://127.0.0.1:" in config.read_text()
+
+
+def test_only_http_credentials_are_taken_out_of_a_git_url() -> None:
+    from mlrun_cli.git_source import RepoCache
+    from mlrun_cli.git_urls import credentials_of
+
+    assert credentials_of("https://tok%40en@host/r.git") == ("tok@en", "")
+    assert credentials_of("http://u:p@host:8080/r.git") == ("u", "p")
+    assert credentials_of("ssh://git@host/r.git") is None and credentials_of("git@host:r.git") is None
+    assert RepoCache("ssh://git@host/r.git").remote == "ssh://git@host/r.git"  # ssh needs its user
+    assert RepoCache("https://u:p@host/r.git").remote == "https://host/r.git"

@@ -19,7 +19,7 @@ def _when(ms: int) -> str:
 
 
 def _duration(record: RunRecord) -> str:
-    if record.end_time_ms is None:
+    if record.end_time_ms is None or not record.start_time_ms:
         return "-"
     return f"{(record.end_time_ms - record.start_time_ms) / 1000:.1f}s"
 
@@ -73,6 +73,8 @@ def run_details(record: RunRecord, job_state: str | None = None) -> str:
 
 
 def plan_text(plan: RunPlan) -> str:
+    from mlrun_cli.tracking.uris import redact_uri  # not at import: `validate` loads no tracking
+
     data = plan.to_dict()
     lines = [
         "Dry run: nothing is run or recorded.",
@@ -92,7 +94,7 @@ def plan_text(plan: RunPlan) -> str:
     if plan.backend_config:
         lines += [f"  {key} = {value}" for key, value in plan.backend_config.items()]
     lines += [
-        f"Tracking:     {plan.tracking_uri}",
+        f"Tracking:     {redact_uri(plan.tracking_uri)}",  # never a password
         f"Experiment:   {experiment}",
         f"Run name:     {plan.run_name}",
     ]

@@ -45,7 +45,8 @@ def runs_sync(ctx: click.Context) -> None:
 
         results = api.sync_runs()
         for result in results:
-            state = f"{result.pending} still pending ({result.error})" if result.pending else "all sent"
+            done = f"{result.skipped} damaged, moved aside" if result.skipped else "all sent"
+            state = f"{result.pending} still pending ({result.error})" if result.pending else done
             click.echo(f"run {result.run_id} -> {result.tracking_uri}: {result.sent} sent, {state}")
         if not results:
             click.echo("Nothing to send.")

@@ -16,7 +16,7 @@ from mlrun_cli.runs.plan import RunPlan, RunRequest, RunResult, plan_run
 from mlrun_cli.runs.retries import run_attempts
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord
-from mlrun_cli.tracking.outbox import SyncResult
+from mlrun_cli.tracking.outbox import SyncResult, flush_quietly
 
 __all__ = [
     "RunPlan",
@@ -61,7 +61,7 @@ def run(
         echo.write("".join(f"Warning: {w}\n" for w in plan.project.warnings).encode())
         try:
             reap_orphans()  # runs a killed mlrun left RUNNING, first
-            _flush_outbox_quietly()  # what an earlier run could not send, first
+            flush_quietly(plan.tracking_uri)  # this store's backlog first, in a short bounded attempt
             return run_attempts(
                 plan.retry,
                 lambda extra: lifecycle.execute(plan, echo=echo, child_stdout=child_stdout, extra_tags=extra),
@@ -82,15 +82,6 @@ def sync_runs() -> list[SyncResult]:
     from mlrun_cli.tracking import outbox
 
     return outbox.flush()
-
-
-def _flush_outbox_quietly() -> None:
-    from mlrun_cli.tracking import outbox
-
-    if outbox.pending_runs():
-        for result in outbox.flush():
-            if result.sent:
-                sys.stderr.write(f"mlrun: sent {result.sent} pending records of run {result.run_id}\n")
 
 
 def list_runs(

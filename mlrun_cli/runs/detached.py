@@ -18,7 +18,7 @@ from typing import BinaryIO
 from mlrun_cli import tags
 from mlrun_cli.backends.base import ExecutionBackend, JobRef, JobState, follow_job
 from mlrun_cli.errors import TrackingError, UsageError
-from mlrun_cli.home import mlrun_home
+from mlrun_cli.home import writable_dir
 from mlrun_cli.runs import ownership
 from mlrun_cli.runs.lifecycle import CONSOLE_LOG, job_dir, record_end
 from mlrun_cli.streaming import ConsoleLog, Sink, StillRunning, masking, pump
@@ -48,8 +48,7 @@ def pending_job(record: RunRecord) -> tuple[ExecutionBackend, JobRef] | None:
 def _run_lock(run_id: str) -> Iterator[None]:
     from filelock import FileLock
 
-    path = mlrun_home() / "locks" / f"run-{run_id}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = writable_dir("locks") / f"run-{run_id}.lock"
     with FileLock(path):
         yield
 

@@ -23,8 +23,9 @@ from typing import BinaryIO
 from mlrun_cli import __version__, tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.envs.base import PreparedEnv
+from mlrun_cli.envs.cache import lease
 from mlrun_cli.errors import Terminated
-from mlrun_cli.home import mlrun_home
+from mlrun_cli.home import writable_dir
 from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs import ownership
 from mlrun_cli.runs.plan import RunPlan, RunResult
@@ -41,7 +42,7 @@ TIMED_OUT = "TIMEOUT"
 
 def job_dir(run_id: str) -> Path:
     """The run's own folder under $MLRUN_HOME: job scripts and output a cluster can reach."""
-    return mlrun_home() / "jobs" / run_id
+    return writable_dir("jobs") / run_id
 
 
 def now_ms() -> int:
@@ -79,6 +80,17 @@ def execute(
     set at creation (which attempt this is, ...)."""
     # The environment first: a failed build leaves no trace in the tracking store.
     env = plan.env.build()
+    with lease(env.path):  # `mlrun env prune` keeps the env while the job uses it
+        return _execute(plan, env, echo, child_stdout, extra_tags)
+
+
+def _execute(
+    plan: RunPlan,
+    env: PreparedEnv,
+    echo: BinaryIO,
+    child_stdout: BinaryIO | None,
+    extra_tags: Mapping[str, str],
+) -> RunResult:
     tracker = get_tracker(plan.tracking_uri)
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)

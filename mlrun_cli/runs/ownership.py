@@ -83,10 +83,10 @@ def owner_file(run_id: str) -> Path:
 
 def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str, *, detachable: bool,
           scratch: Path) -> None:  # fmt: skip
-    from mlrun_cli.tracking import redact_uri
+    from mlrun_cli.tracking.uris import split_credentials
 
     owner = Owner(
-        run_id, experiment_id, artifact_uri, redact_uri(tracking_uri), detachable, str(scratch),
+        run_id, experiment_id, artifact_uri, split_credentials(tracking_uri)[0], detachable, str(scratch),
         socket.gethostname(), _boot_id(), os.getpid(), _start_time(os.getpid()),
     )  # fmt: skip
     write_atomic(owner_file(run_id), json.dumps(asdict(owner)))

@@ -22,6 +22,7 @@ from mlrun_cli.project.model import EntryPoint, Project
 from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
 from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.tracking.uris import redact_uri
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend
@@ -145,7 +146,7 @@ class RunPlan:
             "detach": self.detach,
             "timeout_s": self.timeout_s,
             "retries": self.retry.retries,
-            "tracking_uri": self.tracking_uri,
+            "tracking_uri": redact_uri(self.tracking_uri),
             "experiment_name": self.experiment_name,
             "experiment_id": self.experiment_id,
             "run_name": self.run_name,

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlrun_cli.errors import UsageError
-from mlrun_cli.home import mlrun_home
-from mlrun_cli.sources.git_urls import clean_url, redact
+from mlrun_cli.home import mlrun_home, writable_dir
+from mlrun_cli.sources.git_urls import clean_url, credentials_of, redact
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -50,6 +50,14 @@ _REDIRECTING = (
 )
 
 
+# Credentials from a URL reach git only through this helper, reading them from the variables of
+# the one git process that needs them: never from a config file, never on a command line.
+_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || return 0; '
+    'printf \'username=%s\\npassword=%s\\n\' "$MLRUN_GIT_USERNAME" "$MLRUN_GIT_PASSWORD"; }; f'
+)
+
+
 class GitError(UsageError):
     """A git operation failed; the message never carries credentials."""
 
@@ -61,8 +69,10 @@ def timeout_s() -> float:
         return DEFAULT_TIMEOUT_S
 
 
-def git_env() -> dict[str, str]:
+def git_env(credentials: tuple[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING}
+    if credentials is not None:
+        env["MLRUN_GIT_USERNAME"], env["MLRUN_GIT_PASSWORD"] = credentials
     env.update(
         {
             "GIT_TERMINAL_PROMPT": "0",
@@ -80,6 +90,7 @@ def _git(
     git_dir: Path | None = None,
     network: bool = False,
     check: bool = True,
+    credentials: tuple[str, str] | None = None,
 ) -> str:
     """Run one git command; GitError (never a traceback, never a credential) when it fails."""
     options = [
@@ -90,13 +101,16 @@ def _git(
         "-c",
         "core.hooksPath=/dev/null",
     ]
+    if credentials is not None:
+        # The empty value first drops the user's helpers, so none of them stores the password.
+        options += ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]
     if git_dir is not None:
         options += ["--git-dir", str(git_dir)]
     try:
         proc = subprocess.run(  # noqa: S603 - argv list; URLs were checked by check_url
             ["git", *options, *args],
             cwd=cwd,
-            env=git_env(),
+            env=git_env(credentials),
             capture_output=True,
             text=True,
             timeout=timeout_s() if network else None,
@@ -127,18 +141,23 @@ class RepoCache:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        key = hashlib.sha256(clean_url(url).encode()).hexdigest()[:16]
+        self._credentials = credentials_of(url)
+        # What the cache's config holds: never a password or token.
+        self.remote = clean_url(url) if self._credentials is not None else url
+        key = hashlib.sha256(self.remote.encode()).hexdigest()[:16]
         self.path = mlrun_home() / "git" / key
 
     def _run(self, *args: str, network: bool = False, check: bool = True) -> str:
-        return _git(*args, git_dir=self.path, network=network, check=check)
+        credentials = self._credentials if network else None
+        return _git(*args, git_dir=self.path, network=network, check=check, credentials=credentials)
 
     def ensure(self) -> None:
         if not (self.path / "HEAD").is_file():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            writable_dir("git")
             _git("init", "--bare", "-q", str(self.path))
-        # Stored in the cache's own config, the only place git reads it from.
-        self._run("config", "remote.origin.url", self.url)
+        # Stored in the cache's own config, the only place git reads it from; rewritten each
+        # time, which also clears credentials that older versions of mlrun stored there.
+        self._run("config", "remote.origin.url", self.remote)
 
     def has_commit(self, rev: str) -> str | None:
         out = self._run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
@@ -170,7 +189,14 @@ class RepoCache:
         for line in out.splitlines():
             if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
                 return line[len("ref: refs/heads/") : -len("\tHEAD")]
-        raise GitError(f"{clean_url(self.url)} has no default branch (is it an empty repository?)")
+        refs = self._some_refs()
+        if refs == "none":
+            raise GitError(f"{clean_url(self.url)} has no default branch (is it an empty repository?)")
+        # A bare repository whose HEAD names a branch that does not exist (e.g. master vs main).
+        raise GitError(
+            f"{clean_url(self.url)} has no default branch: its HEAD names a branch that does not exist",
+            hint=f"choose a version with -v; versions there include: {refs}",
+        )
 
     def resolve(self, version: str | None, refresh: bool) -> Resolved:
         """The commit for `version` (a branch, tag or commit; default: the remote's HEAD branch)."""
@@ -213,8 +239,7 @@ class RepoCache:
         return ", ".join(names[:10]) or "none"
 
     def add_worktree(self, commit: str) -> Path:
-        root = mlrun_home() / "git" / "checkouts"
-        root.mkdir(parents=True, exist_ok=True)
+        root = writable_dir("git", "checkouts")
         target = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=root))
         self._run("worktree", "add", "-q", "--detach", "--force", str(target), commit)
         if (target / ".gitmodules").is_file():
@@ -237,7 +262,7 @@ class RepoCache:
 def lock_for(cache: RepoCache) -> FileLock:
     from filelock import FileLock
 
-    cache.path.parent.mkdir(parents=True, exist_ok=True)
+    writable_dir("git")  # a read-only $MLRUN_HOME is a clear error, not a traceback
     return FileLock(str(cache.path) + ".lock", timeout=max(timeout_s() * 2, 60))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mlrun_cli.errors import UsageError
 
@@ -15,6 +15,18 @@ _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 def redact(text: str) -> str:
     return _USERINFO.sub("***@", text)
+
+
+def credentials_of(url: str) -> tuple[str, str] | None:
+    """(user, password) written into an http(s) URL, decoded; None when it has none. An ssh
+    user name (ssh://git@host/...) is not a credential: it stays in the URL, where ssh needs it."""
+    if (
+        not url.lower().startswith(("http://", "https://"))
+        or "@" not in url.split("://", 1)[1].split("/", 1)[0]
+    ):
+        return None
+    parts = urlsplit(url)
+    return unquote(parts.username or ""), unquote(parts.password or "")
 
 
 def clean_url(url: str) -> str:

@@ -54,13 +54,6 @@ def _scheme(uri: str) -> str:
     return "" if len(scheme) <= 1 else scheme.lower()
 
 
-def redact_uri(uri: str) -> str:
-    """The URI as it may be shown or written: without user name, password or token."""
-    from mlrun_cli.sources.git_urls import redact
-
-    return redact(uri)
-
-
 def get_tracker(uri: str) -> Tracker:
     if uri == NO_TRACKING:
         from mlrun_cli.tracking.null import NullTracker

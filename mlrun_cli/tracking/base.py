@@ -55,7 +55,12 @@ class RunRecord:
     artifacts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        duration = (self.end_time_ms - self.start_time_ms) / 1000 if self.end_time_ms else None
+        # A record without its start time (0) has no duration, not one of 56 years.
+        duration = (
+            (self.end_time_ms - self.start_time_ms) / 1000
+            if self.end_time_ms and self.start_time_ms
+            else None
+        )
         return {
             "run_id": self.run_id,
             "experiment_id": self.experiment_id,

@@ -11,11 +11,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import yaml
-
 from mlrun_cli.atomic import write_atomic
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
+from mlrun_cli.tracking.file_records import (
+    DamagedRecord,
+    dump_yaml,
+    latest_metric,
+    read_values,
+    read_yaml,
+    safe_key_path,
+    warn,
+    writing,
+)
 
 DEFAULT_EXPERIMENT_ID = "0"
 _TRASH = ".trash"
@@ -28,48 +36,13 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _safe_key_path(base: Path, key: str) -> Path:
-    parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise TrackingError(f"invalid key for the file store: {key!r}")
-    return base.joinpath(*parts)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return data if isinstance(data, dict) else {}
-
-
-def _dump_yaml(data: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(data), default_flow_style=False, sort_keys=True)
-
-
-def _read_values(base: Path) -> dict[str, str]:
-    if not base.is_dir():
-        return {}
-    values = {}
-    for path in sorted(base.rglob("*")):
-        if path.is_file() and not path.name.startswith("."):
-            values[path.relative_to(base).as_posix()] = path.read_text(encoding="utf-8")
-    return values
-
-
-def _latest_metric(path: Path) -> float | None:
-    latest: tuple[int, int, float] | None = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        fields = line.split()
-        if len(fields) >= 2:
-            point = (int(fields[2]) if len(fields) > 2 else 0, int(fields[0]), float(fields[1]))
-            latest = point if latest is None else max(latest, point)
-    return None if latest is None else latest[2]
-
-
 class FileStore:
     """A Tracker writing MLflow's FileStore format under one root folder."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.absolute()
         self.uri = self.root.as_uri()
+        self._warned: set[Path] = set()
 
     @classmethod
     def from_uri(cls, uri: str) -> FileStore:
@@ -110,7 +83,7 @@ class FileStore:
             "name": name,
         }
         (self.root / experiment_id / "tags").mkdir(parents=True, exist_ok=True)
-        write_atomic(self.root / experiment_id / "meta.yaml", _dump_yaml(meta))
+        write_atomic(self.root / experiment_id / "meta.yaml", dump_yaml(meta))
         return Experiment(experiment_id, name, location)
 
     # -- experiments --------------------------------------------------------------------------
@@ -121,13 +94,21 @@ class FileStore:
         for path in sorted(self.root.iterdir()):
             meta_file = path / "meta.yaml"
             if path.name != _TRASH and meta_file.is_file():
-                meta = _read_yaml(meta_file)
-                if str(meta.get("experiment_id")) == path.name:
+                try:
+                    meta = read_yaml(meta_file)
+                except DamagedRecord as error:  # one bad experiment must not hide the others
+                    if meta_file not in self._warned:  # one line per file, however often read
+                        warn(f"skipping experiment: {error.message}")
+                    self._warned.add(meta_file)
+                    continue
+                if str(meta.get("experiment_id")) == path.name and "name" in meta:
                     yield path, meta
 
     @staticmethod
     def _experiment(meta: dict[str, Any]) -> Experiment:
-        return Experiment(str(meta["experiment_id"]), str(meta["name"]), str(meta["artifact_location"]))
+        return Experiment(
+            str(meta["experiment_id"]), str(meta["name"]), str(meta.get("artifact_location", ""))
+        )
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         for _, meta in self._experiments():
@@ -139,9 +120,11 @@ class FileStore:
         meta_file = self.root / experiment_id / "meta.yaml"
         if not experiment_id or not meta_file.is_file() or "/" in experiment_id:
             raise TrackingError(f"no experiment with id {experiment_id!r} in {self.uri}")
-        meta = _read_yaml(meta_file)
+        meta = read_yaml(meta_file)
         if meta.get("lifecycle_stage") == "deleted":
             raise TrackingError(f"experiment {experiment_id} is deleted")
+        if "name" not in meta:
+            raise DamagedRecord(f"{meta_file} is damaged: it has no name")
         return self._experiment(meta)
 
     def resolve_experiment(self, name: str | None, experiment_id: str | None) -> Experiment:
@@ -173,10 +156,11 @@ class FileStore:
     ) -> RunRef:
         run_id = uuid.uuid4().hex
         run_dir = self.root / experiment_id / run_id
-        for sub in ("metrics", "params", "tags", "artifacts"):
-            (run_dir / sub).mkdir(parents=True, exist_ok=True)
         artifact_uri = (run_dir / "artifacts").as_uri()
-        self._write_values(run_dir / "tags", tags)
+        with writing(self.root):
+            for sub in ("metrics", "params", "tags", "artifacts"):
+                (run_dir / sub).mkdir(parents=True, exist_ok=True)
+            self._write_values(run_dir / "tags", tags)
         meta: dict[str, Any] = {
             "artifact_uri": artifact_uri,
             "end_time": None,
@@ -193,39 +177,43 @@ class FileStore:
             "tags": [],
             "user_id": user,
         }
-        write_atomic(run_dir / "meta.yaml", _dump_yaml(meta))
+        with writing(self.root):
+            write_atomic(run_dir / "meta.yaml", dump_yaml(meta))
         return RunRef(run_id, experiment_id, artifact_uri)
 
     @staticmethod
     def _write_values(base: Path, values: Mapping[str, str]) -> None:
         for key, value in values.items():
-            write_atomic(_safe_key_path(base, key), value)
+            write_atomic(safe_key_path(base, key), value)
 
     def log_batch(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
         run_dir = self._run_dir(run_id)
         for key, value in params.items():
-            existing = _safe_key_path(run_dir / "params", key)
+            existing = safe_key_path(run_dir / "params", key)
             if existing.is_file() and existing.read_text(encoding="utf-8") != value:
                 raise TrackingError(
                     f"parameter {key!r} of run {run_id} is already logged with a different value"
                 )
-        self._write_values(run_dir / "params", params)
-        self._write_values(run_dir / "tags", tags)
+        with writing(self.root):
+            self._write_values(run_dir / "params", params)
+            self._write_values(run_dir / "tags", tags)
 
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
-        target_dir = _safe_key_path(self._run_dir(run_id) / "artifacts", artifact_path)
-        target_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target_dir / f".{local_path.name}.tmp"
-        shutil.copyfile(local_path, tmp)
-        os.replace(tmp, target_dir / local_path.name)
+        target_dir = safe_key_path(self._run_dir(run_id) / "artifacts", artifact_path)
+        with writing(self.root):
+            target_dir.mkdir(parents=True, exist_ok=True)
+            tmp = target_dir / f".{local_path.name}.tmp"
+            shutil.copyfile(local_path, tmp)
+            os.replace(tmp, target_dir / local_path.name)
 
     def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
         meta_file = self._run_dir(run_id) / "meta.yaml"
         # Re-read: the child's mlflow may have rewritten meta.yaml while it ran.
-        meta = _read_yaml(meta_file)
+        meta = read_yaml(meta_file)
         meta["status"] = status.value
         meta["end_time"] = end_time_ms
-        write_atomic(meta_file, _dump_yaml(meta))
+        with writing(self.root):
+            write_atomic(meta_file, dump_yaml(meta))
 
     def child_env(self, run: RunRef) -> dict[str, str]:
         return {
@@ -239,8 +227,16 @@ class FileStore:
     # -- reading ------------------------------------------------------------------------------
 
     def _record(self, run_dir: Path, experiment_name: str, *, full: bool) -> RunRecord:
-        meta = _read_yaml(run_dir / "meta.yaml")
-        tags = _read_values(run_dir / "tags")
+        try:
+            return self._read_record(run_dir, experiment_name, full=full)
+        except (KeyError, ValueError, TypeError) as error:
+            raise DamagedRecord(
+                f"{run_dir / 'meta.yaml'} is damaged: {type(error).__name__}: {error}"
+            ) from None
+
+    def _read_record(self, run_dir: Path, experiment_name: str, *, full: bool) -> RunRecord:
+        meta = read_yaml(run_dir / "meta.yaml")
+        tags = read_values(run_dir / "tags")
         end = meta.get("end_time")
         status = meta.get("status", RunStatus.RUNNING.value)
         metrics: dict[str, float] = {}
@@ -248,7 +244,7 @@ class FileStore:
         if full:
             metrics_dir = run_dir / "metrics"
             for path in sorted(metrics_dir.rglob("*")) if metrics_dir.is_dir() else []:
-                value = _latest_metric(path) if path.is_file() else None
+                value = latest_metric(path) if path.is_file() else None
                 if value is not None:
                     metrics[path.relative_to(metrics_dir).as_posix()] = value
             art = run_dir / "artifacts"
@@ -268,7 +264,7 @@ class FileStore:
             start_time_ms=int(meta.get("start_time") or 0),
             end_time_ms=int(end) if end is not None else None,
             artifact_uri=str(meta.get("artifact_uri", "")),
-            params=_read_values(run_dir / "params") if full else {},
+            params=read_values(run_dir / "params") if full else {},
             tags=tags,
             metrics=metrics,
             artifacts=artifacts,
@@ -280,11 +276,18 @@ class FileStore:
             if experiment_ids is not None and exp_dir.name not in experiment_ids:
                 continue
             for run_meta in exp_dir.glob("*/meta.yaml"):
-                records.append(self._record(run_meta.parent, str(meta["name"]), full=False))
+                try:
+                    records.append(self._record(run_meta.parent, str(meta["name"]), full=False))
+                except DamagedRecord as error:  # one bad run must not hide the others
+                    warn(f"skipping run: {error.message}")
         records.sort(key=lambda r: r.start_time_ms, reverse=True)
         return records[:max_results]
 
     def get_run(self, run_id: str) -> RunRecord:
         run_dir = self._run_dir(run_id)
-        exp_meta = _read_yaml(run_dir.parent / "meta.yaml")
-        return self._record(run_dir, str(exp_meta.get("name", "")), full=True)
+        try:
+            name = str(read_yaml(run_dir.parent / "meta.yaml").get("name", ""))
+        except DamagedRecord as error:  # the run itself may still be readable
+            warn(error.message)
+            name = ""
+        return self._record(run_dir, name, full=True)

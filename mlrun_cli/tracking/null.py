@@ -1,7 +1,14 @@
-"""`--no-track` (tracking URI `none`): the command runs, nothing is recorded anywhere."""
+"""`--no-track` (tracking URI `none`): the command runs, nothing is recorded anywhere.
+
+The command's own MLflow still gets a store to log into (MLflow 3.13+ refuses to log without
+one it accepts): a throw-away file store holding a run made for it, removed when the run ends.
+"""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,6 +19,9 @@ from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
 
 class NullTracker:
     uri = "none"
+
+    def __init__(self) -> None:
+        self._scratch: dict[str, Path] = {}  # run id -> its throw-away store
 
     def check(self) -> None:
         return None
@@ -34,10 +44,20 @@ class NullTracker:
         return None
 
     def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
-        return None
+        scratch = self._scratch.pop(run_id, None)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def child_env(self, run: RunRef) -> dict[str, str]:
-        return {}  # the command's own mlflow, if any, records where it would on its own
+        from mlrun_cli.tracking.file_store import FileStore
+
+        scratch = Path(tempfile.mkdtemp(prefix="mlrun-notrack-"))
+        self._scratch[run.run_id] = scratch
+        store = FileStore(scratch / "mlruns")
+        store.check()
+        # A run made for it: the script's mlflow.start_run() joins it, as when tracked.
+        throwaway = store.create_run("0", "no-track", "mlrun", int(time.time() * 1000), {})
+        return store.child_env(RunRef(throwaway.run_id, "0", throwaway.artifact_uri))
 
     def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
         return []

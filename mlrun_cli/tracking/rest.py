@@ -15,18 +15,31 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
-from mlrun_cli.sources.git_urls import clean_url
 from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
+from mlrun_cli.tracking.uris import split_credentials
 
 BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
 MAX_PARAM, MAX_TAG = 6000, 8000
 _RETRIES = 3
+# The child's own MLflow during an outage: MLflow's defaults (120 s timeout, 7 retries with
+# backoff up to 120 s) stretch a short job to minutes per call. What it logs then is its own.
+CHILD_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+}
 
 
 class RestTracker:
     def __init__(self, uri: str) -> None:
-        self.uri = uri.rstrip("/")
-        self.display = clean_url(self.uri)
+        # Credentials in the URI authenticate; `uri` (shown, recorded, queued) never holds them.
+        clean, user, password = split_credentials(uri.rstrip("/"))
+        self.uri = clean.rstrip("/")
+        self.display = self.uri
+        self._auth = (user or "", password or "") if user is not None or password is not None else None
+        # Set by the outbox for a bounded attempt: no request may end after this (monotonic) time.
+        self.deadline: float | None = None
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -37,7 +50,10 @@ class RestTracker:
             os.environ.get("MLFLOW_TRACKING_USERNAME"),
             os.environ.get("MLFLOW_TRACKING_PASSWORD"),
         )
-        if token:
+        if self._auth is not None:
+            pair = base64.b64encode(":".join(self._auth).encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
+        elif token:
             headers["Authorization"] = f"Bearer {token}"
         elif user and password:
             pair = base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -69,7 +85,12 @@ class RestTracker:
         url = f"{self.uri}{api}{path}" + (f"?{urlencode(query)}" if query else "")
         payload = data if data is not None else (json.dumps(body).encode() if body is not None else None)
         timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "120"))
-        attempts = _RETRIES if retry else 1
+        attempts = _RETRIES if retry and self.deadline is None else 1
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TrackingUnreachable(f"no time left to reach the tracking server {self.display}")
+            timeout = min(timeout, left)
         for attempt in range(attempts):
             request = urllib.request.Request(url, data=payload, method=method, headers=self._headers())
             try:
@@ -210,11 +231,17 @@ class RestTracker:
         )
 
     def child_env(self, run: RunRef) -> dict[str, str]:
-        return {
-            "MLFLOW_TRACKING_URI": self.uri,
-            "MLFLOW_RUN_ID": run.run_id,
-            "MLFLOW_EXPERIMENT_ID": run.experiment_id,
-        }
+        env = {name: value for name, value in CHILD_HTTP_DEFAULTS.items() if name not in os.environ}
+        env.update(
+            {
+                "MLFLOW_TRACKING_URI": self.uri,
+                "MLFLOW_RUN_ID": run.run_id,
+                "MLFLOW_EXPERIMENT_ID": run.experiment_id,
+            }
+        )
+        if self._auth is not None:  # as variables: backends keep *PASSWORD out of job files
+            env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = self._auth
+        return env
 
     def _record(self, run: Mapping[str, Any], names: Mapping[str, str], *, full: bool) -> RunRecord:
         info, data = run["info"], run.get("data", {})

@@ -282,3 +282,71 @@ def test_progress_is_a_live_line_on_a_terminal_and_plain_lines_elsewhere() -> No
     with pytest.raises(RuntimeError), progress("building y", log):
         raise RuntimeError
     assert log.getvalue().splitlines()[-1] == "mlrun: building y: failed in 0.0s"
+
+
+def test_prune_keeps_an_env_a_running_job_uses(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str], envs_dir: Path, isolated: Path
+) -> None:
+    import os
+
+    project = project_factory(
+        {
+            "MLproject": "python_env: python_env.yaml\nentry_points:\n  main:\n"
+            "    command: \"echo started; sleep 3; python -c 'import mlrun_demo_a; print(1)'\"\n",
+            "python_env.yaml": ENV,
+        }
+    )
+    with subprocess.Popen(
+        [*MLRUN, "run", str(project), "--env-manager", "uv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=isolated,
+        env={**os.environ, **offline},
+    ) as run:
+        assert run.stdout is not None and run.stdout.readline() == "started\n"
+        for how in (["--all"], ["--older-than", "0"]):
+            pruned = mlrun("env", "prune", *how)
+            assert pruned.returncode == 0, pruned.stderr
+            [env_dir] = _env_dirs(envs_dir)
+            assert f"keeping environment {env_dir.name}: a running job uses it" in pruned.stderr
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    assert out == "1\n"
+    assert mlrun("env", "prune", "--all").returncode == 0
+    assert _env_dirs(envs_dir) == []  # once the run has ended, it goes
+
+
+def test_a_lease_is_shared_and_dies_with_its_holder(envs_dir: Path) -> None:
+    import os
+
+    from mlrun_cli.envs import cache
+
+    env = envs_dir / "uv-0123456789abcdef"
+    env.mkdir(parents=True)
+    (envs_dir / ".meta" / env.name).mkdir(parents=True)
+    (envs_dir / ".meta" / env.name / "complete.json").write_text("{}")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from mlrun_cli.envs import cache\n"
+            "lease = cache.lease(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(60)",
+            str(env),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with cache.lease(env):  # shared: a second run uses it too
+            assert cache.prune_envs(older_than_days=None) == []
+        holder.kill()  # kill -9: the kernel drops its lock
+        holder.wait(timeout=10)
+        assert cache.prune_envs(older_than_days=None) == [env.name]
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        if holder.stdout is not None:
+            holder.stdout.close()

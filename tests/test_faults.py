@@ -1,0 +1,363 @@
+"""Faults injected for real (issue 12): a hung tracking server, damaged outbox and store files,
+a store and an $MLRUN_HOME turning read-only, credentials in URIs, MLflow's own client during an
+outage. Each test fails on the code before the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.tracking.base import RunRef, RunStatus
+from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.rest import RestTracker
+from tests.conftest import MLRUN, Result
+from tests.git_daemon import free_port
+from tests.mlflow_env import on_path
+from tests.mlflow_server import ADMIN, start_server, stop_server
+
+Mlrun = Callable[..., Result]
+Factory = Callable[[dict[str, str]], Path]
+QUICK = {"MLproject": "entry_points: {main: {command: 'true'}}\n"}
+
+
+def _home() -> Path:
+    return Path(os.environ["MLRUN_HOME"])
+
+
+@contextmanager
+def hung_server() -> Iterator[str]:
+    """A tracking server that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+
+
+def _pending(run_id: str, uri: str, ops: list[object]) -> Path:
+    folder = _home() / "outbox" / run_id
+    folder.mkdir(parents=True)
+    (folder / "ops.json").write_text(json.dumps({"tracking_uri": uri, "run_id": run_id, "ops": ops}))
+    return folder
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """`path` read-only for everyone, root included: a read-only bind mount over itself."""
+    if os.geteuid() != 0:  # every folder, so no file can be written or created anywhere in it
+        folders = [path, *(p for p in path.rglob("*") if p.is_dir())]
+        for folder in folders:
+            folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            for folder in folders:
+                folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot make a read-only bind mount: {mounted.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def _warnings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("mlrun: warning:")]
+
+
+# -- item 2: the outbox is flushed only for the run's own store, in a bounded attempt ----------
+
+
+def test_a_pending_outbox_for_a_hung_server_holds_up_no_other_run(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    from mlrun_cli.tracking import outbox
+
+    project = project_factory(QUICK)
+    with hung_server() as url:
+        folder = _pending("a" * 32, url, [{"op": "end_run", "status": "FINISHED", "end_time": 1}])
+        for args in (["--no-track"], ["--tracking-uri", str(isolated / "mlruns")]):
+            started = time.monotonic()
+            result = mlrun("run", str(project), "--env-manager", "local", *args, timeout=60)
+            assert result.returncode == 0, result.stderr
+            assert time.monotonic() - started < 30
+        for unrelated in ("none", str(isolated / "mlruns")):
+            started = time.monotonic()
+            outbox.flush_quietly(unrelated)
+            assert time.monotonic() - started < 0.2
+        started = time.monotonic()
+        [own] = outbox.flush(url, budget_s=0.3)  # its own store: one short attempt
+        assert time.monotonic() - started < 1.0
+        assert own.pending == 1 and own.sent == 0
+    assert (folder / "ops.json").is_file()  # still there for `mlrun runs sync`
+
+
+# -- item 3: damaged outbox entries are moved aside ---------------------------------------------
+
+
+@pytest.mark.parametrize("content", ["garbage{{", "{}", "[]"])
+def test_a_damaged_outbox_file_is_moved_aside_with_one_warning(
+    content: str, mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    folder = _home() / "outbox" / ("b" * 32)
+    folder.mkdir(parents=True)
+    (folder / "ops.json").write_text(content)
+    result = mlrun("run", str(project_factory(QUICK)), "--env-manager", "local")
+    assert result.returncode == 0, result.stderr
+    synced = mlrun("runs", "sync")
+    assert synced.returncode == 0, synced.stderr
+    [warning] = _warnings(result.stderr + synced.stderr)
+    assert str(folder / "ops.json") in warning and "moved aside" in warning
+    assert not folder.exists() and list((_home() / "outbox" / ".quarantine").iterdir())
+    assert mlrun("runs", "sync").stdout.strip() == "Nothing to send."
+
+
+def test_unknown_ops_and_missing_staged_files_are_never_sent_nor_block_the_end(
+    mlrun: Mlrun, isolated: Path
+) -> None:
+    store = FileStore(isolated / "mlruns")
+    store.check()
+    run = store.create_run("0", "r", "u", int(time.time() * 1000), {})
+    folder = _home() / "outbox" / run.run_id
+    ops = [
+        {"op": "rename_run", "name": "x"},
+        {
+            "op": "log_artifact",
+            "file": str(folder / "files" / "0-gone.log"),
+            "name": "gone.log",
+            "artifact_path": "mlrun",
+        },
+        {"op": "log_batch", "params": {}, "tags": {"t": "1"}},
+        {"op": "end_run", "status": "FINISHED", "end_time": int(time.time() * 1000)},
+    ]
+    _pending(run.run_id, store.uri, ops)
+    synced = mlrun("runs", "sync")
+    assert synced.returncode == 0, synced.stderr
+    assert f"run {run.run_id} -> {store.uri}: 2 sent, 2 damaged, moved aside" in synced.stdout
+    warnings = _warnings(synced.stderr)
+    assert len(warnings) == 2 and all(str(folder / "ops.json") in w for w in warnings)
+    assert "rename_run" in warnings[0] and "gone.log" in warnings[1]
+    record = store.get_run(run.run_id)
+    assert record.status is RunStatus.FINISHED and record.tags["t"] == "1"
+
+
+# -- item 4: damaged store and cache records ----------------------------------------------------
+
+
+def _run_ids(mlrun: Mlrun, project: Path, *args: str) -> str:
+    result = mlrun("run", str(project), "--env-manager", "local", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout)["run_id"])
+
+
+def test_a_damaged_run_is_skipped_by_list_and_reported_by_show(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    project = project_factory(QUICK)
+    bad, good = _run_ids(mlrun, project), _run_ids(mlrun, project)
+    [meta] = (isolated / "mlruns").glob(f"0/{bad}/meta.yaml")
+    meta.write_text("run_id: [unclosed\n")
+    listed = mlrun("runs", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [good]
+    [warning] = _warnings(listed.stderr)
+    assert str(meta) in warning
+    shown = mlrun("runs", "show", bad)
+    assert shown.returncode == 2 and str(meta) in shown.stderr and "damaged" in shown.stderr
+
+
+def test_a_damaged_experiment_does_not_stop_runs_into_others(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    project = project_factory(QUICK)
+    _run_ids(mlrun, project, "--experiment-name", "other")
+    [meta] = [p for p in (isolated / "mlruns").glob("*/meta.yaml") if p.parent.name != "0"]
+    meta.write_text("garbage{{: [\n")
+    for args in (["--experiment-name", "third"], []):
+        result = mlrun("run", str(project), "--env-manager", "local", *args)
+        assert result.returncode == 0, result.stderr
+        # Looking the name up reads every experiment: the damaged one is named, once.
+        assert len([w for w in _warnings(result.stderr) if str(meta) in w]) == (1 if args else 0)
+
+
+def test_a_run_without_start_time_has_no_absurd_duration(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    run_id = _run_ids(mlrun, project_factory(QUICK))
+    [meta] = (isolated / "mlruns").glob(f"0/{run_id}/meta.yaml")
+    meta.write_text("".join(line for line in meta.read_text().splitlines(True) if "start_time" not in line))
+    assert json.loads(mlrun("runs", "show", run_id, "--json").stdout)["duration_s"] is None
+    assert "Duration:    -" in mlrun("runs", "show", run_id).stdout
+
+
+def test_a_damaged_env_record_is_skipped_by_env_list(mlrun: Mlrun) -> None:
+    envs = _home() / "envs"
+    for name, record in (("uv-good", '{"kind": "uv", "key": "good"}'), ("uv-bad", "garbage{{")):
+        (envs / name).mkdir(parents=True)
+        (envs / ".meta" / name).mkdir(parents=True)
+        (envs / ".meta" / name / "complete.json").write_text(record)
+    listed = mlrun("env", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [e["name"] for e in json.loads(listed.stdout)] == ["uv-good"]
+    [warning] = _warnings(listed.stderr)
+    assert str(envs / ".meta" / "uv-bad" / "complete.json") in warning
+
+
+# -- item 6: a store, or $MLRUN_HOME, turning read-only ----------------------------------------
+
+
+def test_a_store_turning_read_only_mid_run_keeps_the_exit_code_and_syncs_later(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    store = isolated / "mlruns"
+    project = project_factory(
+        {"MLproject": "entry_points: {main: {command: 'echo started; sleep 2; exit 4'}}\n"}
+    )
+    FileStore(store).check()
+    with subprocess.Popen(
+        [*MLRUN, "run", str(project), "--env-manager", "local", "--tracking-uri", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=isolated,
+        env=os.environ.copy(),
+    ) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+        with read_only(store):
+            _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err  # the command's own exit code
+    assert "mlrun runs sync" in err and "unexpected internal error" not in err
+    run_id = err.split("mlrun: run ", 1)[1].split()[0]
+    assert FileStore(store).get_run(run_id).status is RunStatus.RUNNING  # until it is synced
+    assert mlrun("runs", "sync").returncode == 0
+    record = FileStore(store).get_run(run_id)
+    assert record.status is RunStatus.FAILED and record.tags["mlrun.exit_code"] == "4"
+    assert "mlrun/console.log" in record.artifacts
+
+
+def test_a_read_only_mlrun_home_is_a_clear_error(mlrun: Mlrun, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "MLproject").write_text(QUICK["MLproject"])
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], cwd=repo, check=True)
+    _home().mkdir(parents=True, exist_ok=True)
+    with read_only(_home()):
+        result = mlrun("run", str(repo), "-v", "main", "--env-manager", "local")
+    assert result.returncode == 2, result.stderr
+    assert f"{_home()}" in result.stderr and "cannot be written" in result.stderr
+    assert "unexpected internal error" not in result.stderr
+
+
+# -- item 8: credentials in a tracking URI -----------------------------------------------------
+
+
+def test_the_dry_run_never_prints_a_password(mlrun: Mlrun, project_factory: Factory) -> None:
+    project = project_factory(QUICK)
+    uri = f"http://alice:s3cret@127.0.0.1:{free_port()}"
+    for extra in ([], ["--json"]):
+        result = mlrun("run", str(project), "--dry-run", "--tracking-uri", uri, *extra)
+        assert result.returncode == 0, result.stderr
+        assert "s3cret" not in result.stdout + result.stderr and "alice:***@127.0.0.1" in result.stdout
+
+
+def _files_containing(root: Path, secret: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+@pytest.mark.mlflow
+def test_user_and_password_in_the_tracking_uri_authenticate_and_are_never_written(
+    mlflow_python: Path, mlrun: Mlrun, project_factory: Factory, tmp_path: Path
+) -> None:
+    proc, url = start_server(mlflow_python, tmp_path / "server", free_port(), basic_auth=True)
+    try:
+        uri = url.replace("http://", f"http://{ADMIN[0]}:{ADMIN[1]}@")
+        command = "python -c 'import mlflow; mlflow.log_metric(\"m\", 2.0)'"
+        project = project_factory(
+            {"MLproject": f"entry_points: {{main: {{command: {json.dumps(command)}}}}}\n"}
+        )
+        result = mlrun(
+            "run",
+            str(project),
+            "--env-manager",
+            "local",
+            "--json",
+            "--tracking-uri",
+            uri,
+            env=on_path(mlflow_python),
+        )
+        assert result.returncode == 0, result.stderr
+        assert ADMIN[1] not in result.stdout + result.stderr
+        shown = mlrun("runs", "show", json.loads(result.stdout)["run_id"], "--tracking-uri", uri, "--json")
+        record = json.loads(shown.stdout)
+        assert record["status"] == "FINISHED" and record["metrics"] == {"m": 2.0}  # the child's too
+        assert ADMIN[1] not in shown.stdout + shown.stderr
+        assert _files_containing(_home(), ADMIN[1]) == [] and _files_containing(Path.cwd(), ADMIN[1]) == []
+    finally:
+        stop_server(proc)
+
+
+# -- item 10 and issue 11: the child's own MLflow ----------------------------------------------
+
+
+@pytest.mark.mlflow
+def test_the_childs_mlflow_gives_up_quickly_when_the_server_is_down(mlflow_python: Path) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    handshake = RestTracker(down).child_env(RunRef("0" * 32, "0", ""))
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(mlflow_python), "-c", "import mlflow; mlflow.log_metric('m', 1.0)"],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **handshake},
+        capture_output=True,
+        timeout=90,
+    )
+    assert proc.returncode != 0  # the child's own logging during an outage is the child's
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.mlflow
+def test_no_track_gives_the_childs_mlflow_a_throw_away_store(
+    mlflow_python: Path, mlrun: Mlrun, project_factory: Factory, tmp_path: Path
+) -> None:
+    command = 'python -c \'import mlflow; mlflow.log_metric("m", 1.0); print("logged")\''
+    project = project_factory({"MLproject": f"entry_points: {{main: {{command: {json.dumps(command)}}}}}\n"})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**on_path(mlflow_python), "TMPDIR": str(scratch), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    # Run from the project, as people do: the tracked run leaves ./mlruns there, which makes
+    # MLflow pick (and refuse) the file store when it is given nothing.
+    tracked = mlrun("run", ".", "--env-manager", "local", env=env, cwd=project, timeout=300)
+    assert tracked.returncode == 0, tracked.stderr
+    before = sorted(p.name for p in (project / "mlruns" / "0").iterdir())
+    result = mlrun("run", ".", "--env-manager", "local", "--no-track", env=env, cwd=project, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "logged\n"
+    assert sorted(p.name for p in (project / "mlruns" / "0").iterdir()) == before  # recorded nowhere
+    assert not (project / "mlflow.db").exists() and list(scratch.iterdir()) == []

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import Result
-from tests.test_git import _commit, git
+from tests.sources.test_git import _commit, git
 
 MLPROJECT = (
     "entry_points:\n  main:\n    parameters:\n"

@@ -6,6 +6,9 @@ imports click, and every exception becomes a message and an exit code in error_h
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from mlrun_cli import __version__
@@ -27,4 +30,17 @@ for command in (run, validate, schema, runs, env):
 
 
 def main() -> None:
-    cli(prog_name="mlrun")
+    try:
+        cli(prog_name="mlrun")
+    except SystemExit as done:
+        if "rattler" in sys.modules:
+            # py-rattler's runtime threads can abort the interpreter's finalisation (SIGABRT,
+            # "PyGILState_Release ... finalizing") after all the work is done and recorded;
+            # leave without finalising, so the exit code is ours.
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            if done.code is not None and not isinstance(done.code, int):
+                print(done.code, file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise

@@ -70,7 +70,10 @@ def read_inputs(project: Project) -> CondaInputs:
     files = collect_requirement_files(tuple(pip), project.directory)
     lock = file.parent / conda_lock.LOCK_NAME
     if lock.is_file():
-        files[conda_lock.LOCK_NAME] = lock.read_text(encoding="utf-8")
+        try:
+            files[conda_lock.LOCK_NAME] = lock.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read {conda_lock.LOCK_NAME}: {err}") from None
     variables = {str(k): str(v) for k, v in (data.get("variables") or {}).items()}
     return CondaInputs(
         file, channels, tuple(specs), tuple(pip), variables, lock if lock.is_file() else None, files

@@ -57,13 +57,19 @@ def _collect_files(
         option = _split_file_option(line)
         if option is None:
             continue
+        if "\0" in option[1]:
+            raise UsageError(f"requirements file name with a NUL character (from {line.strip()!r})")
         path = (base / option[1]).resolve()
         if path in seen:
             continue
         seen.add(path)
         if not path.is_file():
             raise UsageError(f"requirements file not found: {option[1]} (from '{line.strip()}')")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            message = f"cannot read requirements file {option[1]} (from '{line.strip()}'): {err}"
+            raise UsageError(message) from None
         try:
             name = path.relative_to(project_dir.resolve()).as_posix()
         except ValueError:

@@ -138,7 +138,7 @@ TOKENS = [
     "$(touch fuzz-executed-marker)", "`touch fuzz-executed-marker`", "; touch fuzz-executed-marker",
     "\x00", "\ufeff", "\x85", "\u2028", "~", "null", "true", "1e999", ".nan", "-.inf", "0x1F", "0o17",
     "{alpha}", "{alpha!r}", "{}", "{0}", "{alpha:.2f}", "{a.b}", "{a[0]}", "{{", "}}", "a" * 3000,
-    "[" * 150, "- " * 120, "é", "𝔘", "\r\n", "\r", "../" * 5, "/etc/passwd", "-r ", "-c ",
+    "[" * 150, "- " * 120, "é", "\U0001d518", "\r\n", "\r", "../" * 5, "/etc/passwd", "-r ", "-c ",
     "--requirement=", "-e .", "python", "dependencies", "entry_points", "parameters", "command",
     "default", "type", "choices", "int", "float", "bool", "path", "uri", "string", "image",
     "python_env", "conda_env", "docker_env", "pip", "channels", "variables", "build_dependencies",

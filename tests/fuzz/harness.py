@@ -144,6 +144,11 @@ TOKENS = [
     "python_env", "conda_env", "docker_env", "pip", "channels", "variables", "build_dependencies",
 ]
 
+# A "billion laughs": 10**9 values once its aliases are expanded.
+BILLION_LAUGHS = b"a: &a [x,x,x,x,x,x,x,x,x,x]\n" + b"".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 10)}]\n".encode() for i in range(8)
+) + b"entry_points: {main: {command: echo}}\n"
+
 MUTATIONS = ("insert", "replace", "delete_line", "dup_line", "swap_lines", "truncate", "byte", "indent")
 
 

@@ -6,12 +6,8 @@ from __future__ import annotations
 import yaml
 from hypothesis import strategies as st
 
-from tests.fuzz.harness import VALUES, mutated, surface
+from tests.fuzz.harness import BILLION_LAUGHS, VALUES, mutated, surface
 from tests.fuzz.projects import CONDA_ENVS, MLPROJECTS, PYTHON_ENVS, check_project
-
-BILLION_LAUGHS = b"a: &a [x,x,x,x,x,x,x,x,x,x]\n" + b"".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 10)}]\n".encode() for i in range(8)
-) + b"entry_points: {main: {command: echo}}\n"
 
 
 @st.composite

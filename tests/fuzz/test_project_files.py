@@ -48,7 +48,8 @@ def check_python_env(text: bytes) -> None:
 @surface(
     "conda_yaml", st.one_of(mutated(CONDA_ENVS), VALUES.map(lambda v: yaml.safe_dump(v).encode())),
     fast=30, long=1000,
-    examples=[b"dependencies: [python>=3.10]\n", b"dependencies: [{pip: [-r missing.txt]}]\n",
+    examples=[b"channels:\n  - c\tnda-forge\ndependencies: [python=3.11]\n",
+              b"dependencies: [python>=3.10]\n", b"dependencies: [{pip: [-r missing.txt]}]\n",
               b"channels: [~/x]\ndependencies: [{pip: 3}]\n"],
 )  # fmt: skip
 def check_conda_yaml(text: bytes) -> None:

@@ -127,7 +127,7 @@ def _real_mlrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @surface("end_to_end", mutated(["python_env: python_env.yaml\nentry_points:\n  main:\n    parameters: "
                                 "{a: {type: int, default: 1}}\n    command: 'echo {a}'\n"]), fast=3, long=40,
          examples=[b"entry_points: {main: {command: !!int fuzz}}\n", BILLION_LAUGHS,
-                   b'python_env: python_env.yaml\nentry_points: {main: {command: "echo $(touch x)"}}\n'])  # fmt: skip
+                   b'entry_points: {main: {command: "echo $(touch x)"}}\n'])  # fmt: skip
 def check_end_to_end(text: bytes) -> None:
     files = {"MLproject": text, "python_env.yaml": b'python: !!int "3.11"\n'}
     with project_dir(files) as directory, tempfile.TemporaryDirectory(dir=Path.cwd()) as cwd:

@@ -51,7 +51,7 @@ def _channel(value: str, base: Path) -> str:
 
 
 def read_inputs(project: Project) -> CondaInputs:
-    import yaml
+    from mlrun_cli.envs.python_spec import load_env_yaml
 
     file = project.env.file
     if project.env.kind != "conda" or file is None:
@@ -59,7 +59,7 @@ def read_inputs(project: Project) -> CondaInputs:
             "this project has no conda environment and cannot run with conda",
             hint="use --env-manager uv, virtualenv or local",
         )
-    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    data = load_env_yaml(file)
     specs, pip = [], []
     for dep in data.get("dependencies") or ():
         if isinstance(dep, dict):
@@ -70,7 +70,10 @@ def read_inputs(project: Project) -> CondaInputs:
     files = collect_requirement_files(tuple(pip), project.directory)
     lock = file.parent / conda_lock.LOCK_NAME
     if lock.is_file():
-        files[conda_lock.LOCK_NAME] = lock.read_text(encoding="utf-8")
+        try:
+            files[conda_lock.LOCK_NAME] = lock.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read {conda_lock.LOCK_NAME}: {err}") from None
     variables = {str(k): str(v) for k, v in (data.get("variables") or {}).items()}
     return CondaInputs(
         file, channels, tuple(specs), tuple(pip), variables, lock if lock.is_file() else None, files

@@ -16,9 +16,12 @@ DOWNLOAD_TIMEOUT_S = 120
 
 
 def _platform() -> str:
-    from rattler.platform import Platform
+    try:  # py-rattler 0.28 renamed Platform to Subdir and warns on the old name
+        from rattler.platform import Subdir
+    except ImportError:  # pragma: no cover - older py-rattler
+        from rattler.platform import Platform as Subdir
 
-    return str(Platform.current())
+    return str(Subdir.current())
 
 
 def _fetch(url: str, sha256: str | None, log: IO[str]) -> Path:
@@ -47,16 +50,42 @@ def _fetch(url: str, sha256: str | None, log: IO[str]) -> Path:
     return local
 
 
+def _packages(lock: Path) -> list[dict[str, Any]]:
+    """The lock's `package` list, each a mapping with what installing it needs (SpecError if not)."""
+    from mlrun_cli.errors import Problem, SpecError
+    from mlrun_cli.project.yamlfile import load_yaml
+
+    doc = load_yaml(lock, lock.name)
+    if doc.problems:
+        raise SpecError(doc.problems, subject="conda-lock file")
+    data = doc.data if doc.data is not None else {}
+    packages = data.get("package") if isinstance(data, dict) else None
+    if packages is None and isinstance(data, dict):
+        return []
+    problems = []
+    if not isinstance(packages, list):
+        line = doc.line_of(("package",))
+        problems.append(Problem(doc.file, line, "package", "expected a list of packages"))
+        packages = []
+    for index, package in enumerate(packages):
+        bad = not isinstance(package, dict) or not isinstance(package.get("hash") or {}, dict)
+        if bad or any(package.get(key) is None for key in ("name", "version", "url")):
+            where = ("package", index)
+            message = "expected a mapping with name, version, url (and optionally hash: {sha256: ...})"
+            problems.append(Problem(doc.file, doc.line_of(where), f"package[{index}]", message))
+    if problems:
+        raise SpecError(problems, subject="conda-lock file", hint="re-lock: mlrun env lock")
+    return packages
+
+
 def locked_records(lock: Path, log: IO[str]) -> list[Any]:
     """Records for this platform's conda packages in the lock, ready for rattler.install."""
     import asyncio
 
-    import yaml
     from rattler import RepoDataRecord
 
-    data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
     platform = _platform()
-    packages = [p for p in data.get("package") or () if p.get("manager", "conda") == "conda"]
+    packages = [p for p in _packages(lock) if p.get("manager", "conda") == "conda"]
     mine = [p for p in packages if p.get("platform") == platform]
     if not mine:
         platforms = sorted({str(p.get("platform")) for p in packages})

@@ -96,8 +96,8 @@ def parse_docker_args(args: Sequence[str]) -> DockerArgs:
                 options.setdefault("extra_hosts", {})[host] = address
             else:
                 problems.append(f"-A {arg}: not a supported docker run option (or it needs a value)")
-        except ValueError:
-            problems.append(f"-A {arg}: the value is not a number")
+        except (ValueError, OverflowError):
+            problems.append(f"-A {arg}: the value is not a (finite) number")
     if problems:
         supported = sorted(
             {"v", "volume", "e", "env", "cpus", "gpus", "label", "add-host", *_FLAGS, *_SCALARS, *_LISTS}

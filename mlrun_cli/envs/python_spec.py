@@ -38,11 +38,15 @@ class PythonEnvInputs:
         }
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+def load_env_yaml(path: Path) -> dict[str, Any]:
+    """Read with the validator's own loader (libyaml and PyYAML's pure loader disagree on tabs)."""
+    from mlrun_cli.errors import SpecError
+    from mlrun_cli.project.yamlfile import load_yaml
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
+    doc = load_yaml(path, path.name)
+    if doc.problems:
+        raise SpecError(doc.problems, subject="environment file")
+    return doc.data if isinstance(doc.data, dict) else {}
 
 
 def _split_file_option(line: str) -> tuple[str, str] | None:
@@ -57,13 +61,19 @@ def _collect_files(
         option = _split_file_option(line)
         if option is None:
             continue
+        if "\0" in option[1]:
+            raise UsageError(f"requirements file name with a NUL character (from {line.strip()!r})")
         path = (base / option[1]).resolve()
         if path in seen:
             continue
         seen.add(path)
         if not path.is_file():
             raise UsageError(f"requirements file not found: {option[1]} (from '{line.strip()}')")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            message = f"cannot read requirements file {option[1]} (from '{line.strip()}'): {err}"
+            raise UsageError(message) from None
         try:
             name = path.relative_to(project_dir.resolve()).as_posix()
         except ValueError:
@@ -81,7 +91,7 @@ def collect_requirement_files(lines: tuple[str, ...], project_dir: Path) -> dict
 
 
 def _from_python_env(path: Path, project_dir: Path) -> PythonEnvInputs:
-    data = _load_yaml(path)
+    data = load_env_yaml(path)
     build = tuple(str(d) for d in data.get("build_dependencies") or ())
     deps = tuple(str(d) for d in data.get("dependencies") or ())
     files = collect_requirement_files(build + deps, project_dir)
@@ -91,7 +101,7 @@ def _from_python_env(path: Path, project_dir: Path) -> PythonEnvInputs:
 
 def _from_conda_yaml(path: Path, project_dir: Path) -> PythonEnvInputs:
     """MLflow's conversion: the python pin, pip/setuptools/wheel, and the pip: list; the rest is dropped."""
-    data = _load_yaml(path)
+    data = load_env_yaml(path)
     python: str | None = None
     build: list[str] = []
     deps: list[str] = []

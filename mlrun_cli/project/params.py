@@ -240,6 +240,8 @@ def bind(
         if not EXTRA_NAME.match(name):
             problems.append(f"{name}: not a valid parameter name (letters, digits, '_', '.', '-')")
     for name, value in (*values.items(), *extras):
+        if "\0" in value:
+            problems.append(f"{name}: value holds a NUL character, which no command line can carry")
         if len(value) > MAX_PARAM_VALUE_LENGTH:
             problems.append(
                 f"{name}: value is {len(value)} characters long; tracking stores "

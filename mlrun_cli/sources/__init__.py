@@ -49,6 +49,8 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     from mlrun_cli.sources import git as git_source
     from mlrun_cli.sources import git_urls
 
+    if "\0" in uri or (version is not None and "\0" in version):
+        raise UsageError("a project URI or --version may not contain a NUL byte")
     base, subdir = split_subdirectory(uri)
     if base.startswith("-"):
         git_urls.check_url(base)  # refuses it: a leading '-' would reach git as an option

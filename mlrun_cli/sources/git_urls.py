@@ -33,9 +33,12 @@ def clean_url(url: str) -> str:
     """The URL without user name, password or token, as it may be recorded."""
     if "://" not in url:
         return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # a bad port or IPv6 host: check_url refuses it; redact what is shown
+        return redact(url)
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
@@ -57,6 +60,10 @@ def check_url(url: str) -> None:
         )
     if any(c in url for c in "\n\r\0 "):
         raise UsageError(f"refusing git URL {redact(url)!r}: it contains whitespace")
+    try:
+        urlsplit(url).port  # noqa: B018 - parsing it is the check
+    except ValueError as err:
+        raise UsageError(f"refusing git URL {redact(url)!r}: {err}") from None
 
 
 def parse_git_uri(base: str, subdir: str) -> GitUri:
@@ -69,7 +76,10 @@ def parse_git_uri(base: str, subdir: str) -> GitUri:
 
 
 def looks_remote(uri: str) -> bool:
-    scheme = urlsplit(uri).scheme.lower()
+    try:
+        scheme = urlsplit(uri).scheme.lower()
+    except ValueError:  # "https://[::1/x": remote-looking, and check_url says what is wrong
+        return "://" in uri
     return (
         scheme in ("http", "https", "ssh", "git", "git+ssh", "git+https", "ext", "fd")
         or bool(_SCP.match(uri))

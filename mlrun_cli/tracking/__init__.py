@@ -59,6 +59,8 @@ def get_tracker(uri: str) -> Tracker:
         from mlrun_cli.tracking.null import NullTracker
 
         return NullTracker()
+    if "\0" in uri or "%00" in uri:  # no path or URL may hold one; pathlib and sockets refuse it
+        raise TrackingError("the tracking URI may not contain a NUL byte")
     scheme = _scheme(uri)
     if scheme not in TRACKERS.builtin and scheme not in TRACKERS.names():
         raise TrackingError(

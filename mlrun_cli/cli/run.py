@@ -54,6 +54,9 @@ from mlrun_cli.cli.error_handler import error_handler
 @click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
+    "--needed", is_flag=True, help="Skip the run if a FINISHED run with the same fingerprint exists."
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -80,6 +83,7 @@ def run(
     backend_config: str | None,
     detach: bool,
     dry_run: bool,
+    needed: bool,
     as_json: bool,
 ) -> None:
     """Run a project (a folder; default '.') and record the run."""
@@ -104,6 +108,7 @@ def run(
             backend_config=backend_config,
             detach=detach,
             dry_run=dry_run,
+            needed=needed,
         )
         if dry_run:
             plan = api.dry_run(request)
@@ -113,6 +118,8 @@ def run(
         result = api.run(request, child_stdout=sys.stderr.buffer if as_json else None)
         if as_json:
             print_json(result.to_dict())
+        elif result.reused:
+            click.echo(f"mlrun: done already in run {result.run_id}", err=True)
         elif detach:
             click.echo(f"mlrun: run {result.run_id} submitted as {backend} job {result.job_id}", err=True)
             click.echo(f"mlrun: follow it with: mlrun runs wait {result.run_id}", err=True)

@@ -61,9 +61,28 @@ def run(
         try:
             reap_orphans()  # runs a killed mlrun left RUNNING, first
             _flush_outbox_quietly()  # what an earlier run could not send, first
+            done = _done_already(plan) if request.needed else None
+            if done is not None:
+                return done
             return lifecycle.execute(plan, echo=echo, child_stdout=child_stdout)
         finally:
             plan.source.close()
+
+
+def _done_already(plan: RunPlan) -> RunResult | None:
+    """--needed: the FINISHED run with this plan's fingerprint, as this run's result."""
+    from mlrun_cli.runs.needed import find_done
+    from mlrun_cli.tracking.base import RunStatus
+
+    assert plan.fingerprint is not None
+    found = find_done(plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value)
+    if found is None:
+        return None
+    duration = (found.end_time_ms - found.start_time_ms) / 1000 if found.end_time_ms else 0.0
+    return RunResult(
+        found.run_id, found.experiment_id, RunStatus.FINISHED, 0, duration, plan.command,
+        plan.bound.all_values(), plan.tracking_uri, found.run_name, reused=True,
+    )  # fmt: skip
 
 
 def dry_run(request: RunRequest) -> RunPlan:

@@ -66,7 +66,7 @@ def start_tags(plan: RunPlan, env: PreparedEnv, user: str) -> dict[str, str]:
         tags.COMMAND: plan.command[: tags.MAX_TAG_LENGTH],
         tags.VERSION: __version__,
         **plan.source.tags,
-        **env.tags,
+        **env.tags, **plan.own_tags(),  # fingerprint; a sweep point's parent
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from mlrun_cli.errors import UsageError
 from mlrun_cli.project import params
 from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_entry_point
 from mlrun_cli.project.model import EntryPoint, Project
+from mlrun_cli.runs import fingerprint
+from mlrun_cli.runs.fingerprint import Fingerprint
 from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
 from mlrun_cli.tracking.base import RunStatus
@@ -92,6 +95,8 @@ class RunRequest:
     detach: bool = False
     dry_run: bool = False
     cwd: Path = field(default_factory=Path.cwd)
+    needed: bool = False
+    """Reuse a FINISHED run with the same fingerprint instead of running again."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,13 @@ class RunPlan:
     experiment_name: str | None
     experiment_id: str | None
     run_name: str
+    fingerprint: Fingerprint | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of this run's own on top of the usual ones (a sweep's point: its parent)."""
+
+    def own_tags(self) -> dict[str, str]:
+        """The fingerprint's tags, and the run's extra ones."""
+        return {**(self.fingerprint.tags() if self.fingerprint is not None else {}), **self.extra_tags}
 
     @property
     def env_manager(self) -> str:
@@ -134,6 +146,8 @@ class RunPlan:
             "experiment_name": self.experiment_name,
             "experiment_id": self.experiment_id,
             "run_name": self.run_name,
+            "fingerprint": self.fingerprint.value if self.fingerprint is not None else None,
+            "fingerprint_inputs": dict(self.fingerprint.inputs) if self.fingerprint is not None else None,
         }
 
 
@@ -201,6 +215,9 @@ def _plan(
         experiment_name=experiment_name,
         experiment_id=experiment_id,
         run_name=request.run_name or generate_run_name(),
+        fingerprint=fingerprint.make(
+            fingerprint.source_digest(source), entry.name, bound.all_values(), fingerprint.env_digest(env)
+        ),
     )
 
 
@@ -237,6 +254,8 @@ class RunResult:
     interrupted_by: int | None = None
     backend: str = "local"
     job_id: str | None = None
+    reused: bool = False
+    """--needed found this run done already: nothing ran."""
 
     def to_dict(self) -> dict[str, object]:
         data = dataclasses.asdict(self)

@@ -6,8 +6,8 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from mlrun_cli.errors import MlrunError, Terminated, TrackingError
 from mlrun_cli.runs import lifecycle
@@ -16,6 +16,10 @@ from mlrun_cli.runs.plan import RunPlan, RunRequest, RunResult, plan_run
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord
 from mlrun_cli.tracking.outbox import SyncResult
+
+if TYPE_CHECKING:
+    from mlrun_cli.runs.sweep import SweepPlan, SweepRequest
+    from mlrun_cli.runs.sweep_result import Progress, SweepResult
 
 __all__ = [
     "RunPlan",
@@ -26,6 +30,7 @@ __all__ = [
     "list_runs",
     "run",
     "show_run",
+    "sweep",
     "sync_runs",
     "wait_run",
 ]
@@ -67,6 +72,31 @@ def run(
             return lifecycle.execute(plan, echo=echo, child_stdout=child_stdout)
         finally:
             plan.source.close()
+
+
+def sweep(
+    request: SweepRequest, *, on_progress: Callable[[Progress], None] | None = None
+) -> SweepResult:
+    """Plan every point (nothing created on a bad one), then run the sweep under one parent run."""
+    from mlrun_cli.runs.sweep import plan_sweep, run_sweep
+
+    with _signals_as_exceptions():
+        plan = plan_sweep(request)
+        try:
+            reap_orphans()
+            _flush_outbox_quietly()
+            return run_sweep(plan, needed_only=request.run.needed, on_progress=on_progress)
+        finally:
+            plan.base.source.close()
+
+
+def dry_sweep(request: SweepRequest) -> SweepPlan:
+    """The sweep's points, bound and checked; nothing run or recorded."""
+    from mlrun_cli.runs.sweep import plan_sweep
+
+    plan = plan_sweep(request)
+    plan.base.source.close()
+    return plan
 
 
 def _done_already(plan: RunPlan) -> RunResult | None:

@@ -290,22 +290,6 @@ class FileStore:
         return self._record(run_dir, str(exp_meta.get("name", "")), full=True)
 
     def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
-        """One small file read per run: cheap enough for --needed over 10 000 runs."""
-        exp_dir = self.root / experiment_id
-        if not experiment_id or "/" in experiment_id or not (exp_dir / "meta.yaml").is_file():
-            return []
-        name = str(_read_yaml(exp_dir / "meta.yaml").get("name", ""))
-        found = []
-        with os.scandir(exp_dir) as entries:
-            for entry in entries:
-                run_dir = Path(entry.path)
-                try:
-                    if _safe_key_path(run_dir / "tags", key).read_text(encoding="utf-8") != value:
-                        continue
-                    if _read_yaml(run_dir / "meta.yaml").get("lifecycle_stage") == "deleted":
-                        continue
-                    found.append(self._record(run_dir, name, full=False))
-                except (OSError, ValueError, KeyError, yaml.YAMLError):
-                    continue  # not a run, or a damaged one: not a match
-        found.sort(key=lambda r: r.start_time_ms, reverse=True)
-        return found
+        from mlrun_cli.tracking.file_search import search_by_tag
+
+        return search_by_tag(self, experiment_id, key, value)

@@ -179,11 +179,16 @@ def _run_points(
     on_progress: Callable[[Progress], None] | None,
 ) -> int | None:
     """The points not done yet, from worker threads; the signal that stopped them, if any."""
-    backend = SweepBackend(plan.base.backend)
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for result in results:
         if not result.reused:
             todo.put(result.index)
+    count = todo.qsize()
+    # Jobs that queue on a cluster are submitted together (`submit_many`), so every point needs
+    # its worker at once; the cluster holds them to max_parallel. Locally, max_parallel workers.
+    queued = plan.base.backend.DETACHABLE
+    backend = SweepBackend(plan.base.backend, batch=count if queued else None, max_parallel=plan.max_parallel)
+    threads = count if queued else plan.max_parallel
     running: set[int] = set()
     devnull = open(os.devnull, "wb")  # noqa: SIM115 - shared by the workers, closed below
 
@@ -202,13 +207,17 @@ def _run_points(
             try:
                 ran = lifecycle.execute(point, echo=io.BytesIO(), child_stdout=devnull)
                 result.run_id, result.status, result.exit_code = ran.run_id, ran.status.name, ran.exit_code
-            except Exception as error:  # the lifecycle has ended the run FAILED already
-                result.status, result.error = "FAILED", getattr(error, "message", str(error))
+            except BaseException as error:  # the lifecycle has ended the run FAILED (KILLED) already
+                killed = isinstance(error, KeyboardInterrupt)
+                result.status = "KILLED" if killed else "FAILED"
+                result.error = getattr(error, "message", str(error) or type(error).__name__)
                 result.run_id = backend.run_ids.get(point.run_name)
+                if result.run_id is None:
+                    backend.give_up()
             finally:
                 running.discard(index)
 
-    workers = [threading.Thread(target=work, name=f"mlrun-sweep-{n}") for n in range(plan.max_parallel)]
+    workers = [threading.Thread(target=work, name=f"mlrun-sweep-{n}") for n in range(threads)]
     signum = None
     try:
         for worker in workers:

@@ -10,13 +10,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["MlrunError", "RunResult", "RunStatus", "SubmittedRun", "ValidationReport", "run", "validate"]
+__all__ = [
+    "MlrunError",
+    "RunResult",
+    "RunStatus",
+    "SubmittedRun",
+    "SweepResult",
+    "ValidationReport",
+    "run",
+    "validate",
+]
 
 if TYPE_CHECKING:
     from mlrun_cli.errors import MlrunError
     from mlrun_cli.project.validate import ValidationReport
     from mlrun_cli.python_api import SubmittedRun, run, validate
     from mlrun_cli.runs.plan import RunResult
+    from mlrun_cli.runs.sweep_result import SweepResult
     from mlrun_cli.tracking.base import RunStatus
 
 _LAZY = {
@@ -24,6 +34,7 @@ _LAZY = {
     "validate": "mlrun_cli.python_api",
     "SubmittedRun": "mlrun_cli.python_api",
     "RunResult": "mlrun_cli.runs.plan",
+    "SweepResult": "mlrun_cli.runs.sweep_result",
     "RunStatus": "mlrun_cli.tracking.base",
     "MlrunError": "mlrun_cli.errors",
     "ValidationReport": "mlrun_cli.project.validate",

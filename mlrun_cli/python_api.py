@@ -18,11 +18,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
 from mlrun_cli.errors import ExecutionError, MlrunError, UsageError
 from mlrun_cli.project.validate import ValidationReport
 from mlrun_cli.runs.plan import RunRequest, RunResult
+
+if TYPE_CHECKING:
+    from mlrun_cli.runs.sweep_result import SweepResult
 from mlrun_cli.tracking.base import RunStatus
 
 _RUN_LINE = re.compile(rb"^mlrun: run ([0-9a-f]{32}) ")
@@ -98,9 +101,14 @@ def run(
     tracking_uri: str | None = None,
     timeout: str | float | None = None,
     retries: int | None = None,
-) -> RunResult | SubmittedRun:
+    needed: bool = False,
+    sweep: Mapping[str, str | Sequence[object]] | None = None,
+    max_parallel: int | None = None,
+    objective: str | None = None,
+) -> RunResult | SubmittedRun | SweepResult:
     """Run an entry point of the project at `uri` and record it; the result (or, with
-    `synchronous=False`, a handle with wait(), status() and cancel())."""
+    `synchronous=False`, a handle with wait(), status() and cancel()). With `sweep` (name ->
+    `-S` SPEC text, or a list of values), one child run per point under a parent: a SweepResult."""
     from mlrun_cli.envs.base import EnvOptions
 
     config = json.dumps(dict(backend_config)) if isinstance(backend_config, Mapping) else backend_config
@@ -110,13 +118,29 @@ def run(
         run_name=run_name, tracking_uri=tracking_uri, version=version,
         env_options=EnvOptions(build_image, _docker_args(docker_args)), backend=backend,
         backend_config=config, timeout=None if timeout is None else str(timeout), retries=retries,
+        needed=needed,
     )  # fmt: skip
+    from mlrun_cli.runs import api
+
+    if sweep is not None:
+        if not synchronous:
+            raise UsageError("a sweep runs synchronously (synchronous=True)")
+        from mlrun_cli.runs.sweep import SweepRequest
+
+        specs = tuple(f"{name}={_spec(values)}" for name, values in sweep.items())
+        return api.sweep(SweepRequest(request, specs, max_parallel=max_parallel, objective=objective))
     if not synchronous:
         return _submit(request)
-    from mlrun_cli.runs import api
 
     # Where sys.stdout has no bytes buffer (a notebook), the command's output is decoded into it.
     return api.run(request, child_stdout=_bytes_of(sys.stdout), log=_bytes_of(sys.stderr))
+
+
+def _spec(values: str | Sequence[object]) -> str:
+    """A list of values as an -S comma list (commas inside a value escaped); text as it is."""
+    if isinstance(values, str):
+        return values
+    return ",".join(str(value).replace(",", "\\,") for value in values)
 
 
 def _bytes_of(stream: TextIO) -> BinaryIO:

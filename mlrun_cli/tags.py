@@ -38,6 +38,23 @@ RETRY_OF = "mlrun.retry_of"
 """The first attempt's run id, on every later attempt."""
 ENV_KEY = "mlrun.env.key"
 ENV_PYTHON = "mlrun.env.python"
+FINGERPRINT = "mlrun.fingerprint"
+"""A hash of what decides a run's result (source, entry point, parameters, env): `--needed`."""
+FINGERPRINT_INPUTS = "mlrun.fingerprint.inputs"
+"""The fingerprint's inputs as JSON, so two runs can be told apart."""
+
+# Sweeps: a parent run, and one child run per point (MLflow's UI nests them by this tag).
+PARENT_RUN_ID = "mlflow.parentRunId"
+SWEEP = "mlrun.sweep"
+"""On the parent run: the number of points."""
+SWEEP_POINT = "mlrun.sweep.point"
+"""On a child run: its point's index in the sweep."""
+SWEEP_REUSED = "mlrun.sweep.reused"
+"""On the parent run: JSON list of the runs `--needed` reused instead of running again."""
+SWEEP_BEST_RUN = "mlrun.sweep.best_run_id"
+SWEEP_BEST_VALUE = "mlrun.sweep.best_value"
+SWEEP_BEST_PARAMS = "mlrun.sweep.best_params"
+SWEEP_OBJECTIVE = "mlrun.sweep.objective"
 
 MAX_TAG_LENGTH = 8000
 """MLflow's limit on a tag value; longer ones (a long command, a long error) are cut."""

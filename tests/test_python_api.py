@@ -1,5 +1,5 @@
 """`import mlrun_cli` from a plain script in a fresh venv, as a user would from a notebook: the
-sklearn example runs, a submitted run is waited for and another cancelled, errors are mlrun's own
+sklearn example runs, a 2-point sweep runs, a submitted run is waited for and another cancelled, errors are mlrun's own
 exceptions, importing stays light, and a caller's code type-checks against the shipped py.typed."""
 
 from __future__ import annotations
@@ -41,11 +41,14 @@ try:
     error = None
 except MlrunError as caught:
     error = (type(caught).__name__, caught.exit_code, caught.message)
+swept = mlrun_cli.run(scratch, entry_point="point", sweep={"x": [1, 2]}, env_manager="local")
+assert isinstance(swept, mlrun_cli.SweepResult)
 report = mlrun_cli.validate(scratch)
 print(json.dumps({
     "light": light, "run_id": result.run_id, "exit_code": result.exit_code, "params": result.params,
     "cancelled": [cancelled.status.name, cancelled.exit_code], "done": [done.status.name, done.exit_code],
     "error": error, "valid": report.valid,
+    "sweep": [swept.exit_code, [p.status for p in swept.points], len(swept.created)],
 }))
 """
 
@@ -68,7 +71,8 @@ def test_a_script_runs_projects_through_the_api(
     scratch = project_factory(
         {
             "MLproject": "entry_points:\n  slow: {command: 'sleep 60'}\n"
-            "  quick: {command: 'echo quick; exit 3'}\n",
+            "  quick: {command: 'echo quick; exit 3'}\n"
+            "  point: {parameters: {x: {type: int}}, command: 'echo x={x}'}\n",
         }
     )
     example = tmp_path / "sklearn_linear"
@@ -93,6 +97,7 @@ def test_a_script_runs_projects_through_the_api(
     assert data["done"] == ["FAILED", 3]
     assert data["error"][0] == "ParameterError" or data["error"][1] == 2
     assert data["valid"] is True
+    assert data["sweep"] == [0, ["FINISHED", "FINISHED"], 2]  # a 2-point sweep, one child run each
     assert "alpha=0.3 mse=" in proc.stdout  # the child's output, as a CLI run shows it
     assert "Traceback" not in proc.stderr
 

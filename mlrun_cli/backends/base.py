@@ -12,7 +12,7 @@ group `mlrun_cli.backends`; every other hook below has a default, `wait` include
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -133,6 +133,13 @@ class ExecutionBackend:
     def submit(self, job: Job) -> JobRef:
         """Hand the job over; return without waiting for it to run."""
         raise NotImplementedError
+
+    def submit_many(self, jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
+        """A sweep's jobs, at most `max_parallel` running at once; one ref per job, in order.
+
+        The default submits them one by one; a cluster overrides it with one job for all
+        (a Slurm array job)."""
+        return [self.submit(job) for job in jobs]
 
     def status(self, ref: JobRef) -> JobState:
         """Where the job stands now; raise MlrunError when the cluster does not answer."""

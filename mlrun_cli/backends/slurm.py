@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import shlex
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,22 +98,15 @@ def job_script(job: Job) -> str:
     return "\n".join(lines)
 
 
-def submit(job: Job) -> JobRef:
+def _write_script(job: Job) -> None:
     job.job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     script = job.job_dir / SCRIPT_NAME
     script.write_text(job_script(job))
     script.chmod(0o700)
-    output = job.job_dir / OUTPUT_NAME
-    output.touch()
-    argv = [
-        "sbatch",
-        "--parsable",
-        f"--output={output}",
-        f"--chdir={job.cwd}",
-        f"--comment=mlrun run {job.run_id}",
-        *sbatch_options(job.config, job.run_name, job.timeout_s),
-        str(script),
-    ]
+
+
+def _sbatch(argv: list[str], job: Job) -> str:
+    """Submit; the job id. Secrets reach the job through sbatch's environment."""
     secrets = {k: v for k, v in job.env_patch.items() if v is not None and is_secret(k)}
     proc = run_captured(argv, timeout=120, env_patch=secrets)
     if proc.returncode != 0:
@@ -124,7 +117,57 @@ def submit(job: Job) -> JobRef:
     job_id = proc.stdout.strip().split(";")[0]
     if not job_id.isdigit():
         raise ExecutionError(f"sbatch answered without a job id: {proc.stdout.strip()[:200]!r}")
-    return JobRef(NAME, job_id, {"output": str(output)})
+    return job_id
+
+
+def submit(job: Job) -> JobRef:
+    _write_script(job)
+    output = job.job_dir / OUTPUT_NAME
+    output.touch()
+    argv = [
+        "sbatch",
+        "--parsable",
+        f"--output={output}",
+        f"--chdir={job.cwd}",
+        f"--comment=mlrun run {job.run_id}",
+        *sbatch_options(job.config, job.run_name, job.timeout_s),
+        str(job.job_dir / SCRIPT_NAME),
+    ]
+    return JobRef(NAME, _sbatch(argv, job), {"output": str(output)})
+
+
+def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
+    """A sweep as ONE array job (`--array=0-(n-1)%P`): task i runs job i's own script, which
+    sets its own run's MLFLOW_RUN_ID, so each task records to its own child run."""
+    if len(jobs) == 1:
+        return [submit(jobs[0])]
+    for job in jobs:
+        _write_script(job)
+    array_dir = jobs[0].job_dir.parent / f"array-{jobs[0].run_id}"
+    array_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cases = [f"  {i}) exec bash {shlex.quote(str(j.job_dir / SCRIPT_NAME))} ;;" for i, j in enumerate(jobs)]
+    driver = array_dir / SCRIPT_NAME
+    driver.write_text(
+        "#!/bin/bash\n# An mlrun sweep: array task i runs point i.\n"
+        'case "$SLURM_ARRAY_TASK_ID" in\n' + "\n".join(cases) + "\nesac\n"
+        'echo "mlrun: no point for array task $SLURM_ARRAY_TASK_ID" >&2\nexit 2\n'
+    )
+    driver.chmod(0o700)
+    outputs = [array_dir / f"task-{i}.log" for i in range(len(jobs))]
+    for output in outputs:
+        output.touch()
+    argv = [
+        "sbatch",
+        "--parsable",
+        f"--array=0-{len(jobs) - 1}%{max(1, max_parallel)}",
+        f"--output={array_dir / 'task-%a.log'}",
+        f"--chdir={jobs[0].cwd}",
+        f"--comment=mlrun sweep of {len(jobs)} runs, first {jobs[0].run_id}",
+        *sbatch_options(jobs[0].config, jobs[0].run_name, jobs[0].timeout_s),
+        str(driver),
+    ]
+    array_id = _sbatch(argv, jobs[0])
+    return [JobRef(NAME, f"{array_id}_{i}", {"output": str(out)}) for i, out in enumerate(outputs)]
 
 
 def status(ref: JobRef) -> JobState:

@@ -80,6 +80,30 @@ from mlrun_cli.cli.error_handler import error_handler
 @click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
+    "--needed", is_flag=True, help="Skip the run if a FINISHED run with the same fingerprint exists."
+)
+@click.option(
+    "-S",
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="NAME=SPEC",
+    help="Sweep a parameter: a,b,c | range(a,b[,step]) | linspace(a,b,n) | logspace(a,b,n); repeatable.",
+)
+@click.option(
+    "--sweep-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The sweep in a YAML file ('mlrun schema sweep').",
+)
+@click.option("--random", "random_points", type=click.IntRange(1), default=None, metavar="N",
+              help="Sample N points instead of the grid (also uniform(a,b), loguniform(a,b)).")  # fmt: skip
+@click.option("--seed", type=int, default=None, help="The random seed of --random.")
+@click.option("--max-parallel", type=click.IntRange(1), default=None, metavar="N",
+              help="Sweep points running at once [default: 1 locally; all on a cluster].")  # fmt: skip
+@click.option("--objective", default=None, metavar="METRIC[:min|max]",
+              help="The sweep's parent records the best point by this metric.")  # fmt: skip
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -112,6 +136,13 @@ def run(
     retry_on_timeout: bool,
     secrets_file: Path | None,
     dry_run: bool,
+    needed: bool,
+    sweeps: tuple[str, ...],
+    sweep_file: Path | None,
+    random_points: int | None,
+    seed: int | None,
+    max_parallel: int | None,
+    objective: str | None,
     as_json: bool,
 ) -> None:
     """Run a project (a folder; default '.') and record the run."""
@@ -142,7 +173,14 @@ def run(
             retry_on=_exit_codes(retry_on),
             retry_on_timeout=retry_on_timeout,
             secrets_file=secrets_file,
+            needed=needed,
         )
+        if sweeps or sweep_file is not None:
+            from mlrun_cli.cli.sweep import run_sweep
+            from mlrun_cli.runs.sweep import SweepRequest
+
+            options = (random_points, seed, max_parallel, objective)
+            run_sweep(SweepRequest(request, sweeps, sweep_file, *options), dry_run=dry_run, as_json=as_json)
         if dry_run:
             plan = api.dry_run(request)
             print_json(plan.to_dict()) if as_json else click.echo(render.plan_text(plan))
@@ -151,6 +189,8 @@ def run(
         result = api.run(request, child_stdout=sys.stderr.buffer if as_json else None)
         if as_json:
             print_json(result.to_dict())
+        elif result.reused:
+            click.echo(f"mlrun: done already in run {result.run_id}", err=True)
         elif detach:
             click.echo(f"mlrun: run {result.run_id} submitted as {backend} job {result.job_id}", err=True)
             click.echo(f"mlrun: follow it with: mlrun runs wait {result.run_id}", err=True)

@@ -6,8 +6,8 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from mlrun_cli.errors import MlrunError, Terminated, TrackingError
 from mlrun_cli.runs import detached, lifecycle
@@ -18,6 +18,10 @@ from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord
 from mlrun_cli.tracking.outbox import SyncResult, flush_quietly
 
+if TYPE_CHECKING:
+    from mlrun_cli.runs.sweep import SweepPlan, SweepRequest
+    from mlrun_cli.runs.sweep_result import Progress, SweepResult
+
 __all__ = [
     "RunPlan",
     "RunRequest",
@@ -27,6 +31,7 @@ __all__ = [
     "list_runs",
     "run",
     "show_run",
+    "sweep",
     "sync_runs",
     "wait_run",
 ]
@@ -62,12 +67,53 @@ def run(
         try:
             reap_orphans()  # runs a killed mlrun left RUNNING, first
             flush_quietly(plan.tracking_uri)  # this store's backlog first, in a short bounded attempt
+            done = _done_already(plan) if request.needed else None
+            if done is not None:
+                return done
             return run_attempts(
-                plan.retry,
-                lambda extra: lifecycle.execute(plan, echo=echo, child_stdout=child_stdout, extra_tags=extra),
+                plan, lambda attempt: lifecycle.execute(attempt, echo=echo, child_stdout=child_stdout)
             )
         finally:
             plan.source.close()
+
+
+def sweep(request: SweepRequest, *, on_progress: Callable[[Progress], None] | None = None) -> SweepResult:
+    """Plan every point (nothing created on a bad one), then run the sweep under one parent run."""
+    from mlrun_cli.runs.sweep import plan_sweep, run_sweep
+
+    with _signals_as_exceptions():
+        plan = plan_sweep(request)
+        try:
+            reap_orphans()
+            flush_quietly(plan.base.tracking_uri)
+            return run_sweep(plan, needed_only=request.run.needed, on_progress=on_progress)
+        finally:
+            plan.base.source.close()
+
+
+def dry_sweep(request: SweepRequest) -> SweepPlan:
+    """The sweep's points, bound and checked; nothing run or recorded."""
+    from mlrun_cli.runs.sweep import plan_sweep
+
+    plan = plan_sweep(request)
+    plan.base.source.close()
+    return plan
+
+
+def _done_already(plan: RunPlan) -> RunResult | None:
+    """--needed: the FINISHED run with this plan's fingerprint, as this run's result."""
+    from mlrun_cli.runs.needed import find_done
+    from mlrun_cli.tracking.base import RunStatus
+
+    assert plan.fingerprint is not None
+    found = find_done(plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value)
+    if found is None:
+        return None
+    duration = (found.end_time_ms - found.start_time_ms) / 1000 if found.end_time_ms else 0.0
+    return RunResult(
+        found.run_id, found.experiment_id, RunStatus.FINISHED, 0, duration, plan.command,
+        plan.bound.all_values(), plan.tracking_uri, found.run_name, reused=True,
+    )  # fmt: skip
 
 
 def dry_run(request: RunRequest) -> RunPlan:

@@ -56,9 +56,8 @@ def user_name() -> str:
         return os.environ.get("USER") or "unknown"
 
 
-def start_tags(plan: RunPlan, env: PreparedEnv, user: str, extra: Mapping[str, str]) -> dict[str, str]:
+def start_tags(plan: RunPlan, env: PreparedEnv, user: str) -> dict[str, str]:
     return {
-        **extra,
         tags.USER: user,
         tags.SOURCE_NAME: plan.source.name,
         tags.SOURCE_TYPE: "PROJECT",
@@ -70,33 +69,25 @@ def start_tags(plan: RunPlan, env: PreparedEnv, user: str, extra: Mapping[str, s
         tags.VERSION: __version__,
         **plan.source.tags,
         **env.tags,
+        **plan.own_tags(),  # fingerprint; a sweep point's parent; which attempt
     }
 
 
-def execute(
-    plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None, extra_tags: Mapping[str, str] = {}
-) -> RunResult:
-    """Run the plan and always leave the run it creates with a terminal status. `extra_tags` are
-    set at creation (which attempt this is, ...)."""
+def execute(plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None) -> RunResult:
+    """Run the plan and always leave the run it creates with a terminal status."""
     # The environment first: a failed build leaves no trace in the tracking store.
     env = plan.env.build()
     with lease(env.path):  # `mlrun env prune` keeps the env while the job uses it
-        return _execute(plan, env, echo, child_stdout, extra_tags)
+        return _execute(plan, env, echo, child_stdout)
 
 
-def _execute(
-    plan: RunPlan,
-    env: PreparedEnv,
-    echo: BinaryIO,
-    child_stdout: BinaryIO | None,
-    extra_tags: Mapping[str, str],
-) -> RunResult:
+def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: BinaryIO | None) -> RunResult:
     tracker = get_tracker(plan.tracking_uri)
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
     user = user_name()
     run_ref = tracker.create_run(
-        experiment.experiment_id, plan.run_name, user, now_ms(), start_tags(plan, env, user, extra_tags)
+        experiment.experiment_id, plan.run_name, user, now_ms(), start_tags(plan, env, user)
     )
     recorder = Recorder(tracker, run_ref)
     scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from mlrun_cli.project import params
 from mlrun_cli.project.durations import parse_duration
 from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_entry_point
 from mlrun_cli.project.model import EntryPoint, Project
+from mlrun_cli.runs import fingerprint
+from mlrun_cli.runs.fingerprint import Fingerprint
 from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
 from mlrun_cli.tracking.base import RunStatus
@@ -104,6 +107,8 @@ class RunRequest:
     secrets_file: Path | None = None
     """dotenv values for `type: secret` parameters (when neither -P nor MLRUN_SECRET_<NAME>)."""
     cwd: Path = field(default_factory=Path.cwd)
+    needed: bool = False
+    """Reuse a FINISHED run with the same fingerprint instead of running again."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,13 @@ class RunPlan:
     experiment_name: str | None
     experiment_id: str | None
     run_name: str
+    fingerprint: Fingerprint | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of this run's own on top of the usual ones (a sweep's point: its parent)."""
+
+    def own_tags(self) -> dict[str, str]:
+        """The fingerprint's tags, and the run's extra ones."""
+        return {**(self.fingerprint.tags() if self.fingerprint is not None else {}), **self.extra_tags}
 
     @property
     def env_manager(self) -> str:
@@ -150,6 +162,8 @@ class RunPlan:
             "experiment_name": self.experiment_name,
             "experiment_id": self.experiment_id,
             "run_name": self.run_name,
+            "fingerprint": self.fingerprint.value if self.fingerprint is not None else None,
+            "fingerprint_inputs": dict(self.fingerprint.inputs) if self.fingerprint is not None else None,
         }
 
 
@@ -226,6 +240,9 @@ def _plan(
         experiment_name=experiment_name,
         experiment_id=experiment_id,
         run_name=request.run_name or generate_run_name(),
+        fingerprint=fingerprint.make(
+            fingerprint.source_digest(source), entry.name, bound.all_values(), fingerprint.env_digest(env)
+        ),
     )
 
 
@@ -289,6 +306,8 @@ class RunResult:
     attempt: int = 1
     attempts: tuple[RunResult, ...] = ()
     """With --retries: every attempt, this (the last) one included."""
+    reused: bool = False
+    """--needed found this run done already: nothing ran."""
 
     def to_dict(self) -> dict[str, object]:
         data = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("interrupted_by", "attempts")}

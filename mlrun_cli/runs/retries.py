@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlrun_cli import tags
 from mlrun_cli.project.durations import format_duration
-from mlrun_cli.runs.plan import RunResult
+from mlrun_cli.runs.plan import RunPlan, RunResult
 from mlrun_cli.tracking.base import RunStatus
 
 MAX_DELAY_S = 300.0
@@ -49,19 +49,20 @@ class RetryPolicy:
         return float(min(MAX_DELAY_S, self.delay_s * 2 ** (attempt - 1)))
 
 
-Execute = Callable[[Mapping[str, str]], RunResult]
+Execute = Callable[[RunPlan], RunResult]
 
 
-def run_attempts(policy: RetryPolicy, execute: Execute) -> RunResult:
-    """Call `execute(extra_tags)` until an attempt needs no retry or none are left; the last
-    attempt's result, with every attempt listed in it."""
+def run_attempts(plan: RunPlan, execute: Execute) -> RunResult:
+    """`execute` the plan, again (tagged as the next attempt) while the plan's retry policy says
+    so; the last attempt's result, with every attempt listed in it."""
+    policy = plan.retry
     attempts: list[RunResult] = []
     while True:
         attempt = len(attempts) + 1
         extra = {tags.ATTEMPT: str(attempt)} if policy.retries else {}
         if attempts:
             extra[tags.RETRY_OF] = attempts[0].run_id
-        result = execute(extra)
+        result = execute(dataclasses.replace(plan, extra_tags={**plan.extra_tags, **extra}))
         attempts.append(dataclasses.replace(result, attempt=attempt))
         reason = policy.why_not(result)
         if reason is not None or attempt > policy.retries:

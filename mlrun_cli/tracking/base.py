@@ -119,3 +119,27 @@ class Tracker(Protocol):
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The active experiment of that name, if any."""
+
+    def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+        """Optional: the experiment's active (not deleted) runs whose tag `key` is `value`, newest
+        first, found cheaply (a filter on the server). A tracker without it is searched through
+        `search_runs` by `find_runs_by_tag` below."""
+        return _scan_by_tag(self, experiment_id, key, value)
+
+
+FULL_SCAN_LIMIT = 100_000
+
+
+def _scan_by_tag(tracker: Tracker, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+    runs = tracker.search_runs([experiment_id], FULL_SCAN_LIMIT)
+    return [run for run in runs if run.tags.get(key) == value]
+
+
+def find_runs_by_tag(tracker: Tracker, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+    """Runs of the experiment tagged `key=value`: the tracker's own search when it has one (a
+    plugin written before it existed need not), else every run of the experiment, filtered."""
+    own = getattr(tracker, "search_runs_by_tag", None)
+    if callable(own):
+        found: list[RunRecord] = own(experiment_id, key, value)
+        return found
+    return _scan_by_tag(tracker, experiment_id, key, value)

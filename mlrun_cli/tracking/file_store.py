@@ -291,3 +291,8 @@ class FileStore:
             warn(error.message)
             name = ""
         return self._record(run_dir, name, full=True)
+
+    def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+        from mlrun_cli.tracking.file_search import search_by_tag
+
+        return search_by_tag(self, experiment_id, key, value)

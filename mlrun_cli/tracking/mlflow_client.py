@@ -142,3 +142,15 @@ class MlflowClientTracker:
 
     def get_run(self, run_id: str) -> RunRecord:
         return self._record(self._call("get_run", run_id), self._names(), full=True)
+
+    def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+        if '"' in value or "`" in key:
+            raise TrackingError(f"cannot search {self.uri} for the tag {key}={value!r}")
+        runs = self._call(
+            "search_runs",
+            [experiment_id],
+            filter_string=f'tags.`{key}` = "{value}"',
+            max_results=1000,
+            order_by=["attributes.start_time DESC"],
+        )
+        return [self._record(run, {}, full=False) for run in runs]

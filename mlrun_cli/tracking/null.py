@@ -64,3 +64,6 @@ class NullTracker:
 
     def get_run(self, run_id: str) -> RunRecord:
         raise TrackingError("runs are not recorded with --no-track (tracking URI 'none')")
+
+    def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+        return []

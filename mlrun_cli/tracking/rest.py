@@ -289,3 +289,17 @@ class RestTracker:
                 raise TrackingError(f"no run with id {run_id!r} on {self.display}") from None
             raise
         return self._record(run, self._experiment_names(), full=True)
+
+    def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+        """A tag filter in runs/search: the server does the searching."""
+        if '"' in value or "`" in key:
+            raise TrackingError(f"cannot search {self.display} for the tag {key}={value!r}")
+        body = {
+            "experiment_ids": [experiment_id],
+            "filter": f'tags.`{key}` = "{value}"',
+            "max_results": 1000,
+            "order_by": ["attributes.start_time DESC"],
+            "run_view_type": "ACTIVE_ONLY",
+        }
+        runs = self._request("POST", "runs/search", body).get("runs", [])
+        return [self._record(run, {}, full=False) for run in runs]

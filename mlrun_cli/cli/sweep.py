@@ -1,0 +1,76 @@
+"""`mlrun run -S ...`: a sweep's progress line, its table of points, and its exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mlrun_cli.cli.common import print_json
+from mlrun_cli.runs.sweep import SweepRequest
+from mlrun_cli.runs.sweep_result import Progress, SweepResult
+
+
+def run_sweep(request: SweepRequest, *, dry_run: bool, as_json: bool) -> None:
+    """Run (or list) the sweep, print it, and exit: 0 when every point finished, else 1."""
+    from mlrun_cli.runs import api
+
+    if dry_run:
+        plan = api.dry_sweep(request)
+        if as_json:
+            print_json(plan.to_dict())
+        else:
+            for point in plan.to_dict()["points"]:  # type: ignore[attr-defined]
+                click.echo(f"{point['index']:>4}  {point['command']}")
+            click.echo(f"mlrun: {len(plan.points)} points, {plan.max_parallel} at once", err=True)
+        sys.exit(0)
+    live = sys.stderr.isatty() and not as_json
+    result = api.sweep(request, on_progress=_progress_line if live else None)
+    if live:
+        click.echo("\r\033[K", nl=False, err=True)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        click.echo(points_table(result), err=True)
+        _summary(result)
+    sys.exit(result.exit_code)
+
+
+def _progress_line(progress: Progress) -> None:
+    line = (
+        f"mlrun: sweep {progress.done}/{progress.total} done, {progress.running} running, "
+        f"{progress.failed} failed"
+    )
+    click.echo(f"\r\033[K{line}", nl=False, err=True)
+
+
+def points_table(result: SweepResult) -> str:
+    names = list(result.points[0].point) if result.points else []
+    header = ["#", *names, "status", "run"] + (["objective"] if result.objective else [])
+    rows = [header]
+    for point in result.points:
+        run = (point.run_id or "-") + (" (reused)" if point.reused else "")
+        row = [str(point.index), *(point.point[n] for n in names), point.status, run]
+        if result.objective:
+            row.append("-" if point.objective is None else f"{point.objective:g}")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def _summary(result: SweepResult) -> None:
+    reused = sum(p.reused for p in result.points)
+    ran = len(result.created)
+    text = f"mlrun: sweep {result.parent_run_id} {result.status.name}: {ran} run, {reused} reused"
+    click.echo(text, err=True)
+    if result.best is not None:
+        click.echo(
+            f"mlrun: best point {result.best.index} ({result.objective} = {result.best.objective:g}) "
+            f"in run {result.best.run_id}",
+            err=True,
+        )
+    failed = [p for p in result.points if p.status != "FINISHED"]
+    for point in failed:
+        where = f" (run {point.run_id})" if point.run_id else ""
+        point_text = " ".join(f"{k}={v}" for k, v in point.point.items())
+        click.echo(f"mlrun: point {point.index} {point_text}: {point.status}{where}", err=True)

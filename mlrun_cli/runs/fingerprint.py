@@ -1,0 +1,152 @@
+"""A run's fingerprint: a hash of what decides its result, recorded on every run (`--needed`).
+
+Inputs: the source (a git commit, plus a hash of the uncommitted changes and untracked files; or,
+for a plain folder, a hash of the files git would track there, honouring .gitignore), the entry
+point, the parameter values as recorded, and the env key (or the image). Their JSON is recorded
+too (`mlrun.fingerprint.inputs`), so two runs can be told apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlrun_cli import tags
+from mlrun_cli.envs.base import EnvPlan
+from mlrun_cli.sources import ProjectSource
+
+# What running a project writes into its own folder: never part of its fingerprint.
+_WRITTEN_BY_RUNS = frozenset({"mlruns", "mlartifacts", "__pycache__", ".git"})
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    value: str
+    inputs: Mapping[str, object]
+
+    def tags(self) -> dict[str, str]:
+        text = json.dumps(self.inputs, sort_keys=True, separators=(",", ":"))
+        return {tags.FINGERPRINT: self.value, tags.FINGERPRINT_INPUTS: text[: tags.MAX_TAG_LENGTH]}
+
+    def with_params(self, params: Mapping[str, str]) -> Fingerprint:
+        """The same run with other parameter values (a sweep's point)."""
+        inputs = self.inputs
+        return make(str(inputs["source"]), str(inputs["entry_point"]), params, str(inputs["env"]))
+
+
+def make(source: str, entry_point: str, params: Mapping[str, str], env: str) -> Fingerprint:
+    inputs: dict[str, object] = {
+        "source": source,
+        "entry_point": entry_point,
+        "params": dict(sorted(params.items())),
+        "env": env,
+    }
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return Fingerprint(hashlib.sha256(text.encode()).hexdigest(), inputs)
+
+
+def env_digest(env: EnvPlan) -> str:
+    """The env's content key; a container's image when it has no key; else just its kind."""
+    if env.key:
+        return f"{env.manager}:{env.key}"
+    if env.container is not None:
+        return f"{env.manager}:{env.container.image_id or env.container.image}"
+    return env.manager
+
+
+def source_digest(source: ProjectSource) -> str:
+    commit = source.tags.get(tags.GIT_COMMIT)
+    if commit and source.cleanup is not None:  # a clean checkout made for this run
+        return f"git:{commit}"
+    if commit:
+        if source.tags.get(tags.GIT_DIRTY) != "true":
+            return f"git:{commit}"
+        changes = _git_changes(source.directory)
+        return f"git:{commit}" + (f"+changes:{changes}" if changes else "")
+    return f"files:{tree_digest(source.directory)}"
+
+
+def _git(directory: Path, *args: str, git_dir: Path | None = None) -> bytes | None:
+    from mlrun_cli.sources.git import git_env
+
+    options = ["-c", "core.hooksPath=/dev/null", "-c", "core.quotePath=false"]
+    if git_dir is not None:
+        options += ["--git-dir", str(git_dir), "--work-tree", str(directory)]
+    try:
+        proc = subprocess.run(  # noqa: S603 - argv list, fixed commands
+            ["git", *options, *args], cwd=directory, env=git_env(), capture_output=True, check=False
+        )
+    except OSError:
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _kept(relative: str) -> bool:
+    parts = relative.split("/")
+    return not any(p in _WRITTEN_BY_RUNS for p in parts) and not relative.endswith(".pyc")
+
+
+def _hash_files(directory: Path, relatives: Iterable[str], digest: hashlib._Hash) -> None:
+    for relative in sorted(r for r in relatives if r and not r.endswith("/") and _kept(r)):
+        path = directory / relative
+        digest.update(relative.encode() + b"\0")
+        try:
+            if path.is_symlink():
+                digest.update(b"link:" + os.readlink(path).encode())
+            elif path.is_file():
+                file_hash = hashlib.sha256()
+                with path.open("rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        file_hash.update(block)
+                digest.update(file_hash.digest())
+        except OSError:
+            digest.update(b"unreadable")
+        digest.update(b"\0")
+
+
+def _git_changes(directory: Path) -> str:
+    """A hash of a work tree's uncommitted changes and untracked files ('' when there are none
+    beyond what runs write, such as ./mlruns)."""
+    digest = hashlib.sha256()
+    diff = _git(directory, "diff", "HEAD", "--binary", "--", ".") or b""
+    untracked = (_git(directory, "ls-files", "--others", "--exclude-standard", "-z") or b"").decode()
+    names = [n for n in untracked.split("\0") if n and _kept(n)]
+    if not diff and not names:
+        return ""
+    digest.update(diff)
+    _hash_files(directory, names, digest)
+    return digest.hexdigest()[:32]
+
+
+def tree_digest(directory: Path) -> str:
+    """A content hash of the files git would track in this folder (.gitignore honoured)."""
+    digest = hashlib.sha256()
+    listed = _ls_untracked(directory) if shutil.which("git") else None
+    if listed is None:  # no git here: every file
+        listed = _walk(directory)
+    _hash_files(directory, listed, digest)
+    return digest.hexdigest()[:32]
+
+
+def _walk(directory: Path) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if d not in _WRITTEN_BY_RUNS]
+        found += [(Path(root) / name).relative_to(directory).as_posix() for name in files]
+    return found
+
+
+def _ls_untracked(directory: Path) -> list[str] | None:
+    with tempfile.TemporaryDirectory(prefix="mlrun-fp-") as scratch:
+        if _git(Path(scratch), "init", "-q", scratch) is None:
+            return None
+        git_dir = Path(scratch) / ".git"
+        out = _git(directory, "ls-files", "--others", "--exclude-standard", "-z", git_dir=git_dir)
+    return None if out is None else out.decode().split("\0")

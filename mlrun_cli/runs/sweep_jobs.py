@@ -1,0 +1,125 @@
+"""The sweep's view of the plan's backend: every job of the sweep known, so one Ctrl-C cancels them all.
+
+A thin wrapper through the ExecutionBackend protocol (no backend named): `submit` remembers the
+job, `cancel_all` cancels every job still out, and a job that ends after the sweep was cancelled
+ends KILLED, whatever its command made of the signal. With `batch` (a backend whose jobs queue on
+a cluster), the points' `submit` calls wait for each other, and the last one hands all the jobs
+to the backend's `submit_many` at once (Slurm: one array job).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+from mlrun_cli import tags
+from mlrun_cli.backends.base import ExecutionBackend, Job, JobRef, JobState
+from mlrun_cli.tracking.base import RunStatus
+
+CANCELLED = "the sweep was cancelled"
+
+
+class SweepBackend(ExecutionBackend):
+    def __init__(self, inner: ExecutionBackend, *, batch: int | None = None, max_parallel: int = 1) -> None:
+        self.inner = inner
+        self.batch = batch
+        self.max_parallel = max_parallel
+        self._waiting: list[Job] = []
+        self._given_up = 0
+        self._batched: dict[str, JobRef] = {}
+        self._batch_error: BaseException | None = None
+        self._batch_done = threading.Event()
+        self.NAME = inner.NAME
+        self.DETACHABLE = inner.DETACHABLE
+        self.CONFIG_SCHEMA = inner.CONFIG_SCHEMA
+        self.ENV_KINDS = inner.ENV_KINDS
+        self.CODE_IN_IMAGE = inner.CODE_IN_IMAGE
+        self.cancelled = threading.Event()
+        self.signum: int = signal.SIGINT
+        self._lock = threading.Lock()
+        self._out: dict[str, JobRef] = {}
+        self.run_ids: dict[str, str] = {}
+        """Run name -> run id, of every job submitted."""
+
+    def submit(self, job: Job) -> JobRef:
+        ref = self._submit_batched(job) if self.batch is not None else self.inner.submit(job)
+        with self._lock:
+            self._out[job.run_id] = ref
+            self.run_ids[job.run_name] = job.run_id
+        if self.cancelled.is_set():
+            self.inner.cancel(ref)
+        return ref
+
+    def _submit_batched(self, job: Job) -> JobRef:
+        with self._lock:
+            self._waiting.append(job)
+        self._maybe_submit_batch()
+        while not self._batch_done.wait(0.2):
+            if self.cancelled.is_set():
+                raise KeyboardInterrupt  # the run ends KILLED, its job never submitted
+        if self._batch_error is not None:
+            raise self._batch_error
+        return self._batched[job.run_id]
+
+    def give_up(self) -> None:
+        """A point that failed before submitting: the batch goes without it."""
+        with self._lock:
+            self._given_up += 1
+        self._maybe_submit_batch()
+
+    def _maybe_submit_batch(self) -> None:
+        with self._lock:
+            jobs = list(self._waiting)
+            if self.batch is None or self._batch_done.is_set() or len(jobs) + self._given_up < self.batch:
+                return
+            try:
+                if jobs and not self.cancelled.is_set():
+                    refs = self.inner.submit_many(jobs, self.max_parallel)
+                    self._batched = {job.run_id: ref for job, ref in zip(jobs, refs, strict=True)}
+            except Exception as error:
+                self._batch_error = error
+            finally:
+                self._batch_done.set()
+
+    def status(self, ref: JobRef) -> JobState:
+        return self._killed(self.inner.status(ref))
+
+    def cancel(self, ref: JobRef) -> None:
+        self.inner.cancel(ref)
+
+    def logs(self, ref: JobRef) -> bytes:
+        return self.inner.logs(ref)
+
+    def new_output(self, ref: JobRef, offset: int) -> bytes:
+        return self.inner.new_output(ref, offset)
+
+    def wait(self, ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:
+        try:
+            if self.cancelled.is_set():
+                self.inner.cancel(ref)
+                return self._killed(JobState("CANCELLED", RunStatus.KILLED))
+            return self._killed(self.inner.wait(ref, console_log=console_log, stdout=stdout))
+        finally:
+            with self._lock:
+                self._out = {k: v for k, v in self._out.items() if v != ref}
+
+    def _killed(self, state: JobState) -> JobState:
+        if not self.cancelled.is_set() or not state.done or state.status is RunStatus.FINISHED:
+            return state
+        code = tags.exit_code_for_signal(self.signum)
+        return JobState(state.state, RunStatus.KILLED, code, CANCELLED, self.signum)
+
+    def cancel_all(self, signum: int = signal.SIGINT) -> int:
+        """Cancel every job still out (again, for one that was starting meanwhile); how many."""
+        if not self.cancelled.is_set():
+            self.signum = signum
+            self.cancelled.set()
+        with self._lock:
+            out = list(self._out.values())
+        for ref in out:
+            with contextlib.suppress(Exception):  # a job that ended meanwhile
+                self.inner.cancel(ref)
+        return len(out)

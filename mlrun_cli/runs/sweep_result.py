@@ -1,0 +1,110 @@
+"""What a sweep made: each point's run and status, the best point, the parent's end record."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlrun_cli import tags
+from mlrun_cli.runs import lifecycle
+from mlrun_cli.tracking.base import RunStatus, Tracker
+from mlrun_cli.tracking.outbox import Recorder
+
+
+@dataclass
+class PointResult:
+    index: int
+    point: dict[str, str]
+    status: str = "PENDING"
+    """FINISHED, FAILED, KILLED; PENDING for a point that never started."""
+    run_id: str | None = None
+    exit_code: int | None = None
+    reused: bool = False
+    error: str | None = None
+    objective: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class SweepResult:
+    parent_run_id: str
+    experiment_id: str
+    tracking_uri: str
+    points: list[PointResult]
+    status: RunStatus = RunStatus.RUNNING
+    interrupted_by: int | None = None
+    best: PointResult | None = None
+    objective: str | None = None
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted_by is not None:
+            return tags.exit_code_for_signal(self.interrupted_by)
+        return 0 if all(p.status == "FINISHED" for p in self.points) else 1
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "parent_run_id": self.parent_run_id,
+            "experiment_id": self.experiment_id,
+            "tracking_uri": self.tracking_uri,
+            "status": self.status.name,
+            "exit_code": self.exit_code,
+            "objective": self.objective,
+            "best": self.best.to_dict() if self.best is not None else None,
+            "children": [p.to_dict() for p in self.points],
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    running: int
+    failed: int
+
+
+def settle_parent(
+    objective: tuple[str, str] | None,
+    tracker: Tracker,
+    recorder: Recorder,
+    outcome: SweepResult,
+    scratch: Path,
+) -> None:
+    """The best point by the objective, which runs were reused, and the parent's end."""
+    if objective is not None:
+        metric, goal = objective
+        outcome.objective = f"{metric}:{goal}"
+        for result in outcome.points:
+            if result.status == "FINISHED" and result.run_id:
+                with contextlib.suppress(Exception):  # a run that logged no metric has no value
+                    result.objective = tracker.get_run(result.run_id).metrics.get(metric)
+        scored = [r for r in outcome.points if r.objective is not None]
+        if scored:
+            pick = min if goal == "min" else max
+            outcome.best = pick(scored, key=lambda r: r.objective or 0.0)
+    reused = json.dumps([r.run_id for r in outcome.points if r.reused])
+    end_tags = {tags.SWEEP_REUSED: reused[: tags.MAX_TAG_LENGTH]}
+    if outcome.best is not None:
+        end_tags |= {
+            tags.SWEEP_OBJECTIVE: outcome.objective or "",
+            tags.SWEEP_BEST_RUN: outcome.best.run_id or "",
+            tags.SWEEP_BEST_VALUE: repr(outcome.best.objective),
+            tags.SWEEP_BEST_PARAMS: json.dumps(outcome.best.point)[: tags.MAX_TAG_LENGTH],
+        }
+    (scratch / "points.json").write_text(json.dumps([r.to_dict() for r in outcome.points], indent=2))
+    recorder.log_artifact(scratch / "points.json", lifecycle.ARTIFACT_DIR)
+    finished = all(r.status == "FINISHED" for r in outcome.points)
+    if outcome.interrupted_by is not None:
+        outcome.status = RunStatus.KILLED
+        end_tags[tags.ERROR] = f"cancelled by signal {outcome.interrupted_by}"
+    else:
+        outcome.status = RunStatus.FINISHED if finished else RunStatus.FAILED
+    end_tags[tags.EXIT_CODE] = str(outcome.exit_code)
+    recorder.log_batch({}, end_tags)
+    recorder.end_run(outcome.status, lifecycle.now_ms())

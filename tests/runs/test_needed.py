@@ -1,0 +1,146 @@
+"""The run cache (`--needed`): what changes the fingerprint (a project file, a parameter, the
+env's requirements) runs again; nothing changed does not. Against the file store and a real
+`mlflow server`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.tracking.file_store import FileStore
+from tests.conftest import Result
+
+Mlrun = Callable[..., Result]
+ProjectFactory = Callable[[dict[str, str]], Path]
+
+MLPROJECT = """name: cached
+entry_points:
+  main:
+    parameters:
+      n: {type: int, default: 1}
+    command: "python3 count.py {n}"
+"""
+COUNT = "import sys\nprint('n =', sys.argv[1])\n"
+
+
+def _needed(mlrun: Mlrun, project: Path, *extra: str) -> tuple[bool, str]:
+    """(reused?, run id) of `mlrun run --needed`."""
+    result = mlrun("run", str(project), "--env-manager", "local", "--needed", "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    return bool(out["reused"]), str(out["run_id"])
+
+
+def test_plain_folder_project_file_and_parameter_changes(
+    mlrun: Mlrun, project_factory: ProjectFactory, isolated: Path
+) -> None:
+    project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT, ".gitignore": "*.log\n"})
+    reused, first = _needed(mlrun, project)
+    assert not reused
+    assert _needed(mlrun, project) == (True, first)  # nothing changed
+    plain = mlrun("run", str(project), "--env-manager", "local", "--needed")
+    assert plain.returncode == 0 and f"mlrun: done already in run {first}" in plain.stderr
+    (project / "ignored.log").write_text("not part of the project")
+    (project / "__pycache__").mkdir(exist_ok=True)
+    assert _needed(mlrun, project) == (True, first)  # ignored by .gitignore, or written by runs
+    reused, other = _needed(mlrun, project, "-P", "n=2")  # a parameter
+    assert not reused and other != first
+    (project / "count.py").write_text(COUNT + "# changed\n")  # a project file
+    reused, third = _needed(mlrun, project)
+    assert not reused and third not in (first, other)
+    assert _needed(mlrun, project) == (True, third)
+    record = FileStore(isolated / "mlruns").get_run(third)
+    inputs = json.loads(record.tags["mlrun.fingerprint.inputs"])
+    assert inputs["entry_point"] == "main" and inputs["params"] == {"n": "1"}
+    assert inputs["source"].startswith("files:") and inputs["env"] == "local"
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_git_work_tree_commit_and_uncommitted_changes(
+    mlrun: Mlrun, project_factory: ProjectFactory
+) -> None:
+    project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT, ".gitignore": "mlruns/\n"})
+    _git(project, "init", "-q")
+    _git(project, "add", ".")
+    _git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    reused, first = _needed(mlrun, project)
+    assert not reused
+    assert _needed(mlrun, project) == (True, first)
+    (project / "count.py").write_text(COUNT + "# dirty\n")  # uncommitted
+    reused, dirty = _needed(mlrun, project)
+    assert not reused
+    (project / "notes.txt").write_text("untracked, not ignored")
+    reused, untracked = _needed(mlrun, project)
+    assert not reused and untracked != dirty
+    assert _needed(mlrun, project) == (True, untracked)
+
+
+def test_env_requirements_are_part_of_the_fingerprint(
+    mlrun: Mlrun, project_factory: ProjectFactory
+) -> None:
+    project = project_factory(
+        {
+            "MLproject": MLPROJECT.replace("entry_points", "python_env: python_env.yaml\nentry_points"),
+            "count.py": COUNT,
+            "python_env.yaml": "dependencies:\n  - requests==2.31.0\n",
+        }
+    )
+
+    def inputs() -> dict[str, object]:
+        result = mlrun("run", str(project), "--env-manager", "virtualenv", "--dry-run", "--json")
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout)["fingerprint_inputs"])
+
+    before = inputs()
+    assert inputs() == before
+    (project / "python_env.yaml").write_text("dependencies:\n  - requests==2.32.0\n")
+    after = inputs()
+    assert after["env"] != before["env"] and str(after["env"]).startswith("virtualenv:")
+
+
+@pytest.fixture(scope="module")
+def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.git_daemon import free_port
+    from tests.mlflow_server import start_server, stop_server
+
+    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("server"), free_port())
+    yield url
+    stop_server(proc)
+
+
+@pytest.mark.mlflow
+def test_sweep_needed_against_a_real_mlflow_server(
+    server: str, mlrun: Mlrun, project_factory: ProjectFactory
+) -> None:
+    import urllib.request
+
+    project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT})
+    args = ("run", str(project), "--env-manager", "local", "-S", "n=1,2,3,4", "--tracking-uri", server,
+            "--experiment-name", "cache", "--json")  # fmt: skip
+    first = mlrun(*args)
+    assert first.returncode == 0, first.stderr
+    children = json.loads(first.stdout)["children"]
+    assert [c["status"] for c in children] == ["FINISHED"] * 4 and not any(c["reused"] for c in children)
+    again = json.loads(mlrun(*args, "--needed").stdout)["children"]
+    assert [c["run_id"] for c in again] == [c["run_id"] for c in children]
+    assert all(c["reused"] for c in again)
+    for child in (children[1], children[2]):  # MLflow's delete: lifecycle_stage deleted
+        body = json.dumps({"run_id": child["run_id"]}).encode()
+        request = urllib.request.Request(
+            f"{server}/api/2.0/mlflow/runs/delete", body, {"Content-Type": "application/json"}
+        )
+        urllib.request.urlopen(request, timeout=30).close()
+    third = mlrun(*args, "--needed")
+    assert third.returncode == 0, third.stderr
+    rerun = [c for c in json.loads(third.stdout)["children"] if not c["reused"]]
+    assert [c["point"]["n"] for c in rerun] == ["2", "3"]
+    single = mlrun("run", str(project), "--env-manager", "local", "-P", "n=4", "--tracking-uri", server,
+                   "--experiment-name", "cache", "--needed")  # fmt: skip
+    assert single.returncode == 0 and f"done already in run {children[3]['run_id']}" in single.stderr

@@ -1,0 +1,215 @@
+"""Sweeps through the real `mlrun` command: a parent run, one child run per point, parallelism
+observed from the points' own timestamps, --needed resuming, bad points, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlrun_cli.tracking.base import RunRecord, RunStatus
+from mlrun_cli.tracking.file_store import FileStore
+from tests.conftest import MLRUN, Result
+
+Mlrun = Callable[..., Result]
+ProjectFactory = Callable[[dict[str, str]], Path]
+
+# Each point appends "start <t>" and "end <t>" lines to $MARKS, sleeps, logs the metric `loss`
+# (a*b) the way MLflow's client writes a file store, and fails when asked to (b == 99).
+TRAIN = """
+import os, sys, time
+a, b, pause = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+marks = os.environ["MARKS"]
+with open(marks, "a") as f:
+    f.write(f"start {time.time()} {a} {b}\\n")
+time.sleep(pause)
+with open(marks, "a") as f:
+    f.write(f"end {time.time()} {a} {b}\\n")
+store = os.environ["MLFLOW_TRACKING_URI"].removeprefix("file://")
+if os.path.isdir(store):
+    run = os.path.join(store, os.environ["MLFLOW_EXPERIMENT_ID"], os.environ["MLFLOW_RUN_ID"])
+    os.makedirs(os.path.join(run, "metrics"), exist_ok=True)
+    with open(os.path.join(run, "metrics", "loss"), "w") as f:
+        f.write(f"{int(time.time() * 1000)} {a * b} 0\\n")
+sys.exit(3 if b == 99 else 0)
+"""
+MLPROJECT = """name: sweepy
+entry_points:
+  main:
+    parameters:
+      a: {type: float, default: 1}
+      b: {type: int, default: 1}
+      pause: {type: float, default: 0.4}
+    command: "python3 train.py {a} {b} {pause}"
+"""
+
+
+@pytest.fixture
+def project(project_factory: ProjectFactory) -> Path:
+    return project_factory({"MLproject": MLPROJECT, "train.py": TRAIN})
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"MARKS": str(tmp_path / "marks.txt")}
+
+
+def _runs(store: Path) -> list[RunRecord]:
+    files = FileStore(store)
+    return [files.get_run(r.run_id) for r in files.search_runs(None, 10_000)]
+
+
+def _split(runs: list[RunRecord]) -> tuple[list[RunRecord], list[RunRecord]]:
+    parents = [r for r in runs if "mlrun.sweep" in r.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.tags]
+    return parents, children
+
+
+def _max_running(marks: Path) -> int:
+    events = []
+    for line in marks.read_text().splitlines():
+        kind, when, *_ = line.split()
+        events.append((float(when), 0 if kind == "end" else 1))
+    running = peak = 0
+    for _, start in sorted(events):
+        running += 1 if start else -1
+        peak = max(peak, running)
+    return peak
+
+
+def _delete(store: Path, run: RunRecord) -> None:
+    """What `mlflow runs delete` does to a file store: the run stays, marked deleted."""
+    meta_file = store / run.experiment_id / run.run_id / "meta.yaml"
+    meta = yaml.safe_load(meta_file.read_text())
+    meta["lifecycle_stage"] = "deleted"
+    meta_file.write_text(yaml.safe_dump(meta))
+
+
+SWEEP = ("-S", "a=0.5,1,2", "-S", "b=range(1,3)")
+
+
+def test_grid_runs_children_under_one_parent_then_needed_resumes(
+    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
+) -> None:
+    store = isolated / "mlruns"
+    args = ("run", str(project), "--env-manager", "local", *SWEEP, "--experiment-name", "grid")
+    result = mlrun(*args, "--max-parallel", "2", "--objective", "loss:max", "--json", env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    parents, children = _split(_runs(store))
+    assert len(parents) == 1 and len(children) == 6
+    parent = parents[0]
+    assert out["parent_run_id"] == parent.run_id and parent.status is RunStatus.FINISHED
+    assert parent.tags["mlrun.sweep"] == "6"
+    assert "mlrun/sweep.json" in parent.artifacts and "mlrun/points.json" in parent.artifacts
+    assert {c.tags["mlflow.parentRunId"] for c in children} == {parent.run_id}
+    assert all(c.status is RunStatus.FINISHED and c.tags["mlrun.exit_code"] == "0" for c in children)
+    assert all("mlrun/console.log" in c.artifacts and "mlrun.fingerprint" in c.tags for c in children)
+    points = sorted((c.params["a"], c.params["b"]) for c in children)
+    assert points == sorted((a, b) for a in ("0.5", "1", "2") for b in ("1", "2"))
+    # Stable order: the last parameter varies fastest.
+    assert [(p["point"]["a"], p["point"]["b"]) for p in out["children"]][:3] == [
+        ("0.5", "1"), ("0.5", "2"), ("1", "1"),
+    ]  # fmt: skip
+    assert _max_running(tmp_path / "marks.txt") == 2
+    best = next(c for c in children if (c.params["a"], c.params["b"]) == ("2", "2"))
+    assert parent.tags["mlrun.sweep.best_run_id"] == best.run_id
+    assert out["best"]["objective"] == 4.0
+
+    # Again with --needed: nothing runs, no child is created.
+    again = mlrun(*args, "--needed", "--json", env=_env(tmp_path))
+    assert again.returncode == 0, again.stderr
+    parents, children_after = _split(_runs(store))
+    assert len(children_after) == 6 and len(parents) == 2
+    newest = max(parents, key=lambda r: r.start_time_ms)
+    assert sorted(json.loads(newest.tags["mlrun.sweep.reused"])) == sorted(c.run_id for c in children)
+    assert all(p["reused"] for p in json.loads(again.stdout)["children"])
+
+    # Two children deleted: exactly those two run again.
+    gone = [children[0], children[3]]
+    for run in gone:
+        _delete(store, run)
+    third = mlrun(*args, "--needed", env=_env(tmp_path))
+    assert third.returncode == 0, third.stderr
+    _, children_now = _split(_runs(store))
+    new = [c for c in children_now if c.run_id not in {r.run_id for r in children_after}]
+    assert sorted((c.params["a"], c.params["b"]) for c in new) == sorted(
+        (r.params["a"], r.params["b"]) for r in gone
+    )
+    assert "2 run, 4 reused" in third.stderr
+
+
+def test_bad_point_is_exit_2_naming_it_and_nothing_is_created(
+    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
+) -> None:
+    result = mlrun("run", str(project), "--env-manager", "local", "-S", "a=1,x", "-S", "b=1,2",
+                   env=_env(tmp_path))  # fmt: skip
+    assert result.returncode == 2
+    assert "point 2 (a=x b=1)" in result.stderr and "point 3 (a=x b=2)" in result.stderr
+    assert not (tmp_path / "marks.txt").exists()
+    assert not (isolated / "mlruns").exists() or _runs(isolated / "mlruns") == []
+    for bad in (["-S", "a=uniform(0,1)"], ["-S", "a=range(1)"], ["-S", "a=1", "-P", "a=2"]):
+        refused = mlrun("run", str(project), "--env-manager", "local", *bad, env=_env(tmp_path))
+        assert refused.returncode == 2, refused.stderr
+
+
+def test_dry_run_lists_the_points_and_random_is_seeded(mlrun: Mlrun, project: Path, tmp_path: Path) -> None:
+    listed = mlrun("run", str(project), "--env-manager", "local", *SWEEP, "--dry-run", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["points"]) == 6
+    picks = [
+        json.loads(
+            mlrun("run", str(project), "-S", "a=loguniform(0.001,1)", "-S", "b=1,2,3", "--random", "4",
+                  "--seed", "7", "--dry-run", "--json").stdout
+        )["sweep"]["points"]
+        for _ in range(2)
+    ]  # fmt: skip
+    assert picks[0] == picks[1] and len(picks[0]) == 4
+    assert all(0.001 <= float(p["a"]) <= 1 for p in picks[0])
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text("parameters:\n  a: [0.5, 1]\n  b: 'range(1,4)'\nmax_parallel: 3\n")
+    from_file = mlrun("run", str(project), "--sweep-file", str(sweep_file), "--dry-run", "--json")
+    assert from_file.returncode == 0, from_file.stderr
+    assert len(json.loads(from_file.stdout)["points"]) == 6
+    schema = mlrun("schema", "sweep")
+    assert schema.returncode == 0 and json.loads(schema.stdout)["title"].startswith("mlrun sweep")
+
+
+def test_failed_points_are_listed_and_exit_1(
+    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
+) -> None:
+    result = mlrun("run", str(project), "--env-manager", "local", "-S", "b=1,99", "-P", "pause=0",
+                   env=_env(tmp_path))  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "point 1 b=99: FAILED" in result.stderr
+    parents, children = _split(_runs(isolated / "mlruns"))
+    assert parents[0].status is RunStatus.FAILED
+    assert sorted(c.status.name for c in children) == ["FAILED", "FINISHED"]
+
+
+def test_ctrl_c_cancels_the_sweep_and_leaves_unfinished_children_killed(
+    project: Path, isolated: Path, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks.txt"
+    proc = subprocess.Popen(
+        [*MLRUN, "run", str(project), "--env-manager", "local", "-S", "b=1,2,3,4", "-P", "pause=60",
+         "--max-parallel", "2"],
+        cwd=isolated, env={**os.environ, **_env(tmp_path)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not marks.exists() or len(marks.read_text().splitlines()) < 2):
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    parents, children = _split(_runs(isolated / "mlruns"))
+    assert parents[0].status is RunStatus.KILLED
+    assert len(children) == 2 and all(c.status is RunStatus.KILLED for c in children), err.decode()
+    assert "end" not in marks.read_text()

@@ -1,6 +1,7 @@
 """`import mlrun_cli` from a plain script in a fresh venv, as a user would from a notebook: the
-sklearn example runs, a 2-point sweep runs, a submitted run is waited for and another cancelled, errors are mlrun's own
-exceptions, importing stays light, and a caller's code type-checks against the shipped py.typed."""
+sklearn example runs, a 2-point sweep runs, a submitted run is waited for and another cancelled,
+errors are mlrun's own exceptions, importing stays light, and a caller's code type-checks against
+the shipped py.typed."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlrun_cli.errors import UsageError
+from mlrun_cli.errors import EXIT_INFRA, InfrastructureError, UsageError
 from mlrun_cli.home import mlrun_home, writable_dir
 from mlrun_cli.sources.git_urls import clean_url, credentials_of, redact
 
@@ -58,8 +58,26 @@ _CREDENTIAL_HELPER = (
 )
 
 
+_NO_ANSWER = (
+    "timed out",
+    "could not resolve host",
+    "connection refused",
+    "failed to connect",
+    "connection reset",
+    "network is unreachable",
+    "no route to host",
+    "temporary failure in name resolution",
+)
+
+
 class GitError(UsageError):
     """A git operation failed; the message never carries credentials."""
+
+
+class GitUnreachable(GitError, InfrastructureError):
+    """The remote did not answer: infrastructure, not the user's input."""
+
+    exit_code = EXIT_INFRA
 
 
 def timeout_s() -> float:
@@ -179,7 +197,11 @@ class RepoCache:
         return True
 
     def _unreachable(self, error: GitError) -> GitError:
-        return GitError(f"cannot fetch from {clean_url(self.url)}: {error.message}", hint=error.hint)
+        # A remote that does not answer is worth a retry (exit 75); one that answers "no such
+        # repository" or refuses the credentials is the user's input (exit 2).
+        silent = any(sign in error.message.lower() for sign in _NO_ANSWER)
+        kind = GitUnreachable if silent else GitError
+        return kind(f"cannot fetch from {clean_url(self.url)}: {error.message}", hint=error.hint)
 
     def default_branch(self) -> str:
         try:

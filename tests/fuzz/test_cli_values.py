@@ -66,9 +66,7 @@ DOCKER_NAMES = st.sampled_from(
      "pids-limit", "cap-add", "network", "--cpus", "-e", "unknown", ""]
 )  # fmt: skip
 DOCKER_ARGS = st.lists(
-    st.one_of(
-        st.tuples(DOCKER_NAMES, st.sampled_from(["=", ""]), TEXT_VALUES).map("".join), TEXT_VALUES
-    ),
+    st.one_of(st.tuples(DOCKER_NAMES, st.sampled_from(["=", ""]), TEXT_VALUES).map("".join), TEXT_VALUES),
     max_size=6,
 )
 

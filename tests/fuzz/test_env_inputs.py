@@ -34,8 +34,12 @@ PYTHON_ENV = 'python: "3.11"\ndependencies: ["-r requirements.txt"]\n'
 )  # fmt: skip
 def check_requirements(files: tuple[bytes, bytes]) -> None:
     check_project(
-        {"MLproject": PROJECT, "python_env.yaml": PYTHON_ENV, "requirements.txt": files[0],
-         "other.txt": files[1]}
+        {
+            "MLproject": PROJECT,
+            "python_env.yaml": PYTHON_ENV,
+            "requirements.txt": files[0],
+            "other.txt": files[1],
+        }
     )
 
 

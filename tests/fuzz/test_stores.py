@@ -137,8 +137,12 @@ def check_end_to_end(text: bytes) -> None:
             assert proc.returncode in (0, 2), proc.stdout + proc.stderr
             assert "Traceback" not in proc.stderr + proc.stdout
             if proc.returncode == 2:
-                assert "MLproject" in proc.stderr or "python_env.yaml" in proc.stderr or "-P" in proc.stderr \
-                    or "param" in proc.stderr, proc.stderr
+                assert (
+                    "MLproject" in proc.stderr
+                    or "python_env.yaml" in proc.stderr
+                    or "-P" in proc.stderr
+                    or "param" in proc.stderr
+                ), proc.stderr
             assert not (Path(cwd) / "fuzz-executed-marker").exists()
 
 

@@ -63,9 +63,7 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
-def test_git_work_tree_commit_and_uncommitted_changes(
-    mlrun: Mlrun, project_factory: ProjectFactory
-) -> None:
+def test_git_work_tree_commit_and_uncommitted_changes(mlrun: Mlrun, project_factory: ProjectFactory) -> None:
     project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT, ".gitignore": "mlruns/\n"})
     _git(project, "init", "-q")
     _git(project, "add", ".")
@@ -82,9 +80,7 @@ def test_git_work_tree_commit_and_uncommitted_changes(
     assert _needed(mlrun, project) == (True, untracked)
 
 
-def test_env_requirements_are_part_of_the_fingerprint(
-    mlrun: Mlrun, project_factory: ProjectFactory
-) -> None:
+def test_env_requirements_are_part_of_the_fingerprint(mlrun: Mlrun, project_factory: ProjectFactory) -> None:
     project = project_factory(
         {
             "MLproject": MLPROJECT.replace("entry_points", "python_env: python_env.yaml\nentry_points"),

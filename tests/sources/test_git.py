@@ -232,22 +232,23 @@ def test_parallel_runs_of_two_versions_do_not_collide(
 
 
 @pytest.mark.parametrize(
-    ("uri", "args", "message"),
+    ("uri", "args", "message", "code"),
     [
-        ("{bare}#sub.dir", ["-v", "nope"], "unknown version 'nope' of file://"),
-        ("{bare}#missing", ["-v", "main"], "subdirectory 'missing' not found in file://"),
-        ("{bare}#../etc", [], "invalid subdirectory '../etc'"),
-        ("git://127.0.0.1:9/proj.git", [], "cannot fetch from git://127.0.0.1:9/proj.git"),
-        ("{notrepo}", ["-v", "main"], "--version needs a git repository"),
-        ("ext::sh -c touch% /tmp/pwned", [], "transport helpers (ext::, fd::) can run programs"),
-        ("-uhttps://x/y", [], "it looks like a git option"),
-        ("https://127.0.0.1:9/x.git--upload-pack=touch", [], "it looks like a git option"),
-        ("https://user:s3cret@127.0.0.1:9/x.git", [], "cannot fetch from https://127.0.0.1:9/x.git"),
+        ("{bare}#sub.dir", ["-v", "nope"], "unknown version 'nope' of file://", 2),
+        ("{bare}#missing", ["-v", "main"], "subdirectory 'missing' not found in file://", 2),
+        ("{bare}#../etc", [], "invalid subdirectory '../etc'", 2),
+        ("git://127.0.0.1:9/proj.git", [], "cannot fetch from git://127.0.0.1:9/proj.git", 75),
+        ("{notrepo}", ["-v", "main"], "--version needs a git repository", 2),
+        ("ext::sh -c touch% /tmp/pwned", [], "transport helpers (ext::, fd::) can run programs", 2),
+        ("-uhttps://x/y", [], "it looks like a git option", 2),
+        ("https://127.0.0.1:9/x.git--upload-pack=touch", [], "it looks like a git option", 2),
+        ("https://user:s3cret@127.0.0.1:9/x.git", [], "cannot fetch from https://127.0.0.1:9/x.git", 75),
     ],
 )
-def test_bad_sources_exit_2_clearly_and_record_nothing(
+def test_bad_sources_fail_clearly_and_record_nothing(
     uri: str,
     args: list[str],
+    code: int,
     message: str,
     mlrun: Mlrun,
     repos: dict[str, object],
@@ -259,7 +260,7 @@ def test_bad_sources_exit_2_clearly_and_record_nothing(
     uri = uri.format(bare=Path(str(repos["bare"])).as_uri(), notrepo=notrepo)
     # After "--", as a user must write a URI that starts with "-".
     result = mlrun("run", "--env-manager", "local", *args, "--", uri, env={"MLRUN_GIT_TIMEOUT": "20"})
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == code, result.stderr  # 75: the remote did not answer (worth a retry)
     assert message in result.stderr
     assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
     assert not (isolated / "mlruns").exists()
@@ -297,7 +298,7 @@ def test_network_operations_time_out_clearly(mlrun: Mlrun) -> None:
         result = mlrun(
             "run", f"git://127.0.0.1:{port}/x.git", "--env-manager", "local", env={"MLRUN_GIT_TIMEOUT": "2"}
         )
-        assert result.returncode == 2
+        assert result.returncode == 75  # infrastructure: a retry may succeed
         assert "timed out after 2 s" in result.stderr and "MLRUN_GIT_TIMEOUT" in result.stderr
         assert time.monotonic() - started < 20
     finally:

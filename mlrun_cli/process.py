@@ -152,10 +152,8 @@ def run_streaming(
     previous = {s: signal.signal(s, on_signal) for s in _FORWARDED} if in_main else {}
     with ConsoleLog(log_path) as log:
         assert proc.stdout is not None and proc.stderr is not None
-        pumps = start_pumps(
-            (read_pipe(pipe), Sink(log, terminal))
-            for pipe, terminal in ((proc.stdout, out), (proc.stderr, err))
-        )
+        sinks = [Sink(log, out), Sink(log, err)]
+        pumps = start_pumps(zip((read_pipe(proc.stdout), read_pipe(proc.stderr)), sinks, strict=True))
         try:
             returncode = proc.wait()
         finally:
@@ -172,6 +170,8 @@ def run_streaming(
             for pump in pumps:
                 # A background grandchild may hold the pipe open; do not wait for it forever.
                 pump.join(timeout=2.0)
+            for sink in sinks:
+                sink.close()  # what it held back goes into the log; later output is not the run's
     duration = time.monotonic() - start
     if received:
         return Outcome(128 + received[0], received[0], duration)

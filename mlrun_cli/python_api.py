@@ -172,25 +172,37 @@ def _docker_args(docker_args: Mapping[str, object] | Sequence[str] | None) -> tu
 
 
 def _argv(request: RunRequest) -> list[str]:
+    """The command line of the run's own mlrun process. Parameter values (secrets among them) and
+    the tracking URI (credentials) are not on it, where any local user could read them: they go
+    through the process's stdin and environment (see _submit)."""
     argv = [sys.executable, "-m", "mlrun_cli", "run", request.uri, "-e", request.entry_point, "--json"]
     options = {
         "-b": request.backend, "-v": request.version, "--experiment-name": request.experiment_name,
         "--experiment-id": request.experiment_id, "-c": request.backend_config,
-        "--run-name": request.run_name,
-        "--env-manager": request.env_manager, "--tracking-uri": request.tracking_uri,
-        "--timeout": request.timeout, "--retries": request.retries,
+        "--run-name": request.run_name, "--env-manager": request.env_manager,
+        "--timeout": request.timeout, "--retries": request.retries, "--retry-delay": request.retry_delay,
+        "--secrets-file": request.secrets_file,
     }  # fmt: skip
     argv += [arg for flag, value in options.items() if value is not None for arg in (flag, str(value))]
-    argv += [arg for param in request.params for arg in ("-P", param)]
     argv += [arg for option in request.env_options.docker_args for arg in ("-A", option)]
-    return argv + (["--build-image"] if request.env_options.build_image else [])
+    argv += ["--params-stdin"] if request.params else []
+    flags = {"--build-image": request.env_options.build_image, "--needed": request.needed,
+             "--retry-on-timeout": request.retry_on_timeout}  # fmt: skip
+    argv += [flag for flag, on in flags.items() if on]
+    return argv + (["--retry-on", ",".join(map(str, request.retry_on))] if request.retry_on else [])
 
 
 def _submit(request: RunRequest) -> SubmittedRun:
     """An mlrun process of its own: signals, the parent-death guard and Ctrl-C stay its business."""
+    env = dict(os.environ)
+    if request.tracking_uri is not None:
+        env["MLFLOW_TRACKING_URI"] = request.tracking_uri
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, a list of arguments
-        _argv(request), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ)
+        _argv(request), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(list(request.params)).encode() if request.params else b"")
+    process.stdin.close()
     handle = SubmittedRun(process)
     started = threading.Event()
 

@@ -77,45 +77,70 @@ class ConsoleLog:
 
 _MASKED: dict[bytes, int] = {}
 """Secret values (with how many runs of this process hide them) that no output may show."""
+_MASKED_LOCK = threading.Lock()
 
 
 @contextmanager
 def masking(values: Iterable[str]) -> Iterator[None]:
-    """While it lasts, every Sink writes `***` for each of these values, to terminal and log."""
+    """While it lasts, every Sink made writes `***` for each of these values (terminal and log)."""
     added = [value.encode() for value in values if value]
-    for value in added:
-        _MASKED[value] = _MASKED.get(value, 0) + 1
+    with _MASKED_LOCK:
+        for value in added:
+            _MASKED[value] = _MASKED.get(value, 0) + 1
     try:
         yield
     finally:
-        for value in added:
-            _MASKED[value] -= 1
-            if not _MASKED[value]:
-                del _MASKED[value]
+        with _MASKED_LOCK:
+            for value in added:
+                _MASKED[value] -= 1
+                if not _MASKED[value]:
+                    del _MASKED[value]
 
 
 class Sink:
-    """One stream of output: to the terminal (best effort) and the console log (always)."""
+    """One stream of output: to the terminal (best effort) and the console log (always), with the
+    secrets known when it was made masked for as long as it lives (even if a grandchild outlives
+    the run). Once closed, it writes nothing more."""
 
     def __init__(self, log: ConsoleLog, terminal: BinaryIO | None) -> None:
         self.log = log
         self.terminal = terminal
+        with _MASKED_LOCK:
+            self._secrets = sorted(_MASKED, key=len, reverse=True)
+        self._keep = max((len(value) for value in self._secrets), default=1) - 1
         self._held = b""
         """The end of the output so far that could begin a secret: written once it cannot."""
+        self._lock = threading.Lock()
+        self._closed = False
 
     def write(self, chunk: bytes) -> None:
-        if _MASKED or self._held:
-            chunk = self._mask(chunk)
-        self._emit(chunk)
+        with self._lock:
+            if self._closed:
+                return  # a grandchild still writing after the run ended: not the run's output
+            if self._secrets:
+                chunk = self._mask(chunk)
+            self._emit(chunk)
 
     def finish(self) -> None:
         """The stream ended: what was held back goes out (masked)."""
-        held, self._held = self._held, b""
-        self._emit(_replace_secrets(held))
+        with self._lock:
+            held, self._held = self._held, b""
+            self._emit(self._replace(held))
+
+    def close(self) -> None:
+        """The run is over: flush what was held back and take nothing more."""
+        self.finish()
+        with self._lock:
+            self._closed = True
+
+    def _replace(self, data: bytes) -> bytes:
+        for value in self._secrets:
+            data = data.replace(value, b"***")
+        return data
 
     def _mask(self, chunk: bytes) -> bytes:
-        data = _replace_secrets(self._held + chunk)
-        cut = max(0, len(data) - (max((len(value) for value in _MASKED), default=1) - 1))
+        data = self._replace(self._held + chunk)
+        cut = max(0, len(data) - self._keep)
         self._held = data[cut:]
         return data[:cut]
 
@@ -129,12 +154,6 @@ class Sink:
             except (OSError, ValueError):
                 self.terminal = None  # our own output went away (closed pipe); keep logging
         self.log.write(chunk)
-
-
-def _replace_secrets(data: bytes) -> bytes:
-    for value in sorted(_MASKED, key=len, reverse=True):
-        data = data.replace(value, b"***")
-    return data
 
 
 def pump(chunks: Iterable[bytes], sink: Sink) -> None:

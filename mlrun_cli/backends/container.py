@@ -93,19 +93,18 @@ def run_in_container(
         with ConsoleLog(console_log) as log:
             # Attached before the start, so even a command that exits at once loses no output.
             terminals = {"stdout": stdout or sys.stdout.buffer, "stderr": sys.stderr.buffer}
-            streams = start_pumps(
-                (
-                    container.attach(
-                        stdout=which == "stdout", stderr=which == "stderr", stream=True, logs=True
-                    ),
-                    Sink(log, terminal),
-                )
-                for which, terminal in terminals.items()
-            )
+            sinks = [Sink(log, terminal) for terminal in terminals.values()]
+            attached = [
+                container.attach(stdout=which == "stdout", stderr=which == "stderr", stream=True, logs=True)
+                for which in terminals
+            ]
+            streams = start_pumps(zip(attached, sinks, strict=True))
             container.start()
             status = container.wait()
             for stream in streams:
                 stream.join(timeout=5)
+            for sink in sinks:
+                sink.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

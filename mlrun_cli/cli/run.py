@@ -78,6 +78,12 @@ from mlrun_cli.cli.error_handler import error_handler
     help="dotenv values for secret parameters (mode 600) [default: -P, then MLRUN_SECRET_<NAME>].",
 )
 @click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
+@click.option(
+    "--params-stdin",
+    is_flag=True,
+    hidden=True,
+    help="Also read NAME=VALUE parameters as a JSON list from stdin (the Python API: off argv).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
 @click.option(
     "--needed", is_flag=True, help="Skip the run if a FINISHED run with the same fingerprint exists."
@@ -135,6 +141,7 @@ def run(
     retry_on: str | None,
     retry_on_timeout: bool,
     secrets_file: Path | None,
+    params_stdin: bool,
     dry_run: bool,
     needed: bool,
     sweeps: tuple[str, ...],
@@ -154,7 +161,7 @@ def run(
         request = api.RunRequest(
             uri=uri,
             entry_point=entry_point,
-            params=params,
+            params=params + (_stdin_params() if params_stdin else ()),
             env_manager=env_manager,
             experiment_name=experiment_name,
             experiment_id=experiment_id,
@@ -213,3 +220,17 @@ def _exit_codes(text: str | None) -> tuple[int, ...]:
         from mlrun_cli.errors import UsageError
 
         raise UsageError(f"--retry-on {text!r}: give exit codes separated by commas, e.g. 137,143") from None
+
+
+def _stdin_params() -> tuple[str, ...]:
+    import json
+
+    from mlrun_cli.errors import UsageError
+
+    try:
+        values = json.loads(sys.stdin.read() or "[]")
+    except ValueError:
+        raise UsageError("--params-stdin: stdin is not a JSON list of NAME=VALUE strings") from None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise UsageError("--params-stdin: stdin is not a JSON list of NAME=VALUE strings")
+    return tuple(values)

@@ -104,6 +104,7 @@ def _done_already(plan: RunPlan) -> RunResult | None:
     """--needed: the FINISHED run with this plan's fingerprint, as this run's result."""
     from mlrun_cli.runs.needed import find_done
     from mlrun_cli.tracking.base import RunStatus
+    from mlrun_cli.tracking.uris import split_credentials
 
     assert plan.fingerprint is not None
     found = find_done(plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value)
@@ -112,7 +113,7 @@ def _done_already(plan: RunPlan) -> RunResult | None:
     duration = (found.end_time_ms - found.start_time_ms) / 1000 if found.end_time_ms else 0.0
     return RunResult(
         found.run_id, found.experiment_id, RunStatus.FINISHED, 0, duration, plan.command,
-        plan.bound.all_values(), plan.tracking_uri, found.run_name, reused=True,
+        plan.bound.all_values(), split_credentials(plan.tracking_uri)[0], found.run_name, reused=True,
     )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from mlrun_cli import __version__, tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.cache import lease
-from mlrun_cli.errors import Terminated
+from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.home import writable_dir
 from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs import ownership
@@ -38,6 +38,7 @@ CONSOLE_LOG = "console.log"
 ARTIFACT_DIR = "mlrun"
 JOB_SCRIPT = "job.sh"
 TIMED_OUT = "TIMEOUT"
+CANCEL_TRIES = 5
 
 
 def job_dir(run_id: str) -> Path:
@@ -86,11 +87,11 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
     user = user_name()
+    scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))  # before the run: nothing can fail between
     run_ref = tracker.create_run(
         experiment.experiment_id, plan.run_name, user, now_ms(), start_tags(plan, env, user)
     )
     recorder = Recorder(tracker, run_ref)
-    scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))
     started = time.monotonic()
     try:
         ownership.claim(
@@ -146,7 +147,13 @@ def _wait_in_time(plan: RunPlan, ref: JobRef, console_log: Path, stdout: BinaryI
     def expire() -> None:
         expired.set()
         sys.stderr.write(f"mlrun: the run exceeded its time limit ({limit}): stopping it\n")
-        plan.backend.cancel(ref)
+        for attempt in range(CANCEL_TRIES):  # a cluster that does not answer gets a few more tries
+            try:
+                plan.backend.cancel(ref)
+                return
+            except MlrunError as error:
+                sys.stderr.write(f"mlrun: warning: cannot stop the job yet: {error.message}\n")
+                time.sleep(2.0 * (attempt + 1))
 
     timer = threading.Timer(plan.timeout_s, expire)
     timer.daemon = True

@@ -41,12 +41,18 @@ def _boot_id() -> str:
         return ""
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name ([] where /proc is missing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def _start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot ('' where /proc is missing)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,9 @@ class Owner:
             return False
         except PermissionError:
             return True
+        fields = _stat(self.pid)
+        if fields and fields[0] == "Z":
+            return False  # killed, and not yet reaped by its parent
         return _start_time(self.pid) == self.start_time
 
 

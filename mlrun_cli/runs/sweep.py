@@ -88,10 +88,18 @@ def plan_sweep(request: SweepRequest) -> SweepPlan:
     except ParameterError as error:
         raise ParameterError([f"point 0 ({describe(spec.points[0])}): {p}" for p in error.problems]) from None
     try:
+        secret = sorted(d.name for d in spec.dimensions if _is_secret(base, d.name))
+        if secret:  # its values would be in the sweep spec, the points table, every array task
+            raise UsageError(f"a secret parameter cannot be swept: {', '.join(secret)}")
         return _plan_points(request, spec, base, fixed)
     except BaseException:
         base.source.close()
         raise
+
+
+def _is_secret(plan: RunPlan, name: str) -> bool:
+    param = plan.entry.parameters.get(name)
+    return param is not None and param.type == "secret"
 
 
 def _plan_points(
@@ -99,11 +107,16 @@ def _plan_points(
 ) -> SweepPlan:
     points, problems = [], []
     relative = base.source.cleanup is not None
+    secrets = None
+    if request.run.secrets_file is not None:
+        from mlrun_cli.project.secrets_file import load_secrets_file
+
+        secrets = load_secrets_file(request.run.cwd / request.run.secrets_file)
     for index, point in enumerate(spec.points):
         try:
             bound = params.bind(
                 base.entry, [*fixed, *point.items()], request.run.cwd, base.project.directory,
-                record_relative=relative,
+                record_relative=relative, secrets=secrets,
             )  # fmt: skip
         except ParameterError as error:
             problems += [f"point {index} ({describe(point)}): {p}" for p in error.problems]

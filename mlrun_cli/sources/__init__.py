@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
+from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import UsageError
 
 
@@ -72,7 +73,7 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     if not directory.is_dir():
         raise UsageError(f"subdirectory {subdir!r} not found in {root}")
     tags, diff = git_source.local_provenance(directory)
-    name = tags.pop("mlflow.source.name", None) or (f"{root}#{subdir}" if subdir else str(root))
+    name = tags.pop(tag_keys.SOURCE_NAME, None) or (f"{root}#{subdir}" if subdir else str(root))
     return ProjectSource(directory, name, tags, diff)
 
 
@@ -97,7 +98,7 @@ def _from_git(base: str, subdir: str, version: str | None, refresh: bool) -> Pro
     url = git_urls.clean_url(parsed.url)
     source.directory = directory
     source.name = f"{url}#{parsed.subdir}" if parsed.subdir else url
-    source.tags = {"mlflow.source.git.commit": resolved.commit, "mlflow.source.git.repoURL": url}
+    source.tags = {tag_keys.GIT_COMMIT: resolved.commit, tag_keys.GIT_REPO_URL: url}
     if resolved.branch:
-        source.tags["mlflow.source.git.branch"] = resolved.branch
+        source.tags[tag_keys.GIT_BRANCH] = resolved.branch
     return source

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import EXIT_INFRA, InfrastructureError, UsageError
 from mlrun_cli.home import mlrun_home, writable_dir
 from mlrun_cli.sources.git_urls import clean_url, credentials_of, redact
@@ -299,12 +300,12 @@ def local_provenance(directory: Path) -> tuple[dict[str, str], str | None]:
     if not commit:
         return {}, None
     status = _git("status", "--porcelain", "--untracked-files=normal", cwd=directory, check=False)
-    tags = {"mlflow.source.git.commit": commit, "mlrun.git.dirty": "true" if status.strip() else "false"}
+    tags = {tag_keys.GIT_COMMIT: commit, tag_keys.GIT_DIRTY: "true" if status.strip() else "false"}
     remote = _git("config", "--get", "remote.origin.url", cwd=directory, check=False).strip()
     if remote:
-        tags["mlflow.source.git.repoURL"] = clean_url(remote)
+        tags[tag_keys.GIT_REPO_URL] = clean_url(remote)
     subdir = os.path.relpath(directory, top)
-    tags["mlflow.source.name"] = f"file://{top}" + ("" if subdir == "." else f"#{subdir}")
+    tags[tag_keys.SOURCE_NAME] = f"file://{top}" + ("" if subdir == "." else f"#{subdir}")
     diff = None
     if status.strip():
         diff = _git("diff", "HEAD", "--binary", cwd=directory, check=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from mlrun_cli import tags as tag_keys
 from mlrun_cli.atomic import write_atomic
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
@@ -259,7 +260,7 @@ class FileStore:
             run_id=str(meta["run_id"]),
             experiment_id=str(meta["experiment_id"]),
             experiment_name=experiment_name,
-            run_name=str(meta.get("run_name") or tags.get("mlflow.runName", "")),
+            run_name=str(meta.get("run_name") or tags.get(tag_keys.RUN_NAME, "")),
             status=RunStatus(int(status)) if str(status).isdigit() else RunStatus[str(status)],
             start_time_ms=int(meta.get("start_time") or 0),
             end_time_ms=int(end) if end is not None else None,

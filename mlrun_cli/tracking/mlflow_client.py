@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
 
@@ -74,7 +75,7 @@ class MlflowClientTracker:
             "create_run",
             experiment_id,
             start_time=start_time_ms,
-            tags={**tags, "mlflow.user": user},
+            tags={**tags, tag_keys.USER: user},
             run_name=run_name,
         )
         return RunRef(run.info.run_id, run.info.experiment_id, run.info.artifact_uri)

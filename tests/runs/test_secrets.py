@@ -115,3 +115,31 @@ def test_a_secret_in_a_container_run(
     assert result.returncode == 0, result.stderr
     assert "got ***" in result.stdout and f"{len(CANARY)}" in result.stdout
     assert_nowhere(CANARY, result, isolated / "mlruns", isolated.parent / "mlrun-home")
+
+
+def test_a_secret_cannot_be_swept(mlrun: Mlrun, project_factory: Factory, isolated: Path) -> None:
+    project = project_factory({"MLproject": PROJECT})
+    result = mlrun("run", str(project), "--env-manager", "local", "-S", f"token={CANARY},b", "--dry-run")
+    assert result.returncode == 2 and "a secret parameter cannot be swept: token" in result.stderr
+    assert_nowhere(CANARY, result)
+
+
+def test_what_a_grandchild_prints_after_the_run_is_not_the_runs(
+    project_factory: Factory, isolated: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A process that outlives the run (here the Python API's caller) never shows the secret."""
+    import time
+
+    import mlrun_cli
+
+    spec = {
+        "parameters": {"token": {"type": "secret"}},
+        "command": "(sleep 5; echo late:{token}) & echo early",
+    }
+    project = project_factory({"MLproject": json.dumps({"entry_points": {"main": spec}})})
+    result = mlrun_cli.run(str(project), parameters={"token": CANARY}, env_manager="local")
+    assert isinstance(result, mlrun_cli.RunResult) and result.exit_code == 0
+    time.sleep(5.5)
+    out, err = capfd.readouterr()
+    assert "early" in out and CANARY not in out + err
+    assert _console(isolated, result.run_id) == "early\n"

@@ -203,6 +203,7 @@ def _submit(request: RunRequest) -> SubmittedRun:
     assert process.stdin is not None
     process.stdin.write(json.dumps(list(request.params)).encode() if request.params else b"")
     process.stdin.close()
+    process.stdin = None  # communicate() would flush it again
     handle = SubmittedRun(process)
     started = threading.Event()
 

@@ -109,8 +109,11 @@ def report_text(report: ValidationReport) -> str:
     summary = report.summary
     entries = summary.get("entry_points") or {}
     assert isinstance(entries, dict)
-    where = summary.get("mlproject") or f"{report.path} (no MLproject)"
-    lines = [f"{where}: valid", f"  environment: {summary.get('environment')}"]
+    if not summary.get("mlproject"):
+        scripts = sorted(p.name for p in report.path.glob("*") if p.suffix in (".py", ".sh") and p.is_file())
+        runs = f"`mlrun run -e {scripts[0]}` runs it" if scripts else "there is no .py or .sh script to run"
+        return f"{report.path}: no MLproject here; {runs} (a script given with -e, as MLflow does)"
+    lines = [f"{summary.get('mlproject')}: valid", f"  environment: {summary.get('environment')}"]
     lines += [f"  entry point {name}: {entry['command']}" for name, entry in entries.items()]
     return "\n".join(lines)
 

@@ -191,7 +191,7 @@ def run(
         if dry_run:
             plan = api.dry_run(request)
             print_json(plan.to_dict()) if as_json else click.echo(render.plan_text(plan))
-            warn(plan.project.warnings)
+            warn(plan.warnings)
             return
         result = api.run(request, child_stdout=sys.stderr.buffer if as_json else None)
         if as_json:

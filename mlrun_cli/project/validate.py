@@ -36,6 +36,10 @@ def validate(path: Path, *, strict: bool = False) -> ValidationReport:
     """Check a project folder (or its MLproject file) without running anything."""
     from mlrun_cli.project.loader import check_project, display_path
 
+    if path.is_file() and path.name.lower() != "mlproject":
+        from mlrun_cli.errors import UsageError
+
+        raise UsageError(f"{path} is not an MLproject file; give the project's folder or its MLproject")
     directory = path.parent if path.is_file() else path
     project, problems = check_project(directory)
     if project is None or problems:

@@ -63,7 +63,7 @@ def run(
         plan = plan_run(request)
         echo = log or sys.stderr.buffer
         # What MLflow would silently ignore runs as MLflow runs it, but the user is told.
-        echo.write("".join(f"Warning: {w}\n" for w in plan.project.warnings).encode())
+        echo.write("".join(f"Warning: {w}\n" for w in plan.warnings).encode())
         try:
             reap_orphans()  # runs a killed mlrun left RUNNING, first
             flush_quietly(plan.tracking_uri)  # this store's backlog first, in a short bounded attempt
@@ -104,7 +104,6 @@ def _done_already(plan: RunPlan) -> RunResult | None:
     """--needed: the FINISHED run with this plan's fingerprint, as this run's result."""
     from mlrun_cli.runs.needed import find_done
     from mlrun_cli.tracking.base import RunStatus
-    from mlrun_cli.tracking.uris import split_credentials
 
     assert plan.fingerprint is not None
     found = find_done(plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value)
@@ -113,7 +112,7 @@ def _done_already(plan: RunPlan) -> RunResult | None:
     duration = (found.end_time_ms - found.start_time_ms) / 1000 if found.end_time_ms else 0.0
     return RunResult(
         found.run_id, found.experiment_id, RunStatus.FINISHED, 0, duration, plan.command,
-        plan.bound.all_values(), split_credentials(plan.tracking_uri)[0], found.run_name, reused=True,
+        plan.bound.all_values(), get_tracker(plan.tracking_uri).uri, found.run_name, reused=True,
     )  # fmt: skip
 
 

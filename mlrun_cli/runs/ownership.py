@@ -102,7 +102,10 @@ def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str,
 
 
 def release(run_id: str) -> None:
-    owner_file(run_id).unlink(missing_ok=True)
+    path = owner_file(run_id)
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the run's folder, when nothing else (a job) uses it
+        path.parent.rmdir()
 
 
 def _read(path: Path) -> Owner | None:

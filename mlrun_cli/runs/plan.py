@@ -133,6 +133,12 @@ class RunPlan:
     fingerprint: Fingerprint | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of this run's own on top of the usual ones (a sweep's point: its parent)."""
+    param_warnings: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What runs as MLflow runs it but deserves a word: the project's, the parameters'."""
+        return (*self.project.warnings, *self.param_warnings)
 
     def own_tags(self) -> dict[str, str]:
         """The fingerprint's tags, and the run's extra ones."""
@@ -240,9 +246,24 @@ def _plan(
         experiment_name=experiment_name,
         experiment_id=experiment_id,
         run_name=request.run_name or generate_run_name(),
+        param_warnings=_undeclared(entry, bound),
         fingerprint=fingerprint.make(
             fingerprint.source_digest(source), entry.name, bound.all_values(), fingerprint.env_digest(env)
         ),
+    )
+
+
+def _undeclared(entry: EntryPoint, bound: params.BoundParams) -> tuple[str, ...]:
+    """-P names the entry point does not declare: appended as MLflow does, but said."""
+    if entry.is_script:
+        return ()  # a script takes every -P as --name value: that is the point
+    from mlrun_cli.project.schema_check import did_you_mean
+
+    declared = list(entry.parameters)
+    return tuple(
+        f"-P {name}: not a parameter of entry point '{entry.name}'; passed as --{name} (as MLflow "
+        f"does){did_you_mean(name, declared)}"
+        for name, _ in bound.extras
     )
 
 

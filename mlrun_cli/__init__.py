@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mlrun_cli.errors import MlrunError
     from mlrun_cli.project.validate import ValidationReport
     from mlrun_cli.python_api import SubmittedRun, run, validate
-    from mlrun_cli.runs.plan import RunResult
+    from mlrun_cli.runs.result import RunResult
     from mlrun_cli.runs.sweep_result import SweepResult
     from mlrun_cli.tracking.base import RunStatus
 
@@ -33,7 +33,7 @@ _LAZY = {
     "run": "mlrun_cli.python_api",
     "validate": "mlrun_cli.python_api",
     "SubmittedRun": "mlrun_cli.python_api",
-    "RunResult": "mlrun_cli.runs.plan",
+    "RunResult": "mlrun_cli.runs.result",
     "SweepResult": "mlrun_cli.runs.sweep_result",
     "RunStatus": "mlrun_cli.tracking.base",
     "MlrunError": "mlrun_cli.errors",

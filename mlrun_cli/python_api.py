@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
 from mlrun_cli.errors import ExecutionError, MlrunError, UsageError
 from mlrun_cli.project.validate import ValidationReport
-from mlrun_cli.runs.plan import RunRequest, RunResult
+from mlrun_cli.runs.plan import RunRequest
+from mlrun_cli.runs.result import RunResult
 
 if TYPE_CHECKING:
     from mlrun_cli.runs.sweep_result import SweepResult

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from mlrun_cli.errors import MlrunError, Terminated, TrackingError
 from mlrun_cli.runs import detached, lifecycle
 from mlrun_cli.runs.ownership import reap_orphans
-from mlrun_cli.runs.plan import RunPlan, RunRequest, RunResult, plan_run
+from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
+from mlrun_cli.runs.result import RunResult
 from mlrun_cli.runs.retries import run_attempts
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunRecord

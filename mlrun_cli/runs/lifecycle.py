@@ -28,7 +28,8 @@ from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.home import writable_dir
 from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs import ownership
-from mlrun_cli.runs.plan import RunPlan, RunResult
+from mlrun_cli.runs.plan import RunPlan
+from mlrun_cli.runs.result import RunResult
 from mlrun_cli.streaming import masking
 from mlrun_cli.tracking import NO_TRACKING, get_tracker
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker

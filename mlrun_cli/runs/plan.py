@@ -1,4 +1,4 @@
-"""A run's typed shapes (RunRequest -> RunPlan -> RunResult), and the planning in between.
+"""A run's typed shapes before it runs (RunRequest -> RunPlan), and the planning in between.
 
 Everything that can be checked before a run exists is resolved once: source, spec, parameters,
 env (planned, not built), backend and its config, tracking target. Running a plan decides nothing."""
@@ -24,7 +24,6 @@ from mlrun_cli.runs import fingerprint
 from mlrun_cli.runs.fingerprint import Fingerprint
 from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
-from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.uris import redact_uri
 
 if TYPE_CHECKING:
@@ -308,31 +307,3 @@ def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBack
     config = load_backend_config(request.backend_config, backend, request.cwd)
     backend.preflight()  # e.g. the cluster's client commands are installed
     return backend, config
-
-
-@dataclass(frozen=True)
-class RunResult:
-    run_id: str
-    experiment_id: str
-    status: RunStatus
-    exit_code: int
-    duration_s: float
-    command: str
-    params: dict[str, str]
-    tracking_uri: str
-    run_name: str
-    interrupted_by: int | None = None
-    backend: str = "local"
-    job_id: str | None = None
-    attempt: int = 1
-    attempts: tuple[RunResult, ...] = ()
-    """With --retries: every attempt, this (the last) one included."""
-    reused: bool = False
-    """--needed found this run done already: nothing ran."""
-
-    def to_dict(self) -> dict[str, object]:
-        data = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("interrupted_by", "attempts")}
-        data.update(status=self.status.name, duration_s=round(self.duration_s, 3))
-        if self.attempts:
-            data["attempts"] = [a.to_dict() for a in self.attempts]
-        return data

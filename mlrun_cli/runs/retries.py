@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from mlrun_cli import tags
 from mlrun_cli.project.durations import format_duration
-from mlrun_cli.runs.plan import RunPlan, RunResult
+from mlrun_cli.runs.plan import RunPlan
+from mlrun_cli.runs.result import RunResult
 from mlrun_cli.tracking.base import RunStatus
 
 MAX_DELAY_S = 300.0

@@ -96,10 +96,13 @@ def _range(name: str, args: str) -> tuple[str, ...]:
 def _spaced(name: str, args: str, kind: str) -> tuple[str, ...]:
     numbers = _floats(name, args, kind)
     if len(numbers) != 3 or numbers[2] != int(numbers[2]) or not 1 <= numbers[2] <= MAX_POINTS:
-        raise UsageError(f"-S {name}: {kind}(a,b,n) takes two numbers and a count n >= 1")
+        raise UsageError(f"-S {name}: {kind}(a,b,n) takes two numbers and a count 1 <= n <= {MAX_POINTS}")
     low, high, count = numbers[0], numbers[1], int(numbers[2])
     steps = [low + (high - low) * i / (count - 1) if count > 1 else low for i in range(count)]
-    return tuple(_number(10**s if kind == "logspace" else s) for s in steps)
+    try:
+        return tuple(_number(10**s if kind == "logspace" else s) for s in steps)
+    except OverflowError:
+        raise UsageError(f"-S {name}: {kind}({args}) goes beyond what a float holds") from None
 
 
 def split_list(text: str) -> tuple[str, ...]:
@@ -147,21 +150,19 @@ def parse_sweep_args(pairs: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def load_sweep_file(path: Path) -> dict[str, Any]:
-    """The file, checked against schemas/sweep.schema.json."""
-    import jsonschema
-    import yaml
+    """The file, read with the MLproject's limits (size, aliases) and checked against
+    schemas/sweep.schema.json; every problem with its line."""
+    from mlrun_cli.errors import SpecError
+    from mlrun_cli.project.schema_check import check_against_schema
+    from mlrun_cli.project.yamlfile import load_yaml
 
-    from mlrun_cli.project.schemas import load_schema
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise UsageError(f"cannot read the sweep file {path}: {error}") from None
-    errors = sorted(jsonschema.Draft202012Validator(load_schema("sweep")).iter_errors(data), key=str)
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "(top)"
-        raise UsageError(f"{path}: {where}: {errors[0].message}")
-    result: dict[str, Any] = data
+    if not path.is_file():
+        raise UsageError(f"--sweep-file: no such file: {path}")
+    doc = load_yaml(path)
+    problems = doc.problems or check_against_schema(doc, "sweep")
+    if problems:
+        raise SpecError(problems, subject="sweep file", hint="'mlrun schema sweep' prints what it accepts")
+    result: dict[str, Any] = doc.data
     return result
 
 

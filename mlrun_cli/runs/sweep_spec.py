@@ -190,9 +190,19 @@ def build(
     random_points = random_points if random_points is not None else data.get("random")
     seed = seed if seed is not None else data.get("seed")
     mode = random_points is not None
-    dims = tuple(parse_dimension(n, s, random_mode=mode) for n, s in given)
+    from_file = {str(name) for name in (data.get("parameters") or {})} - {
+        n for n, _ in parse_sweep_args(sweeps)
+    }
+    dims = []
+    for name, text in given:
+        try:
+            dims.append(parse_dimension(name, text, random_mode=mode))
+        except UsageError as error:
+            if name not in from_file:
+                raise
+            raise UsageError(f"{sweep_file}: parameters.{name}: {error.message.split(': ', 1)[-1]}") from None
     spec = SweepSpec(
-        dims,
+        tuple(dims),
         random_points,
         seed,
         max_parallel if max_parallel is not None else data.get("max_parallel"),

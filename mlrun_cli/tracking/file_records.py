@@ -29,7 +29,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, TypeError, RecursionError) as error:
+        # ValueError and TypeError: a tag whose value cannot be built (`!!int "3.11"`).
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DamagedRecord(f"{path} is damaged: {reason}") from None
     if not isinstance(data, dict):

@@ -52,7 +52,8 @@ def _safe_json(text: bytes, fix: dict[str, str], nested: str | None = None) -> b
 
 
 @surface("store_meta_yaml", st.tuples(st.booleans(), mutated([RUN_META, EXP_META])), fast=15, long=300,
-         examples=[(True, b"status: !!int x\n"), (False, BILLION_LAUGHS), (True, b"- a\n")])  # fmt: skip
+         examples=[(True, b"status: !!int x\n"), (False, BILLION_LAUGHS), (True, b"- a\n"),
+                   (False, b'!!int "3.11"')])  # fmt: skip
 def check_store_meta_yaml(case: tuple[bool, bytes]) -> None:
     damage_run, text = case
     with project_dir({}) as root:

@@ -53,14 +53,18 @@ def check_sweep_args(case: tuple[list[str], int | None, int | None]) -> None:
     _check(result)
 
 
-@surface("sweep_file", FILES, fast=40, long=800, examples=[BILLION_LAUGHS, b"\xff\xfe", b"[]", b"\xff"])
+@surface(
+    "sweep_file", FILES, fast=40, long=800,
+    examples=[BILLION_LAUGHS, b"\xff\xfe", b"[]", b"\xff", b"parameters: {l1: 'range(/0,1)'}\n"],
+)  # fmt: skip
 def check_sweep_file(data: bytes) -> None:
     path = Path(tempfile.mkdtemp(dir=Path.cwd())) / "sweep.yaml"
     path.write_bytes(data)
     result, error = expect_clean(lambda: sweep_spec.build([], sweep_file=path))
     _check(result)
-    if error is not None and "sweep.yaml" not in error.message:
-        assert error.message.startswith(("a sweep needs", "swept more than once")) or "sweep" in error.message
+    if error is not None:  # the file is named, in the message or in each problem (with its line)
+        named = "sweep.yaml" in error.message or all("sweep.yaml" in d for d in error.details())
+        assert named or error.message.startswith(("a sweep needs", "swept more than once")), error.message
 
 
 test_sweep_args_fast, test_sweep_args_long = check_sweep_args  # type: ignore[misc]

@@ -128,9 +128,10 @@ def _git_changes(directory: Path) -> str:
 def tree_digest(directory: Path) -> str:
     """A content hash of the files git would track in this folder (.gitignore honoured)."""
     digest = hashlib.sha256()
-    listed = _ls_untracked(directory) if shutil.which("git") else None
-    if listed is None:  # no git here: every file
-        listed = _walk(directory)
+    listed = _walk(directory)
+    # Only a .gitignore can make git's list differ from the walk: ask git (two processes) then.
+    if any(name.rsplit("/", 1)[-1] == ".gitignore" for name in listed) and shutil.which("git"):
+        listed = _ls_untracked(directory) or listed
     _hash_files(directory, listed, digest)
     return digest.hexdigest()[:32]
 

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -32,6 +31,10 @@ from mlrun_cli.home import mlrun_home
 OWNER_FILE = "owner.json"
 PGID_FILE = "pgid"
 KILLED_REASON = "mlrun was killed"
+
+
+def _host() -> str:
+    return os.uname().nodename  # as socket.gethostname(), without importing socket
 
 
 def _boot_id() -> str:
@@ -70,7 +73,7 @@ class Owner:
     start_time: str
 
     def alive(self) -> bool:
-        if self.host != socket.gethostname():
+        if self.host != _host():
             return True  # another host's run (a shared MLRUN_HOME) is not ours to judge
         if self.boot_id != _boot_id():
             return False  # this host rebooted since
@@ -96,7 +99,7 @@ def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str,
 
     owner = Owner(
         run_id, experiment_id, artifact_uri, split_credentials(tracking_uri)[0], detachable, str(scratch),
-        socket.gethostname(), _boot_id(), os.getpid(), _start_time(os.getpid()),
+        _host(), _boot_id(), os.getpid(), _start_time(os.getpid()),
     )  # fmt: skip
     write_atomic(owner_file(run_id), json.dumps(asdict(owner)))
 
@@ -191,7 +194,7 @@ def wait_for_owner(owner: Owner, timeout_s: float | None) -> bool:
 
 def stop_owner(owner: Owner, timeout_s: float = 60.0) -> None:
     """Ask the mlrun running the run to stop it, as Ctrl-C would: it records the run KILLED."""
-    if owner.host != socket.gethostname():
+    if owner.host != _host():
         raise MlrunError(f"run {owner.run_id} is running on {owner.host}: cancel it there")
     with contextlib.suppress(ProcessLookupError):
         os.kill(owner.pid, signal.SIGTERM)

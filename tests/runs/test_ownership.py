@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from mlrun_cli.runs import ownership
 def test_an_unreaped_killed_owner_is_dead() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     owner = ownership.Owner(
-        "r" * 32, "0", "file:///x", "/tmp/x", False, "/tmp/none", socket.gethostname(),
+        "r" * 32, "0", "file:///x", "/tmp/x", False, "/tmp/none", ownership._host(),
         ownership._boot_id(), child.pid, ownership._start_time(child.pid),
     )  # fmt: skip
     try:

@@ -71,7 +71,7 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     """Whether any process of the group still runs (zombies waiting to be reaped do not count)."""
     proc_root = Path("/proc")
     if not proc_root.is_dir():
@@ -93,7 +93,7 @@ def _group_alive(pgid: int) -> bool:
 def _stop_group(pgid: int, deadline: float) -> None:
     """After the leader exits on a signal: terminate what is left, kill it at the deadline."""
     _signal_group(pgid, signal.SIGTERM)
-    while _group_alive(pgid) and time.monotonic() < deadline:
+    while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
     _signal_group(pgid, signal.SIGKILL)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +44,11 @@ def docker_project(
             **(files or {}),
         }
     )
+
+
+def containers_labelled(label: str) -> list[str]:
+    """Ids of the containers (running or not) with this `key=value` label."""
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={label}"], capture_output=True, text=True, check=True
+    ).stdout
+    return out.split()

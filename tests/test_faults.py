@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from mlrun_cli.process import group_alive
 from mlrun_cli.tracking.base import RunRef, RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from mlrun_cli.tracking.rest import RestTracker
 from tests.conftest import MLRUN, Result
-from tests.docker_images import docker_project
+from tests.docker_images import containers_labelled, docker_project
 from tests.git_daemon import free_port
 from tests.mlflow_env import on_path
 from tests.mlflow_server import ADMIN, start_server, stop_server
@@ -383,17 +384,6 @@ def _start(project: Path, *args: str) -> subprocess.Popen[str]:
     return proc
 
 
-def _group_alive(pgid: int) -> bool:
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
 def _only_run(isolated: Path) -> tuple[str, RunStatus]:
     [summary] = FileStore(isolated / "mlruns").search_runs(None, 5)
     return summary.run_id, summary.status
@@ -430,11 +420,11 @@ def test_the_next_command_stops_what_escaped_and_records_killed(
     pgid = int(pgid_file.read_text())
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
-    assert _group_alive(pgid)  # the background sleep escaped the parent-death signal
+    assert group_alive(pgid)  # the background sleep escaped the parent-death signal
     listed = mlrun("runs", "list")
     assert listed.returncode == 0, listed.stderr
     assert f"run {run_id} was left RUNNING by a killed mlrun; recorded it KILLED" in listed.stderr
-    assert not _group_alive(pgid)
+    assert not group_alive(pgid)
     record = FileStore(isolated / "mlruns").get_run(run_id)
     assert record.status is RunStatus.KILLED and record.end_time_ms is not None
     assert record.tags["mlrun.error"].startswith("mlrun was killed (pid ")
@@ -480,12 +470,7 @@ def test_a_container_left_by_a_killed_mlrun_is_removed(
     proc.communicate(timeout=10)
 
     def containers() -> list[str]:
-        return subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=mlrun.run_id={run_id}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        return containers_labelled(f"mlrun.run_id={run_id}")
 
     assert containers(), "the container outlives a killed mlrun (dockerd is its parent)"
     assert mlrun("runs", "list").returncode == 0

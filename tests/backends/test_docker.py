@@ -17,7 +17,7 @@ import pytest
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import MLRUN, Result
-from tests.docker_images import BUSYBOX, docker_project
+from tests.docker_images import BUSYBOX, containers_labelled, docker_project
 from tests.mlflow_env import read_run
 
 pytestmark = pytest.mark.docker
@@ -31,13 +31,7 @@ def _label() -> tuple[str, str]:
 
 
 def _containers(value: str) -> list[str]:
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=mlrun-test={value}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split()
+    return containers_labelled(f"mlrun-test={value}")
 
 
 def _record(work: Path, result: Result):  # type: ignore[no-untyped-def]

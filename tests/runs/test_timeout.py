@@ -4,7 +4,6 @@ the run recorded FAILED with mlrun.timeout, and mlrun exits 124, on every backen
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from mlrun_cli.backends import kube_job
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import Result
-from tests.docker_images import docker_project
+from tests.docker_images import containers_labelled, docker_project
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]
@@ -98,10 +97,4 @@ def test_timeout_stops_the_container(
     assert time.monotonic() - started < 20
     run_id = json.loads(result.stdout)["run_id"]
     assert _record(isolated, run_id)[1]["mlrun.timeout"] == "2s"
-    left = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=mlrun.run_id={run_id}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert left.split() == []
+    assert containers_labelled(f"mlrun.run_id={run_id}") == []

@@ -22,13 +22,13 @@ from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_
 from mlrun_cli.project.model import EntryPoint, Project
 from mlrun_cli.runs import fingerprint
 from mlrun_cli.runs.fingerprint import Fingerprint
+from mlrun_cli.runs.retries import RetryPolicy
 from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
 from mlrun_cli.tracking.uris import redact_uri
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend
-    from mlrun_cli.runs.retries import RetryPolicy
 
 _ADJECTIVES = [
     "amber",
@@ -276,8 +276,6 @@ def _timeout(request: RunRequest, entry: EntryPoint) -> float | None:
 
 
 def _retry_policy(request: RunRequest, entry: EntryPoint) -> RetryPolicy:
-    from mlrun_cli.runs.retries import RetryPolicy
-
     retries = request.retries if request.retries is not None else entry.retries
     if retries < 0:
         raise UsageError("--retries must be 0 or more")

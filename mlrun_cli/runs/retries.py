@@ -13,12 +13,15 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlrun_cli import tags
 from mlrun_cli.project.durations import format_duration
-from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.result import RunResult
 from mlrun_cli.tracking.base import RunStatus
+
+if TYPE_CHECKING:  # the plan holds a RetryPolicy: imported only for types, no cycle
+    from mlrun_cli.runs.plan import RunPlan
 
 MAX_DELAY_S = 300.0
 
@@ -50,7 +53,7 @@ class RetryPolicy:
         return float(min(MAX_DELAY_S, self.delay_s * 2 ** (attempt - 1)))
 
 
-Execute = Callable[[RunPlan], RunResult]
+Execute = Callable[["RunPlan"], RunResult]
 
 
 def run_attempts(plan: RunPlan, execute: Execute) -> RunResult:

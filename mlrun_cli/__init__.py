@@ -24,15 +24,15 @@ __all__ = [
 if TYPE_CHECKING:
     from mlrun_cli.errors import MlrunError
     from mlrun_cli.project.validate import ValidationReport
-    from mlrun_cli.python_api import SubmittedRun, run, validate
+    from mlrun_cli.runs.python_api import SubmittedRun, run, validate
     from mlrun_cli.runs.result import RunResult
     from mlrun_cli.runs.sweep_result import SweepResult
     from mlrun_cli.tracking.base import RunStatus
 
 _LAZY = {
-    "run": "mlrun_cli.python_api",
-    "validate": "mlrun_cli.python_api",
-    "SubmittedRun": "mlrun_cli.python_api",
+    "run": "mlrun_cli.runs.python_api",
+    "validate": "mlrun_cli.runs.python_api",
+    "SubmittedRun": "mlrun_cli.runs.python_api",
     "RunResult": "mlrun_cli.runs.result",
     "SweepResult": "mlrun_cli.runs.sweep_result",
     "RunStatus": "mlrun_cli.tracking.base",

@@ -1,4 +1,5 @@
-"""mlrun's own folder: caches and state live under $MLRUN_HOME (default: the user cache dir)."""
+"""mlrun's own folder: caches and state live under $MLRUN_HOME (default: the user cache dir),
+written atomically so that readers never see half a file."""
 
 from __future__ import annotations
 
@@ -36,3 +37,16 @@ def writable_dir(*parts: str | os.PathLike[str]) -> Path:
             hint="make it writable, or point MLRUN_HOME at a writable folder",
         ) from None
     return folder
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

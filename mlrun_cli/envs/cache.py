@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mlrun_cli.atomic import write_atomic
 from mlrun_cli.errors import MlrunError
-from mlrun_cli.home import mlrun_home, writable_dir
+from mlrun_cli.home import mlrun_home, writable_dir, write_atomic
 
 MARKER = "complete.json"
 META = ".meta"

@@ -24,9 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlrun_cli import tags
-from mlrun_cli.atomic import write_atomic
 from mlrun_cli.errors import MlrunError
-from mlrun_cli.home import mlrun_home
+from mlrun_cli.home import mlrun_home, write_atomic
 
 OWNER_FILE = "owner.json"
 PGID_FILE = "pgid"

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from mlrun_cli import tags as tag_keys
-from mlrun_cli.atomic import write_atomic
 from mlrun_cli.errors import TrackingError
+from mlrun_cli.home import write_atomic
 from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
 from mlrun_cli.tracking.file_records import (
     DamagedRecord,

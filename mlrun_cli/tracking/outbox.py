@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli.atomic import write_atomic
 from mlrun_cli.errors import TrackingUnreachable
-from mlrun_cli.home import mlrun_home
+from mlrun_cli.home import mlrun_home, write_atomic
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.uris import redact_uri, store_key
 

@@ -94,6 +94,7 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
     )
     recorder = Recorder(tracker, run_ref)
     started = time.monotonic()
+    submitted = False
     try:
         ownership.claim(
             run_ref.run_id, run_ref.experiment_id, run_ref.artifact_uri, tracker.uri,
@@ -106,6 +107,7 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         echo.flush()
         job = _job(plan, env, run_ref, tracker.child_env(run_ref))
         ref = plan.backend.submit(job)
+        submitted = True
         job_id = None
         if plan.backend.DETACHABLE:  # a job that outlives mlrun must be found again from the run
             job_id = ref.job_id
@@ -128,7 +130,8 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        ownership.release(run_ref.run_id)  # the run is recorded, or its job left to the cluster
+        # The run is recorded (its folder removed above), or its job goes on in that folder.
+        ownership.release(run_ref.run_id, job_owns_folder=submitted)
     return _result(plan, run_ref, tracker, state, time.monotonic() - started, job_id)
 
 

@@ -103,11 +103,14 @@ def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str,
     write_atomic(owner_file(run_id), json.dumps(asdict(owner)))
 
 
-def release(run_id: str) -> None:
+def release(run_id: str, *, job_owns_folder: bool = False) -> None:
+    """Drop the claim. The run's folder goes with it unless a submitted job still works there:
+    such a job may not have written its first file yet, so an empty folder proves nothing."""
     path = owner_file(run_id)
     path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # the run's folder, when nothing else (a job) uses it
-        path.parent.rmdir()
+    if not job_owns_folder:
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
 
 
 def _read(path: Path) -> Owner | None:
@@ -163,7 +166,7 @@ def reap(owner: Owner) -> None:
             _remove_containers(owner.run_id)
     shutil.rmtree(owner.scratch, ignore_errors=True)
     if owner.detachable:  # the cluster job goes on; `mlrun runs wait/show` settle it
-        release(owner.run_id)
+        release(owner.run_id, job_owns_folder=True)
         return
     recorder = Recorder(
         get_tracker(owner.tracking_uri), RunRef(owner.run_id, owner.experiment_id, owner.artifact_uri)

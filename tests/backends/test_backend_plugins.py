@@ -32,7 +32,9 @@ DETACHABLE = True
 def submit(job):
     job.job_dir.mkdir(parents=True, exist_ok=True)
     out, code = job.job_dir / "out.log", job.job_dir / "exit_code"
-    wrapper = f"bash -c {shlex.quote(job.command)} >{out} 2>&1; echo $? >{code}.tmp; mv {code}.tmp {code}"
+    # Slow to write its first file, as a real queue is: mlrun must not take the empty folder.
+    wrapper = (f"sleep 0.3; bash -c {shlex.quote(job.command)} >{out} 2>&1; "
+               f"echo $? >{code}.tmp; mv {code}.tmp {code}")
     proc = subprocess.Popen(["bash", "-c", wrapper], cwd=job.cwd, env=job.environment(),
                             start_new_session=True)
     return JobRef(NAME, str(proc.pid), {"dir": str(job.job_dir)})

@@ -12,6 +12,7 @@ import sys
 import click
 
 from mlrun_cli import __version__
+from mlrun_cli.cli.completion import complete_var, completion
 from mlrun_cli.cli.env import env
 from mlrun_cli.cli.project import schema, validate
 from mlrun_cli.cli.run import run
@@ -19,19 +20,38 @@ from mlrun_cli.cli.runs import runs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "--version", prog_name="mlrun")
+@click.version_option(__version__, "--version")
 @click.option("--debug", is_flag=True, envvar="MLRUN_DEBUG", help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
     """Run MLflow projects fast, strictly and safely; record every run."""
 
 
-for command in (run, validate, schema, runs, env):
+for command in (run, validate, schema, runs, env, completion):
     cli.add_command(command)
 
 
+PROG_NAMES = ("mlrun", "mlrun-cli")
+"""The console scripts: `mlrun-cli` for where Iguazio's MLRun owns the name `mlrun`."""
+
+
 def main() -> None:
+    _main("mlrun")
+
+
+def main_cli() -> None:
+    _main("mlrun-cli")
+
+
+def _main(prog_name: str) -> None:
+    # Either script answers either completion variable, so a script sourced for one name works
+    # when the other is installed; completion code is imported only when a shell asks.
+    asked = next((v for v in map(complete_var, PROG_NAMES) if v in os.environ), None)
+    if asked is not None:
+        from mlrun_cli.cli import completers
+
+        completers.register()
     try:
-        cli(prog_name="mlrun")
+        cli(prog_name=prog_name, complete_var=asked or complete_var(prog_name))
     except SystemExit as done:
         if "rattler" in sys.modules:
             # py-rattler's runtime threads can abort the interpreter's finalisation (SIGABRT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mlrun_cli.cli.common import debug_enabled, print_json
+from mlrun_cli.cli.completion import lazy
 from mlrun_cli.cli.error_handler import error_handler
 
 
@@ -18,6 +19,7 @@ _ENV_MANAGER_OPTION = click.option(
     default=None,
     metavar="local|virtualenv|uv|conda|docker|PLUGIN",
     help="[default: from the project, or MLRUN_ENV_MANAGER]",
+    shell_complete=lazy("env_manager"),
 )
 
 

@@ -8,14 +8,27 @@ from pathlib import Path
 import click
 
 from mlrun_cli.cli.common import debug_enabled, print_json, warn
+from mlrun_cli.cli.completion import lazy
 from mlrun_cli.cli.error_handler import error_handler
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("uri", default=".")
-@click.option("-e", "--entry-point", default="main", help="Entry point name, or a .py/.sh file.")
+@click.argument("uri", default=".", shell_complete=lazy("uri"))
 @click.option(
-    "-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter value; repeat for more."
+    "-e",
+    "--entry-point",
+    default="main",
+    help="Entry point name, or a .py/.sh file.",
+    shell_complete=lazy("entry_point"),
+)
+@click.option(
+    "-P",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter value; repeat for more.",
+    shell_complete=lazy("param"),
 )
 @click.option(
     "--env-manager",
@@ -23,6 +36,7 @@ from mlrun_cli.cli.error_handler import error_handler
     show_default=False,
     metavar="local|virtualenv|uv|conda|docker|PLUGIN",
     help="How to build the environment [default: from the project, or MLRUN_ENV_MANAGER].",
+    shell_complete=lazy("env_manager"),
 )
 @click.option("--experiment-name", default=None, help="Experiment to record into (created if missing).")
 @click.option("--experiment-id", default=None, help="Existing experiment id to record into.")
@@ -44,7 +58,13 @@ from mlrun_cli.cli.error_handler import error_handler
     help="docker: a docker run option; repeatable.",
 )
 @click.option("--keep-container", is_flag=True, help="docker: do not remove the container afterwards.")
-@click.option("-b", "--backend", default="local", help="Where the command runs: local, slurm, kubernetes.")
+@click.option(
+    "-b",
+    "--backend",
+    default="local",
+    help="Where the command runs: local, slurm, kubernetes.",
+    shell_complete=lazy("backend"),
+)
 @click.option(
     "-c",
     "--backend-config",

@@ -7,6 +7,7 @@ import sys
 import click
 
 from mlrun_cli.cli.common import debug_enabled, print_json
+from mlrun_cli.cli.completion import lazy
 from mlrun_cli.cli.error_handler import error_handler
 
 
@@ -54,7 +55,7 @@ def runs_sync(ctx: click.Context) -> None:
 
 
 @runs.command("show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=lazy("run_id"))
 @click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_context
@@ -72,7 +73,7 @@ def runs_show(ctx: click.Context, run_id: str, tracking_uri: str | None, as_json
 
 
 @runs.command("wait")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=lazy("run_id"))
 @click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
 @click.option("--timeout", type=click.FloatRange(0), default=None, help="Give up after this many seconds.")
 @click.option(
@@ -100,7 +101,7 @@ def runs_wait(
 
 
 @runs.command("cancel")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=lazy("run_id"))
 @click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
 @click.pass_context
 def runs_cancel(ctx: click.Context, run_id: str, tracking_uri: str | None) -> None:

@@ -21,4 +21,5 @@ def test_wheel_contains_the_schemas_and_the_console_script(tmp_path: Path) -> No
         packaged = zipfile.ZipFile(wheel).read(f"mlrun_cli/schemas/{schema}.schema.json")
         assert packaged == (REPO / "schemas" / f"{schema}.schema.json").read_bytes()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "mlrun = mlrun_cli.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "mlrun = mlrun_cli.cli:main" in declared and "mlrun-cli = mlrun_cli.cli:main_cli" in declared

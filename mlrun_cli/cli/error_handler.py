@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import sys
 import traceback
 from collections.abc import Iterator
@@ -19,9 +20,24 @@ from mlrun_cli.errors import EXIT_INFRA, EXIT_INTERNAL, MlrunError, Terminated
 EXIT_SIGINT = 130
 # Errors of the machine rather than of mlrun: said plainly, and worth a retry elsewhere.
 _ENVIRONMENT_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT)
+# The core names commands as `mlrun <command>` (it never imports click, so knows no other name).
+_COMMAND_MENTION = re.compile(r"\bmlrun (?=(?:run|runs|env|validate|schema|completion)\b)")
+
+
+def _as_invoked(text: str) -> str:
+    """Commands in messages and hints under the name the user typed (`mlrun-cli env build`)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    name = ctx.find_root().info_name if ctx is not None else None
+    if not name or name == "mlrun":
+        return text
+    return _COMMAND_MENTION.sub(f"{name} ", text)
 
 
 def _print(data: dict[str, object], lines: list[str], *, as_json: bool) -> None:
+    data = {k: _as_invoked(v) if isinstance(v, str) else v for k, v in data.items()}
+    lines = [_as_invoked(line) for line in lines]
     if as_json:
         print(json.dumps(data, indent=2, default=str))
     else:

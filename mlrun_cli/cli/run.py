@@ -220,7 +220,8 @@ def run(
             click.echo(f"mlrun: done already in run {result.run_id}", err=True)
         elif detach:
             click.echo(f"mlrun: run {result.run_id} submitted as {backend} job {result.job_id}", err=True)
-            click.echo(f"mlrun: follow it with: mlrun runs wait {result.run_id}", err=True)
+            prog = ctx.find_root().info_name
+            click.echo(f"mlrun: follow it with: {prog} runs wait {result.run_id}", err=True)
         else:
             click.echo(
                 f"mlrun: run {result.run_id} {result.status.name} in "

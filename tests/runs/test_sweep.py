@@ -178,7 +178,9 @@ def test_dry_run_lists_the_points_and_random_is_seeded(mlrun: Mlrun, project: Pa
     assert from_file.returncode == 0, from_file.stderr
     assert len(json.loads(from_file.stdout)["points"]) == 6
     schema = mlrun("schema", "sweep")
-    assert schema.returncode == 0 and json.loads(schema.stdout)["title"].startswith("mlrun sweep")
+    assert (
+        schema.returncode == 0 and json.loads(schema.stdout)["title"] == "--sweep-file (mlrun schema sweep)"
+    )
 
 
 def test_failed_points_are_listed_and_exit_1(

@@ -14,23 +14,30 @@ SCHEMAS = ("mlproject", "python_env", "conda_env", "slurm_config", "kubernetes_c
 
 
 @click.command()
-@click.argument("path", default=".", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (a list for several PATHs).")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2), e.g. in CI.")
 @click.pass_context
-def validate(ctx: click.Context, path: Path, as_json: bool, strict: bool) -> None:
-    """Check PATH's MLproject and env files; exit 0 when valid, 2 when not."""
+def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, strict: bool) -> None:
+    """Check the MLproject and env files of each PATH (default '.'); exit 0 when all are valid, 2
+    when not.
+
+    A PATH is a project folder, its MLproject, or an env file (as pre-commit passes them): a file
+    belongs to the nearest folder above it with an MLproject.
+    """
     with error_handler(debug=debug_enabled(ctx), as_json=as_json):
         from mlrun_cli.cli import render
         from mlrun_cli.project import validate as validation
 
-        report = validation.validate(path, strict=strict)
+        folders = validation.project_folders(paths or (Path("."),))
+        reports = [validation.validate(folder, strict=strict) for folder in folders]
         if as_json:
-            print_json(report.to_dict())
+            print_json([r.to_dict() for r in reports] if len(paths) > 1 else reports[0].to_dict())
         else:
-            click.echo(render.report_text(report), err=not report.valid)
-            warn(report.warnings)
-        sys.exit(0 if report.valid else 2)
+            for report in reports:
+                click.echo(render.report_text(report), err=not report.valid)
+                warn(report.warnings)
+        sys.exit(0 if all(r.valid for r in reports) else 2)
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,37 @@ class ValidationReport:
             "warnings": self.warnings,
             "project": self.summary,
         }
+
+
+def project_folders(paths: Sequence[Path]) -> list[Path]:
+    """The project folder of each path, each once, in order. A folder is one; a file (an
+    MLproject, or an env file as pre-commit passes them) belongs to the nearest folder at or
+    above it with an MLproject, not looking past the top of its git work tree, else to its own
+    folder (a project of scripts and an env file)."""
+    from mlrun_cli.errors import UsageError
+
+    folders: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such project folder or file: {path}")
+        folder = path if path.is_dir() else _owner(path)
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def _owner(file: Path) -> Path:
+    from mlrun_cli.project.loader import find_mlproject
+
+    for folder in (file.parent, *file.parent.parents):
+        try:
+            if find_mlproject(folder) is not None:
+                return folder
+            if (folder / ".git").exists():
+                break
+        except OSError:  # an unreadable folder above: stop looking there
+            break
+    return file.parent
 
 
 def validate(path: Path, *, strict: bool = False) -> ValidationReport:

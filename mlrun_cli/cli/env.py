@@ -11,7 +11,7 @@ from mlrun_cli.cli.error_handler import error_handler
 
 @click.group()
 def env() -> None:
-    """Build, locate, list and prune cached environments."""
+    """Build, locate, key, list and prune cached environments."""
 
 
 _ENV_MANAGER_OPTION = click.option(
@@ -45,6 +45,18 @@ def env_path(ctx: click.Context, uri: str, env_manager: str | None) -> None:
         from mlrun_cli.envs import manage as env_commands
 
         click.echo(env_commands.path(uri, env_manager))
+
+
+@env.command("key")
+@click.argument("uri", default=".")
+@_ENV_MANAGER_OPTION
+@click.pass_context
+def env_key(ctx: click.Context, uri: str, env_manager: str | None) -> None:
+    """Print the environment's content key (equal inputs, equal key), e.g. for a CI cache key."""
+    with error_handler(debug=debug_enabled(ctx)):
+        from mlrun_cli.envs import manage as env_commands
+
+        click.echo(env_commands.key(uri, env_manager))
 
 
 @env.command("lock")

@@ -46,6 +46,15 @@ def path(uri: str, env_manager: str | None) -> str:
     return planned.location
 
 
+def key(uri: str, env_manager: str | None) -> str:
+    """The content key of the project's environment, built or not: what `mlrun env list` shows and
+    the cache folder is named by (a docker_env project's: its image tag)."""
+    planned = _plan(uri, env_manager)
+    if planned.key is None:
+        raise UsageError(f"the {planned.manager} environment of {uri} has no content key")
+    return planned.key
+
+
 def list_envs() -> list[dict[str, Any]]:
     reap_orphans()  # a killed run's env is then no longer in use
     return cache.list_envs()

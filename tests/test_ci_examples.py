@@ -125,3 +125,18 @@ def test_the_validate_and_key_steps_run_as_written(tmp_path: Path) -> None:
         [str(BIN / "mlrun"), "env", "path", env["PROJECT"]], env=env, capture_output=True, text=True
     )
     assert where.returncode == 1 and where.stderr.splitlines()[0].endswith(f"/home/envs/{gitlab_key}")
+
+
+def test_the_pre_commit_hook_readme_names_exists() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## pre-commit") : readme.index("## CI")]
+    config = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert config["repos"][0]["hooks"][0]["id"] == hook["id"] == "mlrun-validate"
+    words = shlex.split(hook["entry"])
+    path, _, rest = resolve(words)
+    assert path == ["validate"] and rest == [] and hook["pass_filenames"] is True
+    pattern = re.compile(hook["files"])
+    matched = ["MLproject", "a/b/mlproject", "python_env.yaml", "p/conda.yml", "envs/py_python_env.yml"]
+    assert all(pattern.search(name) for name in matched)
+    assert not any(pattern.search(name) for name in ["README.md", "src/train.py", "notes/env.yaml"])

@@ -23,3 +23,31 @@ def test_wheel_contains_the_schemas_and_the_console_script(tmp_path: Path) -> No
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     declared = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "mlrun = mlrun_cli.cli:main" in declared and "mlrun-cli = mlrun_cli.cli:main_cli" in declared
+
+
+def test_readme_states_the_supported_pythons_as_pyproject_does() -> None:
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    minimum = project["requires-python"].removeprefix(">=")
+    versions = [c.rpartition(" :: ")[2] for c in project["classifiers"] if re.search(r":: 3\.\d+$", c)]
+    install = " ".join(
+        (REPO / "README.md").read_text().split("## Install", 1)[1].split("\n## ", 1)[0].split()
+    )
+    assert f'**Python {minimum} or newer** (`requires-python = ">={minimum}"`' in install
+    assert f"classifiers {' and '.join(versions)})" in install
+    assert versions[0] == minimum and f"runs on Python {sys.version_info[0]}.{sys.version_info[1]}" in install
+
+
+def test_uv_tool_install_gives_both_commands(tmp_path: Path) -> None:
+    """README's `uv tool install .`: both console scripts on the tool bin dir, each working."""
+    import os
+
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert uv
+    env = {**os.environ, "UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
+    subprocess.run([uv, "tool", "install", "-q", str(REPO)], env=env, check=True, timeout=600)
+    for name in ("mlrun", "mlrun-cli"):
+        done = subprocess.run([str(tmp_path / "bin" / name), "--version"], capture_output=True, text=True)
+        assert done.returncode == 0 and done.stdout.startswith(f"{name}, version ")

@@ -17,6 +17,7 @@ from click.shell_completion import (
     BashComplete,
     CompletionItem,
     ShellComplete,
+    ZshComplete,
     get_completion_class,
     split_arg_string,
 )
@@ -75,15 +76,40 @@ class _Bash(BashComplete):
         return f"{item.type},{value}"
 
 
+class _Zsh(ZshComplete):
+    """click's zsh script, with no space after `NAME=` (zsh keeps such a word whole)."""
+
+    source_template = (
+        ZshComplete.source_template.replace(
+            "local -a completions\n", "local -a completions\n    local -a completions_nospace\n"
+        )
+        .replace(
+            'if [[ "$descr" == "_" ]]; then',
+            'if [[ "$key" == *= ]]; then\n                completions_nospace+=("$key")\n'
+            '            elif [[ "$descr" == "_" ]]; then',
+        )
+        .replace(
+            '    if [ -n "$completions" ]; then',
+            '    if [ -n "$completions_nospace" ]; then\n'
+            "        compadd -U -S '' -V unsorted -a completions_nospace\n    fi\n\n"
+            '    if [ -n "$completions" ]; then',
+        )
+    )
+
+
+_SHELLS: dict[str, type[ShellComplete]] = {"bash": _Bash, "zsh": _Zsh}
+
+
 def register() -> None:
-    """Make `_MLRUN_COMPLETE=bash_source` print the same script as `mlrun completion bash`."""
+    """Make `_MLRUN_COMPLETE=bash_source` (zsh_source) print what `mlrun completion` prints."""
     from click.shell_completion import add_completion_class
 
-    add_completion_class(_Bash, "bash")
+    for name, cls in _SHELLS.items():
+        add_completion_class(cls, name)
 
 
 def source(command: click.Command, prog_name: str, complete_var: str, shell: str) -> str:
-    cls: type[ShellComplete] | None = _Bash if shell == "bash" else get_completion_class(shell)
+    cls = _SHELLS.get(shell) or get_completion_class(shell)
     assert cls is not None  # the command's Choice allows only shells click knows
     return cls(command, {}, prog_name, complete_var).source()
 

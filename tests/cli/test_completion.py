@@ -209,3 +209,28 @@ def test_the_bash_script_in_a_real_bash(project: Path) -> None:
 def test_start_up_imports_no_completion_code() -> None:
     modules = _modules("--help")
     assert "mlrun_cli.cli.completers" not in modules and "mlrun_cli.project.peek" not in modules
+
+
+@pytest.mark.parametrize(
+    ("shell", "cword", "expected"),
+    [("zsh", "3", "plain\nkind=linear\n_"), ("fish", "kind=l", "plain,kind=linear")],
+)
+def test_zsh_and_fish_get_whole_name_value_words(
+    project: Path, shell: str, cword: str, expected: str
+) -> None:
+    """zsh and fish send the word as typed (COMP_CWORD is fish's current token); zsh's script
+    adds `NAME=` with no space after it."""
+    proc = subprocess.run(
+        [str(BIN / "mlrun")],
+        env={**os.environ, "COMP_WORDS": "mlrun run -P kind=l", "COMP_CWORD": cword}
+        | {"_MLRUN_COMPLETE": f"{shell}_complete"},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip() == expected
+    script = subprocess.run(
+        [str(BIN / "mlrun"), "completion", shell], capture_output=True, text=True, check=True
+    )
+    assert ("compadd -U -S '' -V unsorted -a completions_nospace" in script.stdout) == (shell == "zsh")

@@ -19,7 +19,7 @@ from mlrun_cli.cli.run import run
 from mlrun_cli.cli.runs import runs
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group("mlrun", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version")
 @click.option("--debug", is_flag=True, envvar="MLRUN_DEBUG", help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:

@@ -7,12 +7,15 @@ each hook imports `cli/completers.py`, and that what it reads, only when a shell
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem
+
+if TYPE_CHECKING:  # click.shell_completion itself is imported only when completing
+    from click.shell_completion import CompletionItem
 
 SHELLS = ("bash", "zsh", "fish")
-Completer = Callable[[click.Context, click.Parameter, str], list[CompletionItem]]
+Completer = Callable[[click.Context, click.Parameter, str], "list[CompletionItem]"]
 
 
 def complete_var(prog_name: str) -> str:

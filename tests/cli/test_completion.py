@@ -202,13 +202,15 @@ def test_the_bash_script_in_a_real_bash(project: Path) -> None:
     assert _bash_reply(project, "mlrun run -P kind=l", "mlrun run -P kind = l", 5) == ["linear"]
     assert _bash_reply(project, "mlrun run -P fast=", "mlrun run -P fast =", 4) == ["true", "false"]
     # ...and an earlier NAME=VALUE does not shift what follows it.
+    assert _bash_reply(project, "mlrun run --env-manager=u", "mlrun run --env-manager = u", 4) == ["uv"]
     line = "mlrun run -P alpha=0.3 -e tr"
     assert _bash_reply(project, line, "mlrun run -P alpha = 0.3 -e tr", 7) == ["train"]
 
 
 def test_start_up_imports_no_completion_code() -> None:
     modules = _modules("--help")
-    assert "mlrun_cli.cli.completers" not in modules and "mlrun_cli.project.peek" not in modules
+    completion_code = ("mlrun_cli.cli.completers", "mlrun_cli.project.peek", "click.shell_completion")
+    assert not [m for m in completion_code if m in modules]
 
 
 @pytest.mark.parametrize(

@@ -97,10 +97,15 @@ def test_env_managers_and_backends_come_from_the_registry_with_plugins(tmp_path:
         },
     )
     env = {"PYTHONPATH": str(plugins)}
-    assert complete("mlrun run -b ", tmp_path, env=env) == ["local", "slurm", "kubernetes", "mybackend"]
+    from mlrun_cli.backends import BACKENDS
+    from mlrun_cli.envs import ENV_MANAGERS
+
+    assert complete("mlrun run -b ", tmp_path, env=env) == [*BACKENDS.builtin, "mybackend"]
+    assert {"local", "slurm", "kubernetes"} <= set(BACKENDS.builtin)
     assert complete("mlrun run -b my", tmp_path, env=env) == ["mybackend"]
     managers = complete("mlrun run --env-manager ", tmp_path, env=env)
-    assert managers == ["local", "virtualenv", "uv", "conda", "docker", "myenv"]
+    assert managers == [*ENV_MANAGERS.builtin, "myenv"]
+    assert {"local", "virtualenv", "uv", "conda", "docker"} <= set(ENV_MANAGERS.builtin)
     assert complete("mlrun env build --env-manager c", tmp_path) == ["conda"]
 
 

@@ -44,13 +44,15 @@ from mlrun_cli.cli.error_handler import error_handler
     help="docker: a docker run option; repeatable.",
 )
 @click.option("--keep-container", is_flag=True, help="docker: do not remove the container afterwards.")
-@click.option("-b", "--backend", default="local", help="Where the command runs: local, slurm, kubernetes.")
+@click.option(
+    "-b", "--backend", default="local", help="Where the command runs: local, slurm, kubernetes, ray."
+)
 @click.option(
     "-c",
     "--backend-config",
     default=None,
     metavar="JSON|FILE",
-    help="Backend settings: JSON text or a .json/.yaml file ('mlrun schema slurm_config').",
+    help="Backend settings: JSON text or a .json/.yaml file ('mlrun schema slurm_config', ray_config, ...).",
 )
 @click.option(
     "--timeout",

@@ -76,10 +76,21 @@ def check_config(config: Mapping[str, Any]) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _client(url: str) -> Any:
-    """One client per address and process: making one asks the cluster for its version twice."""
+    """One client per address and process: making one asks the cluster for its version twice.
+
+    Ray's client lets RAY_API_SERVER_ADDRESS or RAY_ADDRESS override the address it is given;
+    rather than submit to (or follow a job on) another cluster, mlrun stops when they disagree."""
     from ray.job_submission import JobSubmissionClient
 
-    return _call(url, "connect", lambda: JobSubmissionClient(url))
+    client = _call(url, "connect", lambda: JobSubmissionClient(url))
+    used = str(client.get_address()).rstrip("/")
+    if used != url:
+        raise UsageError(
+            f"Ray's client would go to {used}, not to {url}: RAY_API_SERVER_ADDRESS or "
+            f"{ADDRESS_VARIABLE} in the environment overrides the address mlrun gives it",
+            hint="unset the variable, or make it the same address",
+        )
+    return client
 
 
 def _call(url: str, what: str, fn: Callable[[], _T]) -> _T:

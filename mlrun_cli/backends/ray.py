@@ -6,7 +6,9 @@ job runs in the environment mlrun built under $MLRUN_HOME, in the project folder
 entrypoint is `bash job.sh` (`job_script.py`): it activates the env, sets the MLFLOW_* handshake,
 enters the project folder and runs the rendered command. Ray starts an entrypoint with the
 environment of its own raylet, not the submitter's, so the submitter's PATH goes along in the
-job's runtime_env (what sbatch does by default); secrets go only there, never into the script.
+job's runtime_env (as sbatch passes the submitter's environment). Secrets go in neither the
+script nor the runtime_env (Ray logs it and lists it to anyone): a file in the job's private
+folder, read and removed by the job script.
 Docker environments cannot run this way and are refused before any run exists.
 
 Ray is imported only here, and only when a Ray job is submitted or followed.
@@ -22,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from mlrun_cli.backends import job_script
-from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_secret
+from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
 from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
 from mlrun_cli.tracking.base import RunStatus
 
@@ -39,6 +41,8 @@ _ENTRYPOINT_OPTIONS = {
     "resources": "entrypoint_resources",
 }
 _T = TypeVar("_T")
+# Not the runtime_env: Ray logs it on the head node and serves it to anyone who lists the jobs.
+_SECRETS_VIA = f"{job_script.SECRETS_NAME} (only you can read it; the job removes it once read)"
 
 
 def preflight() -> None:
@@ -113,11 +117,16 @@ def _call(url: str, what: str, fn: Callable[[], _T]) -> _T:
 def submit(job: Job) -> JobRef:
     url = address(job.config)
     client = _client(url)
-    via = "the Ray job's runtime_env"
-    text = job_script.render(job, launcher="Ray's Job Submission API", secrets_via=via, limit_s=job.timeout_s)
+    secrets = job_script.write_secrets(job)
+    text = job_script.render(
+        job,
+        launcher="Ray's Job Submission API",
+        secrets_via=_SECRETS_VIA,
+        limit_s=job.timeout_s,
+        secrets_file=secrets,
+    )
     script = job_script.write(job, text)
-    secrets = {k: v for k, v in job.env_patch.items() if v is not None and is_secret(k)}
-    env_vars = {"PATH": job.environment().get("PATH", os.defpath), **secrets}
+    env_vars = {"PATH": job.environment().get("PATH", os.defpath)}
     options = {arg: job.config[key] for key, arg in _ENTRYPOINT_OPTIONS.items() if key in job.config}
     submission_id = f"mlrun-{job.run_id}"
     _call(

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -305,3 +306,46 @@ def test_unreachable_cluster_is_exit_75_and_bad_input_exit_2_before_any_run(
             [str(ray_python), "-c", probe, *args], capture_output=True, text=True, cwd=isolated
         )
         assert proc.stderr.splitlines()[-1] == "False", (args, proc.stderr)
+
+
+def test_a_detached_job_keeps_its_time_limit_and_a_secret_stays_off_disk(
+    on_ray: Mlrun, project_factory: Factory, isolated: Path, ray_head: RayHead
+) -> None:
+    """Ray has no time limit of its own: the job script runs the command under `timeout`, so a
+    detached run still ends at its --timeout (exit 124). A secret reaches the command through the
+    job's runtime_env only: never the job script on the shared disk, nor anything mlrun records."""
+    from tests.runs.test_secrets import CANARY, assert_nowhere
+    from tests.runs.test_secrets import PROJECT as SECRET_PROJECT
+
+    project = project_factory({"MLproject": PROJECT})
+    submitted = on_ray(
+        RUN[0], str(project), *RUN[1:], "-e", "sleepy", "--timeout", "3s", "--detach", "--json"
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    run_id = json.loads(submitted.stdout)["run_id"]
+    waited = on_ray("runs", "wait", run_id)
+    assert waited.returncode == 124, waited.stderr
+    record = _store(isolated).get_run(run_id)
+    assert (
+        record.status is RunStatus.FAILED and record.tags["mlrun.error"] == "the job exceeded its time limit"
+    )
+
+    secret = project_factory({"MLproject": SECRET_PROJECT})
+    result = on_ray(RUN[0], str(secret), *RUN[1:], "-P", f"token={CANARY}", "--json")
+    assert result.returncode == 0, result.stderr
+    assert f"{len(CANARY)}\n" in result.stderr and "got ***" in result.stderr  # masked, but whole
+    assert_nowhere(CANARY, result, isolated / "mlruns", isolated.parent / "mlrun-home")
+    script = (
+        _store(isolated).get_run(json.loads(result.stdout)["run_id"]).artifact_uri.removeprefix("file://")
+    )
+    assert (
+        "# MLRUN_SECRET_TOKEN: passed through secrets.env" in (Path(script) / "mlrun" / "job.sh").read_text()
+    )
+    # Ray keeps the job's runtime_env in its logs and lists it to anyone: the secret is not in it.
+    # Only the command's own output (it echoes the value; mlrun masks it in what it copies) has it.
+    with urllib.request.urlopen(f"{ray_head.address}/api/jobs/", timeout=10) as listing:
+        assert CANARY.encode() not in listing.read()
+    leaks = [
+        p.name for p in ray_head.temp_dir.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()
+    ]
+    assert [name for name in leaks if not name.startswith("job-driver-")] == []

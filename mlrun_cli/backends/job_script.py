@@ -26,15 +26,16 @@ def render(
     secrets_via: str,
     limit_s: float | None = None,
     secrets_file: Path | None = None,
+    banner: str | None = None,
 ) -> str:
     """The script; with `limit_s`, coreutils' `timeout` stops the command (exit 124) where the
     cluster has no time limit of its own; with `secrets_file` (see `write_secrets`), the script
-    reads the secrets from it and removes it."""
-    lines = [
-        "#!/bin/bash",
-        f"# mlrun run {job.run_id} ({job.run_name}), submitted with {launcher}.",
-        "# The environment mlrun built and the tracking handshake:",
-    ]
+    reads the secrets from it and removes it; `banner` is printed first, for a cluster whose log
+    has lines of its own before the job's output."""
+    lines = ["#!/bin/bash", f"# mlrun run {job.run_id} ({job.run_name}), submitted with {launcher}."]
+    if banner is not None:
+        lines.append(f"echo {shlex.quote(banner)}")
+    lines.append("# The environment mlrun built and the tracking handshake:")
     for key, value in sorted(job.env_patch.items()):
         if value is None:
             lines.append(f"unset {key}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shlex
 import signal
 from collections.abc import Callable, Mapping
@@ -118,8 +119,10 @@ def submit(job: Job) -> JobRef:
     url = address(job.config)
     client = _client(url)
     secrets = job_script.write_secrets(job)
+    submission_id = f"mlrun-{job.run_id}"
     text = job_script.render(
         job,
+        banner=_banner(submission_id),
         launcher="Ray's Job Submission API",
         secrets_via=_SECRETS_VIA,
         limit_s=job.timeout_s,
@@ -128,7 +131,6 @@ def submit(job: Job) -> JobRef:
     script = job_script.write(job, text)
     env_vars = {"PATH": job.environment().get("PATH", os.defpath)}
     options = {arg: job.config[key] for key, arg in _ENTRYPOINT_OPTIONS.items() if key in job.config}
-    submission_id = f"mlrun-{job.run_id}"
     _call(
         url,
         "submit the job",
@@ -180,13 +182,25 @@ def cancel(ref: JobRef) -> None:
     _call(url, f"stop job {ref.job_id}", lambda: _client(url).stop_job(ref.job_id))
 
 
+def _banner(submission_id: str) -> str:
+    return f"mlrun: ray job {submission_id} starts"
+
+
 def logs(ref: JobRef) -> bytes:
-    """The command's output: Ray's own lines before its 'Running entrypoint' line are left out."""
+    """The command's output: what the job script prints after its banner, without the line Ray
+    writes about the entrypoint. Ray writes that line from a buffer flushed only once the command
+    has started, so it lands before, inside or after the first output: it is cut out wherever it is
+    (each read then extends the last one, as the poll loop's offsets need)."""
     url = _url(ref)
     text = _call(url, f"read the log of job {ref.job_id}", lambda: _client(url).get_job_logs(ref.job_id))
-    marker = f"Running entrypoint for job {ref.job_id}: "
-    start = text.find(marker)
+    return command_output(text, ref.job_id)
+
+
+def command_output(text: str, submission_id: str) -> bytes:
+    banner = _banner(submission_id) + "\n"
+    start = text.find(banner)
     if start < 0:
         return b""  # the command has not started
-    end = text.find("\n", start)
-    return text[end + 1 :].encode() if end >= 0 else b""
+    # Not anchored: Ray's line may land after a partial line of the command's.
+    ray_line = re.compile(rf"Running entrypoint for job {re.escape(submission_id)}: bash [^\n]*\n")
+    return ray_line.sub("", text[start + len(banner) :], count=1).encode()

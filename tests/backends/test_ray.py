@@ -123,14 +123,68 @@ def test_failure_mirrors_the_exit_code_and_the_output_is_the_commands_own(
     on_ray: Mlrun, project_factory: Factory, isolated: Path, ray_head: RayHead
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
-    result = on_ray(RUN[0], str(project), *RUN[1:], "-P", "code=3", "--json")
+    host_port = ray_head.address.removeprefix("http://")  # HOST:PORT means http://
+    config = json.dumps({"address": host_port, "num_cpus": 0.5})
+    result = on_ray(
+        RUN[0], str(project), *RUN[1:], "-P", "code=3", "-c", config, "--json", env={"RAY_ADDRESS": ""}
+    )
     assert result.returncode == 3, result.stderr
     data = json.loads(result.stdout)
     record = _store(isolated).get_run(data["run_id"])
+    assert record.tags["mlrun.ray.address"] == ray_head.address
     assert record.status is RunStatus.FAILED and record.tags["mlrun.exit_code"] == "3"
     assert record.tags["mlrun.error"] == "command exited with code 3"
     assert _console(isolated, data["run_id"]) == f"cwd={project}\nto-stderr\n"  # no Ray preamble
     assert jobs(ray_head)[data["job_id"]] == "FAILED"
+
+
+def test_ray_states_map_to_run_ends() -> None:
+    """The mapping alone, on JobDetails-shaped values (the real ones are covered above)."""
+    from types import SimpleNamespace
+
+    from mlrun_cli.backends.ray import to_job_state
+
+    def state(
+        word: str, code: int | None = None, message: str = "", limited: bool = False
+    ) -> tuple[object, ...]:
+        got = to_job_state(word, SimpleNamespace(message=message, driver_exit_code=code), limited)
+        return got.status, got.exit_code, got.reason
+
+    assert state("PENDING", message="Job has not started yet.\nmore") == (
+        None,
+        None,
+        "PENDING (Job has not started yet.)",
+    )
+    assert state("SUCCEEDED", 0) == (RunStatus.FINISHED, 0, "")
+    assert state("STOPPED") == (RunStatus.KILLED, 143, "the job was stopped (stop_job)")
+    assert state("FAILED", 3) == (RunStatus.FAILED, 3, "command exited with code 3")
+    assert state("FAILED", -9) == (RunStatus.FAILED, 137, "the command was killed by signal 9")
+    assert state("FAILED", 124, limited=True) == (RunStatus.FAILED, 124, "the job exceeded its time limit")
+    assert state("FAILED", 124) == (RunStatus.FAILED, 124, "command exited with code 124")
+    assert state("FAILED", None, "runtime env setup failed: pip") == (
+        RunStatus.FAILED,
+        1,
+        "the Ray job failed: runtime env setup failed: pip",
+    )
+
+
+def test_the_output_is_the_commands_wherever_ray_writes_its_entrypoint_line() -> None:
+    """Seen on a real head: Ray flushes its 'Running entrypoint' line once the command has
+    started, so it comes before, inside or after the command's first lines."""
+    from mlrun_cli.backends.ray import command_output
+
+    setup = "2026-12-02 01:34:27,157\tINFO job_manager.py:581 -- Runtime env is setting up.\n"
+    ray_line = "Running entrypoint for job mlrun-r1: bash /h/jobs/r1/job.sh\n"
+    banner = "mlrun: ray job mlrun-r1 starts\n"
+    assert command_output(setup, "mlrun-r1") == b""
+    assert command_output(setup + ray_line, "mlrun-r1") == b""
+    for log in (
+        setup + ray_line + banner + "hello\nerr\n",
+        setup + banner + "hello\nerr\n" + ray_line,
+        setup + banner + "hel" + ray_line + "lo\nerr\n",
+    ):
+        assert command_output(log, "mlrun-r1") == b"hello\nerr\n", log
+    assert command_output(setup + banner + "hel", "mlrun-r1") == b"hel"  # a prefix of the above
 
 
 def test_a_uv_env_built_by_mlrun_is_the_jobs_env(

@@ -42,6 +42,9 @@ _ENTRYPOINT_OPTIONS = {
     "resources": "entrypoint_resources",
 }
 _T = TypeVar("_T")
+# The job's own time limit comes this much after --timeout, so that an attached mlrun stops it
+# first (and records the timeout as on any backend); a detached run ends this much later.
+_LIMIT_MARGIN_S = 5.0
 # Not the runtime_env: Ray logs it on the head node and serves it to anyone who lists the jobs.
 _SECRETS_VIA = f"{job_script.SECRETS_NAME} (only you can read it; the job removes it once read)"
 
@@ -125,7 +128,7 @@ def submit(job: Job) -> JobRef:
         banner=_banner(submission_id),
         launcher="Ray's Job Submission API",
         secrets_via=_SECRETS_VIA,
-        limit_s=job.timeout_s,
+        limit_s=None if job.timeout_s is None else job.timeout_s + _LIMIT_MARGIN_S,
         secrets_file=secrets,
     )
     script = job_script.write(job, text)

@@ -384,6 +384,11 @@ def test_a_detached_job_keeps_its_time_limit_and_a_secret_stays_off_disk(
         record.status is RunStatus.FAILED and record.tags["mlrun.error"] == "the job exceeded its time limit"
     )
 
+    attached = on_ray(RUN[0], str(project), *RUN[1:], "-e", "sleepy", "--timeout", "2s", "--json")
+    assert attached.returncode == 124, attached.stderr
+    tags = _store(isolated).get_run(json.loads(attached.stdout)["run_id"]).tags
+    assert tags["mlrun.timeout"] == "2s" and tags["mlrun.error"] == "the run exceeded its time limit (2s)"
+
     secret = project_factory({"MLproject": SECRET_PROJECT})
     result = on_ray(RUN[0], str(secret), *RUN[1:], "-P", f"token={CANARY}", "--json")
     assert result.returncode == 0, result.stderr

@@ -13,6 +13,7 @@ BACKENDS: Registry[ExecutionBackend] = Registry(
         "local": "mlrun_cli.backends.local",
         "slurm": "mlrun_cli.backends.slurm",
         "kubernetes": "mlrun_cli.backends.kubernetes",
+        "ray": "mlrun_cli.backends.ray",
     },
     adapt,
 )

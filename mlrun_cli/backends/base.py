@@ -137,8 +137,8 @@ class ExecutionBackend:
     def submit_many(self, jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
         """A sweep's jobs, at most `max_parallel` running at once; one ref per job, in order.
 
-        The default submits them one by one; a cluster overrides it with one job for all
-        (a Slurm array job)."""
+        A cluster that can hold jobs to a limit overrides it with one job for all (a Slurm
+        array job); a backend that does not gets one job per sweep worker (`batches_sweeps`)."""
         return [self.submit(job) for job in jobs]
 
     def status(self, ref: JobRef) -> JobState:
@@ -173,8 +173,16 @@ class ExecutionBackend:
         default = getattr(self.check_config, "__func__", None) is ExecutionBackend.check_config
         return self.CONFIG_SCHEMA is not None or not default
 
+    def batches_sweeps(self) -> bool:
+        """Whether a sweep's jobs go to `submit_many` together (the backend holds them to
+        max_parallel itself); otherwise the sweep submits one job per worker, max_parallel at once."""
+        return getattr(self.submit_many, "__func__", None) is not ExecutionBackend.submit_many
 
-_HOOKS = frozenset(name for name in vars(ExecutionBackend) if not name.startswith("_")) - {"takes_config"}
+
+_HOOKS = frozenset(name for name in vars(ExecutionBackend) if not name.startswith("_")) - {
+    "takes_config",
+    "batches_sweeps",
+}
 _REQUIRED = ("submit", "status", "cancel", "logs")
 
 

@@ -1,10 +1,10 @@
 """`--backend slurm`: the run becomes a Slurm batch job.
 
 The environment is built by mlrun before submission, under $MLRUN_HOME, which must therefore be on a
-file system the compute nodes share (as must the project folder). The job script, written to the
-run's job folder there, activates the environment, sets the MLFLOW_* handshake and runs the
-rendered command with bash, exactly as the local backend does. Secrets (tokens, passwords) reach
-the job through sbatch's own environment, never through the script on the shared disk.
+file system the compute nodes share (as must the project folder). The job script (`job_script.py`)
+activates it and runs the rendered command with bash, exactly as the local backend does. Secrets
+(tokens, passwords) reach the job through sbatch's own environment, never through the script on
+the shared disk.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlrun_cli.backends import job_script as job_script_file
 from mlrun_cli.backends import slurm_states
 from mlrun_cli.backends.base import Job, JobRef, JobState, is_secret
 from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
@@ -26,7 +27,7 @@ DETACHABLE = True
 CONFIG_SCHEMA = "slurm_config"
 ENV_KINDS = frozenset({"local", "uv", "virtualenv", "conda"})
 
-SCRIPT_NAME = "job.sh"
+SCRIPT_NAME = job_script_file.SCRIPT_NAME
 OUTPUT_NAME = "output.log"
 _OPTIONS = {
     "partition": "--partition",
@@ -78,31 +79,11 @@ def sbatch_options(config: Mapping[str, Any], run_name: str, timeout_s: float | 
 
 
 def job_script(job: Job) -> str:
-    lines = [
-        "#!/bin/bash",
-        f"# mlrun run {job.run_id} ({job.run_name}), submitted with sbatch.",
-        "# The environment mlrun built and the tracking handshake:",
-    ]
-    for key, value in sorted(job.env_patch.items()):
-        if value is None:
-            lines.append(f"unset {key}")
-        elif is_secret(key):
-            lines.append(f"# {key}: passed through sbatch's environment, not written here")
-        else:
-            lines.append(f"export {key}={shlex.quote(value)}")
-    lines += [
-        f"cd {shlex.quote(str(job.cwd))} || exit 1",
-        f"exec bash -c {shlex.quote(job.command)}",
-        "",
-    ]
-    return "\n".join(lines)
+    return job_script_file.render(job, launcher="sbatch", secrets_via="sbatch's environment")
 
 
 def _write_script(job: Job) -> None:
-    job.job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    script = job.job_dir / SCRIPT_NAME
-    script.write_text(job_script(job))
-    script.chmod(0o700)
+    job_script_file.write(job, job_script(job))
 
 
 def _sbatch(argv: list[str], job: Job) -> str:

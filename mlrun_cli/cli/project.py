@@ -10,7 +10,7 @@ import click
 from mlrun_cli.cli.common import debug_enabled, print_json, warn
 from mlrun_cli.cli.error_handler import error_handler
 
-SCHEMAS = ("mlproject", "python_env", "conda_env", "slurm_config", "kubernetes_config", "sweep")
+SCHEMAS = ("mlproject", "python_env", "conda_env", "slurm_config", "kubernetes_config", "ray_config", "sweep")
 
 
 @click.command()

@@ -62,7 +62,7 @@ from mlrun_cli.cli.error_handler import error_handler
     "-b",
     "--backend",
     default="local",
-    help="Where the command runs: local, slurm, kubernetes.",
+    help="Where the command runs: local, slurm, kubernetes, ray.",
     shell_complete=lazy("backend"),
 )
 @click.option(
@@ -70,7 +70,7 @@ from mlrun_cli.cli.error_handler import error_handler
     "--backend-config",
     default=None,
     metavar="JSON|FILE",
-    help="Backend settings: JSON text or a .json/.yaml file ('mlrun schema slurm_config').",
+    help="Backend settings: JSON text or a .json/.yaml file ('mlrun schema slurm_config', ray_config, ...).",
 )
 @click.option(
     "--timeout",

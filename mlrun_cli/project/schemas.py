@@ -8,7 +8,15 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-SCHEMA_NAMES = ("mlproject", "python_env", "conda_env", "slurm_config", "kubernetes_config", "sweep")
+SCHEMA_NAMES = (
+    "mlproject",
+    "python_env",
+    "conda_env",
+    "slurm_config",
+    "kubernetes_config",
+    "ray_config",
+    "sweep",
+)
 # An editable install has no package copy: read the source tree's folder then.
 _SOURCE_DIR = Path(__file__).resolve().parents[2] / "schemas"
 

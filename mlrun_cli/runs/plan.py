@@ -295,7 +295,7 @@ def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBack
     backend = get_backend(request.backend)
     if request.detach and not backend.DETACHABLE:
         raise UsageError(
-            f"--detach needs a backend that queues jobs (slurm, kubernetes), not {backend.NAME!r}"
+            f"--detach needs a backend that queues jobs (slurm, kubernetes, ray), not {backend.NAME!r}"
         )
     if backend.ENV_KINDS is not None and env_manager not in backend.ENV_KINDS:
         raise UsageError(

@@ -201,9 +201,10 @@ def _run_points(
         if not result.reused:
             todo.put(result.index)
     count = todo.qsize()
-    # Jobs that queue on a cluster are submitted together (`submit_many`), so every point needs
-    # its worker at once; the cluster holds them to max_parallel. Locally, max_parallel workers.
-    queued = plan.base.backend.DETACHABLE
+    # A backend with its own `submit_many` (Slurm's array job) gets every job at once, so every
+    # point needs its worker at once; the cluster holds them to max_parallel. Otherwise (local,
+    # Ray, ...) max_parallel workers each submit and follow one job at a time.
+    queued = plan.base.backend.batches_sweeps()
     backend = SweepBackend(plan.base.backend, batch=count if queued else None, max_parallel=plan.max_parallel)
     threads = count if queued else plan.max_parallel
     running: set[int] = set()

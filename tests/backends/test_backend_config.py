@@ -75,7 +75,7 @@ def test_dry_run_shows_backend_and_config(mlrun: Mlrun, project_factory: Factory
 def test_detach_needs_a_queueing_backend(mlrun: Mlrun, project_factory: Factory) -> None:
     result = mlrun("run", str(project_factory(PROJECT)), "--env-manager", "local", "--detach")
     assert result.returncode == 2
-    assert "--detach needs a backend that queues jobs (slurm, kubernetes), not 'local'" in result.stderr
+    assert "--detach needs a backend that queues jobs (slurm, kubernetes, ray), not 'local'" in result.stderr
 
 
 def test_local_backend_takes_no_config(mlrun: Mlrun, project_factory: Factory) -> None:

@@ -1,0 +1,209 @@
+"""`--backend ray`: the run becomes a Ray job, submitted through Ray's Job Submission API.
+
+Environment strategy: the cluster shares mlrun's file system (as a Slurm cluster does), so the
+job runs in the environment mlrun built under $MLRUN_HOME, in the project folder itself (no
+`working_dir` upload: the env and the code are already where every node sees them). The job's
+entrypoint is `bash job.sh` (`job_script.py`): it activates the env, sets the MLFLOW_* handshake,
+enters the project folder and runs the rendered command. Ray starts an entrypoint with the
+environment of its own raylet, not the submitter's, so the submitter's PATH goes along in the
+job's runtime_env (as sbatch passes the submitter's environment). Secrets go in neither the
+script nor the runtime_env (Ray logs it and lists it to anyone): a file in the job's private
+folder, read and removed by the job script.
+Docker environments cannot run this way and are refused before any run exists.
+
+Ray is imported only here, and only when a Ray job is submitted or followed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shlex
+import signal
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from mlrun_cli.backends import job_script
+from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
+from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
+from mlrun_cli.tracking.base import RunStatus
+
+NAME = "ray"
+DETACHABLE = True
+CONFIG_SCHEMA = "ray_config"
+ENV_KINDS = frozenset({"local", "uv", "virtualenv", "conda"})
+ADDRESS_VARIABLE = "RAY_ADDRESS"
+_EXIT_STOPPED = 128 + signal.SIGTERM
+_ENTRYPOINT_OPTIONS = {
+    "num_cpus": "entrypoint_num_cpus",
+    "num_gpus": "entrypoint_num_gpus",
+    "memory": "entrypoint_memory",
+    "resources": "entrypoint_resources",
+}
+_T = TypeVar("_T")
+# The job's own time limit comes this much after --timeout, so that an attached mlrun stops it
+# first (and records the timeout as on any backend); a detached run ends this much later.
+_LIMIT_MARGIN_S = 5.0
+# Not the runtime_env: Ray logs it on the head node and serves it to anyone who lists the jobs.
+_SECRETS_VIA = f"{job_script.SECRETS_NAME} (only you can read it; the job removes it once read)"
+
+
+def preflight() -> None:
+    try:
+        import ray.job_submission  # noqa: F401
+    except ImportError:
+        raise NotAvailableError(
+            "the ray backend needs Ray's job submission client",
+            hint="pip install 'mlrun-cli[ray]'",
+        ) from None
+
+
+def address(config: Mapping[str, Any]) -> str:
+    """The dashboard's URL, from the config or RAY_ADDRESS (as `ray job submit` reads it)."""
+    raw = str(config.get("address") or os.environ.get(ADDRESS_VARIABLE) or "").strip()
+    if not raw:
+        raise UsageError(
+            "the ray backend needs the cluster's address",
+            hint=f'give -c \'{{"address": "http://HOST:8265"}}\' or set {ADDRESS_VARIABLE}',
+        )
+    if raw.startswith("ray://") or raw == "auto":
+        raise UsageError(
+            f"ray address {raw!r} is not a Job Submission address",
+            hint="give the dashboard's address, e.g. http://HOST:8265",
+        )
+    url = raw if "://" in raw else f"http://{raw}"
+    if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+        raise UsageError(f"ray address {raw!r} is not an http(s) URL such as http://HOST:8265")
+    return url.rstrip("/")
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    address(config)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(url: str) -> Any:
+    """One client per address and process: making one asks the cluster for its version twice.
+
+    Ray's client lets RAY_API_SERVER_ADDRESS or RAY_ADDRESS override the address it is given;
+    rather than submit to (or follow a job on) another cluster, mlrun stops when they disagree."""
+    from ray.job_submission import JobSubmissionClient
+
+    client = _call(url, "connect", lambda: JobSubmissionClient(url))
+    used = str(client.get_address()).rstrip("/")
+    if used != url:
+        raise UsageError(
+            f"Ray's client would go to {used}, not to {url}: RAY_API_SERVER_ADDRESS or "
+            f"{ADDRESS_VARIABLE} in the environment overrides the address mlrun gives it",
+            hint="unset the variable, or make it the same address",
+        )
+    return client
+
+
+def _call(url: str, what: str, fn: Callable[[], _T]) -> _T:
+    """A call to the cluster; unreachable is InfrastructureError (exit 75), refusals explained."""
+    try:
+        return fn()
+    except OSError as error:  # ConnectionError, and requests' errors (all are OSErrors)
+        detail = "" if url in str(error) else f": {error}"
+        raise InfrastructureError(
+            f"cannot reach the Ray cluster at {url} to {what}{detail}",
+            hint="is the cluster up? the address is its dashboard's (http://HOST:8265)",
+        ) from None
+    except RuntimeError as error:
+        message = str(error).strip()
+        if "status code 5" in message:
+            raise InfrastructureError(f"the Ray cluster at {url} failed to {what}: {message}") from None
+        raise ExecutionError(f"the Ray cluster at {url} refused to {what}: {message[:500]}") from None
+
+
+def submit(job: Job) -> JobRef:
+    url = address(job.config)
+    client = _client(url)
+    secrets = job_script.write_secrets(job)
+    submission_id = f"mlrun-{job.run_id}"
+    text = job_script.render(
+        job,
+        banner=_banner(submission_id),
+        launcher="Ray's Job Submission API",
+        secrets_via=_SECRETS_VIA,
+        limit_s=None if job.timeout_s is None else job.timeout_s + _LIMIT_MARGIN_S,
+        secrets_file=secrets,
+    )
+    script = job_script.write(job, text)
+    env_vars = {"PATH": job.environment().get("PATH", os.defpath)}
+    options = {arg: job.config[key] for key, arg in _ENTRYPOINT_OPTIONS.items() if key in job.config}
+    _call(
+        url,
+        "submit the job",
+        lambda: client.submit_job(
+            entrypoint=f"bash {shlex.quote(str(script))}",
+            submission_id=submission_id,
+            runtime_env={"env_vars": env_vars},
+            metadata={"mlrun_run_id": job.run_id, "mlrun_run_name": job.run_name},
+            **options,
+        ),
+    )
+    data = {"address": url}
+    if job.timeout_s is not None:
+        data["time_limit_s"] = f"{job.timeout_s:g}"
+    return JobRef(NAME, submission_id, data)
+
+
+def _url(ref: JobRef) -> str:
+    return ref.data.get("address") or address({})
+
+
+def status(ref: JobRef) -> JobState:
+    url = _url(ref)
+    info = _call(url, f"read job {ref.job_id}", lambda: _client(url).get_job_info(ref.job_id))
+    return to_job_state(str(getattr(info.status, "value", info.status)), info, "time_limit_s" in ref.data)
+
+
+def to_job_state(word: str, info: Any, limited: bool = False) -> JobState:
+    """Ray's job status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED) as a run's end."""
+    message = (str(info.message or "").strip().splitlines() or [""])[0]
+    if word in ("PENDING", "RUNNING"):
+        return JobState(word, None, None, f"{word} ({message})" if word == "PENDING" and message else word)
+    if word == "SUCCEEDED":
+        return JobState(word, RunStatus.FINISHED, 0)
+    if word == "STOPPED":
+        return JobState(word, RunStatus.KILLED, _EXIT_STOPPED, "the job was stopped (stop_job)")
+    code = info.driver_exit_code
+    if code is None:  # it never ran: the runtime env or the supervisor failed
+        return JobState(word, RunStatus.FAILED, 1, f"the Ray job failed: {message or 'no reason given'}")
+    if code < 0:  # Popen's way of saying "killed by a signal"
+        return JobState(word, RunStatus.FAILED, 128 - code, f"the command was killed by signal {-code}")
+    if code == EXIT_TIMEOUT and limited:
+        return JobState(word, RunStatus.FAILED, code, "the job exceeded its time limit")
+    return JobState(word, RunStatus.FAILED, code, f"command exited with code {code}")
+
+
+def cancel(ref: JobRef) -> None:
+    url = _url(ref)
+    _call(url, f"stop job {ref.job_id}", lambda: _client(url).stop_job(ref.job_id))
+
+
+def _banner(submission_id: str) -> str:
+    return f"mlrun: ray job {submission_id} starts"
+
+
+def logs(ref: JobRef) -> bytes:
+    """The command's output: what the job script prints after its banner, without the line Ray
+    writes about the entrypoint. Ray writes that line from a buffer flushed only once the command
+    has started, so it lands before, inside or after the first output: it is cut out wherever it is
+    (each read then extends the last one, as the poll loop's offsets need)."""
+    url = _url(ref)
+    text = _call(url, f"read the log of job {ref.job_id}", lambda: _client(url).get_job_logs(ref.job_id))
+    return command_output(text, ref.job_id)
+
+
+def command_output(text: str, submission_id: str) -> bytes:
+    banner = _banner(submission_id) + "\n"
+    start = text.find(banner)
+    if start < 0:
+        return b""  # the command has not started
+    # Not anchored: Ray's line may land after a partial line of the command's.
+    ray_line = re.compile(rf"Running entrypoint for job {re.escape(submission_id)}: bash [^\n]*\n")
+    return ray_line.sub("", text[start + len(banner) :], count=1).encode()

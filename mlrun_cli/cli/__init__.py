@@ -16,6 +16,7 @@ from mlrun_cli.cli.env import env
 from mlrun_cli.cli.project import schema, validate
 from mlrun_cli.cli.run import run
 from mlrun_cli.cli.runs import runs
+from mlrun_cli.cli.ui import ui
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -25,7 +26,7 @@ def cli(debug: bool) -> None:
     """Run MLflow projects fast, strictly and safely; record every run."""
 
 
-for command in (run, validate, schema, runs, env):
+for command in (run, validate, schema, runs, env, ui):
     cli.add_command(command)
 
 

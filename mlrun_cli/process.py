@@ -246,7 +246,7 @@ def replace_process(argv: Sequence[str], env_patch: Mapping[str, str | None]) ->
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execve(argv[0], list(argv), merged_env(env_patch))  # noqa: S606 - argv is a list
+        os.execve(argv[0], list(argv), merged_env(env_patch))
     except OSError as error:
         raise ExecutionError(f"cannot start {argv[0]!r}: {error}") from None
 

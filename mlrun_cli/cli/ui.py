@@ -16,7 +16,9 @@ from mlrun_cli.cli.error_handler import error_handler
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, help="The port to listen on.")
 @click.argument("mlflow_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def ui(ctx: click.Context, tracking_uri: str | None, host: str, port: int, mlflow_args: tuple[str, ...]) -> None:
+def ui(
+    ctx: click.Context, tracking_uri: str | None, host: str, port: int, mlflow_args: tuple[str, ...]
+) -> None:
     """Start MLflow's UI for the runs mlrun recorded; other options go to 'mlflow ui'.
 
     Uses the mlflow command on PATH (or the 'mlflow' extra); without one, installs MLflow once

@@ -23,7 +23,9 @@ from typing import IO, TextIO
 HEARTBEAT_ENV = "MLRUN_PROGRESS_INTERVAL"
 DEFAULT_HEARTBEAT_S = 5.0
 TERMINAL_TICK_S = 0.2
-_COUNT = re.compile(r"^\s*(Resolved|Prepared|Downloaded|Built|Installed|Uninstalled|Audited) (\d+) packages?\b")
+_COUNT = re.compile(
+    r"^\s*(Resolved|Prepared|Downloaded|Built|Installed|Uninstalled|Audited) (\d+) packages?\b"
+)
 
 
 def announce(message: str, stream: TextIO | None = None) -> None:
@@ -49,7 +51,7 @@ def _step_name(command: str) -> str:
     return " ".join(name)
 
 
-class BuildLog(io.TextIOBase):
+class BuildLog(io.StringIO):
     """The build log (when there is one) as the steps write to it, watched for the current step."""
 
     def __init__(self, target: IO[str] | None) -> None:
@@ -60,7 +62,7 @@ class BuildLog(io.TextIOBase):
         self.step = ""
         self.detail = ""
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         with self._lock:  # a step's stdout and stderr are written from two threads
             if self._target is not None:
                 self._target.write(text)

@@ -116,5 +116,7 @@ def start_ui(request: UiRequest) -> None:
 
     mlflow = find_mlflow() or install_mlflow()
     argv = ui_command(request, mlflow)
-    announce(f"MLflow's UI for {argv[argv.index('--backend-store-uri') + 1]} at http://{request.host}:{request.port}")
+    announce(
+        f"MLflow's UI for {argv[argv.index('--backend-store-uri') + 1]} at http://{request.host}:{request.port}"
+    )
     replace_process(argv, UI_ENV)

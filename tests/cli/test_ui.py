@@ -86,7 +86,11 @@ def test_ui_serves_the_recorded_runs_with_mlflow_from_path(
 
 
 def test_ui_installs_mlflow_once_when_it_is_missing(
-    mlrun: Mlrun, project_factory: Factory, mlflow_python: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
+    mlrun: Mlrun,
+    project_factory: Factory,
+    mlflow_python: Path,
+    isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run_id = _recorded_run(mlrun, project_factory)
     # Offline: uv installs from its cache, which building the MLflow side venv filled.
@@ -116,6 +120,8 @@ def test_ui_says_why_when_mlflow_cannot_be_installed(mlrun: Mlrun) -> None:
 def test_ui_of_a_server_or_of_nothing(mlrun: Mlrun) -> None:
     server = mlrun("ui", "--tracking-uri", "http://127.0.0.1:5999")
     assert server.returncode == 0
-    assert server.stdout.strip() == "mlrun: http://127.0.0.1:5999 is an MLflow server: its UI is there already"
+    assert (
+        server.stdout.strip() == "mlrun: http://127.0.0.1:5999 is an MLflow server: its UI is there already"
+    )
     nothing = mlrun("ui", "--tracking-uri", "none")
     assert nothing.returncode == 2 and "records nothing" in nothing.stderr

@@ -18,7 +18,7 @@ PY_VERSION = __import__("sys").version_info
 PY = f"{PY_VERSION.major}.{PY_VERSION.minor}"
 # A PEP 517 backend in the package itself (no build requirements, so no index): it takes its
 # time, as a real compiled package does, then writes a minimal wheel.
-SLOW_BACKEND = '''
+SLOW_BACKEND = """
 import base64, hashlib, os, time, zipfile
 
 NAME, VERSION = "mlrun_slow", "1.0"
@@ -34,7 +34,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     files = {
         f"{NAME}/__init__.py": "",
         f"{DIST}/METADATA": f"Metadata-Version: 2.1\\nName: mlrun-slow\\nVersion: {VERSION}\\n",
-        f"{DIST}/WHEEL": "Wheel-Version: 1.0\\nGenerator: slow\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+        f"{DIST}/WHEEL": "Wheel-Version: 1.0\\nGenerator: slow\\nRoot-Is-Purelib: true\\n"
+        "Tag: py3-none-any\\n",
     }
     record = [
         f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()},"
@@ -47,7 +48,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             archive.writestr(path, text)
         archive.writestr(f"{DIST}/RECORD", "\\n".join([*record, f"{DIST}/RECORD,,"]) + "\\n")
     return name
-'''
+"""
 SLOW_PYPROJECT = """[build-system]
 requires = []
 build-backend = "slow_backend"
@@ -74,7 +75,9 @@ def test_a_slow_build_says_what_it_does_every_few_seconds_in_a_log(
     built = mlrun("env", "build", str(project), env=env)
     assert built.returncode == 0, built.stderr
     lines = built.stderr.splitlines()
-    heartbeat = re.compile(r"mlrun: building uv environment uv-\w+ \(python [\d.]+\): (\d+)s so far( \((.*)\))?")
+    heartbeat = re.compile(
+        r"mlrun: building uv environment uv-\w+ \(python [\d.]+\): (\d+)s so far( \((.*)\))?"
+    )
     beats = [m for m in map(heartbeat.fullmatch, lines) if m]
     # 3 s of building alone at one line every 0.5 s; the machine's load only adds lines.
     assert len(beats) >= 4, built.stderr

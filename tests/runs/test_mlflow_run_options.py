@@ -147,3 +147,12 @@ def test_the_python_api_refuses_them_too() -> None:
 
     with pytest.raises(UsageError, match="storage_dir is not needed here: mlrun downloads no 'path'"):
         run(".", storage_dir="/tmp")
+
+
+def test_the_python_api_continues_a_run(project_factory: Factory, isolated: Path) -> None:
+    from mlrun_cli import run
+
+    waiting = _waiting_run(isolated)
+    result = run(str(project_factory({"MLproject": SPEC})), run_id=waiting, env_manager="local")
+    assert result.run_id == waiting and result.status is RunStatus.FINISHED  # type: ignore[union-attr]
+    assert [r.run_id for r in _store(isolated).search_runs(None, 10)] == [waiting]

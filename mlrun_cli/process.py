@@ -194,24 +194,61 @@ def run_logged(
     log.write(f"$ {shlex.join(argv)}\n")
     log.flush()
     try:
-        proc = subprocess.run(  # noqa: S603 - argv is a list, never a shell string
+        proc = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell string
             list(argv),
             cwd=cwd,
             env=merged_env(env_patch or {}),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-    except (OSError, subprocess.TimeoutExpired) as error:
+    except OSError as error:
         log.write(f"{error}\n")
         raise CommandFailed(argv, None, str(error)) from None
-    log.write(proc.stdout)
-    log.write(proc.stderr)
+    # Into the log as it comes, so build progress can show the step's own counts live.
+    assert proc.stdout is not None and proc.stderr is not None
+    captured: tuple[list[str], list[str]] = ([], [])
+    lock = threading.Lock()
+
+    def copy(pipe: IO[bytes], into: list[str]) -> None:
+        for chunk in read_pipe(pipe):
+            text = chunk.decode("utf-8", errors="replace")
+            into.append(text)
+            with lock:
+                log.write(text)
+
+    copiers = [
+        threading.Thread(target=copy, args=(pipe, into), daemon=True)
+        for pipe, into in zip((proc.stdout, proc.stderr), captured, strict=True)
+    ]
+    for copier in copiers:
+        copier.start()
+    try:
+        returncode = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        returncode = None
+    for copier in copiers:
+        copier.join(timeout=5.0)
     log.flush()
-    if proc.returncode != 0:
-        raise CommandFailed(argv, proc.returncode, proc.stderr or proc.stdout)
-    return proc.stdout
+    stdout, stderr = ("".join(parts) for parts in captured)
+    if returncode is None:
+        log.write(f"timed out after {timeout}s\n")
+        raise CommandFailed(argv, None, f"timed out after {timeout}s")
+    if returncode != 0:
+        raise CommandFailed(argv, returncode, stderr or stdout)
+    return stdout
+
+
+def replace_process(argv: Sequence[str], env_patch: Mapping[str, str | None]) -> None:
+    """Become `argv` (a long-lived foreground tool: its signals and exit code are its own)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(argv[0], list(argv), merged_env(env_patch))
+    except OSError as error:
+        raise ExecutionError(f"cannot start {argv[0]!r}: {error}") from None
 
 
 def run_captured(

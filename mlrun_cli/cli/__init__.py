@@ -17,6 +17,7 @@ from mlrun_cli.cli.env import env
 from mlrun_cli.cli.project import schema, validate
 from mlrun_cli.cli.run import run
 from mlrun_cli.cli.runs import runs
+from mlrun_cli.cli.ui import ui
 
 
 @click.group("mlrun", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,7 +27,7 @@ def cli(debug: bool) -> None:
     """Run MLflow projects fast, strictly and safely; record every run."""
 
 
-for command in (run, validate, schema, runs, env, completion):
+for command in (run, validate, schema, runs, env, completion, ui):
     cli.add_command(command)
 
 

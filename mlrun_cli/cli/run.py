@@ -10,6 +10,7 @@ import click
 from mlrun_cli.cli.common import debug_enabled, print_json, warn
 from mlrun_cli.cli.completion import lazy
 from mlrun_cli.cli.error_handler import error_handler
+from mlrun_cli.cli.mlflow_options import mlflow_run_options
 
 
 @click.command(context_settings={"show_default": True})
@@ -24,6 +25,7 @@ from mlrun_cli.cli.error_handler import error_handler
 @click.option(
     "-P",
     "--param",
+    "--param-list",
     "params",
     multiple=True,
     metavar="NAME=VALUE",
@@ -135,6 +137,7 @@ from mlrun_cli.cli.error_handler import error_handler
     is_flag=True,
     help="Print one JSON object at the end (the command's stdout goes to stderr).",
 )
+@mlflow_run_options
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -171,6 +174,7 @@ def run(
     max_parallel: int | None,
     objective: str | None,
     as_json: bool,
+    run_id: str | None,
 ) -> None:
     """Run a project (a folder; default '.') and record the run."""
     with error_handler(debug=debug_enabled(ctx), as_json=as_json):
@@ -201,8 +205,13 @@ def run(
             retry_on_timeout=retry_on_timeout,
             secrets_file=secrets_file,
             needed=needed,
+            run_id=run_id,
         )
         if sweeps or sweep_file is not None:
+            if run_id is not None:
+                from mlrun_cli.errors import UsageError
+
+                raise UsageError("a sweep records a run per point; --run-id continues one run: not both")
             from mlrun_cli.cli.sweep import run_sweep
             from mlrun_cli.runs.sweep import SweepRequest
 

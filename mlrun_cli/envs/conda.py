@@ -127,7 +127,7 @@ def rattler_solve(inputs: CondaInputs, log: IO[str]) -> list[Any]:
     import rattler
     from rattler.platform import Platform
 
-    log.write(f"solving {', '.join(inputs.specs)} from {', '.join(inputs.channels)}\n")
+    log.write(f"# solving {', '.join(inputs.specs)} from {', '.join(inputs.channels)} with rattler\n")
     try:
         records: list[Any] = asyncio.run(
             rattler.solve(
@@ -141,6 +141,7 @@ def rattler_solve(inputs: CondaInputs, log: IO[str]) -> list[Any]:
         raise MlrunError(f"cannot solve {inputs.file.name}: {error}") from None
     for record in records:
         log.write(f"  {record.name.normalized} {record.version} {record.build} {record.url}\n")
+    log.write(f"Resolved {len(records)} packages\n")  # the count the progress line shows
     return records
 
 
@@ -149,6 +150,7 @@ def _install_records(records: list[Any], prefix: Path, log: IO[str]) -> None:
 
     import rattler
 
+    log.write(f"# installing {len(records)} conda packages with rattler\n")
     try:
         asyncio.run(
             rattler.install(
@@ -237,8 +239,8 @@ def plan(project: Project, options: EnvOptions) -> EnvPlan:
         # Filled in by the build, read when the completion marker is written.
         metadata: dict[str, Any] = {"python": None, "project": str(project.directory)}
 
-        def build_env(target: cache.CachedEnv, log: IO[str]) -> None:
-            with progress(f"building conda environment {env.name} ({how})"):
+        def build_env(target: cache.CachedEnv, raw_log: IO[str]) -> None:
+            with progress(f"building conda environment {env.name} ({how})", log=raw_log) as log:
                 _build(inputs, exe, project, target, log)
             metadata["python"] = _python_version(target.path)
 

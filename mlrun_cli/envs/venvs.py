@@ -144,8 +144,9 @@ def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:
         for warning in inputs.warnings:
             announce(f"warning: {warning}")
 
-        def build_env(target: cache.CachedEnv, log: IO[str]) -> None:
-            with progress(f"building {manager} environment {env.name} (python {interpreter.version})"):
+        def build_env(target: cache.CachedEnv, raw_log: IO[str]) -> None:
+            what = f"building {manager} environment {env.name} (python {interpreter.version})"
+            with progress(what, log=raw_log) as log:
                 builder(interpreter, inputs, project, target, log)
                 freeze(target, log)
 

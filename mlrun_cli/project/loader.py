@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def _check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
         return None, problems
     doc, problems, warnings = compat.triage(doc)
     schema_problems = check_against_schema(doc, "mlproject")
+    schema_problems += _check_misspelt_sections(doc)
     if schema_problems or problems:
         # Still check the parts the schema accepted, so one pass reports everything.
         _check_valid_parts(directory, doc, [p.path for p in schema_problems + problems], problems)
@@ -77,6 +79,27 @@ def _check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
     project = _build_project(directory, spec_file, doc, problems, warnings)
     problems += check_env_file(project.env)
     return project, problems
+
+
+def _check_misspelt_sections(doc: YamlDocument) -> list[Problem]:
+    """A misspelt top-level key (`entry_point:`) hides its content from the schema: check that
+    content as if it stood under the key it resembles, so every problem shows in one pass."""
+    data: dict[str, Any] = doc.data
+    found: list[Problem] = []
+    for key in [k for k in data if isinstance(k, str) and k not in compat.TOP_KEYS]:
+        matches = difflib.get_close_matches(key, compat.TOP_KEYS, n=1, cutoff=0.6)
+        if not matches or matches[0] in data or not isinstance(data[key], (dict, list)):
+            continue
+        meant = matches[0]
+        lines = {(meant, *p[1:]) if p[:1] == (key,) else p: line for p, line in doc.lines.items()}
+        # No text: a renamed copy must never be remembered as valid content.
+        renamed = YamlDocument(doc.file, {meant: data[key]}, None, lines)
+        renamed, refused, _ = compat.triage(renamed)
+        for problem in [*refused, *check_against_schema(renamed, "mlproject")]:
+            if problem.path[:1] == (meant,) and len(problem.path) > 1:
+                path = (key, *problem.path[1:])
+                found.append(Problem(doc.file, problem.line, format_path(path), problem.message, path))
+    return found
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -245,8 +268,21 @@ def resolve_entry_point(project: Project, name: str) -> EntryPoint:
         if not script.is_file():
             raise UsageError(f"no such script in the project: {name}")
         return EntryPoint(name, f"{runners[suffix]} {shlex.quote(name)}", is_script=True)
+    scripts = sorted(p.name for p in project.directory.iterdir() if p.suffix in runners and p.is_file())
+    named = next((f"{name}{s}" for s in runners if f"{name}{s}" in scripts), None)
+    if project.spec_file is None:
+        # MLflow without an MLproject: no entry points, only the scripts -e names.
+        instead = (
+            f"`-e FILE` runs a script here as MLflow does ({', '.join(scripts[:5])}"
+            f"{', ...' if len(scripts) > 5 else ''})"
+            + (f" in the environment {project.env.source} describes" if project.env.file else "")
+            if scripts
+            else "there is no .py or .sh file here to run with -e either"
+        )
+        message = f"no MLproject here ({project.directory}), so no entry point '{name}'; {instead}"
+        raise UsageError(message, hint=f"mlrun run -e {named or scripts[0]}" if scripts else None)
     declared = ", ".join(project.entry_points) or "none declared"
-    hint = did_you_mean(name, project.entry_points)
+    hint = f" (did you mean -e {named}, the script?)" if named else did_you_mean(name, project.entry_points)
     raise UsageError(
         f"unknown entry point '{name}'{hint}; entry points: {declared}",
         hint="a .py or .sh file in the project can be run directly with -e FILE",

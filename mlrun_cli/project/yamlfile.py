@@ -171,6 +171,19 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
     return parse_yaml(text, name)
 
 
+def _tab_indented_line(text: str, failed_at: int | None) -> int | None:
+    """The 1-based line indented with a tab that made the parser fail there (or just before)."""
+    if failed_at is None:
+        return None
+    lines = text.splitlines()
+    for index in (failed_at, failed_at - 1):
+        if 0 <= index < len(lines):
+            line = lines[index]
+            if "\t" in line[: len(line) - len(line.lstrip(" \t"))]:
+                return index + 1
+    return None
+
+
 def parse_yaml(text: str, name: str) -> YamlDocument:
     """Parse YAML (or JSON) text; syntax errors and duplicate keys become problems."""
     doc = YamlDocument(file=name, data=None, text=text)
@@ -200,7 +213,12 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
         message = f"{err.context}: {err.problem}" if err.context else str(err.problem or err)
         if err.context and err.problem_mark is not None:
             message += f" (at line {err.problem_mark.line + 1})"
-        doc.problems.append(Problem(name, line, "", f"YAML syntax error: {message}"))
+        tab = _tab_indented_line(text, err.problem_mark.line if err.problem_mark else None)
+        if tab is not None:
+            line, message = tab, "tabs are not allowed for indentation in YAML: indent with spaces"
+        else:
+            message = f"YAML syntax error: {message}"
+        doc.problems.append(Problem(name, line, "", message))
     except yaml.YAMLError as err:
         doc.problems.append(Problem(name, None, "", f"YAML error: {err}"))
     # Anything else (ValueError from `!!int "3.11"`, say) is still a mistake in the user's file.

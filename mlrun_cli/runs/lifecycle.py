@@ -89,9 +89,14 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
     user = user_name()
     scratch = Path(tempfile.mkdtemp(prefix="mlrun-"))  # before the run: nothing can fail between
-    run_ref = tracker.create_run(
-        experiment.experiment_id, plan.run_name, user, now_ms(), start_tags(plan, env, user)
-    )
+    if plan.continued is None:
+        run_ref = tracker.create_run(
+            experiment.experiment_id, plan.run_name, user, now_ms(), start_tags(plan, env, user)
+        )
+    else:  # --run-id: an existing run, not yet ended, gets this run's tags
+        from mlrun_cli.runs.resume import continue_run
+
+        run_ref = continue_run(tracker, plan.continued, start_tags(plan, env, user))
     recorder = Recorder(tracker, run_ref)
     started = time.monotonic()
     submitted = False

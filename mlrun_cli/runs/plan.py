@@ -29,51 +29,14 @@ from mlrun_cli.tracking.uris import redact_uri
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend
+    from mlrun_cli.tracking.base import RunRecord
 
-_ADJECTIVES = [
-    "amber",
-    "bold",
-    "calm",
-    "deft",
-    "eager",
-    "fair",
-    "glad",
-    "keen",
-    "lucid",
-    "merry",
-    "neat",
-    "proud",
-    "quick",
-    "rapid",
-    "sharp",
-    "swift",
-    "tidy",
-    "vivid",
-    "warm",
-    "zesty",
-]
-_NOUNS = [
-    "badger",
-    "crane",
-    "dingo",
-    "eagle",
-    "finch",
-    "gecko",
-    "heron",
-    "ibis",
-    "koala",
-    "lemur",
-    "marten",
-    "newt",
-    "otter",
-    "panda",
-    "quail",
-    "robin",
-    "stoat",
-    "tapir",
-    "vole",
-    "wren",
-]
+# fmt: off
+_ADJECTIVES = ["amber", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "lucid", "merry",
+    "neat", "proud", "quick", "rapid", "sharp", "swift", "tidy", "vivid", "warm", "zesty"]
+_NOUNS = ["badger", "crane", "dingo", "eagle", "finch", "gecko", "heron", "ibis", "koala", "lemur",
+    "marten", "newt", "otter", "panda", "quail", "robin", "stoat", "tapir", "vole", "wren"]
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -108,6 +71,8 @@ class RunRequest:
     cwd: Path = field(default_factory=Path.cwd)
     needed: bool = False
     """Reuse a FINISHED run with the same fingerprint instead of running again."""
+    run_id: str | None = None
+    """--run-id: record into this existing, not yet ended run instead of creating one."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +98,8 @@ class RunPlan:
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of this run's own on top of the usual ones (a sweep's point: its parent)."""
     param_warnings: tuple[str, ...] = ()
+    continued: RunRecord | None = None
+    """--run-id: the existing run this one records into (checked while planning)."""
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -188,6 +155,8 @@ def _experiment(request: RunRequest) -> tuple[str | None, str | None]:
 def plan_run(request: RunRequest) -> RunPlan:
     """Check everything that can be checked without side effects; raise on the first stage that fails."""
     experiment_name, experiment_id = _experiment(request)
+    if request.run_id is not None and request.needed:
+        raise UsageError("--needed finds a finished run to reuse; --run-id continues one: not both")
     given = params.parse_param_args(request.params)
     source = resolve_source(request.uri, request.version, request.cwd, refresh=request.refresh)
     try:
@@ -223,6 +192,14 @@ def _plan(
     env_options = request.env_options
     if backend.CODE_IN_IMAGE and not env_options.build_image:
         env_options = dataclasses.replace(env_options, build_image=True)
+    tracking_uri = resolve_tracking_uri(request.tracking_uri)
+    continued = None
+    if request.run_id is not None:
+        from mlrun_cli.runs.resume import run_to_continue
+
+        values = bound.all_values()
+        continued = run_to_continue(request.run_id, tracking_uri, experiment_name, experiment_id, values)
+        experiment_name, experiment_id = None, continued.experiment_id
     env = envs.get_env_manager(manager).plan(project, env_options)
     if env.container is not None:
         backend.check_container(env.container, backend_config)
@@ -241,10 +218,11 @@ def _plan(
         detach=request.detach,
         timeout_s=_timeout(request, entry),
         retry=_retry_policy(request, entry),
-        tracking_uri=resolve_tracking_uri(request.tracking_uri),
+        tracking_uri=tracking_uri,
         experiment_name=experiment_name,
         experiment_id=experiment_id,
-        run_name=request.run_name or generate_run_name(),
+        run_name=request.run_name or (continued.run_name if continued else "") or generate_run_name(),
+        continued=continued,
         param_warnings=_undeclared(entry, bound),
         fingerprint=fingerprint.make(
             fingerprint.source_digest(source), entry.name, bound.all_values(), fingerprint.env_digest(env)
@@ -279,6 +257,8 @@ def _retry_policy(request: RunRequest, entry: EntryPoint) -> RetryPolicy:
     retries = request.retries if request.retries is not None else entry.retries
     if retries < 0:
         raise UsageError("--retries must be 0 or more")
+    if retries and request.run_id is not None:
+        raise UsageError("retries make each attempt a run of its own; not with --run-id (use --retries 0)")
     if retries and request.detach:
         raise UsageError("--retries needs to follow each attempt; it cannot be combined with --detach")
     try:

@@ -106,12 +106,20 @@ def run(
     sweep: Mapping[str, str | Sequence[object]] | None = None,
     max_parallel: int | None = None,
     objective: str | None = None,
+    run_id: str | None = None,
+    storage_dir: str | None = None,
+    docker_auth: Mapping[str, str] | None = None,
 ) -> RunResult | SubmittedRun | SweepResult:
     """Run an entry point of the project at `uri` and record it; the result (or, with
     `synchronous=False`, a handle with wait(), status() and cancel()). With `sweep` (name ->
     `-S` SPEC text, or a list of values), one child run per point under a parent: a SweepResult."""
     from mlrun_cli.envs.base import EnvOptions
 
+    for name, given in (("storage_dir", storage_dir), ("docker_auth", docker_auth)):
+        if given is not None:  # mlflow.projects.run's arguments that mlrun has no use for
+            from mlrun_cli.runs.resume import REFUSED
+
+            raise UsageError(f"{name} is not needed here: {REFUSED['--' + name.replace('_', '-')]}")
     config = json.dumps(dict(backend_config)) if isinstance(backend_config, Mapping) else backend_config
     request = RunRequest(
         uri=uri, entry_point=entry_point, params=tuple(f"{k}={v}" for k, v in (parameters or {}).items()),
@@ -119,7 +127,7 @@ def run(
         run_name=run_name, tracking_uri=tracking_uri, version=version,
         env_options=EnvOptions(build_image, _docker_args(docker_args)), backend=backend,
         backend_config=config, timeout=None if timeout is None else str(timeout), retries=retries,
-        needed=needed,
+        needed=needed, run_id=run_id,
     )  # fmt: skip
     from mlrun_cli.runs import api
 
@@ -182,7 +190,7 @@ def _argv(request: RunRequest) -> list[str]:
         "--experiment-id": request.experiment_id, "-c": request.backend_config,
         "--run-name": request.run_name, "--env-manager": request.env_manager,
         "--timeout": request.timeout, "--retries": request.retries, "--retry-delay": request.retry_delay,
-        "--secrets-file": request.secrets_file,
+        "--secrets-file": request.secrets_file, "--run-id": request.run_id,
     }  # fmt: skip
     argv += [arg for flag, value in options.items() if value is not None for arg in (flag, str(value))]
     argv += [arg for option in request.env_options.docker_args for arg in ("-A", option)]

@@ -165,8 +165,16 @@ def test_folder_without_mlproject_runs_scripts() -> None:
     assert resolve_entry_point(project, "run.sh").command == "bash run.sh"
     with pytest.raises(UsageError, match=r"no such script in the project: missing\.py"):
         resolve_entry_point(project, "missing.py")
-    with pytest.raises(UsageError, match=r"unknown entry point 'main'; entry points: none"):
+    with pytest.raises(UsageError) as no_spec:
         resolve_entry_point(project, "main")
+    assert no_spec.value.message == (
+        f"no MLproject here ({project.directory}), so no entry point 'main'; `-e FILE` runs a script "
+        "here as MLflow does (run.sh, train.py)"
+    )
+    assert no_spec.value.hint == "mlrun run -e run.sh"
+    with pytest.raises(UsageError) as by_stem:
+        resolve_entry_point(project, "train")
+    assert by_stem.value.hint == "mlrun run -e train.py"
 
 
 def test_unknown_entry_point_suggests_a_name() -> None:

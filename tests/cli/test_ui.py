@@ -1,0 +1,127 @@
+"""`mlrun ui`: MLflow's real UI serves the runs mlrun recorded, with MLflow on PATH or installed
+by mlrun itself (from uv's cache, offline: the MLflow side venv filled it; nothing is downloaded)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MLRUN, Result
+
+Mlrun = Callable[..., Result]
+Factory = Callable[[dict[str, str]], Path]
+BARE_PATH = "/usr/local/bin:/usr/bin:/bin"  # no mlflow on it
+pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _recorded_run(mlrun: Mlrun, project_factory: Factory) -> str:
+    project = project_factory({"MLproject": "entry_points:\n  main:\n    command: echo hi\n"})
+    done = mlrun("run", str(project), "--env-manager", "local", "--json")
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["run_id"])
+
+
+def _serve_and_search(work: Path, env: dict[str, str], timeout_s: float = 180) -> tuple[list[str], str]:
+    """Start `mlrun ui` on a free port, wait for the page, search runs through its API, stop it."""
+    port = _free_port()
+    log = work / "ui.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*MLRUN, "ui", "--port", str(port)],
+            cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+                    assert page.status == 200 and b"<html" in page.read().lower()
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+        search = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
+            data=json.dumps({"experiment_ids": ["0"]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(search, timeout=30) as answer:
+            runs = json.loads(answer.read())["runs"]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return [run["info"]["run_id"] for run in runs], log.read_text()
+
+
+def test_ui_serves_the_recorded_runs_with_mlflow_from_path(
+    mlrun: Mlrun, project_factory: Factory, mlflow_python: Path, isolated: Path
+) -> None:
+    run_id = _recorded_run(mlrun, project_factory)
+    env = {**os.environ, "PATH": f"{mlflow_python.parent}:{BARE_PATH}"}
+    run_ids, log = _serve_and_search(isolated, env)
+    assert run_ids == [run_id]
+    assert f"MLflow's UI for {isolated / 'mlruns'} at http://127.0.0.1:" in log
+    assert "installing" not in log
+
+
+def test_ui_installs_mlflow_once_when_it_is_missing(
+    mlrun: Mlrun,
+    project_factory: Factory,
+    mlflow_python: Path,
+    isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_id = _recorded_run(mlrun, project_factory)
+    # Offline: uv installs from its cache, which building the MLflow side venv filled.
+    env = {**os.environ, "PATH": BARE_PATH, "UV_OFFLINE": "1"}
+    run_ids, log = _serve_and_search(isolated, env)
+    assert run_ids == [run_id]
+    tool = Path(os.environ["MLRUN_HOME"]) / "tools" / "mlflow"
+    assert f"mlrun: MLflow is not installed here: installing it once into {tool} for its UI" in log
+    assert "for its UI: done in" in log
+    # The next time, the installed one is used as it is.
+    from mlrun_cli.tracking.ui import find_mlflow
+
+    with monkeypatch.context() as patched:
+        patched.setenv("PATH", BARE_PATH)
+        assert find_mlflow() == [str(tool / "bin" / "mlflow")]
+
+
+def test_ui_says_why_when_mlflow_cannot_be_installed(mlrun: Mlrun) -> None:
+    env = {"PATH": BARE_PATH, "UV_OFFLINE": "1", "UV_NO_CACHE": "1"}
+    failed = mlrun("ui", "--port", str(_free_port()), env=env)
+    assert failed.returncode == 75, failed.stderr
+    assert "Error: cannot install MLflow for its UI: 'uv pip install ...' exited with code" in failed.stderr
+    assert "pip install 'mlrun-cli[mlflow]'" in failed.stderr
+    assert not (Path(os.environ["MLRUN_HOME"]) / "tools" / "mlflow").exists()  # no half-made venv
+
+
+def test_ui_of_a_server_or_of_nothing(mlrun: Mlrun) -> None:
+    server = mlrun("ui", "--tracking-uri", "http://127.0.0.1:5999")
+    assert server.returncode == 0
+    assert (
+        server.stdout.strip() == "mlrun: http://127.0.0.1:5999 is an MLflow server: its UI is there already"
+    )
+    nothing = mlrun("ui", "--tracking-uri", "none")
+    assert nothing.returncode == 2 and "records nothing" in nothing.stderr

@@ -45,10 +45,11 @@ class SweepBackend(ExecutionBackend):
         """Run name -> run id, of every job submitted."""
 
     def submit(self, job: Job) -> JobRef:
+        with self._lock:  # known before submitting: a point cancelled meanwhile still has its run
+            self.run_ids[job.run_name] = job.run_id
         ref = self._submit_batched(job) if self.batch is not None else self.inner.submit(job)
         with self._lock:
             self._out[job.run_id] = ref
-            self.run_ids[job.run_name] = job.run_id
         if self.cancelled.is_set():
             self.inner.cancel(ref)
         return ref

@@ -21,6 +21,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from mlrun_cli.tracking.outbox import Recorder
 
 __all__ = ["SweepPlan", "SweepRequest", "plan_sweep", "run_sweep"]
 NEVER_STARTED = "the sweep was cancelled before this point started"
+RECANCEL_S = 2.0
 
 
 def run_sweep(
@@ -197,12 +199,16 @@ def _wait_for(
     on_progress: Callable[[Progress], None] | None,
 ) -> int | None:
     signum: int | None = None
+    again = 0.0
     while not all(e.is_set() for e in ended):
         try:
             for event in ended:
-                event.wait(timeout=0.2)
-                if signum is not None:
-                    backend.cancel_all(signum)  # again: a job may have been starting
+                if not event.is_set():
+                    event.wait(timeout=0.2)
+                    break
+            if signum is not None and time.monotonic() >= again:
+                backend.cancel_all(signum)  # again: a job may have been starting
+                again = time.monotonic() + RECANCEL_S
             if on_progress is not None:
                 done = sum(r.status != "PENDING" for r in results)
                 failed = sum(r.status in ("FAILED", "KILLED") for r in results)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import Result
+from tests.conftest import MLRUN, Result
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -63,3 +67,40 @@ def test_a_3x2_grid_is_one_array_job_with_a_child_run_per_task(
         running += 1 if start else -1
         peak = max(peak, running)
     assert 1 <= peak <= 2
+
+
+def test_ctrl_c_cancels_the_array_job_and_every_child_ends_killed(
+    project_factory: Callable[[dict[str, str]], Path],
+    slurm_env: dict[str, str],
+    slurm_bin: Path,
+    isolated: Path,
+    tmp_path: Path,
+) -> None:
+    """One task at a time: task 0 runs, tasks 1-3 wait in the array; Ctrl-C cancels all four."""
+    marks = tmp_path / "marks.txt"
+    slow = PROJECT.replace("{marks}", str(marks)).replace("sleep 1", "sleep 120")
+    project = project_factory({"MLproject": slow})
+    proc = subprocess.Popen(
+        [*MLRUN, "run", str(project), "-b", "slurm", "--env-manager", "local", "-S", "b=1,2,3,4",
+         "--max-parallel", "1", "--json"],
+        cwd=isolated, env={**os.environ, **slurm_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not marks.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    assert marks.exists(), "task 0 never started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    sweep = json.loads(out)
+    store = FileStore(isolated / "mlruns")
+    assert store.get_run(sweep["parent_run_id"]).status.name == "KILLED"
+    children = [store.get_run(c["run_id"]) for c in sweep["children"]]
+    assert len(children) == 4 and all(c.status.name == "KILLED" for c in children), err.decode()
+    array = {c.tags["mlrun.slurm.job_id"].split("_")[0] for c in children}
+    assert len(array) == 1, array
+    queued = subprocess.run(
+        [str(slurm_bin / "squeue"), "-h", "-j", array.pop()], capture_output=True, text=True
+    ).stdout
+    assert "R " not in queued and "PD " not in queued, queued
+    assert "end" not in marks.read_text()

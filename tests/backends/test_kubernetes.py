@@ -228,3 +228,36 @@ def test_container_options_become_resources_and_the_rest_is_refused(
     volume = _run(mlrun, project, kube_env, "-A", "v=/data:/data")
     assert volume.returncode == 2 and "cannot mount /data:/data" in volume.stderr
     assert FileStore(isolated / "mlruns").search_runs(None, 50) == runs_before  # refused before any run
+
+
+def test_a_sweep_is_one_indexed_job_each_pod_recording_its_own_child_run(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    """Three points, two at a time, in ONE Indexed Job; the third point fails on its own."""
+    project = docker_project(
+        project_factory, "echo run=$MLFLOW_RUN_ID index=$JOB_COMPLETION_INDEX text={text}; sleep 1; "
+        'test "{text}" != bad'
+    )  # fmt: skip
+    result = _run(mlrun, project, kube_env, "-S", "text=a,b,bad", "--max-parallel", "2", "--json")
+    assert result.returncode == 1, result.stderr
+    sweep = json.loads(result.stdout)
+    store = FileStore(isolated / "mlruns")
+    children = [store.get_run(c["run_id"]) for c in sweep["children"]]
+    assert [c.status for c in children] == [RunStatus.FINISHED, RunStatus.FINISHED, RunStatus.FAILED]
+    assert children[2].tags["mlrun.exit_code"] == "1"
+    jobs = {c.tags["mlrun.kubernetes.job_id"] for c in children}
+    assert len(jobs) == 1, jobs  # one Job for the whole sweep
+    # Job indexes follow the order the points' runs were submitted in, not the points' order.
+    assert sorted(c.tags["mlrun.kubernetes.index"] for c in children) == ["0", "1", "2"]
+    manifest = cluster.seen[f"mlflow/{jobs.pop()}"]
+    spec = manifest["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 3, 2)
+    assert spec["backoffLimitPerIndex"] == 0 and "backoffLimit" not in spec
+    env = {e["name"] for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert "MLFLOW_RUN_ID" not in env  # each point's own, set from its index
+    for child in children:
+        console = Path(child.artifact_uri.removeprefix("file://")) / "mlrun" / "console.log"
+        index, text = child.tags["mlrun.kubernetes.index"], child.params["text"]
+        assert console.read_text() == f"run={child.run_id} index={index} text={text}\n", index
+    assert cluster.peak == 2
+    assert store.get_run(sweep["parent_run_id"]).status is RunStatus.FAILED

@@ -83,7 +83,10 @@ def run_sweep(
         if outcome.interrupted_by is not None:
             _record_never_started(plan, parent, tracker, prepared, results, outcome.interrupted_by)
         outcome.created = [r.run_id for r in results if r.run_id and not r.reused]
-        settle_parent(plan.objective, tracker, recorder, outcome, scratch)
+        if plan.detach and outcome.interrupted_by is None:
+            _leave_running(plan, recorder, outcome)
+        else:
+            settle_parent(plan.objective, tracker, recorder, outcome, scratch)
     except BaseException as error:
         lifecycle.fail_run(recorder, error)
         raise
@@ -91,6 +94,17 @@ def run_sweep(
         shutil.rmtree(scratch, ignore_errors=True)
         ownership.release(parent.run_id)
     return outcome
+
+
+def _leave_running(plan: SweepPlan, recorder: Recorder, outcome: SweepResult) -> None:
+    """--detach: the points' jobs are submitted and their runs RUNNING; the parent stays RUNNING
+    until `mlrun runs wait/cancel` (runs/sweep_detached.py) settles its children, then it."""
+    outcome.detached = True
+    reused = {str(r.index): r.run_id for r in outcome.points if r.reused}
+    marks = {tags.SWEEP_DETACHED: "true", tags.SWEEP_REUSED_POINTS: json.dumps(reused)[: tags.MAX_TAG_LENGTH]}
+    if plan.objective is not None:
+        marks[tags.SWEEP_OBJECTIVE] = ":".join(plan.objective)
+    recorder.log_batch({}, marks)
 
 
 def _point_plan(plan: SweepPlan, index: int, parent: RunRef, **changes: object) -> RunPlan:

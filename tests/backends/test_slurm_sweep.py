@@ -104,3 +104,61 @@ def test_ctrl_c_cancels_the_array_job_and_every_child_ends_killed(
     ).stdout
     assert "R " not in queued and "PD " not in queued, queued
     assert "end" not in marks.read_text()
+
+
+def test_detach_submits_the_sweep_and_runs_wait_settles_children_then_parent(
+    mlrun: Callable[..., Result],
+    project_factory: Callable[[dict[str, str]], Path],
+    slurm_env: dict[str, str],
+    isolated: Path,
+    tmp_path: Path,
+) -> None:
+    command = "echo point a={a} b={b} task=$SLURM_ARRAY_TASK_ID; sleep 2; test {b} != 3"
+    project = project_factory({"MLproject": PROJECT.replace(COMMAND, command)})
+    submitted = mlrun(
+        "run", str(project), "-b", "slurm", "--env-manager", "local", "-S", "b=1,2,3", "--max-parallel", "2",
+        "--detach", "--json", env=slurm_env, timeout=120,
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    sweep = json.loads(submitted.stdout)
+    parent_id = sweep["parent_run_id"]
+    assert sweep["detached"] is True and sweep["status"] == "RUNNING"
+    store = FileStore(isolated / "mlruns")
+    assert store.get_run(parent_id).status.name == "RUNNING"
+    children = [c["run_id"] for c in sweep["children"]]
+    assert len(children) == 3 and all(c["status"] == "RUNNING" for c in sweep["children"])
+    assert all(store.get_run(c).status.name == "RUNNING" for c in children)
+    waited = mlrun("runs", "wait", parent_id, env=slurm_env, timeout=180)
+    assert waited.returncode == 1, waited.stderr  # point b=3 failed
+    statuses = {store.get_run(c).params["b"]: store.get_run(c).status.name for c in children}
+    assert statuses == {"1": "FINISHED", "2": "FINISHED", "3": "FAILED"}, waited.stderr
+    failed = next(c for c in children if store.get_run(c).params["b"] == "3")
+    assert store.get_run(failed).tags["mlrun.exit_code"] == "1"
+    console = Path(store.get_run(children[0]).artifact_uri.removeprefix("file://")) / "mlrun" / "console.log"
+    assert "point a=1 b=1 " in console.read_text()  # settled with its log, as a single run is
+    parent = store.get_run(parent_id)
+    assert parent.status.name == "FAILED" and parent.tags["mlrun.exit_code"] == "1"
+    again = mlrun("runs", "wait", parent_id, env=slurm_env)
+    assert again.returncode == 1 and "FAILED" in again.stderr  # settled once; the same answer
+
+
+def test_detached_sweep_cancelled_as_a_whole(
+    mlrun: Callable[..., Result],
+    project_factory: Callable[[dict[str, str]], Path],
+    slurm_env: dict[str, str],
+    isolated: Path,
+    tmp_path: Path,
+) -> None:
+    slow = PROJECT.replace("{marks}", str(tmp_path / "marks.txt")).replace("sleep 1", "sleep 120")
+    project = project_factory({"MLproject": slow})
+    submitted = mlrun(
+        "run", str(project), "-b", "slurm", "--env-manager", "local", "-S", "b=1,2,3", "--max-parallel", "1",
+        "--detach", "--json", "--objective", "loss", env=slurm_env, timeout=120,
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    sweep = json.loads(submitted.stdout)
+    cancelled = mlrun("runs", "cancel", sweep["parent_run_id"], env=slurm_env, timeout=180)
+    assert cancelled.returncode == 0, cancelled.stderr
+    store = FileStore(isolated / "mlruns")
+    assert all(store.get_run(c["run_id"]).status.name == "KILLED" for c in sweep["children"])
+    assert store.get_run(sweep["parent_run_id"]).status.name == "KILLED"

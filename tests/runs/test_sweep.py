@@ -229,3 +229,12 @@ def test_a_signal_cancels_the_sweep_and_every_unfinished_child_is_killed(
     assert all("before this point started" in c.tags["mlrun.error"] and c.params["b"] for c in never)
     assert all(c.tags["mlflow.parentRunId"] == parents[0].run_id for c in children)
     assert len(marks.read_text().splitlines()) == 1 and "end" not in marks.read_text()
+
+
+def test_detach_is_refused_for_a_backend_whose_jobs_do_not_outlive_mlrun(
+    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
+) -> None:
+    result = mlrun("run", str(project), "--env-manager", "local", *SWEEP, "--detach", env=_env(tmp_path))
+    assert result.returncode == 2
+    assert "--detach needs a backend whose jobs outlive mlrun" in result.stderr
+    assert not (tmp_path / "marks.txt").exists() and not (isolated / "mlruns").exists()

@@ -67,11 +67,6 @@ def plan_sweep(request: SweepRequest) -> SweepPlan:
     except ParameterError as error:
         raise _every_bad_point(request, spec, fixed, error) from None
     try:
-        if base.detach and not base.backend.DETACHABLE:
-            raise UsageError(
-                f"--detach needs a backend whose jobs outlive mlrun (slurm, kubernetes); "
-                f"the {base.backend.NAME} backend's sweep runs attached"
-            )
         secret = sorted(d.name for d in spec.dimensions if _is_secret(base, d.name))
         if secret:  # its values would be in the sweep spec, the points table, every array task
             raise UsageError(f"a secret parameter cannot be swept: {', '.join(secret)}")

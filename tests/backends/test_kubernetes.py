@@ -309,3 +309,22 @@ def test_detached_sweep_on_kubernetes_then_runs_wait(
     console = Path(children["a"].artifact_uri.removeprefix("file://")) / "mlrun" / "console.log"
     assert console.read_text() == "point a\n"
     assert store.get_run(sweep["parent_run_id"]).status is RunStatus.FAILED
+
+
+def test_a_points_timeout_on_a_sweep_deletes_the_whole_indexed_job(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    """Kubernetes cannot stop one index of a Job: the first point to time out ends them all."""
+    project = docker_project(project_factory, "sleep 300")
+    started = time.monotonic()
+    result = _run(
+        mlrun, project, kube_env, "-S", "text=a,b", "--max-parallel", "1", "--timeout", "20s", "--json"
+    )
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 100
+    store = FileStore(isolated / "mlruns")
+    children = [store.get_run(c["run_id"]) for c in json.loads(result.stdout)["children"]]
+    assert all(c.status is not RunStatus.FINISHED for c in children)
+    assert "124" in {c.tags["mlrun.exit_code"] for c in children}  # the point that timed out
+    [job] = {c.tags["mlrun.kubernetes.job_id"] for c in children}
+    assert cluster.job(job, "mlflow") is None

@@ -162,3 +162,28 @@ def test_detached_sweep_cancelled_as_a_whole(
     store = FileStore(isolated / "mlruns")
     assert all(store.get_run(c["run_id"]).status.name == "KILLED" for c in sweep["children"])
     assert store.get_run(sweep["parent_run_id"]).status.name == "KILLED"
+
+
+def test_a_detached_sweep_with_needed_runs_only_the_missing_point(
+    mlrun: Callable[..., Result],
+    project_factory: Callable[[dict[str, str]], Path],
+    slurm_env: dict[str, str],
+    isolated: Path,
+    tmp_path: Path,
+) -> None:
+    project = project_factory({"MLproject": PROJECT.replace("{marks}", str(tmp_path / "marks.txt"))})
+    base = ("run", str(project), "-b", "slurm", "--env-manager", "local", "--json")
+    first = mlrun(*base, "-S", "b=1,2", env=slurm_env, timeout=120)
+    assert first.returncode == 0, first.stderr
+    done = {c["point"]["b"]: c["run_id"] for c in json.loads(first.stdout)["children"]}
+    submitted = mlrun(*base, "-S", "b=1,2,3", "--needed", "--detach", env=slurm_env, timeout=120)
+    assert submitted.returncode == 0, submitted.stderr
+    sweep = json.loads(submitted.stdout)
+    assert [c["reused"] for c in sweep["children"]] == [True, True, False]
+    waited = mlrun("runs", "wait", sweep["parent_run_id"], "--json", env=slurm_env, timeout=120)
+    assert waited.returncode == 0, waited.stderr
+    parent = FileStore(isolated / "mlruns").get_run(sweep["parent_run_id"])
+    assert parent.status.name == "FINISHED"
+    assert sorted(json.loads(parent.tags["mlrun.sweep.reused"])) == sorted(done.values())
+    store = FileStore(isolated / "mlruns")
+    assert store.get_run(sweep["children"][2]["run_id"]).status.name == "FINISHED"

@@ -1,13 +1,15 @@
 """A sweep: one parent run, and one child run per point, each made by the same lifecycle as a
 single run (mlrun_cli.runs.lifecycle.execute).
 
-Planning binds and checks every point before anything exists. Running builds the env once,
-creates the parent, skips the points `--needed` finds done, and runs the rest from at most
-`--max-parallel` worker threads. A worker thread runs its point to the end, blocking on it, so
-the local backend's parent-death signal (armed per *thread* by mlrun_cli.process) stays armed as
-long as the child lives. Ctrl-C (or SIGTERM) in the main thread cancels every job still out;
-they end KILLED (mlrun_cli.runs.sweep_jobs), and each point not started yet gets its child run,
-recorded KILLED at once, so that every point of a cancelled sweep has its record.
+Planning (mlrun_cli.runs.sweep_plan) binds and checks every point before anything exists.
+Running builds the env once, creates the parent, skips the points `--needed` finds done, and runs
+the rest from at most `--max-parallel` worker threads. A worker thread runs its point to the end,
+blocking on it, so the local backend's parent-death signal (armed per *thread* by
+mlrun_cli.process) stays armed as long as the child lives. Ctrl-C (or SIGTERM) in the main thread
+cancels every job still out; they end KILLED (mlrun_cli.runs.sweep_jobs), and each point not
+started yet gets its child run, recorded KILLED at once, so that every point of a cancelled sweep
+has its record. With --detach the points' runs are left RUNNING under a RUNNING parent, for
+mlrun_cli.runs.sweep_detached to settle.
 """
 
 from __future__ import annotations

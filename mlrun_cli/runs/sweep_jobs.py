@@ -4,7 +4,7 @@ A thin wrapper through the ExecutionBackend protocol (no backend named): `submit
 job, `cancel_all` cancels every job still out, and a job that ends after the sweep was cancelled
 ends KILLED, whatever its command made of the signal. With `batch` (a backend whose jobs queue on
 a cluster), the points' `submit` calls wait for each other, and the last one hands all the jobs
-to the backend's `submit_many` at once (Slurm: one array job).
+to the backend's `submit_many` at once (Slurm: one array job; Kubernetes: one Indexed Job).
 """
 
 from __future__ import annotations

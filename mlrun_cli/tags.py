@@ -55,6 +55,10 @@ SWEEP_BEST_RUN = "mlrun.sweep.best_run_id"
 SWEEP_BEST_VALUE = "mlrun.sweep.best_value"
 SWEEP_BEST_PARAMS = "mlrun.sweep.best_params"
 SWEEP_OBJECTIVE = "mlrun.sweep.objective"
+SWEEP_DETACHED = "mlrun.sweep.detached"
+"""On a `--detach`ed sweep's parent: `mlrun runs wait/cancel` follow its children, then settle it."""
+SWEEP_REUSED_POINTS = "mlrun.sweep.reused_points"
+"""On a detached sweep's parent: JSON {point index: run id} of the points `--needed` reused."""
 
 MAX_TAG_LENGTH = 8000
 """MLflow's limit on a tag value; longer ones (a long command, a long error) are cut."""

@@ -12,10 +12,10 @@ import json
 import math
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlrun_cli.backends import kube_job, kube_resources
+from mlrun_cli.backends import kube_job, kube_resources, kube_sweep
 from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_secret
 from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
 from mlrun_cli.tracking.base import RunStatus
@@ -105,12 +105,17 @@ def push_image(local_tag: str, repository: str) -> str:
     return f"{repository}@{digest}"
 
 
-def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
+def pod_values(env: Mapping[str, str | None]) -> dict[str, str]:
     values = {k: v for k, v in env.items() if v is not None}
     # As MLflow does: where the pod reaches the tracking server by another address.
     kube_uri = os.environ.get("KUBE_MLFLOW_TRACKING_URI")
     if kube_uri:
         values["MLFLOW_TRACKING_URI"] = kube_uri
+    return values
+
+
+def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
+    values = pod_values(env)
     uri = values.get("MLFLOW_TRACKING_URI", "")
     if uri.startswith(("file:", "/")) or "://localhost" in uri or "://127." in uri:
         sys.stderr.write(
@@ -121,8 +126,6 @@ def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
 
 
 def submit(job: Job) -> JobRef:
-    from kubernetes import client
-
     spec = job.container
     if spec is None:
         raise UsageError("the kubernetes backend runs docker_env projects only")
@@ -147,8 +150,17 @@ def submit(job: Job) -> JobRef:
         deadline_s=None if job.timeout_s is None else math.ceil(job.timeout_s),
         volumes=kube_resources.host_path_volumes(spec),
     )
+    return create(manifest, secrets, secret_name, config.get(kube_job.CONTEXT_KEY), image)
+
+
+def create(
+    manifest: dict[str, Any], secrets: Mapping[str, str], secret_name: str | None, context: Any, image: str
+) -> JobRef:
+    """Create the Job, and the Secret it owns; the ref to find it again."""
+    from kubernetes import client
+
+    name = manifest["metadata"]["name"]
     namespace = manifest["metadata"]["namespace"]
-    context = config.get(kube_job.CONTEXT_KEY)
     api = _api(context)
     core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
     if secret_name is not None:
@@ -179,6 +191,8 @@ def _clients(ref: JobRef) -> tuple[Any, Any]:
 
 
 def _latest_pod(core: Any, ref: JobRef) -> dict[str, Any] | None:
+    if kube_sweep.INDEX in ref.data:
+        return kube_sweep.index_pod(_call, core, ref)
     pods = _call(
         "list pods", core.list_namespaced_pod, ref.data["namespace"], label_selector=f"job-name={ref.job_id}"
     )
@@ -190,6 +204,11 @@ def _latest_pod(core: Any, ref: JobRef) -> dict[str, Any] | None:
     ]
     mine.sort(key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
     return mine[-1] if mine else None
+
+
+def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
+    """A sweep as ONE Indexed Job (`completionMode: Indexed`, `parallelism` max_parallel)."""
+    return kube_sweep.submit_many(jobs, max_parallel)
 
 
 def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
@@ -222,6 +241,8 @@ def status(ref: JobRef) -> JobState:
     job = _call("read the Job", batch.read_namespaced_job_status, ref.job_id, ref.data["namespace"])
     if job is None:
         return JobState("Deleted", RunStatus.KILLED, 143, "the Job was deleted")
+    if kube_sweep.INDEX in ref.data:  # one point of a sweep's Indexed Job
+        return kube_sweep.index_state(job, int(ref.data[kube_sweep.INDEX]), _latest_pod(core, ref))
     counts = job.get("status", {})
     if _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet") or counts.get("succeeded"):
         return JobState("Complete", RunStatus.FINISHED, 0)

@@ -27,7 +27,7 @@ _TERMINAL: dict[str, tuple[RunStatus, str]] = {
     "DEADLINE": (RunStatus.FAILED, "the job missed its deadline (DEADLINE)"),
     "PREEMPTED": (RunStatus.FAILED, "the job was preempted (PREEMPTED)"),
 }
-_FIELD = re.compile(r"(?:^|\s)(JobState|ExitCode|Reason)=(\S+)")
+_FIELD = re.compile(r"(?:^|\s)(JobId|JobState|ExitCode|Reason|ArrayTaskId)=(\S+)")
 
 
 def _exit_code(raw: str) -> tuple[int, int]:
@@ -65,8 +65,11 @@ def to_job_state(raw_state: str, raw_exit: str, reason: str = "") -> JobState:
 def _from_scontrol(job_id: str) -> JobState | None:
     proc = run_captured(["scontrol", "show", "job", "-o", job_id])
     if proc.returncode != 0:
-        if "invalid job id" in (proc.stderr + proc.stdout).lower():
+        said = (proc.stderr + proc.stdout).lower()
+        if "invalid job id" in said:
             return None  # slurmctld forgot it (MinJobAge): ask sacct
+        if "_" in job_id and "not found" in said:
+            return _array_remainder(job_id)
         raise InfrastructureError(
             f"scontrol show job {job_id} failed: {proc.stderr.strip() or proc.stdout.strip()}"
         )
@@ -74,6 +77,25 @@ def _from_scontrol(job_id: str) -> JobState | None:
     if "JobState" not in fields:
         raise ExecutionError(f"cannot read the state of Slurm job {job_id}: {proc.stdout.strip()[:200]}")
     return to_job_state(fields["JobState"], fields.get("ExitCode", "0:0"), fields.get("Reason", ""))
+
+
+def _array_remainder(job_id: str) -> JobState | None:
+    """An array task with no record of its own: it never left the array's pending remainder
+    (a task waiting behind `%P`, cancelled with the rest). The remainder's state is its state."""
+    array, _, task = job_id.partition("_")
+    proc = run_captured(["scontrol", "show", "job", "-o", array])
+    if proc.returncode != 0:
+        return None
+    records = [dict(_FIELD.findall(line)) for line in proc.stdout.splitlines()]
+    records = [r for r in records if "JobState" in r]
+    own = [r for r in records if r.get("ArrayTaskId") == task]
+    # Else the array's own record (JobId = the array's id), which holds the remainder: listed as
+    # a range ('1-3%1') while pending; once cancelled, Slurm folds the tasks it never split
+    # off into it.
+    meta = [r for r in records if r.get("JobId") == array]
+    for fields in own or meta:
+        return to_job_state(fields["JobState"], fields.get("ExitCode", "0:0"), fields.get("Reason", ""))
+    return None
 
 
 def _from_sacct(job_id: str) -> JobState | None:

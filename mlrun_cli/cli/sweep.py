@@ -61,6 +61,13 @@ def points_table(result: SweepResult) -> str:
 def _summary(result: SweepResult) -> None:
     reused = sum(p.reused for p in result.points)
     ran = len(result.created)
+    if result.detached:
+        click.echo(
+            f"mlrun: sweep {result.parent_run_id} submitted: {ran} run, {reused} reused; "
+            f"follow it with: mlrun runs wait {result.parent_run_id}",
+            err=True,
+        )
+        return
     text = f"mlrun: sweep {result.parent_run_id} {result.status.name}: {ran} run, {reused} reused"
     click.echo(text, err=True)
     if result.best is not None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from mlrun_cli.errors import MlrunError, Terminated, TrackingError
-from mlrun_cli.runs import detached, lifecycle
+from mlrun_cli.runs import detached, lifecycle, sweep_detached
 from mlrun_cli.runs.ownership import reap_orphans
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
 from mlrun_cli.runs.result import RunResult
@@ -163,7 +163,11 @@ def wait_run(
     """Follow a detached run's job to its end and record it; the run and its exit code."""
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
-    record = detached.wait_and_settle(tracker, tracker.get_run(run_id), timeout_s=timeout_s, stdout=stdout)
+    record = tracker.get_run(run_id)
+    if sweep_detached.is_detached_sweep(record):  # the whole sweep: every child, then the parent
+        record = sweep_detached.follow_sweep(tracker, record, timeout_s=timeout_s)
+    else:
+        record = detached.wait_and_settle(tracker, record, timeout_s=timeout_s, stdout=stdout)
     return record, detached.exit_code_of(record)
 
 
@@ -171,5 +175,9 @@ def cancel_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, int]:
     """Cancel a detached run's job and record its end; the run and its exit code."""
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
-    record = detached.cancel_and_settle(tracker, tracker.get_run(run_id), stdout=sys.stderr.buffer)
+    record = tracker.get_run(run_id)
+    if sweep_detached.is_detached_sweep(record):
+        record = sweep_detached.follow_sweep(tracker, record, timeout_s=120, cancel=True)
+    else:
+        record = detached.cancel_and_settle(tracker, record, stdout=sys.stderr.buffer)
     return record, detached.exit_code_of(record)

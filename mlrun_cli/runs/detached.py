@@ -45,7 +45,7 @@ def pending_job(record: RunRecord) -> tuple[ExecutionBackend, JobRef] | None:
 
 
 @contextmanager
-def _run_lock(run_id: str) -> Iterator[None]:
+def run_lock(run_id: str) -> Iterator[None]:
     from filelock import FileLock
 
     path = writable_dir("locks") / f"run-{run_id}.lock"
@@ -54,7 +54,7 @@ def _run_lock(run_id: str) -> Iterator[None]:
 
 
 def _settle(tracker: Tracker, record: RunRecord, state: JobState, console_log: Path) -> RunRecord:
-    with _run_lock(record.run_id):
+    with run_lock(record.run_id):
         fresh = tracker.get_run(record.run_id)
         if tags.EXIT_CODE in fresh.tags:
             return fresh  # another mlrun settled it meanwhile

@@ -1,12 +1,15 @@
 """A sweep: one parent run, and one child run per point, each made by the same lifecycle as a
 single run (mlrun_cli.runs.lifecycle.execute).
 
-Planning binds and checks every point before anything exists. Running builds the env once,
-creates the parent, skips the points `--needed` finds done, and runs the rest from at most
-`--max-parallel` worker threads. A worker thread runs its point to the end, blocking on it, so
-the local backend's parent-death signal (armed per *thread* by mlrun_cli.process) stays armed as
-long as the child lives. Ctrl-C (or SIGTERM) in the main thread cancels every job still out;
-they end KILLED (mlrun_cli.runs.sweep_jobs), points not started get no run.
+Planning (mlrun_cli.runs.sweep_plan) binds and checks every point before anything exists.
+Running builds the env once, creates the parent, skips the points `--needed` finds done, and runs
+the rest from at most `--max-parallel` worker threads. A worker thread runs its point to the end,
+blocking on it, so the local backend's parent-death signal (armed per *thread* by
+mlrun_cli.process) stays armed as long as the child lives. Ctrl-C (or SIGTERM) in the main thread
+cancels every job still out; they end KILLED (mlrun_cli.runs.sweep_jobs), and each point not
+started yet gets its child run, recorded KILLED at once, so that every point of a cancelled sweep
+has its record. With --detach the points' runs are left RUNNING under a RUNNING parent, for
+mlrun_cli.runs.sweep_detached to settle.
 """
 
 from __future__ import annotations
@@ -20,124 +23,26 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlrun_cli import tags
-from mlrun_cli.envs.base import EnvPlan
-from mlrun_cli.errors import ParameterError, Terminated, UsageError
-from mlrun_cli.project import params
-from mlrun_cli.runs import lifecycle, needed, ownership, sweep_spec
-from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
+from mlrun_cli.envs.base import EnvPlan, PreparedEnv
+from mlrun_cli.errors import Terminated
+from mlrun_cli.runs import lifecycle, needed, ownership
+from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.retries import run_attempts
 from mlrun_cli.runs.sweep_jobs import SweepBackend
+from mlrun_cli.runs.sweep_plan import SweepPlan, SweepRequest, plan_sweep
 from mlrun_cli.runs.sweep_result import PointResult, Progress, SweepResult, settle_parent
-from mlrun_cli.runs.sweep_spec import SweepSpec, describe
 from mlrun_cli.tracking import get_tracker
-from mlrun_cli.tracking.base import RunRef
+from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
 
-
-@dataclass(frozen=True)
-class SweepRequest:
-    run: RunRequest
-    sweeps: tuple[str, ...] = ()
-    sweep_file: Path | None = None
-    random: int | None = None
-    seed: int | None = None
-    max_parallel: int | None = None
-    objective: str | None = None
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    base: RunPlan
-    spec: SweepSpec
-    points: tuple[RunPlan, ...]
-    max_parallel: int
-    objective: tuple[str, str] | None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "sweep": self.spec.to_dict(),
-            "max_parallel": self.max_parallel,
-            "points": [
-                {"index": i, "params": p.bound.all_values(), "command": p.command, "run_name": p.run_name}
-                for i, p in enumerate(self.points)
-            ],
-            "plan": self.base.to_dict(),
-        }
-
-
-def plan_sweep(request: SweepRequest) -> SweepPlan:
-    """Every point bound and checked with the entry point's typed parameters; nothing created."""
-    if request.run.detach:
-        raise UsageError("--detach is not supported for sweeps yet")
-    spec = sweep_spec.build(
-        request.sweeps, sweep_file=request.sweep_file, random_points=request.random, seed=request.seed,
-        max_parallel=request.max_parallel, objective=request.objective,
-    )  # fmt: skip
-    fixed = params.parse_param_args(request.run.params)
-    overlap = sorted({n for n, _ in fixed} & {d.name for d in spec.dimensions})
-    if overlap:
-        raise UsageError(f"given with both -P and -S: {', '.join(overlap)}")
-    first = tuple(f"{k}={v}" for k, v in spec.points[0].items())
-    try:
-        base = plan_run(dataclasses.replace(request.run, params=(*request.run.params, *first)))
-    except ParameterError as error:
-        raise ParameterError([f"point 0 ({describe(spec.points[0])}): {p}" for p in error.problems]) from None
-    try:
-        secret = sorted(d.name for d in spec.dimensions if _is_secret(base, d.name))
-        if secret:  # its values would be in the sweep spec, the points table, every array task
-            raise UsageError(f"a secret parameter cannot be swept: {', '.join(secret)}")
-        return _plan_points(request, spec, base, fixed)
-    except BaseException:
-        base.source.close()
-        raise
-
-
-def _is_secret(plan: RunPlan, name: str) -> bool:
-    param = plan.entry.parameters.get(name)
-    return param is not None and param.type == "secret"
-
-
-def _plan_points(
-    request: SweepRequest, spec: SweepSpec, base: RunPlan, fixed: list[tuple[str, str]]
-) -> SweepPlan:
-    points, problems = [], []
-    relative = base.source.cleanup is not None
-    secrets = None
-    if request.run.secrets_file is not None:
-        from mlrun_cli.project.secrets_file import load_secrets_file
-
-        secrets = load_secrets_file(request.run.cwd / request.run.secrets_file)
-    for index, point in enumerate(spec.points):
-        try:
-            bound = params.bind(
-                base.entry, [*fixed, *point.items()], request.run.cwd, base.project.directory,
-                record_relative=relative, secrets=secrets,
-            )  # fmt: skip
-        except ParameterError as error:
-            problems += [f"point {index} ({describe(point)}): {p}" for p in error.problems]
-            continue
-        fingerprint = base.fingerprint.with_params(bound.all_values()) if base.fingerprint else None
-        points.append(
-            dataclasses.replace(
-                base,
-                bound=bound,
-                command=params.render_command(base.entry, bound),
-                run_name=f"{base.run_name}-{index}",
-                fingerprint=fingerprint,
-            )
-        )
-    if problems:
-        raise ParameterError(problems, entry_point=base.entry.name)
-    parallel = spec.max_parallel or (len(points) if base.backend.DETACHABLE else 1)
-    if parallel < 1:
-        raise UsageError("--max-parallel must be at least 1")
-    objective = sweep_spec.parse_objective(spec.objective) if spec.objective else None
-    return SweepPlan(base, spec, tuple(points), min(parallel, len(points)), objective)
+__all__ = ["SweepPlan", "SweepRequest", "plan_sweep", "run_sweep"]
+NEVER_STARTED = "the sweep was cancelled before this point started"
+RECANCEL_S = 2.0
 
 
 def run_sweep(
@@ -177,8 +82,13 @@ def run_sweep(
         recorder.log_artifact(scratch / "sweep.json", lifecycle.ARTIFACT_DIR)
         env_plan = dataclasses.replace(base.env, builder=lambda _plan: prepared)
         outcome.interrupted_by = _run_points(plan, parent, env_plan, results, on_progress)
+        if outcome.interrupted_by is not None:
+            _record_never_started(plan, parent, tracker, prepared, results, outcome.interrupted_by)
         outcome.created = [r.run_id for r in results if r.run_id and not r.reused]
-        settle_parent(plan.objective, tracker, recorder, outcome, scratch)
+        if plan.detach and outcome.interrupted_by is None:
+            _leave_running(plan, recorder, outcome)
+        else:
+            settle_parent(plan.objective, tracker, recorder, outcome, scratch)
     except BaseException as error:
         lifecycle.fail_run(recorder, error)
         raise
@@ -186,6 +96,49 @@ def run_sweep(
         shutil.rmtree(scratch, ignore_errors=True)
         ownership.release(parent.run_id)
     return outcome
+
+
+def _leave_running(plan: SweepPlan, recorder: Recorder, outcome: SweepResult) -> None:
+    """--detach: the points' jobs are submitted and their runs RUNNING; the parent stays RUNNING
+    until `mlrun runs wait/cancel` (runs/sweep_detached.py) settles its children, then it."""
+    outcome.detached = True
+    reused = {str(r.index): r.run_id for r in outcome.points if r.reused}
+    marks = {tags.SWEEP_DETACHED: "true", tags.SWEEP_REUSED_POINTS: json.dumps(reused)[: tags.MAX_TAG_LENGTH]}
+    if plan.objective is not None:
+        marks[tags.SWEEP_OBJECTIVE] = ":".join(plan.objective)
+    recorder.log_batch({}, marks)
+
+
+def _point_plan(plan: SweepPlan, index: int, parent: RunRef, **changes: object) -> RunPlan:
+    extra = {tags.PARENT_RUN_ID: parent.run_id, tags.SWEEP_POINT: str(index)}
+    return dataclasses.replace(plan.points[index], extra_tags=extra, **changes)  # type: ignore[arg-type]
+
+
+def _record_never_started(
+    plan: SweepPlan,
+    parent: RunRef,
+    tracker: Tracker,
+    prepared: PreparedEnv,
+    results: list[PointResult],
+    signum: int,
+) -> None:
+    """The points the cancelled sweep never started: each gets its child run, KILLED, so the
+    record says of every point what became of it."""
+    user = lifecycle.user_name()
+    for result in results:
+        if result.status != "PENDING":
+            continue
+        point = _point_plan(plan, result.index, parent)
+        run = tracker.create_run(
+            parent.experiment_id, point.run_name, user, lifecycle.now_ms(),
+            lifecycle.start_tags(point, prepared, user),
+        )  # fmt: skip
+        code = tags.exit_code_for_signal(signum)
+        recorder = Recorder(tracker, run)
+        recorder.log_batch(point.bound.all_values(), {tags.EXIT_CODE: str(code), tags.ERROR: NEVER_STARTED})
+        recorder.end_run(RunStatus.KILLED, lifecycle.now_ms())
+        result.status, result.run_id, result.exit_code = "KILLED", run.run_id, code
+        result.error = NEVER_STARTED
 
 
 def _run_points(
@@ -216,10 +169,7 @@ def _run_points(
                 index = todo.get_nowait()
             except queue.Empty:
                 return
-            point = dataclasses.replace(
-                plan.points[index], backend=backend, env=env_plan,
-                extra_tags={tags.PARENT_RUN_ID: parent.run_id, tags.SWEEP_POINT: str(index)},
-            )  # fmt: skip
+            point = _point_plan(plan, index, parent, backend=backend, env=env_plan)
             running.add(index)
             result = results[index]
             try:
@@ -238,39 +188,52 @@ def _run_points(
             finally:
                 running.discard(index)
 
-    workers = [threading.Thread(target=work, name=f"mlrun-sweep-{n}") for n in range(threads)]
+    # Each worker says itself when it is done: a KeyboardInterrupt inside Thread.join() can leave
+    # is_alive() False for a thread that still runs (CPython 3.11), and the sweep would end early.
+    ended = [threading.Event() for _ in range(threads)]
+
+    def worker(n: int) -> None:
+        try:
+            work()
+        finally:
+            ended[n].set()
+
     signum = None
     try:
-        for worker in workers:
-            worker.start()
-        signum = _wait_for(workers, backend, results, running, on_progress)
+        for n in range(threads):
+            threading.Thread(target=worker, args=(n,), name=f"mlrun-sweep-{n}").start()
+        signum = _wait_for(ended, backend, results, running, on_progress)
     finally:
         devnull.close()
     return signum
 
 
 def _wait_for(
-    workers: list[threading.Thread],
+    ended: list[threading.Event],
     backend: SweepBackend,
     results: list[PointResult],
     running: set[int],
     on_progress: Callable[[Progress], None] | None,
 ) -> int | None:
     signum: int | None = None
-    while any(w.is_alive() for w in workers):
+    again = 0.0
+    while not all(e.is_set() for e in ended):
         try:
-            for worker in workers:
-                worker.join(timeout=0.2)
-                if signum is not None:
-                    backend.cancel_all(signum)  # again: a job may have been starting
+            for event in ended:
+                if not event.is_set():
+                    event.wait(timeout=0.2)
+                    break
+            if signum is not None and time.monotonic() >= again:
+                backend.cancel_all(signum)  # again: a job may have been starting
+                again = time.monotonic() + RECANCEL_S
             if on_progress is not None:
                 done = sum(r.status != "PENDING" for r in results)
                 failed = sum(r.status in ("FAILED", "KILLED") for r in results)
                 on_progress(Progress(len(results), done, len(running), failed))
+        except Terminated as error:  # first: a Terminated is a KeyboardInterrupt too
+            signum = error.signum
+            backend.cancel_all(signum)
         except KeyboardInterrupt:
             signum = signal.SIGINT
-            backend.cancel_all(signum)
-        except Terminated as error:
-            signum = error.signum
             backend.cancel_all(signum)
     return signum

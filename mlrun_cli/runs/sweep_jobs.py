@@ -4,7 +4,7 @@ A thin wrapper through the ExecutionBackend protocol (no backend named): `submit
 job, `cancel_all` cancels every job still out, and a job that ends after the sweep was cancelled
 ends KILLED, whatever its command made of the signal. With `batch` (a backend whose jobs queue on
 a cluster), the points' `submit` calls wait for each other, and the last one hands all the jobs
-to the backend's `submit_many` at once (Slurm: one array job).
+to the backend's `submit_many` at once (Slurm: one array job; Kubernetes: one Indexed Job).
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ class SweepBackend(ExecutionBackend):
         """Run name -> run id, of every job submitted."""
 
     def submit(self, job: Job) -> JobRef:
+        with self._lock:  # known before submitting: a point cancelled meanwhile still has its run
+            self.run_ids[job.run_name] = job.run_id
         ref = self._submit_batched(job) if self.batch is not None else self.inner.submit(job)
         with self._lock:
             self._out[job.run_id] = ref
-            self.run_ids[job.run_name] = job.run_id
         if self.cancelled.is_set():
             self.inner.cancel(ref)
         return ref

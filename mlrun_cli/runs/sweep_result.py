@@ -41,11 +41,15 @@ class SweepResult:
     best: PointResult | None = None
     objective: str | None = None
     created: list[str] = field(default_factory=list)
+    detached: bool = False
+    """Submitted and left running (`--detach`): `mlrun runs wait` settles it."""
 
     @property
     def exit_code(self) -> int:
         if self.interrupted_by is not None:
             return tags.exit_code_for_signal(self.interrupted_by)
+        if self.detached:
+            return 1 if any(p.status in ("FAILED", "KILLED") for p in self.points) else 0
         return 0 if all(p.status == "FINISHED" for p in self.points) else 1
 
     def to_dict(self) -> dict[str, object]:
@@ -54,6 +58,7 @@ class SweepResult:
             "experiment_id": self.experiment_id,
             "tracking_uri": self.tracking_uri,
             "status": self.status.name,
+            "detached": self.detached,
             "exit_code": self.exit_code,
             "objective": self.objective,
             "best": self.best.to_dict() if self.best is not None else None,

@@ -78,6 +78,9 @@ class FakeCluster:
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._containers: dict[str, Any] = {}
+        self.running: set[str] = set()
+        self.peak = 0
+        """The most pods of an Indexed Job running at once."""
 
     def __enter__(self) -> FakeCluster:
         threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
@@ -144,13 +147,17 @@ class FakeCluster:
             present.add(key)
             if key not in self.seen:
                 self.seen[key] = job
-                threading.Thread(target=self._run_pod_logged, args=(job,), daemon=True).start()
+                indexed = job["spec"].get("completionMode") == "Indexed"
+                target = self._run_indexed_logged if indexed else self._run_pod_logged
+                threading.Thread(target=target, args=(job,), daemon=True).start()
         for key in set(self.seen) - present:
             # The Job was deleted: the garbage collector takes its pods, so their containers stop.
-            container = self._containers.pop(f"{key.split('/')[1]}-x7k2p", None)
-            if container is not None:
-                with contextlib.suppress(Exception):
-                    container.kill()
+            prefix = f"{key.split('/')[1]}-"
+            for pod_name in [p for p in self._containers if p.startswith(prefix)]:
+                container = self._containers.pop(pod_name, None)
+                if container is not None:
+                    with contextlib.suppress(Exception):
+                        container.kill()
 
     def _env(self, container: dict[str, Any], namespace: str) -> dict[str, str]:
         env = {}
@@ -171,11 +178,69 @@ class FakeCluster:
         except Exception as error:  # reported by the fixture
             self.errors.append(f"pod of {job['metadata']['name']}: {type(error).__name__}: {error}")
 
-    def _run_pod(self, job: dict[str, Any]) -> None:
+    def _run_indexed_logged(self, job: dict[str, Any]) -> None:
+        try:
+            self._run_indexed(job)
+        except Exception as error:  # reported by the fixture
+            self.errors.append(f"indexed {job['metadata']['name']}: {type(error).__name__}: {error}")
+
+    def _run_indexed(self, job: dict[str, Any]) -> None:
+        """The Job controller for `completionMode: Indexed`: `completions` pods, at most
+        `parallelism` at once, each with JOB_COMPLETION_INDEX; completedIndexes and
+        failedIndexes as each ends (backoffLimitPerIndex 0: a failed index is not retried)."""
+        name, namespace = job["metadata"]["name"], job["metadata"].get("namespace", "default")
+        spec = job["spec"]
+        todo = list(range(int(spec["completions"])))
+        done: dict[int, int] = {}
+        lock = threading.Lock()
+
+        def one(index: int) -> None:
+            with lock:
+                self.running.add(f"{name}/{index}")
+                self.peak = max(self.peak, len(self.running))
+            try:
+                code = self._run_pod(job, index)
+            finally:
+                with lock:
+                    self.running.discard(f"{name}/{index}")
+            if code is None:
+                return
+            with lock:
+                done[index] = code
+                ok = ",".join(str(i) for i in sorted(done) if done[i] == 0)
+                bad = ",".join(str(i) for i in sorted(done) if done[i] != 0)
+                codes = list(done.values())
+                status: dict[str, Any] = {
+                    "completedIndexes": ok, "failedIndexes": bad,
+                    "succeeded": codes.count(0), "failed": len(codes) - codes.count(0),
+                }  # fmt: skip
+                if len(done) == int(spec["completions"]):
+                    kind = "Complete" if not bad else "Failed"
+                    status |= {"active": 0, "completionTime": _now()}
+                    status["conditions"] = [
+                        {"type": kind, "status": "True", "reason": "FailedIndexes" if bad else ""}
+                    ]
+                if self.job(name, namespace) is not None:
+                    self.batch.patch_namespaced_job_status(
+                        name, namespace, {"status": status}, _preload_content=False
+                    )
+
+        workers: list[threading.Thread] = []
+        while todo and self.job(name, namespace) is not None:
+            workers = [w for w in workers if w.is_alive()]
+            if len(workers) < int(spec.get("parallelism", 1)):
+                worker = threading.Thread(target=one, args=(todo.pop(0),), daemon=True)
+                worker.start()
+                workers.append(worker)
+            time.sleep(0.05)
+        for worker in workers:
+            worker.join()
+
+    def _run_pod(self, job: dict[str, Any], index: int | None = None) -> int | None:
         import docker
 
         name, namespace = job["metadata"]["name"], job["metadata"].get("namespace", "default")
-        pod_name = f"{name}-x7k2p"
+        pod_name = f"{name}-x7k2p" if index is None else f"{name}-{index}-x7k2p"
         spec = job["spec"]["template"]["spec"]["containers"][0]
         waiting = {
             "name": spec["name"],
@@ -185,13 +250,19 @@ class FakeCluster:
             "restartCount": 0,
         }
         waiting["state"] = {"waiting": {"reason": "ContainerCreating"}}
+        labels = {"job-name": name}
+        environment = self._env(spec, namespace)
+        if index is not None:
+            labels["batch.kubernetes.io/job-completion-index"] = str(index)
+            environment["JOB_COMPLETION_INDEX"] = str(index)
         pod = {
-            "metadata": {"name": pod_name, "labels": {"job-name": name}, "creationTimestamp": _now()},
+            "metadata": {"name": pod_name, "labels": labels, "creationTimestamp": _now()},
             "status": {"phase": "Pending", "containerStatuses": [waiting]},
         }
         self.core.create_namespaced_pod(namespace, pod, _preload_content=False)
-        running = {"status": {"active": 1, "startTime": _now()}}
-        self.batch.patch_namespaced_job_status(name, namespace, running, _preload_content=False)
+        if index is None:
+            running = {"status": {"active": 1, "startTime": _now()}}
+            self.batch.patch_namespaced_job_status(name, namespace, running, _preload_content=False)
         engine = docker.from_env()
         started = time.monotonic()
         image = engine.images.pull(spec["image"])  # by digest, from the registry
@@ -200,7 +271,7 @@ class FakeCluster:
         container = engine.containers.run(
             image.id,
             spec["command"],
-            environment=self._env(spec, namespace),
+            environment=environment,
             working_dir=spec.get("workingDir"),
             network_mode="none",
             detach=True,
@@ -213,7 +284,7 @@ class FakeCluster:
             self.logs[pod_name] = self.logs.get(pod_name, b"") + chunk
         code = int(container.wait()["StatusCode"])
         if self.job(name, namespace) is None:
-            return  # deleted (cancelled): nothing left to report to
+            return None  # deleted (cancelled): nothing left to report to
         terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
         container_status = {
             "name": spec["name"],
@@ -225,7 +296,10 @@ class FakeCluster:
         }
         status = {"phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [container_status]}
         self.core.patch_namespaced_pod_status(pod_name, namespace, {"status": status}, _preload_content=False)
+        if index is not None:
+            return code  # the indexed controller above reports to the Job
         kind, count = ("Complete", "succeeded") if code == 0 else ("Failed", "failed")
         condition = {"type": kind, "status": "True", "reason": "BackoffLimitExceeded" if code else ""}
         body = {"status": {"active": 0, count: 1, "conditions": [condition], "completionTime": _now()}}
         self.batch.patch_namespaced_job_status(name, namespace, body, _preload_content=False)
+        return code

@@ -228,3 +228,103 @@ def test_container_options_become_resources_and_the_rest_is_refused(
     volume = _run(mlrun, project, kube_env, "-A", "v=/data:/data")
     assert volume.returncode == 2 and "cannot mount /data:/data" in volume.stderr
     assert FileStore(isolated / "mlruns").search_runs(None, 50) == runs_before  # refused before any run
+
+
+def test_a_sweep_is_one_indexed_job_each_pod_recording_its_own_child_run(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    """Three points, two at a time, in ONE Indexed Job; the third point fails on its own."""
+    project = docker_project(
+        project_factory, "echo run=$MLFLOW_RUN_ID index=$JOB_COMPLETION_INDEX text={text}; sleep 1; "
+        'test "{text}" != bad'
+    )  # fmt: skip
+    result = _run(mlrun, project, kube_env, "-S", "text=a,b,bad", "--max-parallel", "2", "--json")
+    assert result.returncode == 1, result.stderr
+    sweep = json.loads(result.stdout)
+    store = FileStore(isolated / "mlruns")
+    children = [store.get_run(c["run_id"]) for c in sweep["children"]]
+    assert [c.status for c in children] == [RunStatus.FINISHED, RunStatus.FINISHED, RunStatus.FAILED]
+    assert children[2].tags["mlrun.exit_code"] == "1"
+    jobs = {c.tags["mlrun.kubernetes.job_id"] for c in children}
+    assert len(jobs) == 1, jobs  # one Job for the whole sweep
+    # Job indexes follow the order the points' runs were submitted in, not the points' order.
+    assert sorted(c.tags["mlrun.kubernetes.index"] for c in children) == ["0", "1", "2"]
+    manifest = cluster.seen[f"mlflow/{jobs.pop()}"]
+    spec = manifest["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 3, 2)
+    assert spec["backoffLimitPerIndex"] == 0 and "backoffLimit" not in spec
+    env = {e["name"] for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert "MLFLOW_RUN_ID" not in env  # each point's own, set from its index
+    for child in children:
+        console = Path(child.artifact_uri.removeprefix("file://")) / "mlrun" / "console.log"
+        index, text = child.tags["mlrun.kubernetes.index"], child.params["text"]
+        assert console.read_text() == f"run={child.run_id} index={index} text={text}\n", index
+    assert cluster.peak == 2
+    assert store.get_run(sweep["parent_run_id"]).status is RunStatus.FAILED
+
+
+def test_ctrl_c_on_a_sweep_deletes_its_indexed_job_and_every_child_ends_killed(
+    project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    """One pod at a time: point 0 runs, points 1 and 2 wait in the Job; Ctrl-C ends all three."""
+    project = docker_project(project_factory, "echo started {text}; sleep 300")
+    before = set(cluster.logs)
+    proc = subprocess.Popen(
+        [*MLRUN, "run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], "-S", "text=a,b,c",
+         "--max-parallel", "1", "--json"],
+        env={**os.environ, **kube_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(
+        v.startswith(b"started") for k, v in list(cluster.logs.items()) if k not in before
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    sweep = json.loads(out)
+    store = FileStore(isolated / "mlruns")
+    children = [store.get_run(c["run_id"]) for c in sweep["children"]]
+    assert len(children) == 3 and all(c.status is RunStatus.KILLED for c in children), err
+    assert store.get_run(sweep["parent_run_id"]).status is RunStatus.KILLED
+    [job] = {c.tags["mlrun.kubernetes.job_id"] for c in children}
+    assert cluster.job(job, "mlflow") is None  # the whole Job deleted
+
+
+def test_detached_sweep_on_kubernetes_then_runs_wait(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], isolated: Path
+) -> None:
+    project = docker_project(project_factory, "sleep 1; echo point {text}; test {text} != b")
+    submitted = _run(mlrun, project, kube_env, "-S", "text=a,b", "--detach", "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    sweep = json.loads(submitted.stdout)
+    assert sweep["detached"] is True and {c["status"] for c in sweep["children"]} == {"RUNNING"}
+    waited = mlrun("runs", "wait", sweep["parent_run_id"], env=kube_env, timeout=120)
+    assert waited.returncode == 1, waited.stderr
+    store = FileStore(isolated / "mlruns")
+    children = {
+        store.get_run(c["run_id"]).params["text"]: store.get_run(c["run_id"]) for c in sweep["children"]
+    }
+    assert children["a"].status is RunStatus.FINISHED and children["b"].status is RunStatus.FAILED
+    console = Path(children["a"].artifact_uri.removeprefix("file://")) / "mlrun" / "console.log"
+    assert console.read_text() == "point a\n"
+    assert store.get_run(sweep["parent_run_id"]).status is RunStatus.FAILED
+
+
+def test_a_points_timeout_on_a_sweep_deletes_the_whole_indexed_job(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    """Kubernetes cannot stop one index of a Job: the first point to time out ends them all."""
+    project = docker_project(project_factory, "sleep 300")
+    started = time.monotonic()
+    result = _run(
+        mlrun, project, kube_env, "-S", "text=a,b", "--max-parallel", "1", "--timeout", "20s", "--json"
+    )
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 100
+    store = FileStore(isolated / "mlruns")
+    children = [store.get_run(c["run_id"]) for c in json.loads(result.stdout)["children"]]
+    assert all(c.status is not RunStatus.FINISHED for c in children)
+    assert "124" in {c.tags["mlrun.exit_code"] for c in children}  # the point that timed out
+    [job] = {c.tags["mlrun.kubernetes.job_id"] for c in children}
+    assert cluster.job(job, "mlflow") is None

@@ -148,10 +148,18 @@ def test_grid_runs_children_under_one_parent_then_needed_resumes(
 def test_bad_point_is_exit_2_naming_it_and_nothing_is_created(
     mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
 ) -> None:
-    result = mlrun("run", str(project), "--env-manager", "local", "-S", "a=1,x", "-S", "b=1,2",
+    # Point 0 is bad too: every bad point is reported, not only the first.
+    result = mlrun("run", str(project), "--env-manager", "local", "-S", "a=x,1,y", "-S", "b=1,2",
                    env=_env(tmp_path))  # fmt: skip
     assert result.returncode == 2
-    assert "point 2 (a=x b=1)" in result.stderr and "point 3 (a=x b=2)" in result.stderr
+    for bad in ("point 0 (a=x b=1)", "point 1 (a=x b=2)", "point 4 (a=y b=1)", "point 5 (a=y b=2)"):
+        assert bad in result.stderr, result.stderr
+    assert "point 2 " not in result.stderr and "point 3 " not in result.stderr
+    as_json = mlrun("run", str(project), "--json", "-S", "a=x,1,y", "-S", "b=1,2", env=_env(tmp_path))
+    assert as_json.returncode == 2, as_json.stderr
+    assert [d.split(" (")[0] for d in json.loads(as_json.stdout)["details"]] == [
+        "point 0", "point 1", "point 4", "point 5"
+    ]  # fmt: skip
     assert not (tmp_path / "marks.txt").exists()
     assert not (isolated / "mlruns").exists() or _runs(isolated / "mlruns") == []
     for bad in (["-S", "a=uniform(0,1)"], ["-S", "a=range(1)"], ["-S", "a=1", "-P", "a=2"]):
@@ -195,23 +203,40 @@ def test_failed_points_are_listed_and_exit_1(
     assert sorted(c.status.name for c in children) == ["FAILED", "FINISHED"]
 
 
-def test_ctrl_c_cancels_the_sweep_and_leaves_unfinished_children_killed(
-    project: Path, isolated: Path, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_cancels_the_sweep_and_every_unfinished_child_is_killed(
+    project: Path, isolated: Path, tmp_path: Path, signum: int
 ) -> None:
+    """One point at a time: the first is running, three never started; all four end KILLED."""
     marks = tmp_path / "marks.txt"
     proc = subprocess.Popen(
         [*MLRUN, "run", str(project), "--env-manager", "local", "-S", "b=1,2,3,4", "-P", "pause=60",
-         "--max-parallel", "2"],
+         "--max-parallel", "1"],
         cwd=isolated, env={**os.environ, **_env(tmp_path)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not marks.exists() or len(marks.read_text().splitlines()) < 2):
+    while time.monotonic() < deadline and not marks.exists():
         time.sleep(0.1)
     time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()
+    assert proc.returncode == 128 + signum, err.decode()
     parents, children = _split(_runs(isolated / "mlruns"))
     assert parents[0].status is RunStatus.KILLED
-    assert len(children) == 2 and all(c.status is RunStatus.KILLED for c in children), err.decode()
-    assert "end" not in marks.read_text()
+    assert sorted(int(c.tags["mlrun.sweep.point"]) for c in children) == [0, 1, 2, 3], [
+        (c.tags.get("mlflow.runName"), c.tags.get("mlrun.error"), c.status.name) for c in children
+    ]
+    assert all(c.status is RunStatus.KILLED for c in children), err.decode()
+    never = [c for c in children if c.tags["mlrun.sweep.point"] != "0"]
+    assert all("before this point started" in c.tags["mlrun.error"] and c.params["b"] for c in never)
+    assert all(c.tags["mlflow.parentRunId"] == parents[0].run_id for c in children)
+    assert len(marks.read_text().splitlines()) == 1 and "end" not in marks.read_text()
+
+
+def test_detach_is_refused_for_a_backend_whose_jobs_do_not_outlive_mlrun(
+    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
+) -> None:
+    result = mlrun("run", str(project), "--env-manager", "local", *SWEEP, "--detach", env=_env(tmp_path))
+    assert result.returncode == 2
+    assert "--detach needs a backend that queues jobs" in result.stderr and "'local'" in result.stderr
+    assert not (tmp_path / "marks.txt").exists() and not (isolated / "mlruns").exists()

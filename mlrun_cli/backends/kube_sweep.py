@@ -1,0 +1,143 @@
+"""A sweep on Kubernetes as ONE Indexed Job: `completionMode: Indexed`, `completions` n,
+`parallelism` P. Pod i finds its point from `JOB_COMPLETION_INDEX`: a `case` in the command
+sets that point's own handshake (its child run's MLFLOW_RUN_ID) and runs its command. Each point
+keeps its own JobRef (the Job's name plus the index), so each child run is followed, settled and
+logged on its own; `backoffLimitPerIndex: 0` lets one failed point fail alone.
+
+Cancelling any point deletes the whole Job (Kubernetes cannot stop one index of a Job): Ctrl-C
+stops the sweep in one call, and a per-point --timeout stops the whole sweep.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mlrun_cli.backends import kube_job, kube_resources
+from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_secret
+from mlrun_cli.errors import UsageError
+from mlrun_cli.tracking.base import RunStatus
+
+INDEX = "index"
+INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+
+
+def dispatch_command(commands: Sequence[str], own_env: Sequence[dict[str, str]]) -> str:
+    """The pod's command: point i's own variables, then its command, as `sh -c` would run it."""
+    cases = []
+    for i, (command, env) in enumerate(zip(commands, own_env, strict=True)):
+        exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(env.items()))
+        cases.append(f"  {i}) {exports}eval {shlex.quote(command)} ;;")
+    return (
+        'case "$JOB_COMPLETION_INDEX" in\n' + "\n".join(cases) + "\n"
+        '  *) echo "mlrun: no point for index $JOB_COMPLETION_INDEX" >&2; exit 2 ;;\nesac'
+    )
+
+
+def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
+    from mlrun_cli.backends import kubernetes
+
+    first = jobs[0]
+    spec = first.container
+    if spec is None:
+        raise UsageError("the kubernetes backend runs docker_env projects only")
+    config = first.config
+    template = kube_job.load_template(str(config[kube_job.TEMPLATE_KEY]))
+    image = kubernetes.push_image(spec.image, str(config[kube_job.REPOSITORY_KEY]))
+    envs = [kubernetes.pod_values(j.env_patch) for j in jobs]
+    # What every point shares goes in the Job's env; what differs (the run id) in its case branch.
+    shared = {
+        k: v for k, v in kubernetes._pod_env(first.env_patch).items() if all(e.get(k) == v for e in envs)
+    }
+    own = [{k: v for k, v in e.items() if k not in shared} for e in envs]
+    leaked = sorted({k for e in own for k in e if is_secret(k)})
+    if leaked:  # they would be written into the Job's spec
+        raise UsageError(f"the sweep's points differ in secret variables: {', '.join(leaked)}")
+    name = kube_job.job_name(f"{first.run_name}-sweep", first.run_id)
+    secrets = {k: v for k, v in shared.items() if is_secret(k)}
+    secret_name = f"{name}-env" if secrets else None
+    manifest = kube_job.render_job(
+        template,
+        name=name,
+        container_name=kube_job.dns_label(first.run_name),
+        image=image,
+        command=dispatch_command([j.command for j in jobs], own),
+        env=shared,
+        run_id=first.run_id,
+        secret_name=secret_name,
+        secret_keys=frozenset(secrets),
+        resources=kube_resources.resources(spec),
+        volumes=kube_resources.host_path_volumes(spec),
+    )
+    job_spec = manifest["spec"]
+    job_spec.pop("backoffLimit", None)  # counted over every point; one index's failure is its own
+    job_spec.update(
+        completionMode="Indexed",
+        completions=len(jobs),
+        parallelism=max(1, max_parallel),
+        backoffLimitPerIndex=0,
+    )
+    if first.timeout_s is not None:  # the whole sweep's bound; mlrun stops each point in time
+        job_spec["activeDeadlineSeconds"] = math.ceil(first.timeout_s) * math.ceil(
+            len(jobs) / max(1, max_parallel)
+        )
+    ref = kubernetes.create(manifest, secrets, secret_name, config.get(kube_job.CONTEXT_KEY), image)
+    return [JobRef(ref.backend, ref.job_id, {**ref.data, INDEX: str(i)}) for i in range(len(jobs))]
+
+
+def indexes(text: str | None) -> set[int]:
+    """Kubernetes' index list ('0,2-4') as a set."""
+    found: set[int] = set()
+    for part in (text or "").split(","):
+        low, _, high = part.strip().partition("-")
+        if low.isdigit():
+            found.update(range(int(low), int(high or low) + 1))
+    return found
+
+
+def index_pod(call: Callable[..., Any], core: Any, ref: JobRef) -> dict[str, Any] | None:
+    """The latest pod of the Job for this ref's index."""
+    pods = call(
+        "list pods", core.list_namespaced_pod, ref.data["namespace"], label_selector=f"job-name={ref.job_id}"
+    )
+    mine = [
+        p
+        for p in (pods or {}).get("items", [])
+        if p.get("metadata", {}).get("labels", {}).get("job-name") == ref.job_id
+        and _pod_index(p) == ref.data[INDEX]
+    ]
+    mine.sort(key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
+    return mine[-1] if mine else None
+
+
+def _pod_index(pod: dict[str, Any]) -> str | None:
+    metadata = pod.get("metadata", {})
+    found = (metadata.get("labels") or {}).get(INDEX_LABEL) or (metadata.get("annotations") or {}).get(
+        INDEX_LABEL
+    )
+    return str(found) if found is not None else None
+
+
+def index_state(job: dict[str, Any], index: int, pod: dict[str, Any] | None) -> JobState:
+    """Where point `index` of the Indexed Job stands."""
+    from mlrun_cli.backends.kubernetes import _condition, _terminated, _waiting
+
+    status = job.get("status", {})
+    if index in indexes(status.get("completedIndexes")):
+        return JobState("Complete", RunStatus.FINISHED, 0)
+    failed_job = _condition(job, "Failed")
+    terminated = _terminated(pod)
+    if index in indexes(status.get("failedIndexes")) or failed_job is not None:
+        reason = (failed_job or {}).get("reason") or "Failed"
+        if reason == "DeadlineExceeded" and not terminated:
+            return JobState(reason, RunStatus.FAILED, EXIT_TIMEOUT, "the Job exceeded activeDeadlineSeconds")
+        if terminated.get("reason") == "OOMKilled":
+            return JobState("OOMKilled", RunStatus.FAILED, 137, "the pod ran out of memory (OOMKilled)")
+        code = int(terminated.get("exitCode") or 1)
+        why = f"command exited with code {code}" if terminated else f"the Job failed ({reason})"
+        return JobState("Failed", RunStatus.FAILED, code, why)
+    word = "Active" if pod is not None and (pod.get("status") or {}).get("phase") == "Running" else "Pending"
+    waiting = _waiting(pod)
+    return JobState(word, None, None, f"{word} ({waiting})" if waiting else word)

@@ -1,0 +1,97 @@
+"""A `--detach`ed sweep, followed later: `mlrun runs wait PARENT_ID` settles each child run as its
+job ends (the same settle, and record_end, as a single detached run), then the parent: FINISHED
+when every point finished, FAILED otherwise, the objective's best point logged; `mlrun runs
+cancel PARENT_ID` cancels every child's job first, and the parent ends KILLED."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlrun_cli import tags
+from mlrun_cli.runs import detached
+from mlrun_cli.runs.sweep_result import PointResult, SweepResult, settle_parent
+from mlrun_cli.runs.sweep_spec import parse_objective
+from mlrun_cli.tracking.base import RunRecord, RunRef, Tracker, find_runs_by_tag
+from mlrun_cli.tracking.outbox import Recorder
+
+
+def is_detached_sweep(record: RunRecord) -> bool:
+    return record.tags.get(tags.SWEEP_DETACHED) == "true"
+
+
+def children(tracker: Tracker, parent: RunRecord) -> list[RunRecord]:
+    """The parent's child runs, by point; of a point tried more than once, its latest attempt."""
+    found = find_runs_by_tag(tracker, parent.experiment_id, tags.PARENT_RUN_ID, parent.run_id)
+    latest: dict[int, RunRecord] = {}
+    for child in sorted(found, key=lambda r: int(r.tags.get(tags.ATTEMPT, "1"))):
+        latest[int(child.tags.get(tags.SWEEP_POINT, "-1"))] = child
+    return [latest[i] for i in sorted(latest)]
+
+
+def follow_sweep(
+    tracker: Tracker, parent: RunRecord, *, timeout_s: float | None, cancel: bool = False
+) -> RunRecord:
+    """Settle every child, then the parent (once: another mlrun may have done it meanwhile)."""
+    if tags.EXIT_CODE in parent.tags:
+        return parent  # settled already
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    settled = []
+    for child in children(tracker, parent):
+        if cancel and detached.pending_job(child) is not None:
+            child = detached.cancel_and_settle(tracker, child, stdout=io.BytesIO())
+        elif detached.pending_job(child) is not None:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            # Each child's output is in its own console.log; here, one line per point.
+            child = detached.wait_and_settle(tracker, child, timeout_s=left, stdout=io.BytesIO())
+        point = child.tags.get(tags.SWEEP_POINT, "?")
+        code = detached.exit_code_of(child)
+        sys.stderr.write(
+            f"mlrun: point {point}: {child.status.name} (run {child.run_id}, exit code {code})\n"
+        )
+        settled.append(child)
+    with detached.run_lock(parent.run_id):
+        fresh = tracker.get_run(parent.run_id)
+        if tags.EXIT_CODE not in fresh.tags:
+            _settle_parent(tracker, fresh, settled, cancelled=cancel)
+    return tracker.get_run(parent.run_id)
+
+
+def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord], *, cancelled: bool) -> None:
+    swept = {k for c in settled for k in c.params} - set(parent.params)
+    points = []
+    for child in settled:
+        result = PointResult(
+            int(child.tags.get(tags.SWEEP_POINT, "-1")),
+            {k: child.params[k] for k in sorted(swept) if k in child.params},
+        )
+        result.status, result.run_id = child.status.name, child.run_id
+        result.exit_code = detached.exit_code_of(child)
+        result.error = child.tags.get(tags.ERROR)
+        points.append(result)
+    for index, run_id in json.loads(parent.tags.get(tags.SWEEP_REUSED_POINTS) or "{}").items():
+        reused = tracker.get_run(run_id)
+        point = {k: reused.params[k] for k in sorted(swept) if k in reused.params}
+        points.append(PointResult(int(index), point, "FINISHED", run_id, 0, reused=True))
+    known = {p.index for p in points}
+    for index in range(int(parent.tags.get(tags.SWEEP, "0"))):
+        if index not in known:  # its run was never created (the submission failed before it)
+            points.append(PointResult(index, {}, "FAILED", error="no run was recorded for this point"))
+    points.sort(key=lambda p: p.index)
+    outcome = SweepResult(parent.run_id, parent.experiment_id, tracker.uri, points)
+    outcome.created = [p.run_id for p in points if p.run_id and not p.reused]
+    if cancelled:
+        outcome.interrupted_by = signal.SIGTERM
+    objective = parent.tags.get(tags.SWEEP_OBJECTIVE)
+    recorder = Recorder(tracker, RunRef(parent.run_id, parent.experiment_id, parent.artifact_uri))
+    scratch = Path(tempfile.mkdtemp(prefix="mlrun-sweep-"))
+    try:
+        settle_parent(parse_objective(objective) if objective else None, tracker, recorder, outcome, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,153 @@
+"""A sweep's plan: every point bound and checked with the entry point's typed parameters before
+anything exists, and every bad point reported at once (its index and values), exit 2."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli.errors import ParameterError, UsageError
+from mlrun_cli.project import params
+from mlrun_cli.project.model import EntryPoint
+from mlrun_cli.runs import sweep_spec
+from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
+from mlrun_cli.runs.sweep_spec import SweepSpec, describe
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    run: RunRequest
+    sweeps: tuple[str, ...] = ()
+    sweep_file: Path | None = None
+    random: int | None = None
+    seed: int | None = None
+    max_parallel: int | None = None
+    objective: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    base: RunPlan
+    spec: SweepSpec
+    points: tuple[RunPlan, ...]
+    max_parallel: int
+    objective: tuple[str, str] | None
+
+    @property
+    def detach(self) -> bool:
+        return self.base.detach
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sweep": self.spec.to_dict(),
+            "max_parallel": self.max_parallel,
+            "points": [
+                {"index": i, "params": p.bound.all_values(), "command": p.command, "run_name": p.run_name}
+                for i, p in enumerate(self.points)
+            ],
+            "plan": self.base.to_dict(),
+        }
+
+
+def plan_sweep(request: SweepRequest) -> SweepPlan:
+    """Every point bound and checked with the entry point's typed parameters; nothing created."""
+    spec = sweep_spec.build(
+        request.sweeps, sweep_file=request.sweep_file, random_points=request.random, seed=request.seed,
+        max_parallel=request.max_parallel, objective=request.objective,
+    )  # fmt: skip
+    fixed = params.parse_param_args(request.run.params)
+    overlap = sorted({n for n, _ in fixed} & {d.name for d in spec.dimensions})
+    if overlap:
+        raise UsageError(f"given with both -P and -S: {', '.join(overlap)}")
+    first = tuple(f"{k}={v}" for k, v in spec.points[0].items())
+    try:
+        base = plan_run(dataclasses.replace(request.run, params=(*request.run.params, *first)))
+    except ParameterError as error:
+        raise _every_bad_point(request, spec, fixed, error) from None
+    try:
+        secret = sorted(d.name for d in spec.dimensions if _is_secret(base, d.name))
+        if secret:  # its values would be in the sweep spec, the points table, every array task
+            raise UsageError(f"a secret parameter cannot be swept: {', '.join(secret)}")
+        return _plan_points(request, spec, base, fixed)
+    except BaseException:
+        base.source.close()
+        raise
+
+
+def _every_bad_point(
+    request: SweepRequest, spec: SweepSpec, fixed: list[tuple[str, str]], first: ParameterError
+) -> ParameterError:
+    """Point 0 does not bind: the entry point is read once more so that every point is checked,
+    not only the first (the error path alone pays for it)."""
+    from mlrun_cli.project.loader import load_project, resolve_entry_point
+    from mlrun_cli.sources import resolve_source
+
+    run = request.run
+    source = resolve_source(run.uri, run.version, run.cwd, refresh=False)
+    try:
+        entry = resolve_entry_point(load_project(source.directory), run.entry_point)
+        _, problems = _bind_points(request, spec, entry, source.directory, source.cleanup is not None, fixed)
+    finally:
+        source.close()
+    return ParameterError(problems or first.problems, entry_point=entry.name)
+
+
+def _is_secret(plan: RunPlan, name: str) -> bool:
+    param = plan.entry.parameters.get(name)
+    return param is not None and param.type == "secret"
+
+
+def _bind_points(
+    request: SweepRequest,
+    spec: SweepSpec,
+    entry: EntryPoint,
+    directory: Path,
+    relative: bool,
+    fixed: list[tuple[str, str]],
+) -> tuple[list[params.BoundParams], list[str]]:
+    """Each point's bound values, and the problems of every point that does not bind."""
+    bounds: list[params.BoundParams] = []
+    problems: list[str] = []
+    secrets: Any = None
+    if request.run.secrets_file is not None:
+        from mlrun_cli.project.secrets_file import load_secrets_file
+
+        secrets = load_secrets_file(request.run.cwd / request.run.secrets_file)
+    for index, point in enumerate(spec.points):
+        try:
+            given = [*fixed, *point.items()]
+            bound = params.bind(
+                entry, given, request.run.cwd, directory, record_relative=relative, secrets=secrets
+            )
+            bounds.append(bound)
+        except ParameterError as error:
+            problems += [f"point {index} ({describe(point)}): {p}" for p in error.problems]
+    return bounds, problems
+
+
+def _plan_points(
+    request: SweepRequest, spec: SweepSpec, base: RunPlan, fixed: list[tuple[str, str]]
+) -> SweepPlan:
+    relative = base.source.cleanup is not None
+    bounds, problems = _bind_points(request, spec, base.entry, base.project.directory, relative, fixed)
+    if problems:
+        raise ParameterError(problems, entry_point=base.entry.name)
+    points = []
+    for index, bound in enumerate(bounds):
+        fingerprint = base.fingerprint.with_params(bound.all_values()) if base.fingerprint else None
+        points.append(
+            dataclasses.replace(
+                base,
+                bound=bound,
+                command=params.render_command(base.entry, bound),
+                run_name=f"{base.run_name}-{index}",
+                fingerprint=fingerprint,
+            )
+        )
+    parallel = spec.max_parallel or (len(points) if base.backend.DETACHABLE else 1)
+    if parallel < 1:
+        raise UsageError("--max-parallel must be at least 1")
+    objective = sweep_spec.parse_objective(spec.objective) if spec.objective else None
+    return SweepPlan(base, spec, tuple(points), min(parallel, len(points)), objective)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from mlrun_cli import tags
+from mlrun_cli.errors import MlrunError
 from mlrun_cli.runs import detached
 from mlrun_cli.runs.sweep_result import PointResult, SweepResult, settle_parent
 from mlrun_cli.runs.sweep_spec import parse_objective
@@ -43,9 +44,12 @@ def follow_sweep(
         return parent  # settled already
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     settled = []
-    for child in children(tracker, parent):
+    kids = children(tracker, parent)
+    if cancel:
+        _cancel_jobs(kids)
+    for child in kids:
         if cancel and detached.pending_job(child) is not None:
-            child = detached.cancel_and_settle(tracker, child, stdout=io.BytesIO())
+            child = detached.wait_and_settle(tracker, child, timeout_s=120, stdout=io.BytesIO())
         elif detached.pending_job(child) is not None:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             # Each child's output is in its own console.log; here, one line per point.
@@ -61,6 +65,19 @@ def follow_sweep(
         if tags.EXIT_CODE not in fresh.tags:
             _settle_parent(tracker, fresh, settled, cancelled=cancel)
     return tracker.get_run(parent.run_id)
+
+
+def _cancel_jobs(kids: list[RunRecord]) -> None:
+    """Every point's job before any is waited for: cancelling one by one frees a slot of the
+    cluster's `--max-parallel` limit, and a queued point would start in it before its turn came."""
+    for child in kids:
+        pending = detached.pending_job(child)
+        if pending is not None:
+            backend, ref = pending
+            try:
+                backend.cancel(ref)
+            except MlrunError as error:  # it may have just ended; settling it tells
+                sys.stderr.write(f"mlrun: warning: cannot cancel run {child.run_id}'s job: {error.message}\n")
 
 
 def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord], *, cancelled: bool) -> None:

@@ -52,6 +52,26 @@ def runs_table(records: Sequence[RunRecord]) -> str:
     return table(("RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXIT", "ENTRY", "EXPERIMENT"), rows)
 
 
+def runs_csv(records: Sequence[RunRecord]) -> str:
+    """One row per run: its attributes, then every parameter and metric any of them has."""
+    import csv
+    import io
+
+    params = sorted({key for r in records for key in r.params})
+    metrics = sorted({key for r in records for key in r.metrics})
+    base = ("run_id", "run_name", "status", "start_time_ms", "end_time_ms", "duration_s", "experiment_id",
+            "experiment_name", "lifecycle_stage")  # fmt: skip
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*base, *(f"params.{k}" for k in params), *(f"metrics.{k}" for k in metrics)])
+    for record in records:
+        data = record.to_dict()
+        row = [data[column] for column in base]
+        row += [record.params.get(k, "") for k in params] + [record.metrics.get(k, "") for k in metrics]
+        writer.writerow(["" if value is None else value for value in row])
+    return out.getvalue()
+
+
 def run_details(record: RunRecord, job_state: str | None = None) -> str:
     status = record.status.name + (f" (job: {job_state})" if job_state else "")
     lines = [

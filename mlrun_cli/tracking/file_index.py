@@ -155,8 +155,10 @@ class RunIndex:
                 unsettled = time.time_ns() - mtime < _SETTLE_NS
                 fresh = (mtime, int(info.get("start_time") or 0), str(info.get("lifecycle_stage", "active")),
                          name, unsettled)  # fmt: skip
-            except (DamagedRecord, KeyError, ValueError, TypeError):
-                fresh = (mtime, 0, "", "", False)  # damaged: checked again when meta.yaml changes
+            except (DamagedRecord, KeyError, ValueError, TypeError) as error:
+                reason = error.message if isinstance(error, DamagedRecord) else f"{meta} is damaged: {error}"
+                warn(f"skipping run: {reason}")  # once: read again only when meta.yaml changes
+                fresh = (mtime, 0, "", "", False)
         if entry is None or entry[1] != fresh[1]:
             self.reorder = True
         entries[rel] = fresh
@@ -192,7 +194,8 @@ class RunIndex:
         try:
             record = self.store._record(Path(run_dir), "", full=True, artifacts=False)
             values: dict[str, Any] | None = values_of(record)
-        except DamagedRecord:
+        except DamagedRecord as error:
+            warn(f"skipping run: {error.message}")
             values = None
         now = time.time_ns()
         unsettled = any(now - m < _SETTLE_NS for m in [meta_mtime or 0, *files.values()])

@@ -140,3 +140,13 @@ def test_sweep_needed_against_a_real_mlflow_server(
     single = mlrun("run", str(project), "--env-manager", "local", "-P", "n=4", "--tracking-uri", server,
                    "--experiment-name", "cache", "--needed")  # fmt: skip
     assert single.returncode == 0 and f"done already in run {children[3]['run_id']}" in single.stderr
+
+
+def test_a_deleted_run_is_not_reused(mlrun: Mlrun, project_factory: ProjectFactory) -> None:
+    project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT})
+    _, first = _needed(mlrun, project)
+    assert mlrun("runs", "delete", first).returncode == 0
+    reused, second = _needed(mlrun, project)  # as MLflow's search: a deleted run is not there
+    assert not reused and second != first
+    assert mlrun("runs", "restore", first).returncode == 0
+    assert _needed(mlrun, project) == (True, second)  # the newest finished one

@@ -150,6 +150,14 @@ def test_filters_and_orders_match_mlflow_search_runs(
     parent = str(logged["ids"]["sweep"])  # type: ignore[index]
     result = mlrun("runs", "list", "--tracking-uri", uri, "--parent", parent, "--status", "finished", "--json")
     assert [run["run_name"] for run in json.loads(result.stdout)] == ["b", "a"]
+    a = str(logged["ids"]["a"])  # type: ignore[index]
+    assert mlrun("runs", "delete", a, "--tracking-uri", uri).returncode == 0  # as `mlflow runs delete`
+    assert _mlflow(mlflow_python, SEARCH, uri, str(logged["experiment"]), json.dumps([QUERIES[-1]])) == [
+        _mlrun_names(mlrun, uri, QUERIES[-1])
+    ]
+    assert _mlrun_names(mlrun, uri, ("run_name = 'a'", [], "DELETED_ONLY", 10)) == ["a"]
+    assert mlrun("runs", "restore", a, "--tracking-uri", uri).returncode == 0
+    assert _mlrun_names(mlrun, uri, ("run_name = 'a'", [], "ACTIVE_ONLY", 10)) == ["a"]
 
 
 def test_a_bad_filter_is_exit_2_pointing_at_the_column(mlrun: Callable[..., Result]) -> None:

@@ -82,6 +82,7 @@ def run_details(record: RunRecord, job_state: str | None = None) -> str:
         f"Duration:    {_duration(record)}",
         f"Artifacts:   {record.artifact_uri}",
     ]
+    lines += _lineage_lines(record)
     for title, values in (("Parameters", record.params), ("Metrics", record.metrics), ("Tags", record.tags)):
         if values:
             lines.append(f"{title}:")
@@ -90,6 +91,34 @@ def run_details(record: RunRecord, job_state: str | None = None) -> str:
         lines.append("Artifact files:")
         lines += [f"  {name}" for name in record.artifacts]
     return "\n".join(lines)
+
+
+def _lineage_lines(record: RunRecord) -> list[str]:
+    import json
+
+    from mlrun_cli.runs.finding import lineage
+
+    found = lineage(record)
+    lines = []
+    if "sweep_parent" in found:
+        point = f" (point {found['sweep_point']})" if "sweep_point" in found else ""
+        lines.append(f"Sweep:       child of {found['sweep_parent']}{point}")
+    if "sweep_points" in found:
+        lines.append(f"Sweep:       {found['sweep_points']} points: mlrun runs list --parent {record.run_id}")
+    if "attempt" in found:
+        first = f", retry of {found['retry_of']}" if "retry_of" in found else ""
+        lines.append(f"Attempt:     {found['attempt']}{first}")
+    if "fingerprint" in found:
+        lines.append(f"Fingerprint: {found['fingerprint']}")
+    inputs = found.get("fingerprint_inputs")
+    if isinstance(inputs, dict):
+        lines += [
+            f"  {key} = {json.dumps(value) if not isinstance(value, str) else value}"
+            for key, value in inputs.items()
+        ]
+    elif inputs is not None:
+        lines.append(f"  {inputs}")
+    return lines
 
 
 def plan_text(plan: RunPlan) -> str:

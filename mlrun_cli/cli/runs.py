@@ -100,7 +100,9 @@ def runs_show(ctx: click.Context, run_id: str, tracking_uri: str | None, as_json
 
         record, job_state = api.show_run(tracking_uri, run_id)
         if as_json:
-            print_json({**record.to_dict(), "job_state": job_state})
+            from mlrun_cli.runs.finding import lineage
+
+            print_json({**record.to_dict(), "job_state": job_state, "lineage": lineage(record)})
         else:
             click.echo(render.run_details(record, job_state))
 

@@ -35,3 +35,29 @@ def set_run_deleted(tracking_uri: str | None, run_id: str, deleted: bool) -> Run
     tracker.get_run(run_id)  # an unknown run is the store's clear error, not a half-done change
     set_deleted(tracker, run_id, deleted)
     return tracker.get_run(run_id)
+
+
+def lineage(record: RunRecord) -> dict[str, object]:
+    """Where the run stands among others, from its tags, only what it has: the fingerprint and its
+    inputs (`--needed`), which attempt it is (`--retries`), its sweep or its points."""
+    import json
+
+    from mlrun_cli import tags
+
+    found: dict[str, object] = {}
+    for name, key in (
+        ("fingerprint", tags.FINGERPRINT),
+        ("attempt", tags.ATTEMPT),
+        ("retry_of", tags.RETRY_OF),
+        ("sweep_parent", tags.PARENT_RUN_ID),
+        ("sweep_point", tags.SWEEP_POINT),
+        ("sweep_points", tags.SWEEP),
+    ):
+        if key in record.tags:
+            found[name] = record.tags[key]
+    if tags.FINGERPRINT_INPUTS in record.tags:
+        try:
+            found["fingerprint_inputs"] = json.loads(record.tags[tags.FINGERPRINT_INPUTS])
+        except ValueError:  # cut at the tag length limit, or written by hand: shown as it is
+            found["fingerprint_inputs"] = record.tags[tags.FINGERPRINT_INPUTS]
+    return found

@@ -68,12 +68,31 @@ def _run(name: str, start: int, status: str = "FINISHED", **kw: object) -> dict[
 
 RUNS = [
     _run("sweep", 1_700_000_000_000, tags={"team": "vision", "mlrun.sweep": "3"}),
-    _run("a", 1_700_000_001_000, params={"alpha": "0.1"}, metrics={"rmse": 0.5, "acc": 0.91},
-         tags={"team": "vision"}, parent="sweep"),  # fmt: skip
-    _run("b", 1_700_000_002_000, params={"alpha": "0.2"}, metrics={"rmse": 0.9, "val loss": 0.4},
-         tags={"team": "Vivid"}, parent="sweep"),  # fmt: skip
-    _run("c", 1_700_000_003_000, "FAILED", params={"alpha": "0.1"}, metrics={"rmse": 0.7},
-         tags={"team": "nlp"}, parent="sweep"),  # fmt: skip
+    _run(
+        "a",
+        1_700_000_001_000,
+        params={"alpha": "0.1"},
+        metrics={"rmse": 0.5, "acc": 0.91},
+        tags={"team": "vision"},
+        parent="sweep",
+    ),
+    _run(
+        "b",
+        1_700_000_002_000,
+        params={"alpha": "0.2"},
+        metrics={"rmse": 0.9, "val loss": 0.4},
+        tags={"team": "Vivid"},
+        parent="sweep",
+    ),
+    _run(
+        "c",
+        1_700_000_003_000,
+        "FAILED",
+        params={"alpha": "0.1"},
+        metrics={"rmse": 0.7},
+        tags={"team": "nlp"},
+        parent="sweep",
+    ),
     _run("d", 1_700_000_003_000, "KILLED", params={"alpha": "0.3", "l1": "1"}, metrics={"acc": 0.95}),
     _run("e", 1_700_000_004_000, params={"alpha": "0.1"}, metrics={"rmse": 0.2}, deleted=True),
     _run("f", 1_700_000_005_000, "RUNNING", metrics={"rmse": 0.8, "val loss": 0.6}, tags={"team": "vision"}),
@@ -148,7 +167,9 @@ def test_filters_and_orders_match_mlflow_search_runs(
     for query, wanted in zip(QUERIES, expected, strict=True):
         assert _mlrun_names(mlrun, uri, query) == wanted, query
     parent = str(logged["ids"]["sweep"])  # type: ignore[index]
-    result = mlrun("runs", "list", "--tracking-uri", uri, "--parent", parent, "--status", "finished", "--json")
+    result = mlrun(
+        "runs", "list", "--tracking-uri", uri, "--parent", parent, "--status", "finished", "--json"
+    )
     assert [run["run_name"] for run in json.loads(result.stdout)] == ["b", "a"]
     a = str(logged["ids"]["a"])  # type: ignore[index]
     assert mlrun("runs", "delete", a, "--tracking-uri", uri).returncode == 0  # as `mlflow runs delete`

@@ -10,11 +10,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
 from mlrun_cli.tracking.base import RunRecord, RunStatus
+from mlrun_cli.tracking.flat_yaml import parse as parse_flat
 
 
 def safe_key_path(base: Path, key: str) -> Path:
@@ -30,9 +29,20 @@ class DamagedRecord(TrackingError):
 
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise DamagedRecord(f"{path} is damaged: {error}") from None
+    flat = parse_flat(text)  # MLflow's own meta.yaml, without loading PyYAML
+    return flat if flat is not None else _read_yaml(path, text)
+
+
+def _read_yaml(path: Path, text: str) -> dict[str, Any]:
+    import yaml
+
+    try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, TypeError, RecursionError) as error:
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as error:
         # ValueError and TypeError: a tag whose value cannot be built (`!!int "3.11"`).
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DamagedRecord(f"{path} is damaged: {reason}") from None
@@ -56,6 +66,8 @@ def writing(root: Path) -> Iterator[None]:
 
 
 def dump_yaml(data: Mapping[str, Any]) -> str:
+    import yaml
+
     return yaml.safe_dump(dict(data), default_flow_style=False, sort_keys=True)
 
 

@@ -258,8 +258,8 @@ class FileStore:
         return search_by_tag(self, experiment_id, key, value)
 
     def query_runs(self, query: RunQuery) -> list[RunRecord]:
-        """MLflow's search, answered from the run index beside the cache (`file_index.py`)."""
-        from mlrun_cli.tracking.file_index import query as index_query
+        """MLflow's search, answered through the run index beside the cache (`file_query.py`)."""
+        from mlrun_cli.tracking.file_query import query as index_query
 
         ids = query.experiment_ids
         names = {p.name: str(m["name"]) for p, m in self._experiments() if ids is None or p.name in ids}

@@ -56,6 +56,8 @@ class RunIndex:
         from mlrun_cli.home import writable_dir
 
         self.store = store
+        self.root = f"{store.root}{os.sep}"  # paths by concatenation: os.path.join is the cost here
+        self.files: dict[tuple[str, str], str | None] = {}
         key = hashlib.sha256(str(store.root).encode()).hexdigest()[:24]
         self.base = writable_dir("index") / f"{key}.v{VERSION}.py{sys.version_info[0]}{sys.version_info[1]}"
         self.light: dict[str, Any] = self._load("runs")
@@ -134,7 +136,7 @@ class RunIndex:
         """The run's meta.yaml fields, read again when meta.yaml changed."""
         entries: dict[str, Light] = self.light["entries"]
         entry = entries.get(rel)
-        meta = os.path.join(self.store.root, rel, "meta.yaml")
+        meta = f"{self.root}{rel}/meta.yaml"
         mtime = _mtime(meta)
         if entry is not None and entry[0] == mtime and not entry[4]:
             return entry
@@ -177,15 +179,21 @@ class RunIndex:
         entries: dict[str, Any] = self.columns[name]["entries"]
         return entries
 
+    def _file(self, kind: str, key: str) -> str | None:
+        if (kind, key) not in self.files:
+            parts = key.split("/")
+            bad = any(p in ("", ".", "..") for p in parts)
+            self.files[kind, key] = None if bad else f"{_FOLDERS[kind]}/{key}"
+        return self.files[kind, key]
+
     def value(self, rel: str, kind: str, key: str) -> Any:
         """The run's tag, param, latest metric or attribute; None when it has none."""
         if kind == "attribute":
             return self._attribute(rel, key)
-        parts = key.split("/")
-        if any(p in ("", ".", "..") for p in parts):
+        name = self._file(kind, key)
+        if name is None:
             return None  # not a key MLflow can write: no file to read
-        name = f"{_FOLDERS[kind]}/{key}"
-        path = os.path.join(self.store.root, rel, _FOLDERS[kind], *parts)
+        path = f"{self.root}{rel}/{name}"
         entries = self._column(name)
         mtime, stored = _mtime(path), entries.get(rel)
         if stored is not None and stored[0] == mtime:

@@ -81,9 +81,9 @@ def _walk(base: str, prefix: str = "") -> Iterator[tuple[str, str]]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
+        if entry.is_dir(follow_symlinks=False):  # a link to a folder could loop
             yield from _walk(entry.path, f"{prefix}{entry.name}/")
-        else:
+        elif entry.is_file():
             yield prefix + entry.name, entry.path
 
 

@@ -101,7 +101,7 @@ def main() -> None:
         searched = [timed(search, env, work) for _ in range(args.mlflow_repeat)]
         print(f"mlrun runs list, top 20, cold index: {median(cold)}")
         print(f"mlrun runs list, top 20, warm index: {median(warm)}")
-        print(f"mlrun runs list --filter --order-by, first (builds data): {median(cold_filter)}")
+        print(f"mlrun runs list --filter --order-by, first, reading the named keys: {median(cold_filter)}")
         print(f"mlrun runs list --filter --order-by, warm: {median(warm_filter)}")
         print(f"mlflow runs list: {median(listed)}; search_runs(max_results=20): {median(searched)}")
         best = statistics.median(searched)

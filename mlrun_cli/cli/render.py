@@ -52,6 +52,26 @@ def runs_table(records: Sequence[RunRecord]) -> str:
     return table(("RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXIT", "ENTRY", "EXPERIMENT"), rows)
 
 
+def runs_csv(records: Sequence[RunRecord]) -> str:
+    """One row per run: its attributes, then every parameter and metric any of them has."""
+    import csv
+    import io
+
+    params = sorted({key for r in records for key in r.params})
+    metrics = sorted({key for r in records for key in r.metrics})
+    base = ("run_id", "run_name", "status", "start_time_ms", "end_time_ms", "duration_s", "experiment_id",
+            "experiment_name", "lifecycle_stage")  # fmt: skip
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*base, *(f"params.{k}" for k in params), *(f"metrics.{k}" for k in metrics)])
+    for record in records:
+        data = record.to_dict()
+        row = [data[column] for column in base]
+        row += [record.params.get(k, "") for k in params] + [record.metrics.get(k, "") for k in metrics]
+        writer.writerow(["" if value is None else value for value in row])
+    return out.getvalue()
+
+
 def run_details(record: RunRecord, job_state: str | None = None) -> str:
     status = record.status.name + (f" (job: {job_state})" if job_state else "")
     lines = [
@@ -62,6 +82,7 @@ def run_details(record: RunRecord, job_state: str | None = None) -> str:
         f"Duration:    {_duration(record)}",
         f"Artifacts:   {record.artifact_uri}",
     ]
+    lines += _lineage_lines(record)
     for title, values in (("Parameters", record.params), ("Metrics", record.metrics), ("Tags", record.tags)):
         if values:
             lines.append(f"{title}:")
@@ -70,6 +91,34 @@ def run_details(record: RunRecord, job_state: str | None = None) -> str:
         lines.append("Artifact files:")
         lines += [f"  {name}" for name in record.artifacts]
     return "\n".join(lines)
+
+
+def _lineage_lines(record: RunRecord) -> list[str]:
+    import json
+
+    from mlrun_cli.runs.finding import lineage
+
+    found = lineage(record)
+    lines = []
+    if "sweep_parent" in found:
+        point = f" (point {found['sweep_point']})" if "sweep_point" in found else ""
+        lines.append(f"Sweep:       child of {found['sweep_parent']}{point}")
+    if "sweep_points" in found:
+        lines.append(f"Sweep:       {found['sweep_points']} points: mlrun runs list --parent {record.run_id}")
+    if "attempt" in found:
+        first = f", retry of {found['retry_of']}" if "retry_of" in found else ""
+        lines.append(f"Attempt:     {found['attempt']}{first}")
+    if "fingerprint" in found:
+        lines.append(f"Fingerprint: {found['fingerprint']}")
+    inputs = found.get("fingerprint_inputs")
+    if isinstance(inputs, dict):
+        lines += [
+            f"  {key} = {json.dumps(value) if not isinstance(value, str) else value}"
+            for key, value in inputs.items()
+        ]
+    elif inputs is not None:
+        lines.append(f"  {inputs}")
+    return lines
 
 
 def plan_text(plan: RunPlan) -> str:

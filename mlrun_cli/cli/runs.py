@@ -16,25 +16,59 @@ def runs() -> None:
     """List and inspect recorded runs."""
 
 
-@runs.command("list")
-@click.option("--experiment-name", default=None, help="Only this experiment's runs.")
-@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
-@click.option("--max-results", default=100, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
-@click.pass_context
-def runs_list(
-    ctx: click.Context, experiment_name: str | None, tracking_uri: str | None, max_results: int, as_json: bool
-) -> None:
-    """Recorded runs, newest first."""
-    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
-        from mlrun_cli.cli import render
-        from mlrun_cli.runs import api
+_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 
-        records = api.list_runs(tracking_uri, experiment_name, max_results)
-        if as_json:
+
+@runs.command("list")
+@click.option(
+    "--experiment", "--experiment-name", "experiment_name", default=None, help="Only this experiment's runs."
+)
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.option(
+    "--filter",
+    "filter_string",
+    default="",
+    help="MLflow's search grammar: \"metrics.rmse < 0.8 and params.alpha = '0.1'\".",
+)
+@click.option(
+    "--order-by", multiple=True, help="metrics.rmse [ASC|DESC]; repeatable. [default: newest first]"
+)
+@click.option(
+    "--status",
+    type=click.Choice(_STATUSES, case_sensitive=False),
+    default=None,
+    help="Only runs in this state.",
+)
+@click.option(
+    "--parent", default=None, metavar="RUN_ID", help="Only the points of this sweep (children of the run)."
+)
+@click.option("--deleted", "view", flag_value="DELETED_ONLY", help="Only deleted runs.")
+@click.option("--all", "view", flag_value="ALL", help="Active and deleted runs.")
+@click.option("--max-results", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
+@click.pass_context
+def runs_list(ctx: click.Context, experiment_name: str | None, tracking_uri: str | None, filter_string: str,
+              order_by: tuple[str, ...], status: str | None, parent: str | None, view: str | None,
+              max_results: int, output: str, as_json: bool) -> None:  # fmt: skip
+    """Recorded runs, newest first (deleted ones only with --deleted or --all)."""
+    output = "json" if as_json else output
+    with error_handler(debug=debug_enabled(ctx), as_json=output == "json"):
+        from mlrun_cli.cli import render
+        from mlrun_cli.runs import finding
+        from mlrun_cli.tracking.base import RunQuery, ViewType
+        from mlrun_cli.tracking.search import with_conditions
+
+        text = with_conditions(filter_string, status=status and status.upper(), parent=parent)
+        query = RunQuery(None, text, order_by, max_results, ViewType[view or "ACTIVE_ONLY"])
+        records = finding.list_runs(tracking_uri, query, experiment_name)
+        if output == "json":
             print_json([r.to_dict() for r in records])
         else:
-            click.echo(render.runs_table(records))
+            click.echo(
+                render.runs_csv(records) if output == "csv" else render.runs_table(records),
+                nl=output != "csv",
+            )
 
 
 @runs.command("sync")
@@ -67,7 +101,9 @@ def runs_show(ctx: click.Context, run_id: str, tracking_uri: str | None, as_json
 
         record, job_state = api.show_run(tracking_uri, run_id)
         if as_json:
-            print_json({**record.to_dict(), "job_state": job_state})
+            from mlrun_cli.runs.finding import lineage
+
+            print_json({**record.to_dict(), "job_state": job_state, "lineage": lineage(record)})
         else:
             click.echo(render.run_details(record, job_state))
 
@@ -111,3 +147,29 @@ def runs_cancel(ctx: click.Context, run_id: str, tracking_uri: str | None) -> No
 
         record, exit_code = api.cancel_run(tracking_uri, run_id)
         click.echo(f"mlrun: run {record.run_id} {record.status.name} (exit code {exit_code})", err=True)
+
+
+@runs.command("delete")
+@click.argument("run_id")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.pass_context
+def runs_delete(ctx: click.Context, run_id: str, tracking_uri: str | None) -> None:
+    """Mark a run deleted, as `mlflow runs delete` does: hidden from `runs list` until restored."""
+    _set_deleted(ctx, run_id, tracking_uri, deleted=True)
+
+
+@runs.command("restore")
+@click.argument("run_id")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.pass_context
+def runs_restore(ctx: click.Context, run_id: str, tracking_uri: str | None) -> None:
+    """Make a deleted run active again, as `mlflow runs restore` does."""
+    _set_deleted(ctx, run_id, tracking_uri, deleted=False)
+
+
+def _set_deleted(ctx: click.Context, run_id: str, tracking_uri: str | None, *, deleted: bool) -> None:
+    with error_handler(debug=debug_enabled(ctx)):
+        from mlrun_cli.runs import finding
+
+        record = finding.set_run_deleted(tracking_uri, run_id, deleted)
+        click.echo(f"run {record.run_id} {'deleted' if deleted else 'restored'}")

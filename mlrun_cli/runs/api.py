@@ -9,8 +9,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from mlrun_cli.errors import MlrunError, Terminated, TrackingError
+from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.runs import detached, lifecycle, sweep_detached
+from mlrun_cli.runs.finding import list_runs, set_run_deleted
 from mlrun_cli.runs.ownership import reap_orphans
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
 from mlrun_cli.runs.result import RunResult
@@ -31,6 +32,7 @@ __all__ = [
     "dry_run",
     "list_runs",
     "run",
+    "set_run_deleted",
     "show_run",
     "sweep",
     "sync_runs",
@@ -129,20 +131,6 @@ def sync_runs() -> list[SyncResult]:
     from mlrun_cli.tracking import outbox
 
     return outbox.flush()
-
-
-def list_runs(
-    tracking_uri: str | None, experiment_name: str | None, max_results: int = 100
-) -> list[RunRecord]:
-    reap_orphans()
-    tracker = get_tracker(resolve_tracking_uri(tracking_uri))
-    experiment_ids = None
-    if experiment_name is not None:
-        experiment = tracker.get_experiment_by_name(experiment_name)
-        if experiment is None:
-            raise TrackingError(f"no experiment named {experiment_name!r} in {tracker.uri}")
-        experiment_ids = [experiment.experiment_id]
-    return tracker.search_runs(experiment_ids, max_results)
 
 
 def show_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, str | None]:

@@ -23,6 +23,26 @@ class RunStatus(enum.Enum):
         return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
 
 
+class ViewType(enum.Enum):
+    """Which runs a search sees, by lifecycle stage (MLflow's ViewType)."""
+
+    ACTIVE_ONLY = "active"
+    DELETED_ONLY = "deleted"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """A run search in MLflow's terms: filter and order-by in its search grammar
+    (`tracking/search_query.py`); no experiment ids: every experiment."""
+
+    experiment_ids: tuple[str, ...] | None = None
+    filter: str = ""
+    order_by: tuple[str, ...] = ()
+    max_results: int = 100
+    view: ViewType = ViewType.ACTIVE_ONLY
+
+
 @dataclass(frozen=True)
 class Experiment:
     experiment_id: str
@@ -53,6 +73,8 @@ class RunRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
     artifacts: tuple[str, ...] = ()
+    user_id: str = ""
+    lifecycle_stage: str = "active"
 
     def to_dict(self) -> dict[str, object]:
         # A record without its start time (0) has no duration, not one of 56 years.
@@ -75,6 +97,8 @@ class RunRecord:
             "tags": dict(self.tags),
             "metrics": dict(self.metrics),
             "artifacts": list(self.artifacts),
+            "user_id": self.user_id,
+            "lifecycle_stage": self.lifecycle_stage,
         }
 
 
@@ -84,6 +108,10 @@ class Tracker(Protocol):
 
     Third-party backends register a factory `(uri: str) -> Tracker` under the entry-point group
     `mlrun_cli.tracking`, named by the scheme they serve.
+
+    Two more methods are optional, found by `tracking/search.py`: `query_runs(RunQuery)` (a search
+    in MLflow's grammar; without it `search_runs` is scanned and filtered here) and
+    `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused).
     """
 
     uri: str

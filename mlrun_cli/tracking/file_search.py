@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from mlrun_cli.tracking.base import RunRecord
 from mlrun_cli.tracking.file_records import DamagedRecord, read_yaml, safe_key_path
 
@@ -42,7 +40,7 @@ def search_by_tag(store: FileStore, experiment_id: str, key: str, value: str) ->
             try:
                 if read_yaml(Path(entry.path) / "meta.yaml").get("lifecycle_stage") != "deleted":
                     found.append(store._record(Path(entry.path), name, full=False))
-            except (OSError, ValueError, KeyError, yaml.YAMLError, DamagedRecord):
+            except (OSError, ValueError, KeyError, DamagedRecord):
                 continue  # a damaged run: not a match
     found.sort(key=lambda r: r.start_time_ms, reverse=True)
     return found

@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.home import write_atomic
-from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
+from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
 from mlrun_cli.tracking.file_records import (
     DamagedRecord,
     dump_yaml,
-    latest_metric,
-    read_values,
+    read_run,
     read_yaml,
     safe_key_path,
     warn,
@@ -227,49 +225,10 @@ class FileStore:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _record(self, run_dir: Path, experiment_name: str, *, full: bool) -> RunRecord:
-        try:
-            return self._read_record(run_dir, experiment_name, full=full)
-        except (KeyError, ValueError, TypeError) as error:
-            raise DamagedRecord(
-                f"{run_dir / 'meta.yaml'} is damaged: {type(error).__name__}: {error}"
-            ) from None
-
-    def _read_record(self, run_dir: Path, experiment_name: str, *, full: bool) -> RunRecord:
-        meta = read_yaml(run_dir / "meta.yaml")
-        tags = read_values(run_dir / "tags")
-        end = meta.get("end_time")
-        status = meta.get("status", RunStatus.RUNNING.value)
-        metrics: dict[str, float] = {}
-        artifacts: tuple[str, ...] = ()
-        if full:
-            metrics_dir = run_dir / "metrics"
-            for path in sorted(metrics_dir.rglob("*")) if metrics_dir.is_dir() else []:
-                value = latest_metric(path) if path.is_file() else None
-                if value is not None:
-                    metrics[path.relative_to(metrics_dir).as_posix()] = value
-            art = run_dir / "artifacts"
-            artifacts = tuple(
-                sorted(
-                    p.relative_to(art).as_posix()
-                    for p in art.rglob("*")
-                    if p.is_file() and not p.name.startswith(".")
-                )
-            )
-        return RunRecord(
-            run_id=str(meta["run_id"]),
-            experiment_id=str(meta["experiment_id"]),
-            experiment_name=experiment_name,
-            run_name=str(meta.get("run_name") or tags.get(tag_keys.RUN_NAME, "")),
-            status=RunStatus(int(status)) if str(status).isdigit() else RunStatus[str(status)],
-            start_time_ms=int(meta.get("start_time") or 0),
-            end_time_ms=int(end) if end is not None else None,
-            artifact_uri=str(meta.get("artifact_uri", "")),
-            params=read_values(run_dir / "params") if full else {},
-            tags=tags,
-            metrics=metrics,
-            artifacts=artifacts,
-        )
+    def _record(
+        self, run_dir: Path, experiment_name: str, *, full: bool, artifacts: bool = True
+    ) -> RunRecord:
+        return read_run(run_dir, experiment_name, full=full, artifacts=artifacts)
 
     def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
         records = []
@@ -297,3 +256,22 @@ class FileStore:
         from mlrun_cli.tracking.file_search import search_by_tag
 
         return search_by_tag(self, experiment_id, key, value)
+
+    def query_runs(self, query: RunQuery) -> list[RunRecord]:
+        """MLflow's search, answered through the run index beside the cache (`file_query.py`)."""
+        from mlrun_cli.tracking.file_query import query as index_query
+
+        ids = query.experiment_ids
+        names = {p.name: str(m["name"]) for p, m in self._experiments() if ids is None or p.name in ids}
+        return index_query(self, names, query)
+
+    def set_deleted(self, run_id: str, deleted: bool) -> None:
+        """lifecycle_stage (and deleted_time) in meta.yaml, as MLflow's delete_run/restore_run."""
+        meta_file = self._run_dir(run_id) / "meta.yaml"
+        meta = read_yaml(meta_file)
+        meta["lifecycle_stage"] = "deleted" if deleted else "active"
+        meta.pop("deleted_time", None)
+        if deleted:
+            meta["deleted_time"] = _now_ms()
+        with writing(self.root):
+            write_atomic(meta_file, dump_yaml(meta))

@@ -9,7 +9,7 @@ from typing import Any
 
 from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import TrackingError
-from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
+from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
 
 BATCH = 100
 
@@ -122,10 +122,12 @@ class MlflowClientTracker:
             start_time_ms=int(info.start_time or 0),
             end_time_ms=int(info.end_time) if info.end_time else None,
             artifact_uri=info.artifact_uri or "",
-            params=dict(data.params) if full else {},
+            params=dict(data.params),
             tags=dict(data.tags),
             metrics=dict(data.metrics),
             artifacts=artifacts,
+            user_id=info.user_id or "",
+            lifecycle_stage=info.lifecycle_stage or "active",
         )
 
     def _names(self) -> dict[str, str]:
@@ -155,3 +157,17 @@ class MlflowClientTracker:
             order_by=["attributes.start_time DESC"],
         )
         return [self._record(run, {}, full=False) for run in runs]
+
+    def query_runs(self, query: RunQuery) -> list[RunRecord]:
+        from mlflow.entities import ViewType
+
+        names = self._names()
+        ids = list(query.experiment_ids) if query.experiment_ids is not None else list(names)
+        runs = self._call(
+            "search_runs", ids, filter_string=query.filter, run_view_type=getattr(ViewType, query.view.name),
+            max_results=query.max_results, order_by=list(query.order_by),
+        )  # fmt: skip
+        return [self._record(run, names, full=False) for run in runs]
+
+    def set_deleted(self, run_id: str, deleted: bool) -> None:
+        self._call("delete_run" if deleted else "restore_run", run_id)

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
-from mlrun_cli.tracking.base import Experiment, RunRecord, RunRef, RunStatus
+from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
 from mlrun_cli.tracking.uris import split_credentials
 
 BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
@@ -261,10 +261,12 @@ class RestTracker:
             start_time_ms=int(info.get("start_time", 0)),
             end_time_ms=int(info["end_time"]) if info.get("end_time") else None,
             artifact_uri=str(info.get("artifact_uri", "")),
-            params={p["key"]: p.get("value", "") for p in data.get("params", [])} if full else {},
+            params={p["key"]: p.get("value", "") for p in data.get("params", [])},
             tags=tags,
             metrics={m["key"]: float(m["value"]) for m in data.get("metrics", [])},
             artifacts=artifacts,
+            user_id=str(info.get("user_id", "")),
+            lifecycle_stage=str(info.get("lifecycle_stage", "active")),
         )
 
     def _experiment_names(self) -> dict[str, str]:
@@ -303,3 +305,13 @@ class RestTracker:
         }
         runs = self._request("POST", "runs/search", body).get("runs", [])
         return [self._record(run, {}, full=False) for run in runs]
+
+    def query_runs(self, query: RunQuery) -> list[RunRecord]:
+        from mlrun_cli.tracking import rest_search
+
+        return rest_search.query(self, query)
+
+    def set_deleted(self, run_id: str, deleted: bool) -> None:
+        from mlrun_cli.tracking import rest_search
+
+        rest_search.set_deleted(self, run_id, deleted)

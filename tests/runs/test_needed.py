@@ -140,3 +140,41 @@ def test_sweep_needed_against_a_real_mlflow_server(
     single = mlrun("run", str(project), "--env-manager", "local", "-P", "n=4", "--tracking-uri", server,
                    "--experiment-name", "cache", "--needed")  # fmt: skip
     assert single.returncode == 0 and f"done already in run {children[3]['run_id']}" in single.stderr
+
+
+def test_a_deleted_run_is_not_reused(mlrun: Mlrun, project_factory: ProjectFactory) -> None:
+    project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT})
+    _, first = _needed(mlrun, project)
+    assert mlrun("runs", "delete", first).returncode == 0
+    reused, second = _needed(mlrun, project)  # as MLflow's search: a deleted run is not there
+    assert not reused and second != first
+    assert mlrun("runs", "restore", first).returncode == 0
+    assert _needed(mlrun, project) == (True, second)  # the newest finished one
+
+
+def test_runs_show_gives_the_fingerprint_inputs_attempts_and_sweep_parent(
+    mlrun: Mlrun, project_factory: ProjectFactory
+) -> None:
+    project = project_factory(
+        {"MLproject": MLPROJECT, "count.py": COUNT + "sys.exit(int(sys.argv[1]) > 5)\n"}
+    )
+    sweep = mlrun("run", str(project), "--env-manager", "local", "--needed", "-S", "n=1,2", "--json")
+    assert sweep.returncode == 0, sweep.stderr
+    listed = json.loads(mlrun("runs", "list", "--json").stdout)
+    parent = next(r for r in listed if "mlrun.sweep" in r["tags"])
+    children = json.loads(mlrun("runs", "list", "--parent", parent["run_id"], "--json").stdout)
+    assert sorted(r["params"]["n"] for r in children) == ["1", "2"]
+    shown = mlrun("runs", "show", children[0]["run_id"]).stdout
+    assert f"Sweep:       child of {parent['run_id']} (point " in shown
+    assert "Fingerprint: " in shown and "  entry_point = main" in shown and '  params = {"n": "' in shown
+    assert (
+        f"2 points: mlrun runs list --parent {parent['run_id']}"
+        in mlrun("runs", "show", parent["run_id"]).stdout
+    )
+    failed = mlrun("run", str(project), "--env-manager", "local", "-P", "n=9", "--retries", "1", "--json")
+    assert failed.returncode == 1
+    second = json.loads(mlrun("runs", "list", "--json", "--max-results", "1").stdout)[0]
+    lineage = json.loads(mlrun("runs", "show", second["run_id"], "--json").stdout)["lineage"]
+    assert lineage["attempt"] == "2" and lineage["retry_of"] != second["run_id"]
+    assert lineage["fingerprint_inputs"]["params"] == {"n": "9"}
+    assert f"Attempt:     2, retry of {lineage['retry_of']}" in mlrun("runs", "show", second["run_id"]).stdout

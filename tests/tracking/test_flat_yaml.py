@@ -1,0 +1,39 @@
+"""The flat meta.yaml reader agrees with PyYAML on everything it reads, and leaves the rest to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from mlrun_cli.tracking.flat_yaml import parse
+
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.just([]), st.text(max_size=30),
+    st.from_regex(r"[0-9a-f]{1,32}", fullmatch=True), st.from_regex(r"0b[01]{1,4}[a-f]?", fullmatch=True),
+    st.sampled_from(["yes", "No", "on", "null", "~", "2020-01-01", "1:20", "0x1f", "file:///a b", "a#b"]),
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True), VALUES, max_size=14))
+@example({"run_name": "yes", "end_time": None, "tags": [], "status": 3, "artifact_uri": "file:///x/y"})
+def test_agrees_with_pyyaml_or_leaves_it_to_pyyaml(data: dict[str, Any]) -> None:
+    text = yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
+    flat = parse(text)
+    if flat is not None:
+        assert flat == yaml.safe_load(text)
+
+
+def test_mlflows_meta_yaml_is_read_flat_and_odd_forms_are_left_to_pyyaml() -> None:
+    meta = "artifact_uri: file:///m/0/ab/artifacts\nend_time: null\nexperiment_id: '0'\n"
+    meta += "lifecycle_stage: active\n"
+    assert parse(meta + "run_name: it''s\ntags: []\nstart_time: 17\nuser_id: ''\n") is None  # a bare quote
+    assert parse(meta + "run_name: 'it''s'\ntags: []\nstart_time: 17\nuser_id: ''\n") == {
+        "artifact_uri": "file:///m/0/ab/artifacts", "end_time": None, "experiment_id": "0",
+        "lifecycle_stage": "active", "run_name": "it's", "tags": [], "start_time": 17, "user_id": "",
+    }  # fmt: skip
+    for odd in ("tags:\n- a\n", "name: yes\n", "x: 1.5\n", 'x: "a"\n', "---\nx: 1\n", "", "x: 1\nx: 2\n"):
+        assert parse(odd) is None

@@ -1,0 +1,191 @@
+"""`runs list --filter/--order-by` against MLflow's own `search_runs`, side by side: the same runs,
+logged by MLflow's client into a file store and into a real `mlflow server`, searched by MLflow
+(in its side venv) and by mlrun (the file store through its index, the server over REST)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Result
+from tests.git_daemon import free_port
+from tests.mlflow_server import start_server, stop_server
+
+pytestmark = pytest.mark.mlflow
+
+LOG = """
+import json, sys
+from mlflow.tracking import MlflowClient
+client = MlflowClient(tracking_uri=sys.argv[1])
+exp = client.create_experiment("search")
+ids = {}
+for spec in json.loads(sys.argv[2]):
+    tags = dict(spec["tags"])
+    if "parent" in spec:
+        tags["mlflow.parentRunId"] = ids[spec["parent"]]
+    run = client.create_run(exp, start_time=spec["start"], tags=tags, run_name=spec["name"])
+    rid = run.info.run_id
+    for key, value in spec["params"].items():
+        client.log_param(rid, key, value)
+    for key, value in spec["metrics"].items():
+        client.log_metric(rid, key, value)
+    if spec["status"] != "RUNNING":
+        client.set_terminated(rid, spec["status"], end_time=spec["start"] + 500)
+    if spec.get("deleted"):
+        client.delete_run(rid)
+    ids[spec["name"]] = rid
+print(json.dumps({"experiment": exp, "ids": ids}))
+"""
+
+SEARCH = """
+import json, sys
+from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+client = MlflowClient(tracking_uri=sys.argv[1])
+out = []
+for text, order, view, limit in json.loads(sys.argv[3]):
+    try:
+        runs = client.search_runs([sys.argv[2]], filter_string=text, order_by=order,
+                                  run_view_type=getattr(ViewType, view), max_results=limit)
+        out.append([r.info.run_name for r in runs])
+    except MlflowException:
+        out.append("error")
+print(json.dumps(out))
+"""
+
+
+def _run(name: str, start: int, status: str = "FINISHED", **kw: object) -> dict[str, object]:
+    return {"name": name, "start": start, "status": status, "tags": kw.get("tags", {}),
+            "params": kw.get("params", {}), "metrics": kw.get("metrics", {}), **{
+                k: v for k, v in kw.items() if k in ("parent", "deleted")}}  # fmt: skip
+
+
+RUNS = [
+    _run("sweep", 1_700_000_000_000, tags={"team": "vision", "mlrun.sweep": "3"}),
+    _run(
+        "a",
+        1_700_000_001_000,
+        params={"alpha": "0.1"},
+        metrics={"rmse": 0.5, "acc": 0.91},
+        tags={"team": "vision"},
+        parent="sweep",
+    ),
+    _run(
+        "b",
+        1_700_000_002_000,
+        params={"alpha": "0.2"},
+        metrics={"rmse": 0.9, "val loss": 0.4},
+        tags={"team": "Vivid"},
+        parent="sweep",
+    ),
+    _run(
+        "c",
+        1_700_000_003_000,
+        "FAILED",
+        params={"alpha": "0.1"},
+        metrics={"rmse": 0.7},
+        tags={"team": "nlp"},
+        parent="sweep",
+    ),
+    _run("d", 1_700_000_003_000, "KILLED", params={"alpha": "0.3", "l1": "1"}, metrics={"acc": 0.95}),
+    _run("e", 1_700_000_004_000, params={"alpha": "0.1"}, metrics={"rmse": 0.2}, deleted=True),
+    _run("f", 1_700_000_005_000, "RUNNING", metrics={"rmse": 0.8, "val loss": 0.6}, tags={"team": "vision"}),
+    _run("r1", 1_700_000_006_000, params={"alpha": "0.25"}),
+]
+
+QUERIES: list[tuple[str, list[str], str, int]] = [
+    ("", [], "ACTIVE_ONLY", 100),
+    ("", [], "ACTIVE_ONLY", 3),
+    ("metrics.rmse < 0.8", [], "ACTIVE_ONLY", 100),
+    ("metrics.rmse < 0.8 and params.alpha = '0.1'", [], "ACTIVE_ONLY", 100),
+    ("metrics.rmse <= 0.8 and metrics.rmse != 0.5", ["metrics.rmse DESC"], "ACTIVE_ONLY", 100),
+    ("params.alpha != '0.1'", ["params.alpha"], "ACTIVE_ONLY", 100),
+    ("tags.team LIKE 'Vi%'", [], "ACTIVE_ONLY", 100),
+    ("tags.team ILIKE 'vi%'", ["tags.team DESC"], "ACTIVE_ONLY", 100),
+    ("attributes.status = 'FAILED'", [], "ACTIVE_ONLY", 100),
+    ("status != 'FINISHED'", ["attributes.run_name"], "ALL", 100),
+    ("params.l1 IS NULL and params.alpha IS NOT NULL", [], "ACTIVE_ONLY", 100),
+    ("metrics.`val loss` >= 0.4", ["metrics.`val loss` ASC"], "ACTIVE_ONLY", 100),
+    ("run_name LIKE '_'", ["metrics.acc DESC", "start_time ASC"], "ACTIVE_ONLY", 100),
+    ("attributes.start_time > 1700000002000", [], "ACTIVE_ONLY", 100),
+    ("metrics.acc > 0.9 and tags.team = 'vision'", [], "ACTIVE_ONLY", 100),
+    ("", ["metrics.rmse"], "DELETED_ONLY", 100),
+    ("params.alpha = '0.1'", ["metrics.rmse"], "ALL", 2),
+    ("tags.`mlflow.parentRunId` LIKE '%'", ["params.alpha DESC", "metrics.rmse"], "ACTIVE_ONLY", 100),
+]
+
+
+def _mlflow(python: Path, script: str, *args: str) -> object:
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    out = subprocess.run([str(python), "-c", script, *args], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])  # MLflow prints links to a server's UI first
+
+
+def _logged(python: Path, uri: str) -> dict[str, object]:
+    logged = _mlflow(python, LOG, uri, json.dumps(RUNS))
+    assert isinstance(logged, dict)
+    return logged
+
+
+@pytest.fixture(scope="module")
+def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("search-server"), free_port())
+    yield url
+    stop_server(proc)
+
+
+def _mlrun_names(mlrun: Callable[..., Result], uri: str, query: tuple[str, list[str], str, int]) -> object:
+    text, order, view, limit = query
+    args = ["runs", "list", "--tracking-uri", uri, "--experiment", "search", "--json"]
+    args += ["--filter", text, "--max-results", str(limit), *[a for o in order for a in ("--order-by", o)]]
+    args += {"ACTIVE_ONLY": [], "DELETED_ONLY": ["--deleted"], "ALL": ["--all"]}[view]
+    result = mlrun(*args)
+    if result.returncode == 2:
+        return "error"
+    assert result.returncode == 0, result.stderr
+    return [run["run_name"] for run in json.loads(result.stdout)]
+
+
+@pytest.mark.parametrize("store", ["file", "server"])
+def test_filters_and_orders_match_mlflow_search_runs(
+    store: str, mlflow_python: Path, server: str, isolated: Path, mlrun: Callable[..., Result]
+) -> None:
+    uri = (isolated / "mlruns").as_uri() if store == "file" else server
+    logged = _logged(mlflow_python, uri)
+    queries = [list(q) for q in QUERIES]
+    expected = _mlflow(mlflow_python, SEARCH, uri, str(logged["experiment"]), json.dumps(queries))
+    assert isinstance(expected, list)
+    assert "error" not in expected  # every query is one MLflow accepts
+    assert len(expected[0]) == 7 and all(expected[1:])  # every query finds something
+    for query, wanted in zip(QUERIES, expected, strict=True):
+        assert _mlrun_names(mlrun, uri, query) == wanted, query
+    parent = str(logged["ids"]["sweep"])  # type: ignore[index]
+    result = mlrun(
+        "runs", "list", "--tracking-uri", uri, "--parent", parent, "--status", "finished", "--json"
+    )
+    assert [run["run_name"] for run in json.loads(result.stdout)] == ["b", "a"]
+    a = str(logged["ids"]["a"])  # type: ignore[index]
+    assert mlrun("runs", "delete", a, "--tracking-uri", uri).returncode == 0  # as `mlflow runs delete`
+    assert _mlflow(mlflow_python, SEARCH, uri, str(logged["experiment"]), json.dumps([QUERIES[-1]])) == [
+        _mlrun_names(mlrun, uri, QUERIES[-1])
+    ]
+    assert _mlrun_names(mlrun, uri, ("run_name = 'a'", [], "DELETED_ONLY", 10)) == ["a"]
+    assert mlrun("runs", "restore", a, "--tracking-uri", uri).returncode == 0
+    assert _mlrun_names(mlrun, uri, ("run_name = 'a'", [], "ACTIVE_ONLY", 10)) == ["a"]
+
+
+def test_a_bad_filter_is_exit_2_pointing_at_the_column(mlrun: Callable[..., Result]) -> None:
+    result = mlrun("runs", "list", "--filter", "metrics.rmse < 0.8 or params.alpha = '0.1'")
+    assert result.returncode == 2
+    assert "--filter at column 20: OR is not supported" in result.stderr
+    quoted, caret = result.stderr.splitlines()[1:3]
+    assert caret.index("^") == quoted.index(" or ") + 1  # the caret is under the OR
+    result = mlrun("runs", "list", "--order-by", "metrics.rmse sideways")
+    assert result.returncode == 2 and "--order-by at column 14: expected ASC or DESC" in result.stderr

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mlrun_cli.cli.common import debug_enabled, print_json, warn
+from mlrun_cli.cli.common import PathArg, debug_enabled, print_json, warn
 from mlrun_cli.cli.error_handler import error_handler
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SCHEMAS = ("mlproject", "python_env", "conda_env", "slurm_config", "kubernetes_config", "sweep")
 
 
 @click.command()
-@click.argument("path", default=".", type=click.Path(path_type=Path))
+@click.argument("path", default=".", type=PathArg())
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2), e.g. in CI.")
 @click.pass_context

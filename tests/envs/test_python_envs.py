@@ -383,6 +383,8 @@ def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
     assert result.returncode == 0, result.stderr
     [env_dir] = _env_dirs(envs_dir)
     assert list(env_dir.rglob("*/mlrun_demo_a/**/*.pyc")), "the run's import was not compiled"
+    [module] = env_dir.glob("lib/python*/site-packages/mlrun_demo_a/__init__.py")
+    assert module.stat().st_nlink > 1, "not hardlinked from uv's cache (same file system here)"
     assert not list(env_dir.rglob("*/mlrun_demo_b/**/*.pyc")), "a module no run imported was compiled"
     beside_sources = (project / "__pycache__").exists()
     assert beside_sources == (not shell_setting), "the user's PYTHONDONTWRITEBYTECODE was not kept"

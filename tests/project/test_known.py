@@ -27,7 +27,7 @@ def test_an_edited_env_file_is_checked_again(example: Callable[[str], Path]) -> 
     project_dir = example("sklearn_linear")
     assert check_project(project_dir)[1] == []
     (project_dir / "python_env.yaml").write_text('python: "3.11"\ndependencies: {numpy: 1}\n')
-    project, problems = check_project(project_dir)
+    _, problems = check_project(project_dir)
     assert problems, "the edited env file must be checked, not taken from the record"
 
 

@@ -4,7 +4,6 @@ written atomically so that readers never see half a file."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from mlrun_cli.errors import UsageError
@@ -25,6 +24,8 @@ def mlrun_home() -> Path:
 
 def writable_dir(*parts: str | os.PathLike[str]) -> Path:
     """A folder under $MLRUN_HOME, created and checked writable; HomeNotWritable otherwise."""
+    import tempfile
+
     folder = mlrun_home().joinpath(*parts)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -41,6 +42,8 @@ def writable_dir(*parts: str | os.PathLike[str]) -> Path:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so readers never see half a file."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -34,14 +34,14 @@ def _document(raw: str, cwd: Path) -> Any:
 
 def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -> dict[str, Any]:
     """The config as a dict; every problem (with its line, for files) raised as one SpecError."""
-    from mlrun_cli.project.yamlfile import parse_yaml
-
     schema = backend.CONFIG_SCHEMA
     given = raw is not None and bool(raw.strip())
     if not backend.takes_config():
         if given:
             raise UsageError(f"the {backend.NAME} backend takes no --backend-config")
         return {}
+    from mlrun_cli.project.yamlfile import parse_yaml
+
     # No config is an empty one: a backend that needs settings says which are missing.
     doc = _document(raw, cwd) if given and raw is not None else parse_yaml("{}", "--backend-config")
     if doc.data is None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ENV_MANAGER_HELP = "How to build the environment: local, virtualenv, uv, conda, docker or a plugin's name"
 
@@ -16,9 +18,22 @@ def debug_enabled(ctx: click.Context) -> bool:
 
 
 def print_json(data: Any) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, default=str))
 
 
 def warn(lines: Iterable[str]) -> None:
     for line in lines:
         click.echo(f"Warning: {line}", err=True)
+
+
+class PathArg(click.Path):
+    """A click.Path that gives a pathlib.Path; pathlib is imported when a value comes, so that
+    declaring the option costs `mlrun --help` nothing."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        import os
+        from pathlib import Path
+
+        return Path(os.fsdecode(super().convert(value, param, ctx)))

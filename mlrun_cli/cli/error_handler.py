@@ -8,20 +8,21 @@ Kubernetes or HTTP error underneath ours).
 from __future__ import annotations
 
 import errno
-import json
-import re
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from mlrun_cli.errors import EXIT_INFRA, EXIT_INTERNAL, MlrunError, Terminated
+# mlrun_cli.errors (dataclasses), json and traceback are imported where they are used, not when
+# the CLI loads: `mlrun --help` needs none of them.
+if TYPE_CHECKING:
+    from mlrun_cli.errors import MlrunError
 
 EXIT_SIGINT = 130
 # Errors of the machine rather than of mlrun: said plainly, and worth a retry elsewhere.
 _ENVIRONMENT_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT)
 # The core names commands as `mlrun <command>` (it never imports click, so knows no other name).
-_COMMAND_MENTION = re.compile(r"\bmlrun (?=(?:run|runs|env|validate|schema|completion)\b)")
+_COMMAND_MENTION = r"\bmlrun (?=(?:run|runs|env|validate|schema|completion|ui)\b)"
 
 
 def _as_invoked(text: str) -> str:
@@ -32,13 +33,17 @@ def _as_invoked(text: str) -> str:
     name = ctx.find_root().info_name if ctx is not None else None
     if not name or name == "mlrun":
         return text
-    return _COMMAND_MENTION.sub(f"{name} ", text)
+    import re
+
+    return re.sub(_COMMAND_MENTION, f"{name} ", text)
 
 
 def _print(data: dict[str, object], lines: list[str], *, as_json: bool) -> None:
     data = {k: _as_invoked(v) if isinstance(v, str) else v for k, v in data.items()}
     lines = [_as_invoked(line) for line in lines]
     if as_json:
+        import json
+
         print(json.dumps(data, indent=2, default=str))
     else:
         print("\n".join(lines), file=sys.stderr)
@@ -69,6 +74,8 @@ def _simple(kind: str, message: str, code: int, *, as_json: bool, hint: str | No
 
 
 def _traceback(err: BaseException) -> None:
+    import traceback
+
     traceback.print_exception(err)
     cause = err.__cause__ or (err.__context__ if err.__suppress_context__ else None)
     if cause is not None:  # `raise ... from None` hides it; --debug is where it is wanted
@@ -79,6 +86,8 @@ def _traceback(err: BaseException) -> None:
 @contextmanager
 def error_handler(*, debug: bool = False, as_json: bool = False) -> Iterator[None]:
     """Turn exceptions into `Error: ...` lines and SystemExit codes; tracebacks only with --debug."""
+    from mlrun_cli.errors import EXIT_INFRA, MlrunError, Terminated
+
     try:
         yield
     except MlrunError as err:
@@ -118,6 +127,8 @@ def error_handler(*, debug: bool = False, as_json: bool = False) -> Iterator[Non
 
 
 def _internal(err: BaseException, *, debug: bool, as_json: bool) -> None:
+    from mlrun_cli.errors import EXIT_INTERNAL
+
     hint = None if debug else "run again with --debug for the traceback, and report it."
     message = f"unexpected internal error: {type(err).__name__}: {err}"
     if as_json or not debug:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mlrun_cli.cli.common import debug_enabled, print_json, warn
+from mlrun_cli.cli.common import PathArg, debug_enabled, print_json, warn
 from mlrun_cli.cli.error_handler import error_handler
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SCHEMAS = ("mlproject", "python_env", "conda_env", "slurm_config", "kubernetes_config", "ray_config", "sweep")
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=PathArg())
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (a list for several PATHs).")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2), e.g. in CI.")
 @click.pass_context
@@ -26,6 +29,8 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, strict:
     belongs to the nearest folder above it with an MLproject.
     """
     with error_handler(debug=debug_enabled(ctx), as_json=as_json):
+        from pathlib import Path
+
         from mlrun_cli.cli import render
         from mlrun_cli.project import validate as validation
 

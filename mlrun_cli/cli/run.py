@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mlrun_cli.cli.common import debug_enabled, print_json, warn
+from mlrun_cli.cli.common import PathArg, debug_enabled, print_json, warn
 from mlrun_cli.cli.completion import lazy
 from mlrun_cli.cli.error_handler import error_handler
 from mlrun_cli.cli.mlflow_options import mlflow_run_options
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @click.command(context_settings={"show_default": True})
@@ -95,7 +98,7 @@ from mlrun_cli.cli.mlflow_options import mlflow_run_options
 @click.option("--retry-on-timeout", is_flag=True, help="Also retry a run that exceeded --timeout.")
 @click.option(
     "--secrets-file",
-    type=click.Path(path_type=Path),
+    type=PathArg(),
     default=None,
     help="dotenv values for secret parameters (mode 600) [default: -P, then MLRUN_SECRET_<NAME>].",
 )
@@ -120,7 +123,7 @@ from mlrun_cli.cli.mlflow_options import mlflow_run_options
 )
 @click.option(
     "--sweep-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=PathArg(exists=True, dir_okay=False),
     default=None,
     help="The sweep in a YAML file ('mlrun schema sweep').",
 )

@@ -116,9 +116,10 @@ def ensure_env(
     health_check: Callable[[Path], str | None],
     metadata: dict[str, Any],
     announce: Callable[[str], None],
+    reuse_check: Callable[[Path], str | None] | None = None,
 ) -> bool:
-    """Make sure `env` exists and is healthy; True when this call built it."""
-    if reuse_problem(env, health_check) is None:
+    """Make sure `env` exists and is healthy; True when this call built it. `reuse_check`: lighter."""
+    if reuse_problem(env, reuse_check or health_check) is None:
         _touch_last_used(env)
         return False
     from filelock import FileLock
@@ -126,7 +127,7 @@ def ensure_env(
     _prepare_root(env.path.parent)
     with FileLock(str(env.path.parent / f"{env.name}.lock")):
         # Another process may have built it while this one waited for the lock.
-        reason = reuse_problem(env, health_check)
+        reason = reuse_problem(env, reuse_check or health_check)
         if reason is None:
             _touch_last_used(env)
             return False

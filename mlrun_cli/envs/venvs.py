@@ -55,7 +55,8 @@ def python_in(env_dir: Path) -> Path:
 
 
 def health_check(env_dir: Path, expected_version: str | None = None, *, run: bool = True) -> str | None:
-    """Why the env cannot be reused, or None; cheap enough to run before every run (~10 ms)."""
+    """Why the env cannot be reused, or None. With `run`, the interpreter is started too (~10 ms):
+    after a build, not before every warm run."""
     python = python_in(env_dir)
     if not python.exists():  # follows the symlink: catches a removed base interpreter
         return f"its interpreter {python} is missing or broken"
@@ -95,7 +96,26 @@ def activation_patch(env_dir: Path) -> dict[str, str | None]:
         "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONHOME": None,
         "CONDA_PREFIX": None,
+        **bytecode_patch(env_dir),
     }
+
+
+PYCACHE_DIR = "pycache"
+
+
+def bytecode_patch(env_dir: Path) -> dict[str, str | None]:
+    """Let a run inside an env mlrun owns write the bytecode of what it imports.
+
+    Envs are built without bytecode (compiling all of site-packages cost most of a cold build),
+    so the first run compiles what it imports and later runs reuse it. Where the user's shell
+    sets PYTHONDONTWRITEBYTECODE (to keep __pycache__ out of their folders), the child writes
+    its bytecode under the env's own folder instead (PYTHONPYCACHEPREFIX), never beside the
+    user's sources. Concurrent runs are safe: CPython writes each .pyc to a temporary file and
+    renames it into place, and an env it cannot write to only costs speed.
+    """
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return {}
+    return {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": str(env_dir / PYCACHE_DIR)}
 
 
 def key_data(manager: str, inputs: PythonEnvInputs, interpreter: Interpreter) -> dict[str, object]:
@@ -154,6 +174,9 @@ def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:
             env,
             build=build_env,
             health_check=healthy,
+            # A warm run does not start the env's interpreter first (a process, ~10 ms): a
+            # removed base interpreter or a changed version is seen without it.
+            reuse_check=lambda env_dir: healthy(env_dir, run=False),
             metadata={"python": interpreter.version, "project": str(project.directory)},
             announce=announce,
         )

@@ -6,12 +6,13 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrun_cli.errors import Problem
 from mlrun_cli.project.model import DockerEnv, EnvSpec
-from mlrun_cli.project.schema_check import check_against_schema, describe_value
-from mlrun_cli.project.yamlfile import YamlDocument, load_yaml
+
+if TYPE_CHECKING:  # both load YAML: imported where a file is checked (project/known.py)
+    from mlrun_cli.project.yamlfile import YamlDocument
 
 PYTHON_ENV_FILE = "python_env.yaml"
 CONDA_ENV_FILE = "conda.yaml"
@@ -89,6 +90,9 @@ def build_env(directory: Path, doc: YamlDocument, problems: list[Problem]) -> En
 def check_env_file(env: EnvSpec) -> list[Problem]:
     if env.file is None or not env.file.is_file():
         return []
+    from mlrun_cli.project.schema_check import check_against_schema, describe_value
+    from mlrun_cli.project.yamlfile import load_yaml
+
     doc = load_yaml(env.file, display_path(env.file))
     if doc.problems:
         return doc.problems

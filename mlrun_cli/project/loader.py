@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import difflib
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrun_cli.errors import Problem, SpecError, UsageError
-from mlrun_cli.project import compat, params
+from mlrun_cli.project import known, params
 from mlrun_cli.project.durations import parse_duration
 from mlrun_cli.project.envfiles import ENV_KEYS, build_env, check_env_file, default_env
 from mlrun_cli.project.envfiles import display_path as display_path  # validation.py imports it here
 from mlrun_cli.project.model import EntryPoint, Parameter, Project
-from mlrun_cli.project.schema_check import check_against_schema, did_you_mean
-from mlrun_cli.project.yamlfile import YamlDocument, format_path, load_yaml
+
+# YAML, the schema check and the MLflow-compat pass are imported when a project is checked, not
+# when a project known valid (project/known.py) is loaded again.
+if TYPE_CHECKING:
+    from mlrun_cli.project.yamlfile import YamlDocument
 
 DEFAULT_ENTRY_POINT = "main"
 
@@ -35,15 +37,26 @@ def load_project(directory: Path) -> Project:
 
 def check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
     """The project and every problem found in it (at most a screenful, then a count)."""
-    project, problems = _check_project(directory)
-    return project, compat.limit_problems(problems)
-
-
-def _check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
     directory = directory.absolute()
     if not directory.is_dir():
         raise UsageError(f"no such project folder: {directory}")
     spec_file = find_mlproject(directory)
+    project, spec_digest = known.lookup(directory, spec_file)
+    if project is not None:
+        return project, []
+    from mlrun_cli.project import compat
+
+    project, problems = _check_project(directory, spec_file)
+    if project is not None and not problems:
+        known.remember(project, spec_digest)
+    return project, compat.limit_problems(problems)
+
+
+def _check_project(directory: Path, spec_file: Path | None) -> tuple[Project | None, list[Problem]]:
+    from mlrun_cli.project import compat
+    from mlrun_cli.project.schema_check import check_against_schema
+    from mlrun_cli.project.yamlfile import load_yaml
+
     if spec_file is None:
         env = default_env(directory)
         problems = check_env_file(env)
@@ -84,6 +97,12 @@ def _check_project(directory: Path) -> tuple[Project | None, list[Problem]]:
 def _check_misspelt_sections(doc: YamlDocument) -> list[Problem]:
     """A misspelt top-level key (`entry_point:`) hides its content from the schema: check that
     content as if it stood under the key it resembles, so every problem shows in one pass."""
+    import difflib
+
+    from mlrun_cli.project import compat
+    from mlrun_cli.project.schema_check import check_against_schema
+    from mlrun_cli.project.yamlfile import YamlDocument, format_path
+
     data: dict[str, Any] = doc.data
     found: list[Problem] = []
     for key in [k for k in data if isinstance(k, str) and k not in compat.TOP_KEYS]:
@@ -159,6 +178,9 @@ def _build_entry_point(
     warnings: list[str],
     skip: set[str] | None = None,
 ) -> EntryPoint:
+    from mlrun_cli.project.schema_check import did_you_mean
+    from mlrun_cli.project.yamlfile import format_path
+
     base = ("entry_points", name)
     parameters: dict[str, Parameter] = {}
     for param_name, param_raw in (raw.get("parameters") or {}).items():
@@ -205,9 +227,9 @@ def _build_entry_point(
         )
     for field, conversion, spec in fields:
         if field not in parameters:
-            known = list(parameters)
-            hint = did_you_mean(field, known) or (
-                f" (declared: {', '.join(known)})" if known else " (no parameters are declared)"
+            names = list(parameters)
+            hint = did_you_mean(field, names) or (
+                f" (declared: {', '.join(names)})" if names else " (no parameters are declared)"
             )
             problems.append(
                 Problem(
@@ -248,6 +270,8 @@ def _build_entry_point(
 def _build_project(
     directory: Path, spec_file: Path, doc: YamlDocument, problems: list[Problem], warnings: list[str]
 ) -> Project:
+    from mlrun_cli.project import compat
+
     data: dict[str, Any] = doc.data
     env = build_env(directory, doc, problems)
     entry_points = {
@@ -281,6 +305,8 @@ def resolve_entry_point(project: Project, name: str) -> EntryPoint:
         )
         message = f"no MLproject here ({project.directory}), so no entry point '{name}'; {instead}"
         raise UsageError(message, hint=f"mlrun run -e {named or scripts[0]}" if scripts else None)
+    from mlrun_cli.project.schema_check import did_you_mean
+
     declared = ", ".join(project.entry_points) or "none declared"
     hint = f" (did you mean -e {named}, the script?)" if named else did_you_mean(name, project.entry_points)
     raise UsageError(

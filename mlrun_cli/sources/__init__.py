@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -45,9 +46,17 @@ def _is_git_repository(path: Path) -> bool:
     return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
 
+def _may_be_in_git_work_tree(directory: Path) -> bool:
+    """False when git would find no repository around `directory`: no folder from it up to the
+    root holds `.git` or is a repository itself, and GIT_DIR is not set. Asking git costs a
+    process per run; a stat per folder is what git's own discovery does first."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    return any(_is_git_repository(folder) for folder in (directory, *directory.parents))
+
+
 def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = False) -> ProjectSource:
     """Find (or fetch) the project; call `close()` on the result when the run is over."""
-    from mlrun_cli.sources import git as git_source
     from mlrun_cli.sources import git_urls
 
     if "\0" in uri or (version is not None and "\0" in version):
@@ -72,7 +81,12 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     directory = root / subdir if subdir else root
     if not directory.is_dir():
         raise UsageError(f"subdirectory {subdir!r} not found in {root}")
-    tags, diff = git_source.local_provenance(directory)
+    tags: dict[str, str] = {}
+    diff = None
+    if _may_be_in_git_work_tree(directory):
+        from mlrun_cli.sources import git as git_source
+
+        tags, diff = git_source.local_provenance(directory)
     name = tags.pop(tag_keys.SOURCE_NAME, None) or (f"{root}#{subdir}" if subdir else str(root))
     return ProjectSource(directory, name, tags, diff)
 

@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from mlrun_cli.errors import MlrunError, Terminated
-from mlrun_cli.runs import detached, lifecycle, sweep_detached
-from mlrun_cli.runs.finding import list_runs, set_run_deleted
+from mlrun_cli.runs import detached, lifecycle
 from mlrun_cli.runs.ownership import reap_orphans
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
 from mlrun_cli.runs.result import RunResult
@@ -30,9 +29,7 @@ __all__ = [
     "RunResult",
     "cancel_run",
     "dry_run",
-    "list_runs",
     "run",
-    "set_run_deleted",
     "show_run",
     "sweep",
     "sync_runs",
@@ -149,6 +146,8 @@ def wait_run(
     tracking_uri: str | None, run_id: str, timeout_s: float | None, stdout: BinaryIO | None = None
 ) -> tuple[RunRecord, int]:
     """Follow a detached run's job to its end and record it; the run and its exit code."""
+    from mlrun_cli.runs import sweep_detached  # a sweep's parent: only here
+
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
     record = tracker.get_run(run_id)
@@ -161,6 +160,8 @@ def wait_run(
 
 def cancel_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, int]:
     """Cancel a detached run's job and record its end; the run and its exit code."""
+    from mlrun_cli.runs import sweep_detached  # a sweep's parent: only here
+
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
     record = tracker.get_run(run_id)

@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from mlrun_cli.errors import UsageError
-
-if TYPE_CHECKING:  # the CLI imports REFUSED at start-up: no tracking code until it is used
+if TYPE_CHECKING:  # the CLI imports REFUSED at start-up: no tracking or error code until it is used
     from mlrun_cli.tracking.base import RunRecord, RunRef, Tracker
 
 LEAVE_OUT = "leave out --run-id to record a new run"
@@ -36,6 +34,7 @@ def run_to_continue(
     values: Mapping[str, str],
 ) -> RunRecord:
     """The run `--run-id` names, checked; UsageError (exit 2) says why it cannot be continued."""
+    from mlrun_cli.errors import UsageError
     from mlrun_cli.runs.ownership import live_owner
     from mlrun_cli.tracking import NO_TRACKING, get_tracker
 
@@ -63,6 +62,7 @@ def run_to_continue(
 
 def continue_run(tracker: Tracker, record: RunRecord, tags: Mapping[str, str]) -> RunRef:
     """The run, looked at again (it may have ended since planning), with this run's tags set."""
+    from mlrun_cli.errors import UsageError
     from mlrun_cli.tracking.base import RunRef
 
     again = tracker.get_run(record.run_id)

@@ -52,7 +52,10 @@ CLI = [
     "mlrun_cli.cli.env",
     "mlrun_cli.cli.error_handler",
 ]
-CLI += ["mlrun_cli.cli.project", "mlrun_cli.cli.run", "mlrun_cli.cli.runs"]
+CLI += ["mlrun_cli.cli.project", "mlrun_cli.cli.run", "mlrun_cli.cli.runs", "mlrun_cli.cli.ui"]
+# Small and import-free: the hook that loads completion code when a shell asks, and the names of
+# the `mlflow run` options that are refused.
+CLI += ["mlrun_cli.cli.completion", "mlrun_cli.cli.mlflow_options", "mlrun_cli.runs", "mlrun_cli.runs.resume"]
 # A project already found valid: no YAML, schema or compat code (mlrun_cli/project/known.py).
 KNOWN_PROJECT = ["mlrun_cli.errors", "mlrun_cli.home", "mlrun_cli.project", "mlrun_cli.project.durations"]
 KNOWN_PROJECT += ["mlrun_cli.project.envfiles", "mlrun_cli.project.known", "mlrun_cli.project.loader"]
@@ -74,7 +77,6 @@ LOCAL_RUN = [
         "mlrun_cli.process",
         "mlrun_cli.registry",
         "mlrun_cli.streaming",
-        "mlrun_cli.runs",
         "mlrun_cli.runs.api",
     ),
     *("mlrun_cli.runs.detached", "mlrun_cli.runs.fingerprint", "mlrun_cli.runs.lifecycle"),
@@ -82,6 +84,7 @@ LOCAL_RUN = [
     *("mlrun_cli.sources", "mlrun_cli.sources.git_urls", "mlrun_cli.tracking", "mlrun_cli.tracking.base"),
     *("mlrun_cli.tracking.file_records", "mlrun_cli.tracking.file_store", "mlrun_cli.tracking.outbox"),
     "mlrun_cli.tracking.uris",
+    "mlrun_cli.tracking.flat_yaml",
 ]
 PROBE = """
 import json, sys

@@ -13,6 +13,7 @@ from typing import Any
 from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
 from mlrun_cli.tracking.base import RunRecord, RunStatus
+from mlrun_cli.tracking.flat_yaml import dump as dump_flat
 from mlrun_cli.tracking.flat_yaml import parse as parse_flat
 
 
@@ -66,6 +67,9 @@ def writing(root: Path) -> Iterator[None]:
 
 
 def dump_yaml(data: Mapping[str, Any]) -> str:
+    flat = dump_flat(dict(data))
+    if flat is not None:
+        return flat
     import yaml
 
     return yaml.safe_dump(dict(data), default_flow_style=False, sort_keys=True)

@@ -8,7 +8,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mlrun_cli.tracking.flat_yaml import parse
+from mlrun_cli.tracking.flat_yaml import dump, parse
 
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.just([]), st.text(max_size=30),
@@ -37,3 +37,29 @@ def test_mlflows_meta_yaml_is_read_flat_and_odd_forms_are_left_to_pyyaml() -> No
     }  # fmt: skip
     for odd in ("tags:\n- a\n", "name: yes\n", "x: 1.5\n", 'x: "a"\n', "---\nx: 1\n", "", "x: 1\nx: 2\n"):
         assert parse(odd) is None
+
+
+YAML_WORDS = ("yes", "no", "true", "false", "on", "off", "null")  # read as bools or null, not keys
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=14), VALUES, max_size=14))
+@example({"name": "it's", "tags": [], "end_time": None, "x": "yes", "y": "0", "z": " a: b # c"})
+@example({"yes": 1})
+def test_what_it_writes_pyyaml_reads_back_and_so_does_it(data: dict[str, Any]) -> None:
+    text = dump(data)
+    if text is None:  # a float, or a key or value with no certain flat form: PyYAML writes it
+        assert any(
+            isinstance(v, float) or (isinstance(v, str) and not v.isprintable()) for v in data.values()
+        ) or any(not k.isidentifier() or not k.isascii() or k.lower() in YAML_WORDS for k in data)
+        return
+    assert yaml.safe_load(text) == (data or None)
+    assert parse(text) in (data or None, None)
+
+
+def test_a_run_s_meta_yaml_is_written_flat() -> None:
+    meta = {"run_id": "ab12", "status": 1, "end_time": None, "tags": [], "run_name": "it's", "user_id": ""}
+    text = dump(meta)
+    assert text == ("end_time: null\nrun_id: 'ab12'\nrun_name: 'it''s'\nstatus: 1\ntags: []\nuser_id: ''\n")
+    assert parse(text) == meta == yaml.safe_load(text)
+    assert dump({"x": 1.5}) is None and dump({"x": {"a": 1}}) is None and dump({"x": "a\nb"}) is None

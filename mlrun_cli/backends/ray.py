@@ -21,6 +21,7 @@ import os
 import re
 import shlex
 import signal
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -34,6 +35,8 @@ DETACHABLE = True
 CONFIG_SCHEMA = "ray_config"
 ENV_KINDS = frozenset({"local", "uv", "virtualenv", "conda"})
 ADDRESS_VARIABLE = "RAY_ADDRESS"
+TIMEOUT_VARIABLE = "MLRUN_RAY_REQUEST_TIMEOUT"
+_DEFAULT_TIMEOUT_S = 30.0
 _EXIT_STOPPED = 128 + signal.SIGTERM
 _ENTRYPOINT_OPTIONS = {
     "num_cpus": "entrypoint_num_cpus",
@@ -101,10 +104,50 @@ def _client(url: str) -> Any:
     return client
 
 
-def _call(url: str, what: str, fn: Callable[[], _T]) -> _T:
-    """A call to the cluster; unreachable is InfrastructureError (exit 75), refusals explained."""
+def request_timeout_s() -> float:
+    """How long one call to the cluster may take (MLRUN_RAY_REQUEST_TIMEOUT, default 30 s)."""
+    raw = os.environ.get(TIMEOUT_VARIABLE, "")
     try:
-        return fn()
+        value = float(raw) if raw else _DEFAULT_TIMEOUT_S
+    except ValueError:
+        raise UsageError(f"{TIMEOUT_VARIABLE}={raw!r} is not a number of seconds") from None
+    if not value > 0:
+        raise UsageError(f"{TIMEOUT_VARIABLE}={raw!r} must be more than 0 seconds")
+    return value
+
+
+def _bounded(url: str, what: str, fn: Callable[[], _T]) -> _T:
+    """`fn` with a deadline. Ray's client sends its requests with no timeout, so a cluster that
+    accepts the connection and never answers would hang mlrun (and `runs wait`) forever; the
+    call runs in a daemon thread instead, left behind if it does not answer in time."""
+    timeout_s = request_timeout_s()
+    outcome: list[Any] = []
+
+    def call() -> None:
+        try:
+            outcome.append((True, fn()))
+        except BaseException as error:  # handed to the caller's thread, raised there
+            outcome.append((False, error))
+
+    worker = threading.Thread(target=call, name=f"ray: {what}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if not outcome:
+        raise InfrastructureError(
+            f"the Ray cluster at {url} did not answer within {timeout_s:g} s to {what}",
+            hint=f"is the cluster overloaded or stuck? ({TIMEOUT_VARIABLE} sets the limit)",
+        )
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def _call(url: str, what: str, fn: Callable[[], _T]) -> _T:
+    """A call to the cluster; unreachable or silent is InfrastructureError (exit 75), refusals
+    explained."""
+    try:
+        return _bounded(url, what, fn)
     except OSError as error:  # ConnectionError, and requests' errors (all are OSErrors)
         detail = "" if url in str(error) else f": {error}"
         raise InfrastructureError(

@@ -346,9 +346,10 @@ def test_unreachable_cluster_is_exit_75_and_bad_input_exit_2_before_any_run(
     assert no_address.returncode == 2 and "needs the cluster's address" in no_address.stderr
     assert len(_store(isolated).search_runs(None, 5)) == 2  # the rest refused before any run existed
     # Ray is imported only when chosen: not by --help, validate, or a local run.
+    # The click group itself, not main(), which leaves without the interpreter's teardown.
     probe = (
-        "import sys, runpy\nsys.argv = ['mlrun', *sys.argv[1:]]\n"
-        "try:\n    runpy.run_module('mlrun_cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom mlrun_cli.cli import cli\n"
+        "try:\n    cli(sys.argv[1:], prog_name='mlrun')\nexcept SystemExit:\n    pass\n"
         "print('ray' in sys.modules, file=sys.stderr)"
     )
     for args in (
@@ -360,6 +361,33 @@ def test_unreachable_cluster_is_exit_75_and_bad_input_exit_2_before_any_run(
             [str(ray_python), "-c", probe, *args], capture_output=True, text=True, cwd=isolated
         )
         assert proc.stderr.splitlines()[-1] == "False", (args, proc.stderr)
+
+
+def test_a_cluster_that_never_answers_is_exit_75_in_bounded_time(
+    on_ray: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    """Ray's client sends requests with no timeout: a dashboard that takes the connection and
+    never answers must not hang mlrun. The fault: a socket that listens and never accepts (the
+    kernel completes the handshake, nobody reads the request)."""
+    import socket
+
+    project = project_factory({"MLproject": PROJECT})
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = on_ray(
+            RUN[0], str(project), *RUN[1:], "-c", json.dumps({"address": url}),
+            env={"RAY_ADDRESS": "", "MLRUN_RAY_REQUEST_TIMEOUT": "2"}, timeout=60,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert result.returncode == 75, result.stderr
+    assert f"the Ray cluster at {url} did not answer within 2 s" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert took < 45  # bounded: the limit, plus start-up on a busy machine
+    [record] = _store(isolated).search_runs(None, 5)
+    assert _store(isolated).get_run(record.run_id).status is RunStatus.FAILED  # not left RUNNING
 
 
 def test_a_detached_job_keeps_its_time_limit_and_a_secret_stays_off_disk(

@@ -77,8 +77,13 @@ def start_tags(plan: RunPlan, env: PreparedEnv, user: str) -> dict[str, str]:
 
 def execute(plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None) -> RunResult:
     """Run the plan and always leave the run it creates with a terminal status."""
-    # The environment first: a failed build leaves no trace in the tracking store.
-    env = plan.env.build()
+    # The environment first: a failed build leaves no trace in the tracking store...
+    try:
+        env = plan.env.build()
+    except BaseException as error:
+        if plan.continued is not None:  # ...but a run given with --run-id is ours to end
+            _fail_continued(plan, error)
+        raise
     with lease(env.path):  # `mlrun env prune` keeps the env while the job uses it
         return _execute(plan, env, echo, child_stdout)
 
@@ -243,6 +248,17 @@ def record_end(recorder: Recorder, state: JobState, console_log: Path) -> None:
         recorder.log_artifact(console_log, ARTIFACT_DIR)
     recorder.log_batch({}, end_tags)
     recorder.end_run(status, now_ms())
+
+
+def _fail_continued(plan: RunPlan, error: BaseException) -> None:
+    """End the --run-id run FAILED (KILLED on Ctrl-C): whoever created it waits for its end."""
+    assert plan.continued is not None
+    record = plan.continued
+    with contextlib.suppress(MlrunError):  # the tracker's own outage: the outbox keeps the end
+        recorder = Recorder(
+            get_tracker(plan.tracking_uri), RunRef(record.run_id, record.experiment_id, record.artifact_uri)
+        )
+        fail_run(recorder, error)
 
 
 def fail_run(recorder: Recorder, error: BaseException) -> None:

@@ -87,6 +87,24 @@ def test_run_id_records_into_the_existing_run(mlrun: Mlrun, project_factory: Fac
     assert "mlrun/console.log" in record.artifacts
 
 
+def test_run_id_run_ends_failed_when_the_environment_cannot_be_built(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    """Whoever created the run waits for its end: a failed build must not leave it RUNNING."""
+    project = project_factory(
+        {
+            "MLproject": "python_env: python_env.yaml\nentry_points: {main: {command: 'true'}}\n",
+            "python_env.yaml": "dependencies: [./does-not-exist]\n",
+        }
+    )
+    run_id = _waiting_run(isolated)
+    failed = mlrun("run", str(project), "--run-id", run_id, "--env-manager", "uv")
+    assert failed.returncode not in (0, 3) and "Traceback" not in failed.stderr, failed.stderr
+    record = _store(isolated).get_run(run_id)
+    assert record.status is RunStatus.FAILED
+    assert "does-not-exist" in record.tags["mlrun.error"]
+
+
 def test_run_id_is_refused_when_the_run_cannot_be_continued(
     mlrun: Mlrun, project_factory: Factory, isolated: Path
 ) -> None:

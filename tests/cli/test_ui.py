@@ -125,3 +125,28 @@ def test_ui_of_a_server_or_of_nothing(mlrun: Mlrun) -> None:
     )
     nothing = mlrun("ui", "--tracking-uri", "none")
     assert nothing.returncode == 2 and "records nothing" in nothing.stderr
+
+
+def test_store_credentials_stay_off_the_command_line_and_the_screen(mlrun: Mlrun, isolated: Path) -> None:
+    """`ps` shows every process's command line to every user: a store's password goes to `mlflow
+    ui` through its environment (MLFLOW_BACKEND_STORE_URI), and mlrun prints it redacted."""
+    bin_dir = isolated / "fake-bin"
+    bin_dir.mkdir()
+    seen = isolated / "seen.json"
+    fake = bin_dir / "mlflow"
+    fake.write_text(
+        "#!/usr/bin/env python3\nimport json, os, sys\n"
+        "store = os.environ.get('MLFLOW_BACKEND_STORE_URI')\n"
+        f"json.dump({{'argv': sys.argv, 'store': store}}, open({str(seen)!r}, 'w'))\n"
+    )
+    fake.chmod(0o755)
+    store = "postgresql://alice:hunter2@db.invalid/mlflow"
+    shown = mlrun("ui", "--tracking-uri", store, "--port", "5998", env={"PATH": f"{bin_dir}:{BARE_PATH}"})
+    assert shown.returncode == 0, shown.stderr
+    assert "hunter2" not in shown.stdout + shown.stderr and "db.invalid" in shown.stderr
+    started = json.loads(seen.read_text())
+    assert "hunter2" not in " ".join(started["argv"]) and "--backend-store-uri" not in started["argv"]
+    assert started["store"] == store
+    server = mlrun("ui", "--tracking-uri", "https://alice:hunter2@mlflow.invalid")
+    assert server.returncode == 0 and "hunter2" not in server.stdout + server.stderr
+    assert "mlflow.invalid" in server.stdout

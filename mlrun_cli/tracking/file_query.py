@@ -73,6 +73,9 @@ def _choose(index: RunIndex, experiments: dict[str, str], request: RunQuery,
             if sq.matches(get, clauses):
                 found.append((rel, get))
     ordered = sq.order_runs(found, lambda item: item[1], orders)
+    # The runs seen here may be new or moved in time: the saved newest-first order must take
+    # them in now, or the next plain listing trusts an order that lacks them.
+    index.natural_order()
     return [rel for rel, _ in ordered[: request.max_results]]
 
 

@@ -71,6 +71,20 @@ def test_new_changed_deleted_and_removed_runs_show_and_the_store_is_untouched(is
     ]
 
 
+def test_an_ordered_listing_leaves_the_index_s_newest_first_order_right(isolated: Path) -> None:
+    """Runs added, then listed with --order-by first: the plain listing after it must see them."""
+    store, _ = _store(isolated / "mlruns", 3)
+    assert _names(store, max_results=10) == ["r1002", "r1001", "r1000"]
+    for i in (3, 4):
+        run = store.create_run("0", f"r100{i}", "me", 1000 + i, {})
+        store.end_run(run.run_id, RunStatus.FINISHED, 1000 + i + 1)
+    _age(store.root)
+    ordered = _names(store, max_results=10, order_by=("attributes.start_time",))
+    assert ordered == ["r1000", "r1001", "r1002", "r1003", "r1004"]
+    assert _names(store, max_results=10) == ["r1004", "r1003", "r1002", "r1001", "r1000"]
+    assert _names(store, max_results=2) == ["r1004", "r1003"]
+
+
 def test_unchanged_runs_are_not_read_again(isolated: Path, capfd: pytest.CaptureFixture[str]) -> None:
     store, ids = _store(isolated / "mlruns", 20)
     assert len(_names(store, filter="tags.team = 'a'")) == 20  # builds both parts of the index

@@ -210,6 +210,7 @@ def run(
             needed=needed,
             run_id=run_id,
         )
+        _check_sweep_options(sweeps, sweep_file is not None, random_points, seed, max_parallel, objective)
         if sweeps or sweep_file is not None:
             if run_id is not None:
                 from mlrun_cli.errors import UsageError
@@ -267,3 +268,29 @@ def _stdin_params() -> tuple[str, ...]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise UsageError("--params-stdin: stdin is not a JSON list of NAME=VALUE strings")
     return tuple(values)
+
+
+def _check_sweep_options(
+    sweeps: tuple[str, ...],
+    in_file: bool,
+    random_points: int | None,
+    seed: int | None,
+    max_parallel: int | None,
+    objective: str | None,
+) -> None:
+    """Options that only shape a sweep are refused elsewhere, rather than silently ignored."""
+    from mlrun_cli.errors import UsageError
+
+    given = {
+        "--random": random_points,
+        "--seed": seed,
+        "--max-parallel": max_parallel,
+        "--objective": objective,
+    }
+    named = [name for name, value in given.items() if value is not None]
+    if named and not (sweeps or in_file):
+        raise UsageError(
+            f"{', '.join(named)}: only for a sweep", hint="give values with -S NAME=SPEC or --sweep-file"
+        )
+    if seed is not None and random_points is None and not in_file:  # a file may say `random: N`
+        raise UsageError("--seed picks the points of --random N: give --random too")

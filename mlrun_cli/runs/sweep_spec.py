@@ -235,6 +235,8 @@ def parse_objective(text: str) -> tuple[str, str]:
     metric, _, goal = text.rpartition(":") if text.endswith((":min", ":max")) else (text, "", "min")
     if not metric:
         raise UsageError(f"--objective {text!r}: expected METRIC[:min|max]")
+    if ":" in text and goal == "min" and not text.endswith(":min"):  # `rmse:up`: a typo, not a name
+        raise UsageError(f"--objective {text!r}: the goal after ':' is min or max")
     return metric, goal
 
 

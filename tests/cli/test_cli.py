@@ -189,3 +189,25 @@ def test_debug_shows_the_original_cause_under_ours(
     assert "docker.errors.DockerException" in result.stderr  # the SDK's own error, underneath ours
     plain = mlrun("run", str(project), "--dry-run", env=env)
     assert "Traceback" not in plain.stderr and "no Docker engine reachable" in plain.stderr
+
+
+def test_sweep_options_without_a_sweep_and_a_bad_objective_are_refused(
+    mlrun: Callable[..., Result], project_factory: Callable[[dict[str, str]], Path], isolated: Path
+) -> None:
+    """Options that shape a sweep would be silently ignored on a single run: exit 2 instead."""
+    project = project_factory(
+        {"MLproject": "entry_points: {main: {parameters: {a: float}, command: 'echo {a}'}}\n"}
+    )
+    for extra, says in (
+        (["--max-parallel", "3"], "--max-parallel: only for a sweep"),
+        (["--random", "2", "--seed", "3"], "--random, --seed: only for a sweep"),
+        (["--objective", "mse"], "--objective: only for a sweep"),
+        (["-S", "a=1,2", "--seed", "3"], "--seed picks the points of --random N"),
+        (["-S", "a=1,2", "--objective", "mse:up"], "the goal after ':' is min or max"),
+    ):
+        single = [] if "-S" in extra else ["-P", "a=1"]
+        refused = mlrun("run", str(project), *single, "--env-manager", "local", *extra)
+        assert refused.returncode == 2 and says in refused.stderr, (extra, refused.stderr)
+    assert not (isolated / "mlruns").exists() or not list((isolated / "mlruns").glob("0/*/meta.yaml"))
+    fine = mlrun("run", str(project), "--env-manager", "local", "-S", "a=1,2", "--objective", "loss:max")
+    assert fine.returncode == 0, fine.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ def path(uri: str, env_manager: str | None) -> str:
     if planned.state is not EnvState.CACHED:
         raise MlrunError(
             f"the environment is not built yet: {planned.location}",
-            hint=f"build it with: mlrun env build {uri}",
+            hint=f"build it with: mlrun env build {shlex.quote(uri)}"
+            + (f" --env-manager {shlex.quote(env_manager)}" if env_manager else ""),
         )
     return planned.location
 

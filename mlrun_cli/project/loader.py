@@ -304,7 +304,7 @@ def resolve_entry_point(project: Project, name: str) -> EntryPoint:
             else "there is no .py or .sh file here to run with -e either"
         )
         message = f"no MLproject here ({project.directory}), so no entry point '{name}'; {instead}"
-        raise UsageError(message, hint=f"mlrun run -e {named or scripts[0]}" if scripts else None)
+        raise UsageError(message, hint=f"add -e {named or scripts[0]} to the command" if scripts else None)
     from mlrun_cli.project.schema_check import did_you_mean
 
     declared = ", ".join(project.entry_points) or "none declared"

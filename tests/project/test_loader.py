@@ -171,10 +171,10 @@ def test_folder_without_mlproject_runs_scripts() -> None:
         f"no MLproject here ({project.directory}), so no entry point 'main'; `-e FILE` runs a script "
         "here as MLflow does (run.sh, train.py)"
     )
-    assert no_spec.value.hint == "mlrun run -e run.sh"
+    assert no_spec.value.hint == "add -e run.sh to the command"
     with pytest.raises(UsageError) as by_stem:
         resolve_entry_point(project, "train")
-    assert by_stem.value.hint == "mlrun run -e train.py"
+    assert by_stem.value.hint == "add -e train.py to the command"
 
 
 def test_unknown_entry_point_suggests_a_name() -> None:

@@ -26,7 +26,7 @@ def test_an_empty_folder_says_there_is_no_mlproject_and_what_would_run(mlrun: Ml
     assert scripts.stderr == (
         f"Error: no MLproject here ({isolated}), so no entry point 'main'; `-e FILE` runs a script here "
         "as MLflow does (train.py) in the environment python_env.yaml describes\n"
-        "Hint: mlrun run -e train.py\n"
+        "Hint: add -e train.py to the command\n"
     )
     assert "no MLproject here; `mlrun run -e train.py` runs it" in mlrun("validate").stdout
 

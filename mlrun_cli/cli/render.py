@@ -74,6 +74,8 @@ def runs_csv(records: Sequence[RunRecord]) -> str:
 
 def run_details(record: RunRecord, job_state: str | None = None) -> str:
     status = record.status.name + (f" (job: {job_state})" if job_state else "")
+    if record.lifecycle_stage == "deleted":  # hidden from `runs list`: say why it still shows here
+        status += " (deleted: `mlrun runs restore` brings it back)"
     lines = [
         f"Run:         {record.run_id} ({record.run_name})",
         f"Experiment:  {record.experiment_name} ({record.experiment_id})",

@@ -183,6 +183,8 @@ def test_runs_delete_and_restore_on_the_command_line(isolated: Path, mlrun: Call
     assert listed[0].startswith("run_id,run_name,status,") and listed[0].endswith(",params.alpha")
     deleted = mlrun("runs", "list", "--tracking-uri", store.uri, "--deleted", "--json").stdout
     assert [(r["run_name"], r["lifecycle_stage"]) for r in json.loads(deleted)] == [("r1002", "deleted")]
+    shown = mlrun("runs", "show", ids[2], "--tracking-uri", store.uri).stdout
+    assert "Status:      FINISHED (deleted: `mlrun runs restore` brings it back)" in shown
     assert mlrun("runs", "restore", ids[2], "--tracking-uri", store.uri).returncode == 0
     assert "r1002" in mlrun("runs", "list", "--tracking-uri", store.uri).stdout
     missing = mlrun("runs", "delete", "f" * 32, "--tracking-uri", store.uri)

@@ -22,7 +22,8 @@ def run_sweep(request: SweepRequest, *, dry_run: bool, as_json: bool) -> None:
         else:
             for point in plan.to_dict()["points"]:  # type: ignore[attr-defined]
                 click.echo(f"{point['index']:>4}  {point['command']}")
-            click.echo(f"mlrun: {len(plan.points)} points, {plan.max_parallel} at once", err=True)
+            count, plural = len(plan.points), "" if len(plan.points) == 1 else "s"
+            click.echo(f"mlrun: {count} point{plural}, {plan.max_parallel} at once", err=True)
         sys.exit(0)
     live = sys.stderr.isatty() and not as_json
     result = api.sweep(request, on_progress=_progress_line if live else None)

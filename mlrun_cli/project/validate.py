@@ -76,6 +76,15 @@ def validate(path: Path, *, strict: bool = False) -> ValidationReport:
     project, problems = check_project(directory)
     if project is None or problems:
         return ValidationReport(directory, problems, strict=strict)
+    if (
+        project.spec_file is None
+        and project.env.file is None
+        and not any(p.suffix in (".py", ".sh") and p.is_file() for p in directory.iterdir())
+    ):  # nothing to run and nothing to check: `mlrun run` refuses it, and so does validate
+        from mlrun_cli.errors import Problem
+
+        nothing = "no MLproject here, and no .py or .sh script that -e could run"
+        return ValidationReport(directory, [Problem(str(directory), None, "", nothing)], strict=strict)
     summary: dict[str, object] = {
         "name": project.name,
         "mlproject": display_path(project.spec_file) if project.spec_file else None,

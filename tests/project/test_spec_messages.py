@@ -19,6 +19,9 @@ def test_an_empty_folder_says_there_is_no_mlproject_and_what_would_run(mlrun: Ml
         f"Error: no MLproject here ({isolated}), so no entry point 'main'; there is no .py or .sh "
         "file here to run with -e either\n"
     )
+    nothing = mlrun("validate")  # valid only where `mlrun run` would have something to run
+    assert nothing.returncode == 2
+    assert nothing.stderr == ".: no MLproject here, and no .py or .sh script that -e could run\n"
     (isolated / "train.py").write_text("print('trained')\n")
     (isolated / "python_env.yaml").write_text("python: '3'\n")
     scripts = mlrun("run", "--no-track")

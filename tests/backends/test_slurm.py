@@ -274,6 +274,8 @@ def test_sbatch_refusal_is_a_clear_error_and_the_run_ends_failed(
     assert "Error: sbatch refused the job:" in result.stderr and "Traceback" not in result.stderr
     [record] = _store(isolated).search_runs(None, 5)
     assert record.status is RunStatus.FAILED
+    # No job owns its folder: the script and output file written for it go with the run's end.
+    assert not (isolated.parent / "mlrun-home" / "jobs" / record.run_id).exists()
 
 
 def test_time_limit_exceeded_ends_failed_with_exit_124(
@@ -412,3 +414,4 @@ def test_a_secret_reaches_the_slurm_job_through_its_environment_only(
     assert waited.returncode == 0, waited.stderr
     assert "got ***" in waited.stdout and f"{len(CANARY)}\n" in waited.stdout
     assert_nowhere(CANARY, waited, isolated / "mlruns", isolated.parent / "mlrun-home")
+

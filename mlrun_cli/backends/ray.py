@@ -230,7 +230,8 @@ def _abandon(url: str, job: Job, submission_id: str, *, refused: bool) -> None:
     except InfrastructureError as error:
         sys.stderr.write(
             f"mlrun: warning: Ray job {submission_id} may have been submitted and could not be "
-            f"stopped ({error.message}); it cannot start: its script is gone\n"
+            f"stopped ({error.message}); its script and secrets are removed, so it fails if it "
+            f"starts: check with `ray job list`\n"
         )
 
 

@@ -3,13 +3,16 @@
 mlrun builds the environment under $MLRUN_HOME before submission; the script, written to the run's
 job folder there, activates it (the env patch), sets the MLFLOW_* handshake, enters the working
 folder and runs the rendered command with bash, exactly as the local backend does. Secrets are
-named, never written: each backend hands them to the job through its own channel.
+named, never written: each backend hands them to the job through its own channel. A secret is a
+variable `is_secret` names, or any value with credentials in a URI (a database store's
+`postgresql://user:password@host/db` tracking URI): the script is logged with the run.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 from pathlib import Path
 
@@ -17,6 +20,18 @@ from mlrun_cli.backends.base import Job, is_secret
 
 SCRIPT_NAME = "job.sh"
 SECRETS_NAME = "secrets.env"
+# The user information of a URI (`scheme://user:password@`), anywhere in a value.
+_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*@")
+
+
+def private(key: str, value: str) -> bool:
+    """Whether the variable may not be written in the job script."""
+    return is_secret(key) or _CREDENTIALS.search(value) is not None
+
+
+def private_env(job: Job) -> dict[str, str]:
+    """The variables a backend hands to the job through its private channel, not the script."""
+    return {k: v for k, v in job.env_patch.items() if v is not None and private(k, v)}
 
 
 def render(
@@ -39,7 +54,7 @@ def render(
     for key, value in sorted(job.env_patch.items()):
         if value is None:
             lines.append(f"unset {key}")
-        elif is_secret(key):
+        elif private(key, value):
             lines.append(f"# {key}: passed through {secrets_via}, not written here")
         else:
             lines.append(f"export {key}={shlex.quote(value)}")
@@ -67,7 +82,7 @@ def write(job: Job, text: str) -> Path:
 def write_secrets(job: Job) -> Path | None:
     """The job's secret variables in a file only the user can read (created so, never widened),
     for a cluster that has no private channel to the job; None when there are none."""
-    secrets = {k: v for k, v in job.env_patch.items() if v is not None and is_secret(k)}
+    secrets = private_env(job)
     if not secrets:
         return None
     job.job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -21,6 +21,7 @@ import os
 import re
 import shlex
 import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -70,6 +71,7 @@ def address(config: Mapping[str, Any]) -> str:
             "the ray backend needs the cluster's address",
             hint=f'give -c \'{{"address": "http://HOST:8265"}}\' or set {ADDRESS_VARIABLE}',
         )
+    _refuse_credentials(raw)
     if raw.startswith("ray://") or raw == "auto":
         raise UsageError(
             f"ray address {raw!r} is not a Job Submission address",
@@ -79,6 +81,20 @@ def address(config: Mapping[str, Any]) -> str:
     if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
         raise UsageError(f"ray address {raw!r} is not an http(s) URL such as http://HOST:8265")
     return url.rstrip("/")
+
+
+def _refuse_credentials(raw: str) -> None:
+    """`http://user:pw@host` would be printed in errors and recorded in the run's tags (the
+    address is how a later mlrun finds the job again): refused, and never shown whole."""
+    scheme, _, rest = raw.rpartition("://")
+    authority = rest.split("/", 1)[0]
+    if "@" in authority:
+        shown = f"{scheme}://" if scheme else ""
+        raise UsageError(
+            f"ray address {shown}***@{authority.rpartition('@')[2]} has credentials in it",
+            hint="mlrun records the address in the run: give it without them, and authenticate "
+            "with Ray's own token auth (RAY_AUTH_MODE=token, RAY_AUTH_TOKEN in the environment)",
+        )
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -177,21 +193,46 @@ def submit(job: Job) -> JobRef:
     script = job_script.write(job, text)
     env_vars = {"PATH": job.environment().get("PATH", os.defpath)}
     options = {arg: job.config[key] for key, arg in _ENTRYPOINT_OPTIONS.items() if key in job.config}
-    _call(
-        url,
-        "submit the job",
-        lambda: client.submit_job(
-            entrypoint=f"bash {shlex.quote(str(script))}",
-            submission_id=submission_id,
-            runtime_env={"env_vars": env_vars},
-            metadata={"mlrun_run_id": job.run_id, "mlrun_run_name": job.run_name},
-            **options,
-        ),
-    )
+    try:
+        _call(
+            url,
+            "submit the job",
+            lambda: client.submit_job(
+                entrypoint=f"bash {shlex.quote(str(script))}",
+                submission_id=submission_id,
+                runtime_env={"env_vars": env_vars},
+                metadata={"mlrun_run_id": job.run_id, "mlrun_run_name": job.run_name},
+                **options,
+            ),
+        )
+    except BaseException as error:
+        _abandon(url, job, submission_id, refused=isinstance(error, ExecutionError))
+        raise
     data = {"address": url}
     if job.timeout_s is not None:
         data["time_limit_s"] = f"{job.timeout_s:g}"
     return JobRef(NAME, submission_id, data)
+
+
+def _abandon(url: str, job: Job, submission_id: str, *, refused: bool) -> None:
+    """A submission that failed: its run ends FAILED, so no job may run for it. The job's files
+    go first (a job that starts late finds no script and no secrets, and stops); unless the
+    cluster clearly refused, it may have taken the job before failing to answer (a timeout, a
+    5xx, a lost connection, a signal): it is told to stop it."""
+    for name in (job_script.SECRETS_NAME, job_script.SCRIPT_NAME):
+        (job.job_dir / name).unlink(missing_ok=True)
+    if refused:
+        return
+    try:
+        _call(url, f"stop job {submission_id}", lambda: _client(url).stop_job(submission_id))
+    except ExecutionError:
+        pass  # no such job: the submission never reached the cluster
+    except InfrastructureError as error:
+        sys.stderr.write(
+            f"mlrun: warning: Ray job {submission_id} may have been submitted and could not be "
+            f"stopped ({error.message}); its script and secrets are removed, so it fails if it "
+            f"starts: check with `ray job list`\n"
+        )
 
 
 def _url(ref: JobRef) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from mlrun_cli.backends import job_script as job_script_file
 from mlrun_cli.backends import slurm_states
-from mlrun_cli.backends.base import Job, JobRef, JobState, is_secret
+from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
 from mlrun_cli.process import run_captured
 
@@ -88,8 +88,7 @@ def _write_script(job: Job) -> None:
 
 def _sbatch(argv: list[str], job: Job) -> str:
     """Submit; the job id. Secrets reach the job through sbatch's environment."""
-    secrets = {k: v for k, v in job.env_patch.items() if v is not None and is_secret(k)}
-    proc = run_captured(argv, timeout=120, env_patch=secrets)
+    proc = run_captured(argv, timeout=120, env_patch=job_script_file.private_env(job))
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
         # Retry-worthy when the controller did not answer; the job's own settings otherwise.

@@ -140,6 +140,8 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if not submitted:  # no job owns the folder: whatever was written for one goes
+            shutil.rmtree(job_dir(run_ref.run_id), ignore_errors=True)
         # The run is recorded (its folder removed above), or its job goes on in that folder.
         ownership.release(run_ref.run_id, job_owns_folder=submitted)
     return _result(plan, run_ref, tracker, state, time.monotonic() - started, job_id)

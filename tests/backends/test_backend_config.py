@@ -127,6 +127,29 @@ def test_job_script_quotes_values_and_keeps_secrets_out(tmp_path: Path) -> None:
     assert """exec bash -c 'echo '"'"'it'"'"''"'"'s'"'"' $HOME'""" in script
 
 
+def test_a_value_with_credentials_is_kept_out_of_the_job_script(tmp_path: Path) -> None:
+    """A database store's URI has its password in it (MlflowClientTracker.child_env passes it as
+    MLFLOW_TRACKING_URI), and job.sh is logged with the run: it goes the secrets' way."""
+    from mlrun_cli.backends import job_script
+
+    patch = {
+        "MLFLOW_TRACKING_URI": "postgresql://mlflow:db-pw-1@db:5432/mlflow",
+        "PIP_EXTRA_INDEX_URL": "https://pypi.org/simple https://tok3n-2@pkgs.example/simple",
+        "MLFLOW_RUN_ID": "r1",
+        "PLAIN_URL": "http://host:80/a@b",  # an @ in the path is no user information
+    }
+    job = Job(command="true", cwd=tmp_path, env_patch=patch, run_id="r1", run_name="n1", job_dir=tmp_path)
+    script = slurm.job_script(job)
+    assert "db-pw-1" not in script and "tok3n-2" not in script
+    assert "# MLFLOW_TRACKING_URI: passed through sbatch's environment, not written here" in script
+    assert "export MLFLOW_RUN_ID=r1" in script and "export PLAIN_URL=http://host:80/a@b" in script
+    private = job_script.private_env(job)
+    assert private == {k: patch[k] for k in ("MLFLOW_TRACKING_URI", "PIP_EXTRA_INDEX_URL")}
+    secrets = job_script.write_secrets(job)  # Ray's channel: the private file the script reads
+    assert secrets is not None and "db-pw-1" in secrets.read_text()
+    assert oct(secrets.stat().st_mode & 0o777) == "0o600"
+
+
 def test_sbatch_options_from_config() -> None:
     config = {
         "partition": "gpu",

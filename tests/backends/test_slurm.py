@@ -274,6 +274,8 @@ def test_sbatch_refusal_is_a_clear_error_and_the_run_ends_failed(
     assert "Error: sbatch refused the job:" in result.stderr and "Traceback" not in result.stderr
     [record] = _store(isolated).search_runs(None, 5)
     assert record.status is RunStatus.FAILED
+    # No job owns its folder: the script and output file written for it go with the run's end.
+    assert not (isolated.parent / "mlrun-home" / "jobs" / record.run_id).exists()
 
 
 def test_time_limit_exceeded_ends_failed_with_exit_124(
@@ -412,3 +414,39 @@ def test_a_secret_reaches_the_slurm_job_through_its_environment_only(
     assert waited.returncode == 0, waited.stderr
     assert "got ***" in waited.stdout and f"{len(CANARY)}\n" in waited.stdout
     assert_nowhere(CANARY, waited, isolated / "mlruns", isolated.parent / "mlrun-home")
+
+
+def test_a_value_with_credentials_reaches_the_job_but_not_its_script(
+    mlrun: Mlrun,
+    project_factory: Factory,
+    slurm_env: dict[str, str],
+    isolated: Path,
+    offline: dict[str, str],  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A database tracking store's URI carries its password (postgresql://user:pw@host/db), and
+    the job script is logged with the run: a value with credentials in a URI goes through
+    sbatch's environment, as a secret does. Here the value comes from a conda env's variables
+    (the real path a database URI takes needs a database server)."""
+    from tests.envs.conda_channel import build_test_channel
+
+    channel = build_test_channel(tmp_path_factory.mktemp("conda") / "channel")
+    uri = "postgresql://mlflow:db-pw-5e7a@db.example:5432/mlflow"
+    project = project_factory(
+        {
+            "MLproject": "conda_env: conda.yaml\nentry_points:\n  main:\n"
+            '    command: "[ \\"$STORE_URI\\" = \\"$EXPECTED\\" ] && echo the job has it"\n',
+            "conda.yaml": f"channels: [{channel.as_uri()}]\ndependencies: [mlrun-demo-data]\n"
+            f"variables: {{STORE_URI: '{uri}'}}\n",
+        }
+    )
+    result = mlrun(
+        "run", str(project), "-b", "slurm", "--json", env={**offline, **slurm_env, "EXPECTED": uri}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the job has it" in result.stderr + result.stdout
+    record = _store(isolated).get_run(str(_json(result)["run_id"]))
+    script = (Path(record.artifact_uri.removeprefix("file://")) / "mlrun" / "job.sh").read_text()
+    assert "# STORE_URI: passed through sbatch's environment, not written here" in script
+    for path in (isolated / "mlruns").rglob("*"):  # the logged script and every other record
+        assert not path.is_file() or b"db-pw-5e7a" not in path.read_bytes(), path

@@ -58,7 +58,8 @@ SWEEP_OBJECTIVE = "mlrun.sweep.objective"
 SWEEP_DETACHED = "mlrun.sweep.detached"
 """On a `--detach`ed sweep's parent: `mlrun runs wait/cancel` follow its children, then settle it."""
 SWEEP_REUSED_POINTS = "mlrun.sweep.reused_points"
-"""On a detached sweep's parent: JSON {point index: run id} of the points `--needed` reused."""
+"""On a detached sweep's parent: JSON {point index: run id} of the points `--needed` reused,
+stored by split_value (past ~180 points it is longer than one tag holds)."""
 
 MAX_TAG_LENGTH = 8000
 """MLflow's limit on a tag value; longer ones (a long command, a long error) are cut."""
@@ -85,3 +86,21 @@ def recorded_exit_code(tags: Mapping[str, str], status_name: str) -> int:
     if raw is not None and raw.lstrip("-").isdigit():
         return int(raw)
     return {"FINISHED": 0, "KILLED": EXIT_INTERRUPTED}.get(status_name, 1)
+
+
+def split_value(key: str, text: str) -> dict[str, str]:
+    """A value that may be longer than one tag holds, as several tags that can be read on every
+    tracker (a tag is; an artifact is not read back by every one): `key` holds the number of
+    parts, `key.0`, `key.1`, ... the parts."""
+    parts = [text[i : i + MAX_TAG_LENGTH] for i in range(0, len(text), MAX_TAG_LENGTH)] or [""]
+    return {key: str(len(parts)), **{f"{key}.{i}": part for i, part in enumerate(parts)}}
+
+
+def joined_value(tags: Mapping[str, str], key: str) -> str | None:
+    """The value split_value stored, or None when it or one of its parts is missing. A value an
+    older mlrun stored whole (not a count) is returned as it is, perhaps cut off."""
+    count = tags.get(key)
+    if count is None or not count.isdigit():
+        return count
+    parts = [tags.get(f"{key}.{i}") for i in range(int(count))]
+    return None if any(p is None for p in parts) else "".join(p or "" for p in parts)

@@ -18,10 +18,15 @@ from typing import Any
 from mlrun_cli.backends import kube_job, kube_resources
 from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_secret
 from mlrun_cli.errors import UsageError
+from mlrun_cli.tags import EXIT_TERMINATED
 from mlrun_cli.tracking.base import RunStatus
 
 INDEX = "index"
 INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+DEADLINE_MARGIN_S = 600
+"""Added to the Indexed Job's activeDeadlineSeconds: scheduling and image pulls, which no point's
+own timeout counts."""
+NEVER_STARTED = "never started: the Job exceeded its activeDeadlineSeconds before this point ran"
 
 
 def dispatch_command(commands: Sequence[str], own_env: Sequence[dict[str, str]]) -> str:
@@ -79,10 +84,12 @@ def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
         parallelism=max(1, max_parallel),
         backoffLimitPerIndex=0,
     )
-    if first.timeout_s is not None:  # the whole sweep's bound; mlrun stops each point in time
-        job_spec["activeDeadlineSeconds"] = math.ceil(first.timeout_s) * math.ceil(
-            len(jobs) / max(1, max_parallel)
-        )
+    if first.timeout_s is not None:
+        # A bound for the whole Job, kept for a detached sweep (or an mlrun that died), which has
+        # no mlrun to stop its points in time; an attached one stops each point itself, well before.
+        # Kubernetes counts Pending time in it, so it is every point's timeout one after another
+        # (ceil(n/P) rounds would kill points still waiting for a node), plus scheduling and pulls.
+        job_spec["activeDeadlineSeconds"] = math.ceil(first.timeout_s) * len(jobs) + DEADLINE_MARGIN_S
     ref = kubernetes.create(manifest, secrets, secret_name, config.get(kube_job.CONTEXT_KEY), image)
     return [JobRef(ref.backend, ref.job_id, {**ref.data, INDEX: str(i)}) for i in range(len(jobs))]
 
@@ -132,6 +139,8 @@ def index_state(job: dict[str, Any], index: int, pod: dict[str, Any] | None) -> 
     if index in indexes(status.get("failedIndexes")) or failed_job is not None:
         reason = (failed_job or {}).get("reason") or "Failed"
         if reason == "DeadlineExceeded" and not terminated:
+            if never_started(job, index, pod):
+                return JobState("NeverStarted", RunStatus.KILLED, EXIT_TERMINATED, NEVER_STARTED)
             return JobState(reason, RunStatus.FAILED, EXIT_TIMEOUT, "the Job exceeded activeDeadlineSeconds")
         if terminated.get("reason") == "OOMKilled":
             return JobState("OOMKilled", RunStatus.FAILED, 137, "the pod ran out of memory (OOMKilled)")
@@ -141,3 +150,25 @@ def index_state(job: dict[str, Any], index: int, pod: dict[str, Any] | None) -> 
     word = "Active" if pod is not None and (pod.get("status") or {}).get("phase") == "Running" else "Pending"
     waiting = _waiting(pod)
     return JobState(word, None, None, f"{word} ({waiting})" if waiting else word)
+
+
+def never_started(job: dict[str, Any], index: int, pod: dict[str, Any] | None) -> bool:
+    """Whether the Job's state shows point `index` never ran. Its pod, if any, never started a
+    container. Without a pod (the controller deletes active pods at the deadline), the index
+    order tells: the Job controller starts the lowest pending index first and never retries one
+    here (backoffLimitPerIndex 0), so the started indexes are always 0..k with at most
+    `parallelism` of them unfinished; an index at or past len(finished) + parallelism never ran.
+    (Where unsure, the point counts as having run: FAILED by the deadline, not KILLED.)"""
+    status = job.get("status", {})
+    finished = indexes(status.get("completedIndexes")) | indexes(status.get("failedIndexes"))
+    if index in finished:
+        return False
+    if pod is not None:
+        phase = (pod.get("status") or {}).get("phase")
+        containers = (pod.get("status") or {}).get("containerStatuses") or []
+        ran = any(
+            {"running", "terminated"} & set(c.get("state") or {}) or c.get("lastState") for c in containers
+        )
+        return phase == "Pending" and not ran
+    parallelism = int(job.get("spec", {}).get("parallelism") or 1)
+    return index >= len(finished) + parallelism

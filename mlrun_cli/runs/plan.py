@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,15 +152,17 @@ def _experiment(request: RunRequest) -> tuple[str | None, str | None]:
     return name, None if name else (os.environ.get("MLFLOW_EXPERIMENT_ID") or None)
 
 
-def plan_run(request: RunRequest) -> RunPlan:
-    """Check everything that can be checked without side effects; raise on the first stage that fails."""
+def plan_run(request: RunRequest, *, check_entry: Callable[[EntryPoint], None] | None = None) -> RunPlan:
+    """Check everything that can be checked without side effects; raise on the first stage that fails.
+    `check_entry` sees the entry point before any value is bound (a sweep refuses a swept secret
+    there, before a bad value could be shown)."""
     experiment_name, experiment_id = _experiment(request)
     if request.run_id is not None and request.needed:
         raise UsageError("--needed finds a finished run to reuse; --run-id continues one: not both")
     given = params.parse_param_args(request.params)
     source = resolve_source(request.uri, request.version, request.cwd, refresh=request.refresh)
     try:
-        return _plan(request, source, given, experiment_name, experiment_id)
+        return _plan(request, source, given, experiment_name, experiment_id, check_entry)
     except BaseException:
         source.close()  # a git checkout made for this plan
         raise
@@ -172,9 +174,12 @@ def _plan(
     given: list[tuple[str, str]],
     experiment_name: str | None,
     experiment_id: str | None,
+    check_entry: Callable[[EntryPoint], None] | None,
 ) -> RunPlan:
     project = load_project(source.directory)
     entry = resolve_entry_point(project, request.entry_point)
+    if check_entry is not None:
+        check_entry(entry)
     # A git checkout is temporary: its paths are recorded relative to it.
     secrets = None
     if request.secrets_file is not None:

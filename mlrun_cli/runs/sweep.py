@@ -103,7 +103,7 @@ def _leave_running(plan: SweepPlan, recorder: Recorder, outcome: SweepResult) ->
     until `mlrun runs wait/cancel` (runs/sweep_detached.py) settles its children, then it."""
     outcome.detached = True
     reused = {str(r.index): r.run_id for r in outcome.points if r.reused}
-    marks = {tags.SWEEP_DETACHED: "true", tags.SWEEP_REUSED_POINTS: json.dumps(reused)[: tags.MAX_TAG_LENGTH]}
+    marks = {tags.SWEEP_DETACHED: "true", **tags.split_value(tags.SWEEP_REUSED_POINTS, json.dumps(reused))}
     if plan.objective is not None:
         marks[tags.SWEEP_OBJECTIVE] = ":".join(plan.objective)
     recorder.log_batch({}, marks)

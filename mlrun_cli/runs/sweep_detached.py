@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from mlrun_cli import tags
-from mlrun_cli.errors import MlrunError
+from mlrun_cli.errors import MlrunError, TrackingError, TrackingUnreachable
 from mlrun_cli.runs import detached
 from mlrun_cli.runs.sweep_result import PointResult, SweepResult, settle_parent
 from mlrun_cli.runs.sweep_spec import parse_objective
@@ -92,14 +92,26 @@ def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord]
         result.exit_code = detached.exit_code_of(child)
         result.error = child.tags.get(tags.ERROR)
         points.append(result)
-    for index, run_id in json.loads(parent.tags.get(tags.SWEEP_REUSED_POINTS) or "{}").items():
-        reused = tracker.get_run(run_id)
-        point = {k: reused.params[k] for k in sorted(swept) if k in reused.params}
-        points.append(PointResult(int(index), point, "FINISHED", run_id, 0, reused=True))
+    reused_points = _reused_points(parent)
+    for index, run_id in (reused_points or {}).items():
+        try:
+            params = tracker.get_run(run_id).params
+        except TrackingUnreachable:
+            raise  # the parent stays RUNNING; waiting again settles it
+        except TrackingError as error:  # deleted since: it was done all the same
+            sys.stderr.write(f"mlrun: warning: point {index}'s reused run {run_id}: {error.message}\n")
+            params = {}
+        point = {k: params[k] for k in sorted(swept) if k in params}
+        points.append(PointResult(index, point, "FINISHED", run_id, 0, reused=True))
     known = {p.index for p in points}
-    for index in range(int(parent.tags.get(tags.SWEEP, "0"))):
-        if index not in known:  # its run was never created (the submission failed before it)
-            points.append(PointResult(index, {}, "FAILED", error="no run was recorded for this point"))
+    missing = [i for i in range(_int(parent.tags.get(tags.SWEEP))) if i not in known]
+    if missing and reused_points is None:
+        sys.stderr.write(
+            f"mlrun: warning: the sweep's list of reused runs ({tags.SWEEP_REUSED_POINTS}) is missing or "
+            f"damaged; {len(missing)} point(s) without a run of their own are recorded as such\n"
+        )
+    for index in missing:  # its run was never created (the submission failed before it), or reused
+        points.append(PointResult(index, {}, "FAILED", error="no run was recorded for this point"))
     points.sort(key=lambda p: p.index)
     outcome = SweepResult(parent.run_id, parent.experiment_id, tracker.uri, points)
     outcome.created = [p.run_id for p in points if p.run_id and not p.reused]
@@ -112,3 +124,20 @@ def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord]
         settle_parent(parse_objective(objective) if objective else None, tracker, recorder, outcome, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _reused_points(parent: RunRecord) -> dict[int, str] | None:
+    """{point index: run id} of the points `--needed` reused, or None when that list is missing or
+    cannot be read (cut off by an older mlrun, a part lost): the parent is settled all the same."""
+    text = tags.joined_value(parent.tags, tags.SWEEP_REUSED_POINTS)
+    if text is None:
+        return None
+    try:
+        found = json.loads(text)
+        return {int(index): str(run_id) for index, run_id in found.items()}
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _int(text: str | None) -> int:
+    return int(text) if text is not None and text.isdigit() else 0

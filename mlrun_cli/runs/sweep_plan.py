@@ -62,14 +62,15 @@ def plan_sweep(request: SweepRequest) -> SweepPlan:
     if overlap:
         raise UsageError(f"given with both -P and -S: {', '.join(overlap)}")
     first = tuple(f"{k}={v}" for k, v in spec.points[0].items())
+    swept = [d.name for d in spec.dimensions]
     try:
-        base = plan_run(dataclasses.replace(request.run, params=(*request.run.params, *first)))
+        base = plan_run(
+            dataclasses.replace(request.run, params=(*request.run.params, *first)),
+            check_entry=lambda entry: _refuse_swept_secrets(entry, swept),
+        )
     except ParameterError as error:
         raise _every_bad_point(request, spec, fixed, error) from None
     try:
-        secret = sorted(d.name for d in spec.dimensions if _is_secret(base, d.name))
-        if secret:  # its values would be in the sweep spec, the points table, every array task
-            raise UsageError(f"a secret parameter cannot be swept: {', '.join(secret)}")
         return _plan_points(request, spec, base, fixed)
     except BaseException:
         base.source.close()
@@ -94,9 +95,17 @@ def _every_bad_point(
     return ParameterError(problems or first.problems, entry_point=entry.name)
 
 
-def _is_secret(plan: RunPlan, name: str) -> bool:
-    param = plan.entry.parameters.get(name)
-    return param is not None and param.type == "secret"
+def _secret_names(entry: EntryPoint) -> frozenset[str]:
+    return frozenset(name for name, param in entry.parameters.items() if param.type == "secret")
+
+
+def _refuse_swept_secrets(entry: EntryPoint, swept: list[str]) -> None:
+    """By the entry point's declared types, before any value is bound: a bad point's error
+    would show its values, and a swept secret's would be in the sweep spec, the points table and
+    every array task."""
+    secret = sorted(_secret_names(entry) & set(swept))
+    if secret:
+        raise UsageError(f"a secret parameter cannot be swept: {', '.join(secret)}")
 
 
 def _bind_points(
@@ -123,7 +132,8 @@ def _bind_points(
             )
             bounds.append(bound)
         except ParameterError as error:
-            problems += [f"point {index} ({describe(point)}): {p}" for p in error.problems]
+            shown = describe(point, _secret_names(entry))
+            problems += [f"point {index} ({shown}): {p}" for p in error.problems]
     return bounds, problems
 
 

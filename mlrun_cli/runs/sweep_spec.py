@@ -12,12 +12,13 @@ import itertools
 import math
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import UsageError
+from mlrun_cli.project.params import MASK
 
 MAX_POINTS = 10_000
 _CALL = re.compile(r"^\s*(range|linspace|logspace|uniform|loguniform)\s*\((.*)\)\s*$", re.DOTALL)
@@ -240,5 +241,6 @@ def parse_objective(text: str) -> tuple[str, str]:
     return metric, goal
 
 
-def describe(point: Mapping[str, str]) -> str:
-    return " ".join(f"{k}={v}" for k, v in point.items())
+def describe(point: Mapping[str, str], secrets: Collection[str] = ()) -> str:
+    """A point as `name=value ...`, a secret's value masked (never shown, even by mistake)."""
+    return " ".join(f"{k}={MASK if k in secrets else v}" for k, v in point.items())

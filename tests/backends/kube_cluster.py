@@ -81,6 +81,8 @@ class FakeCluster:
         self.running: set[str] = set()
         self.peak = 0
         """The most pods of an Indexed Job running at once."""
+        self.past_deadline: set[str] = set()
+        """Jobs (namespace/name) made to exceed their activeDeadlineSeconds (exceed_deadline)."""
 
     def __enter__(self) -> FakeCluster:
         threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
@@ -126,6 +128,28 @@ class FakeCluster:
         import json
 
         return json.loads(raw.data)  # type: ignore[no-any-return]
+
+    def exceed_deadline(self, name: str, namespace: str) -> None:
+        """What the Job controller does when a Job passes its activeDeadlineSeconds (the emulator
+        does not count time): the Job Failed (DeadlineExceeded), its active pods deleted, no new
+        pod started."""
+        import json
+
+        self.past_deadline.add(f"{namespace}/{name}")
+        failed = {"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}
+        status = {"status": {"active": 0, "conditions": [failed]}}
+        self.batch.patch_namespaced_job_status(name, namespace, status, _preload_content=False)
+        pods = self.core.list_namespaced_pod(
+            namespace, label_selector=f"job-name={name}", _preload_content=False
+        )
+        for pod in json.loads(pods.data).get("items", []):
+            mine = (pod["metadata"].get("labels") or {}).get("job-name") == name  # kmock: no selectors
+            if mine and (pod.get("status") or {}).get("phase") in ("Pending", "Running"):
+                self.core.delete_namespaced_pod(pod["metadata"]["name"], namespace, _preload_content=False)
+                container = self._containers.pop(pod["metadata"]["name"], None)
+                if container is not None:
+                    with contextlib.suppress(Exception):
+                        container.kill()
 
     # The fake kubelet -------------------------------------------------------------------------
 
@@ -226,7 +250,9 @@ class FakeCluster:
                     )
 
         workers: list[threading.Thread] = []
-        while todo and self.job(name, namespace) is not None:
+        while (
+            todo and self.job(name, namespace) is not None and f"{namespace}/{name}" not in self.past_deadline
+        ):
             workers = [w for w in workers if w.is_alive()]
             if len(workers) < int(spec.get("parallelism", 1)):
                 worker = threading.Thread(target=one, args=(todo.pop(0),), daemon=True)
@@ -283,8 +309,8 @@ class FakeCluster:
         for chunk in container.logs(stream=True, follow=True):
             self.logs[pod_name] = self.logs.get(pod_name, b"") + chunk
         code = int(container.wait()["StatusCode"])
-        if self.job(name, namespace) is None:
-            return None  # deleted (cancelled): nothing left to report to
+        if self.job(name, namespace) is None or f"{namespace}/{name}" in self.past_deadline:
+            return None  # deleted (cancelled), or its pod deleted at the deadline: nothing to report
         terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
         container_status = {
             "name": spec["name"],

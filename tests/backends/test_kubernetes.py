@@ -328,3 +328,73 @@ def test_a_points_timeout_on_a_sweep_deletes_the_whole_indexed_job(
     assert "124" in {c.tags["mlrun.exit_code"] for c in children}  # the point that timed out
     [job] = {c.tags["mlrun.kubernetes.job_id"] for c in children}
     assert cluster.job(job, "mlflow") is None
+
+
+def test_a_sweeps_deadline_counts_every_points_timeout_not_rounds_of_parallel_points(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    """Kubernetes counts Pending time in activeDeadlineSeconds: ceil(n/P) rounds of the timeout
+    would kill points still waiting for a node. Points never started at the deadline end KILLED,
+    the one it stopped FAILED (124)."""
+    from mlrun_cli.backends.kube_sweep import DEADLINE_MARGIN_S, NEVER_STARTED
+
+    project = docker_project(project_factory, "echo started {text}; sleep 300")
+    before = set(cluster.logs)
+    submitted = _run(
+        mlrun,
+        project,
+        kube_env,
+        "-S",
+        "text=a,b,c",
+        "--max-parallel",
+        "1",
+        "--timeout",
+        "20s",
+        "--detach",
+        "--json",
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    sweep = json.loads(submitted.stdout)
+    store = FileStore(isolated / "mlruns")
+    [job] = {store.get_run(c["run_id"]).tags["mlrun.kubernetes.job_id"] for c in sweep["children"]}
+    try:
+        spec = (cluster.job(job, "mlflow") or {})["spec"]
+        assert spec["activeDeadlineSeconds"] == 3 * 20 + DEADLINE_MARGIN_S
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+            v.startswith(b"started") for k, v in list(cluster.logs.items()) if k not in before
+        ):
+            time.sleep(0.2)
+    finally:
+        cluster.exceed_deadline(job, "mlflow")  # point 0 running, points 1 and 2 never started
+    waited = mlrun("runs", "wait", sweep["parent_run_id"], env=kube_env, timeout=120)
+    assert waited.returncode == 1, waited.stderr
+    by_index = {}
+    for child in sweep["children"]:
+        record = store.get_run(child["run_id"])
+        by_index[record.tags["mlrun.kubernetes.index"]] = record
+    assert by_index["0"].status is RunStatus.FAILED and by_index["0"].tags["mlrun.exit_code"] == "124"
+    for index in ("1", "2"):
+        assert by_index[index].status is RunStatus.KILLED, index
+        assert by_index[index].tags["mlrun.error"] == NEVER_STARTED
+    assert store.get_run(sweep["parent_run_id"]).status is RunStatus.FAILED
+
+
+def test_a_sweep_index_never_started_only_where_the_state_shows_it() -> None:
+    """kube_sweep.index_state on Job and pod objects as the API server returns them."""
+    from mlrun_cli.backends.kube_sweep import index_state
+
+    failed = {"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}
+    job = {"spec": {"parallelism": 2}, "status": {"completedIndexes": "0", "conditions": [failed]}}
+
+    def pod(phase: str, state: str) -> dict[str, object]:
+        return {"status": {"phase": phase, "containerStatuses": [{"state": {state: {}}}]}}
+
+    # Index 1 and 2 may have been running when the pods were deleted; 3 is past 1 done + 2 parallel.
+    assert [index_state(job, i, None).status for i in (1, 2, 3, 4)] == [
+        RunStatus.FAILED, RunStatus.FAILED, RunStatus.KILLED, RunStatus.KILLED
+    ]  # fmt: skip
+    assert index_state(job, 3, None).exit_code == 143
+    assert index_state(job, 1, pod("Pending", "waiting")).status is RunStatus.KILLED  # never scheduled
+    assert index_state(job, 1, pod("Running", "running")).exit_code == 124  # it ran: the deadline stopped it
+    assert index_state(job, 0, None).status is RunStatus.FINISHED

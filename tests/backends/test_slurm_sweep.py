@@ -180,6 +180,10 @@ def test_a_detached_sweep_with_needed_runs_only_the_missing_point(
     assert submitted.returncode == 0, submitted.stderr
     sweep = json.loads(submitted.stdout)
     assert [c["reused"] for c in sweep["children"]] == [True, True, False]
+    # The reused points are kept in tags split to fit (tags.split_value), never cut off.
+    left = FileStore(isolated / "mlruns").get_run(sweep["parent_run_id"]).tags
+    assert left["mlrun.sweep.reused_points"] == "1"
+    assert json.loads(left["mlrun.sweep.reused_points.0"]) == {"0": done["1"], "1": done["2"]}
     waited = mlrun("runs", "wait", sweep["parent_run_id"], "--json", env=slurm_env, timeout=120)
     assert waited.returncode == 0, waited.stderr
     parent = FileStore(isolated / "mlruns").get_run(sweep["parent_run_id"])

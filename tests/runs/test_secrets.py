@@ -124,6 +124,28 @@ def test_a_secret_cannot_be_swept(mlrun: Mlrun, project_factory: Factory, isolat
     assert_nowhere(CANARY, result)
 
 
+@pytest.mark.parametrize("json_output", [False, True])
+def test_a_swept_secret_is_refused_before_a_bad_point_could_show_it(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path, json_output: bool
+) -> None:
+    """Point 0 does not bind (level=x): the secret is refused by its declared type first, and the
+    bad points, listed with their values otherwise, are never described."""
+    project = project_factory({"MLproject": PROJECT})
+    flags = ["--json"] if json_output else []
+    sweep = ["-S", f"token={CANARY}A,{CANARY}B", "-S", "level=x,1"]
+    result = mlrun("run", str(project), "--env-manager", "local", *sweep, *flags)
+    assert result.returncode == 2, result.stderr
+    said = json.loads(result.stdout)["message"] if json_output else result.stderr
+    assert "a secret parameter cannot be swept: token" in said
+    assert_nowhere(CANARY, result, isolated)
+
+
+def test_a_bad_point_is_described_with_its_secret_masked() -> None:
+    from mlrun_cli.runs.sweep_spec import describe
+
+    assert describe({"token": CANARY, "level": "x"}, {"token"}) == "token=*** level=x"
+
+
 def test_what_a_grandchild_prints_after_the_run_is_not_the_runs(
     project_factory: Factory, isolated: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

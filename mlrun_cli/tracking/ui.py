@@ -18,11 +18,13 @@ from urllib.parse import urlparse
 
 from mlrun_cli.errors import CommandFailed, InfrastructureError, UsageError
 from mlrun_cli.tracking import NO_TRACKING, resolve_tracking_uri
+from mlrun_cli.tracking.uris import redact_uri, split_credentials
 
 TOOL_DIR = ("tools", "mlflow")
 READY = "mlrun-ready"
 # MLflow 3.13+ refuses a file store unless this is set; mlrun's stores are file stores by default.
 UI_ENV = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
+STORE_VARIABLE = "MLFLOW_BACKEND_STORE_URI"
 
 
 @dataclass(frozen=True)
@@ -86,27 +88,27 @@ def install_mlflow() -> list[str]:
     return [str(venv / "bin" / "mlflow")]
 
 
-def ui_command(request: UiRequest, mlflow: Sequence[str]) -> list[str]:
+def ui_command(request: UiRequest, mlflow: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """`mlflow ui`'s command line and environment. A store URI with credentials goes in the
+    environment (MLFLOW_BACKEND_STORE_URI, which `mlflow ui` reads), never on the command line,
+    where `ps` shows it to every user of the machine."""
     uri = resolve_tracking_uri(request.tracking_uri)
-    return [
-        *mlflow,
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        request.host,
-        "--port",
-        str(request.port),
-        *request.extra_args,
-    ]
+    env = dict(UI_ENV)
+    store: list[str] = ["--backend-store-uri", uri]
+    if split_credentials(uri)[1:] != (None, None):
+        env[STORE_VARIABLE] = uri
+        store = []
+    where = ["--host", request.host, "--port", str(request.port)]
+    return [*mlflow, "ui", *store, *where, *request.extra_args], env
 
 
 def server_url(request: UiRequest) -> str | None:
-    """An http(s) tracking URI is a server that serves its own UI: nothing to start."""
+    """An http(s) tracking URI is a server that serves its own UI: nothing to start (the URL
+    returned is safe to print: credentials redacted)."""
     uri = resolve_tracking_uri(request.tracking_uri)
     if uri == NO_TRACKING:
         raise UsageError("--tracking-uri none records nothing: there is nothing to look at")
-    return uri if urlparse(uri).scheme in ("http", "https") else None
+    return redact_uri(uri) if urlparse(uri).scheme in ("http", "https") else None
 
 
 def start_ui(request: UiRequest) -> None:
@@ -115,8 +117,7 @@ def start_ui(request: UiRequest) -> None:
     from mlrun_cli.process import replace_process
 
     mlflow = find_mlflow() or install_mlflow()
-    argv = ui_command(request, mlflow)
-    announce(
-        f"MLflow's UI for {argv[argv.index('--backend-store-uri') + 1]} at http://{request.host}:{request.port}"
-    )
-    replace_process(argv, UI_ENV)
+    argv, env = ui_command(request, mlflow)
+    store = redact_uri(resolve_tracking_uri(request.tracking_uri))
+    announce(f"MLflow's UI for {store} at http://{request.host}:{request.port}")
+    replace_process(argv, env)

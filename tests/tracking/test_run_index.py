@@ -173,3 +173,25 @@ def test_runs_delete_and_restore_on_the_command_line(isolated: Path, mlrun: Call
     assert "r1002" in mlrun("runs", "list", "--tracking-uri", store.uri).stdout
     missing = mlrun("runs", "delete", "f" * 32, "--tracking-uri", store.uri)
     assert missing.returncode == 2 and "no run with id" in missing.stderr
+
+
+@pytest.mark.parametrize("where", ["under a file", "read-only"])
+def test_a_home_that_cannot_be_written_lists_without_an_index(
+    where: str, isolated: Path, mlrun: Callable[..., Result]
+) -> None:
+    store, _ = _store(isolated / "mlruns", 3)
+    blocked = isolated / "blocked"
+    if where == "under a file":
+        blocked.write_text("a file, not a folder")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only folder")
+        blocked.mkdir(mode=0o500)
+    for _ in range(2):  # the second time too: nothing was saved, nothing is trusted
+        result = mlrun(
+            "runs", "list", "--tracking-uri", store.uri, "--filter", "params.alpha = '1'", "--json",
+            env={"MLRUN_HOME": str(blocked / "home")},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert [r["run_name"] for r in json.loads(result.stdout)] == ["r1001"]
+        assert result.stderr.count("warning") == 1 and "the run index is not kept" in result.stderr

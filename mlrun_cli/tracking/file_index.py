@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_records import DamagedRecord, latest_metric, read_run, read_yaml, warn
+from mlrun_cli.tracking.file_records import (
+    DamagedRecord,
+    dataset_values,
+    latest_metric,
+    read_run,
+    read_yaml,
+    warn,
+)
 from mlrun_cli.tracking.search import values_of
 
 if TYPE_CHECKING:
@@ -65,7 +72,9 @@ class RunIndex:
         key = hashlib.sha256(str(store.root).encode()).hexdigest()[:24]
         self.base: Path | None = None  # None: kept in memory only (a read-only $MLRUN_HOME)
         try:
-            self.base = writable_dir("index") / f"{key}.v{VERSION}.py{sys.version_info[0]}{sys.version_info[1]}"
+            self.base = (
+                writable_dir("index") / f"{key}.v{VERSION}.py{sys.version_info[0]}{sys.version_info[1]}"
+            )
         except HomeNotWritable as error:  # an index that cannot be saved only costs speed
             global _unsaved_warned
             if not _unsaved_warned:
@@ -204,6 +213,8 @@ class RunIndex:
         """The run's tag, param, latest metric or attribute; None when it has none."""
         if kind == "attribute":
             return self._attribute(rel, key)
+        if kind == "dataset":  # rare: read each time, not indexed
+            return dataset_values(Path(self.root, rel), key)
         name = self._file(kind, key)
         if name is None:
             return None  # not a key MLflow can write: no file to read

@@ -14,7 +14,8 @@ A query (`file_query.py`) checks only what its answer depends on: each experimen
 (runs added or removed), meta.yaml of the runs it visits, the files of the keys it names. A value
 read within two seconds of its file's change is read again next time (mtimes are coarser than
 writes). A damaged index is rebuilt with a warning; concurrent writers each replace a file
-atomically with a self-checking snapshot, so the last one wins harmlessly.
+atomically with a self-checking snapshot, so the last one wins harmlessly. Where $MLRUN_HOME cannot
+be written, the index is kept in memory for the one query and never saved (one warning).
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_records import DamagedRecord, latest_metric, read_run, read_yaml, warn
+from mlrun_cli.tracking.file_records import (
+    DamagedRecord,
+    dataset_values,
+    latest_metric,
+    read_run,
+    read_yaml,
+    warn,
+)
 from mlrun_cli.tracking.search import values_of
 
 if TYPE_CHECKING:
@@ -51,15 +59,27 @@ def _mtime(path: str) -> int | None:
         return None
 
 
+_unsaved_warned = False
+
+
 class RunIndex:
     def __init__(self, store: FileStore) -> None:
-        from mlrun_cli.home import writable_dir
+        from mlrun_cli.home import HomeNotWritable, writable_dir
 
         self.store = store
         self.root = f"{store.root}{os.sep}"  # paths by concatenation: os.path.join is the cost here
         self.files: dict[tuple[str, str], str | None] = {}
         key = hashlib.sha256(str(store.root).encode()).hexdigest()[:24]
-        self.base = writable_dir("index") / f"{key}.v{VERSION}.py{sys.version_info[0]}{sys.version_info[1]}"
+        self.base: Path | None = None  # None: kept in memory only (a read-only $MLRUN_HOME)
+        try:
+            self.base = (
+                writable_dir("index") / f"{key}.v{VERSION}.py{sys.version_info[0]}{sys.version_info[1]}"
+            )
+        except HomeNotWritable as error:  # an index that cannot be saved only costs speed
+            global _unsaved_warned
+            if not _unsaved_warned:
+                _unsaved_warned = True
+                warn(f"{error.message}; the run index is not kept (every run is read)")
         self.light: dict[str, Any] = self._load("runs")
         self.columns: dict[str, dict[str, Any]] = {}
         self.dirty: set[str] = set()
@@ -74,6 +94,7 @@ class RunIndex:
     # -- the index files ------------------------------------------------------------------------
 
     def _path(self, name: str) -> Path:
+        assert self.base is not None, "an index kept in memory has no files"
         suffix = "runs" if name == "runs" else "col-" + hashlib.sha256(name.encode()).hexdigest()[:16]
         return self.base.with_name(f"{self.base.name}.{suffix}")
 
@@ -81,6 +102,8 @@ class RunIndex:
         return {"root": str(self.store.root), "name": name, "experiments": {}, "entries": {}}
 
     def _load(self, name: str) -> dict[str, Any]:
+        if self.base is None:
+            return self._empty(name)
         path = self._path(name)
         try:
             loaded = marshal.loads(path.read_bytes())
@@ -100,7 +123,7 @@ class RunIndex:
         return self._empty(name)
 
     def save(self) -> None:
-        for name in sorted(self.dirty):
+        for name in sorted(self.dirty) if self.base is not None else ():
             blob = marshal.dumps(self.light if name == "runs" else self.columns[name])
             path = self._path(name)
             try:
@@ -190,6 +213,8 @@ class RunIndex:
         """The run's tag, param, latest metric or attribute; None when it has none."""
         if kind == "attribute":
             return self._attribute(rel, key)
+        if kind == "dataset":  # rare: read each time, not indexed
+            return dataset_values(Path(self.root, rel), key)
         name = self._file(kind, key)
         if name is None:
             return None  # not a key MLflow can write: no file to read

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrun_cli.tracking import search_eval as se
 from mlrun_cli.tracking import search_query as sq
 from mlrun_cli.tracking.base import RunQuery, RunRecord, ViewType
 from mlrun_cli.tracking.file_index import RunIndex
@@ -42,7 +43,7 @@ def _view_ok(view: ViewType, lifecycle: str) -> bool:
     return view is ViewType.ALL or (lifecycle == "deleted") == (view is ViewType.DELETED_ONLY)
 
 
-def _getter(index: RunIndex, rel: str) -> sq.Getter:
+def _getter(index: RunIndex, rel: str) -> se.Getter:
     """The run's values, each looked up (and its file checked) once, and only when asked for."""
     cache: dict[tuple[str, str], Any] = {}
 
@@ -70,9 +71,9 @@ def _choose(index: RunIndex, experiments: dict[str, str], request: RunQuery,
     for rel in rels:
         if _view_ok(request.view, index.light_entry(rel)[2]):
             get = _getter(index, rel)
-            if sq.matches(get, clauses):
+            if se.matches(get, clauses):
                 found.append((rel, get))
-    ordered = sq.order_runs(found, lambda item: item[1], orders)
+    ordered = se.order_runs(found, lambda item: item[1], orders)
     # The runs seen here may be new or moved in time: the saved newest-first order must take
     # them in now, or the next plain listing trusts an order that lacks them.
     index.natural_order()
@@ -91,7 +92,7 @@ def _newest(index: RunIndex, experiments: dict[str, str], request: RunQuery,
             entry = index.light_entry(rel)
             if index.reorder:
                 break  # a start time changed under us: order again, once
-            if _view_ok(request.view, entry[2]) and sq.matches(_getter(index, rel), clauses):
+            if _view_ok(request.view, entry[2]) and se.matches(_getter(index, rel), clauses):
                 chosen.append(rel)
                 if len(chosen) >= request.max_results:
                     break

@@ -156,3 +156,28 @@ def _read_run(run_dir: Path, experiment_name: str, *, full: bool, artifacts: boo
         user_id=str(meta.get("user_id") or ""),
         lifecycle_stage=str(meta.get("lifecycle_stage") or "active"),
     )
+
+
+def dataset_values(run_dir: Path, key: str) -> list[str]:
+    """The `key` (name, digest or context) of each dataset input of the run, as MLflow's file store
+    keeps them: run_dir/inputs/<id>/meta.yaml names a dataset of experiment/datasets/<id>/."""
+    values = []
+    try:
+        inputs = sorted(os.scandir(run_dir / "inputs"), key=lambda e: e.name)
+    except OSError:
+        return []  # no inputs: most runs
+    for entry in inputs:
+        try:
+            link = read_yaml(Path(entry.path) / "meta.yaml")
+            if link.get("source_type") != "DATASET":
+                continue
+            if key == "context":
+                tags = link.get("tags") or {}
+                if "mlflow.data.context" in tags:
+                    values.append(str(tags["mlflow.data.context"]))
+                continue
+            dataset = read_yaml(run_dir.parent / "datasets" / str(link.get("source_id")) / "meta.yaml")
+            values.append(str(dataset.get(key)))
+        except (DamagedRecord, AttributeError) as error:
+            warn(f"skipping a dataset input of {run_dir}: {error}")
+    return values

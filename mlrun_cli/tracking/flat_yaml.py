@@ -36,7 +36,7 @@ def _scalar(text: str) -> tuple[bool, Any]:
         return True, int(text)
     if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1].replace("''", ""):
         return True, text[1:-1].replace("''", "'")
-    if (_PLAIN.fullmatch(text) and text not in _SPECIAL) or _HEX.fullmatch(text):
+    if (_PLAIN.fullmatch(text) and text not in _SPECIAL and not text.endswith(":")) or _HEX.fullmatch(text):
         return True, text
     return False, None
 
@@ -45,14 +45,16 @@ def parse(text: str) -> dict[str, Any] | None:
     """The mapping, or None when the text is anything but MLflow's flat form."""
     data: dict[str, Any] = {}
     for line in text.splitlines():
-        match = _LINE.fullmatch(line.rstrip())
-        if match is None or match.group(1) in data:
+        # Only spaces are YAML's to strip: a tab is an error to PyYAML, and other Unicode spaces
+        # (a no-break space) are part of a plain scalar.
+        match = _LINE.fullmatch(line.rstrip(" "))
+        if match is None or match.group(1) in data or "\t" in line:
             return None
         value = match.group(2)
         if value is None or value == "":
             data[match.group(1)] = None
             continue
-        known, parsed = _scalar(value.strip())
+        known, parsed = _scalar(value.strip(" "))
         if not known:
             return None
         data[match.group(1)] = parsed

@@ -163,10 +163,19 @@ class MlflowClientTracker:
 
         names = self._names()
         ids = list(query.experiment_ids) if query.experiment_ids is not None else list(names)
-        runs = self._call(
-            "search_runs", ids, filter_string=query.filter, run_view_type=getattr(ViewType, query.view.name),
-            max_results=query.max_results, order_by=list(query.order_by),
-        )  # fmt: skip
+        from mlflow.exceptions import MlflowException
+
+        from mlrun_cli.tracking.search import refused_search
+
+        try:  # MLflow judges the filter: its refusal is the user's (exit 2)
+            runs = self.client.search_runs(
+                ids, filter_string=query.filter, run_view_type=getattr(ViewType, query.view.name),
+                max_results=query.max_results, order_by=list(query.order_by),
+            )  # fmt: skip
+        except MlflowException as error:
+            if error.error_code not in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
+                raise TrackingError(f"search_runs on {self.uri} failed: {error.message}") from None
+            raise refused_search(self.uri, error.message) from None
         return [self._record(run, names, full=False) for run in runs]
 
     def set_deleted(self, run_id: str, deleted: bool) -> None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlrun_cli.errors import NotAvailableError
+from mlrun_cli.errors import NotAvailableError, UsageError
+from mlrun_cli.tracking import search_eval as se
 from mlrun_cli.tracking import search_query as sq
 from mlrun_cli.tracking.base import FULL_SCAN_LIMIT, RunQuery, RunRecord, Tracker, ViewType
 
 
 def run_query(tracker: Tracker, query: RunQuery) -> list[RunRecord]:
-    """The runs `query` asks for. The filter and order keys are checked here first, so a bad one is
-    the same clear error (exit 2, pointing at the column) whichever store is asked."""
-    sq.parse_filter(query.filter)
-    for text in query.order_by:
-        sq.parse_order_by(text)
+    """The runs `query` asks for. Where mlrun evaluates the filter itself (the file store, a plugin
+    with only `search_runs`), mlrun's parser judges it (exit 2, pointing at the column); a server or
+    MLflow's client gets it untouched and judges it itself (its refusal is exit 2 too), so whatever
+    that MLflow accepts works."""
     own = getattr(tracker, "query_runs", None)
     if callable(own):
         found: list[RunRecord] = own(query)
@@ -25,13 +25,13 @@ def run_query(tracker: Tracker, query: RunQuery) -> list[RunRecord]:
 
 def scan_query(tracker: Tracker, query: RunQuery) -> list[RunRecord]:
     """Every run `search_runs` gives, filtered and ordered here (a plugin without its own search)."""
-    if query.view is not ViewType.ACTIVE_ONLY:
-        raise NotAvailableError(f"{tracker.uri} can list only active runs")
     clauses = sq.parse_filter(query.filter)
     orders = [sq.parse_order_by(text) for text in query.order_by]
+    if query.view is not ViewType.ACTIVE_ONLY:
+        raise NotAvailableError(f"{tracker.uri} can list only active runs")
     ids = list(query.experiment_ids) if query.experiment_ids is not None else None
-    runs = [r for r in tracker.search_runs(ids, FULL_SCAN_LIMIT) if sq.matches(getter(r), clauses)]
-    return sq.order_runs(runs, getter, orders)[: query.max_results]
+    runs = [r for r in tracker.search_runs(ids, FULL_SCAN_LIMIT) if se.matches(getter(r), clauses)]
+    return se.order_runs(runs, getter, orders)[: query.max_results]
 
 
 def values_of(record: RunRecord) -> dict[str, dict[str, Any]]:
@@ -42,16 +42,27 @@ def values_of(record: RunRecord) -> dict[str, dict[str, Any]]:
         "artifact_uri": record.artifact_uri, "experiment_id": record.experiment_id,
         "lifecycle_stage": record.lifecycle_stage,
     }  # fmt: skip
-    return {"attribute": attributes, "tag": dict(record.tags), "param": dict(record.params),
-            "metric": dict(record.metrics)}  # fmt: skip
+    return {
+        "attribute": attributes,
+        "tag": dict(record.tags),
+        "param": dict(record.params),
+        "metric": dict(record.metrics),
+        "dataset": {},
+    }  # fmt: skip (a record has no dataset inputs)
 
 
-def getter(record: RunRecord) -> sq.Getter:
+def getter(record: RunRecord) -> se.Getter:
     return values_getter(values_of(record))
 
 
-def values_getter(values: dict[str, dict[str, Any]]) -> sq.Getter:
+def values_getter(values: dict[str, dict[str, Any]]) -> se.Getter:
     return lambda kind, key: values[kind].get(key)
+
+
+def refused_search(where: str, message: str) -> UsageError:
+    """A server's (or MLflow client's) refusal of a search (INVALID_PARAMETER_VALUE, a 400): the
+    user's filter or order key, so exit 2 with the server's own words."""
+    return UsageError(f"{where} refused the search: {message}", hint="see MLflow's search syntax")
 
 
 def set_deleted(tracker: Tracker, run_id: str, deleted: bool) -> None:

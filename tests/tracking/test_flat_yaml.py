@@ -27,6 +27,28 @@ def test_agrees_with_pyyaml_or_leaves_it_to_pyyaml(data: dict[str, Any]) -> None
         assert flat == yaml.safe_load(text)
 
 
+LINES = st.lists(
+    st.tuples(
+        st.from_regex(r"[a-z_][a-z0-9_]{0,5}", fullmatch=True),
+        st.text(alphabet="ab1:-' \t\xa0#/", max_size=8),
+    ),
+    max_size=4,
+).map(lambda pairs: "".join(f"{key}:{value}\n" for key, value in pairs))
+
+
+@settings(max_examples=400, deadline=None)
+@given(LINES)
+@example("k: a:\n")  # a trailing colon: an error to PyYAML
+@example("k: 1\t\n")  # a tab: an error to PyYAML
+@example("k: a\tb\n")
+@example("k: \xa0\n")  # a no-break space is a string to PyYAML, not blank
+@example("k: 'a'\xa0\n")
+def test_any_text_it_reads_pyyaml_reads_the_same(text: str) -> None:
+    flat = parse(text)
+    if flat is not None:
+        assert flat == yaml.safe_load(text)
+
+
 def test_mlflows_meta_yaml_is_read_flat_and_odd_forms_are_left_to_pyyaml() -> None:
     meta = "artifact_uri: file:///m/0/ab/artifacts\nend_time: null\nexperiment_id: '0'\n"
     meta += "lifecycle_stage: active\n"

@@ -3,6 +3,7 @@ inside the store, rebuilt when damaged, safe with several processes at once; del
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -189,3 +190,29 @@ def test_runs_delete_and_restore_on_the_command_line(isolated: Path, mlrun: Call
     assert "r1002" in mlrun("runs", "list", "--tracking-uri", store.uri).stdout
     missing = mlrun("runs", "delete", "f" * 32, "--tracking-uri", store.uri)
     assert missing.returncode == 2 and "no run with id" in missing.stderr
+
+
+@pytest.mark.parametrize("where", ["under a file", "read-only"])
+def test_a_home_that_cannot_be_written_lists_without_an_index(
+    where: str, isolated: Path, mlrun: Callable[..., Result]
+) -> None:
+    from tests.test_faults import read_only
+
+    store, _ = _store(isolated / "mlruns", 3)
+    blocked = isolated / "blocked"
+    if where == "under a file":
+        blocked.write_text("a file, not a folder")
+        home = blocked / "home"
+    else:
+        home = blocked
+        home.mkdir()
+    with contextlib.nullcontext() if where == "under a file" else read_only(home):
+        for _ in range(2):  # the second time too: nothing was saved, nothing is trusted
+            result = mlrun(
+                "runs", "list", "--tracking-uri", store.uri, "--filter", "params.alpha = '1'", "--json",
+                env={"MLRUN_HOME": str(home)},
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            assert [r["run_name"] for r in json.loads(result.stdout)] == ["r1001"]
+            assert result.stderr.count("warning") == 1 and "the run index is not kept" in result.stderr
+    assert not list(blocked.rglob("*"))  # nothing written anywhere

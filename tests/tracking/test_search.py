@@ -34,6 +34,11 @@ for spec in json.loads(sys.argv[2]):
         client.log_param(rid, key, value)
     for key, value in spec["metrics"].items():
         client.log_metric(rid, key, value)
+    if spec.get("datasets"):
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+        client.log_inputs(rid, [
+            DatasetInput(Dataset(name, digest, "local", "s"), [InputTag("mlflow.data.context", context)])
+            for name, digest, context in spec["datasets"]])
     if spec["status"] != "RUNNING":
         client.set_terminated(rid, spec["status"], end_time=spec["start"] + 500)
     if spec.get("deleted"):
@@ -63,7 +68,7 @@ print(json.dumps(out))
 def _run(name: str, start: int, status: str = "FINISHED", **kw: object) -> dict[str, object]:
     return {"name": name, "start": start, "status": status, "tags": kw.get("tags", {}),
             "params": kw.get("params", {}), "metrics": kw.get("metrics", {}), **{
-                k: v for k, v in kw.items() if k in ("parent", "deleted")}}  # fmt: skip
+                k: v for k, v in kw.items() if k in ("parent", "deleted", "datasets")}}  # fmt: skip
 
 
 RUNS = [
@@ -75,6 +80,7 @@ RUNS = [
         metrics={"rmse": 0.5, "acc": 0.91},
         tags={"team": "vision"},
         parent="sweep",
+        datasets=[("iris", "d1", "training"), ("iris-eval", "d2", "eval")],
     ),
     _run(
         "b",
@@ -93,7 +99,14 @@ RUNS = [
         tags={"team": "nlp"},
         parent="sweep",
     ),
-    _run("d", 1_700_000_003_000, "KILLED", params={"alpha": "0.3", "l1": "1"}, metrics={"acc": 0.95}),
+    _run(
+        "d",
+        1_700_000_003_000,
+        "KILLED",
+        params={"alpha": "0.3", "l1": "1"},
+        metrics={"acc": 0.95},
+        datasets=[("wine", "d3", "training")],
+    ),
     _run("e", 1_700_000_004_000, params={"alpha": "0.1"}, metrics={"rmse": 0.2}, deleted=True),
     _run("f", 1_700_000_005_000, "RUNNING", metrics={"rmse": 0.8, "val loss": 0.6}, tags={"team": "vision"}),
     _run("r1", 1_700_000_006_000, params={"alpha": "0.25"}),
@@ -118,6 +131,10 @@ QUERIES: list[tuple[str, list[str], str, int]] = [
     ("", ["metrics.rmse"], "DELETED_ONLY", 100),
     ("params.alpha = '0.1'", ["metrics.rmse"], "ALL", 2),
     ("tags.`mlflow.parentRunId` LIKE '%'", ["params.alpha DESC", "metrics.rmse"], "ACTIVE_ONLY", 100),
+    ("datasets.name = 'iris'", [], "ACTIVE_ONLY", 100),
+    ("dataset.digest IN ('d2', 'd3') and dataset.context = 'training'", [], "ACTIVE_ONLY", 100),
+    ("dataset.name LIKE 'iris%' AND", [], "ACTIVE_ONLY", 100),  # a trailing AND, as MLflow
+    ("dataset.name != 'wine' metrics.acc > 0", [], "ACTIVE_ONLY", 100),  # AND left out, as MLflow
 ]
 
 
@@ -189,3 +206,48 @@ def test_a_bad_filter_is_exit_2_pointing_at_the_column(mlrun: Callable[..., Resu
     assert caret.index("^") == quoted.index(" or ") + 1  # the caret is under the OR
     result = mlrun("runs", "list", "--order-by", "metrics.rmse sideways")
     assert result.returncode == 2 and "--order-by at column 14: expected ASC or DESC" in result.stderr
+
+
+def test_a_server_judges_its_own_filter(server: str, mlrun: Callable[..., Result]) -> None:
+    """The filter goes to the server untouched: what it refuses is exit 2 in its own words (not
+    mlrun's parser's), and what MLflow's file store takes but the server cannot is the server's call."""
+    result = mlrun("runs", "list", "--tracking-uri", server, "--filter", "params.alpha == '0.1'")
+    assert result.returncode == 2, result.stderr
+    assert "refused the search" in result.stderr and "Invalid comparator '=='" in result.stderr
+    assert "--filter at column" not in result.stderr  # the server's message, not mlrun's parser's
+    result = mlrun("runs", "list", "--tracking-uri", server, "--filter", "run_id = ('a')")
+    assert result.returncode == 2 and "refused the search" in result.stderr  # SQL cannot bind a tuple
+    local = mlrun("runs", "list", "--filter", "run_id = ('a')", "--json")
+    assert (
+        local.returncode == 0 and json.loads(local.stdout) == []
+    )  # MLflow's file store: no run equals a list
+
+
+MLFLOW_CLIENT = """
+import json, sys
+from mlflow.tracking import MlflowClient
+from mlrun_cli.errors import MlrunError
+from mlrun_cli.tracking.base import RunQuery
+from mlrun_cli.tracking.mlflow_client import MlflowClientTracker
+client = MlflowClient(sys.argv[1])
+client.log_param(client.create_run("0").info.run_id, "alpha", "0.1")
+tracker = MlflowClientTracker(sys.argv[1])
+out = []
+for text in ["params.alpha = '0.1' and", "params.alpha == '0.1'"]:
+    try:
+        out.append(len(tracker.query_runs(RunQuery(filter=text))))
+    except MlrunError as error:
+        out.append([error.exit_code, error.message])
+print(json.dumps(out))
+"""
+
+
+def test_mlflows_client_judges_its_own_filter(mlflow_python: Path, tmp_path: Path) -> None:
+    """A store reached through MLflow's client (here SQLite; mlrun imported from this checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    script = [str(mlflow_python), "-c", MLFLOW_CLIENT, f"sqlite:///{tmp_path}/mlflow.db"]
+    out = subprocess.run(script, env=env, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    found, refused = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found == 1
+    assert refused[0] == 2 and "refused the search" in refused[1] and "'=='" in refused[1]

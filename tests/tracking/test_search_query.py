@@ -37,11 +37,14 @@ def test_what_the_grammar_reads() -> None:
         ("params.alpha = 0.1", 16, "expected a quoted string"),
         ("nope.x = '1'", 1, "unknown key type 'nope'"),
         ("attributes.colour = 'red'", 1, "unknown attribute 'colour'"),
-        ("metrics.rmse > 1 params.a = '1'", 18, "expected AND"),
-        ("status IN ('FAILED')", 8, "only run_id can be compared with IN"),
+        ("metrics.rmse > 1 and params.a", 30, "expected a comparison"),
+        ("METRICS.rmse > 1", 1, "unknown key type 'METRICS'"),  # as MLflow: entity types are lower case
+        ("params.a == 'x'", 10, "== cannot compare param 'a'"),  # MLflow parses it, its stores refuse it
+        ("status IN ('FAILED')", 8, "only run_id and datasets' keys can be compared with IN"),
         ("metrics.rmse LIKE '1'", 14, "LIKE cannot compare metric 'rmse'"),
         ("tags.t = 'open", 10, "cannot read this"),
-        ("run_id IN ('a' 'b')", 16, "expected , or )"),
+        ("run_id IN ('a', 1)", 11, "expected a list of quoted strings"),
+        ("metrics.rmse < 1 and (params.a = 'x')", 22, "parentheses are not part"),
     ],
 )
 def test_a_bad_filter_points_at_its_column(text: str, column: int, problem: str) -> None:

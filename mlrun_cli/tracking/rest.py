@@ -23,8 +23,10 @@ MAX_PARAM, MAX_TAG = 6000, 8000
 _RETRIES = 3
 # The child's own MLflow during an outage: MLflow's defaults (120 s timeout, 7 retries with
 # backoff up to 120 s) stretch a short job to minutes per call. What it logs then is its own.
+# The read timeout still leaves a slow, busy server (basic auth on 2 cores) time to answer: a
+# server that is down refuses at once, whatever the timeout.
 CHILD_HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",

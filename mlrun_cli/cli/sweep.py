@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from mlrun_cli.cli.common import print_json
+from mlrun_cli.cli.common import print_json, warn
 from mlrun_cli.runs.sweep import SweepRequest
 from mlrun_cli.runs.sweep_result import Progress, SweepResult
 
@@ -24,6 +24,7 @@ def run_sweep(request: SweepRequest, *, dry_run: bool, as_json: bool) -> None:
                 click.echo(f"{point['index']:>4}  {point['command']}")
             count, plural = len(plan.points), "" if len(plan.points) == 1 else "s"
             click.echo(f"mlrun: {count} point{plural}, {plan.max_parallel} at once", err=True)
+        warn(plan.warnings)
         sys.exit(0)
     live = sys.stderr.isatty() and not as_json
     result = api.sweep(request, on_progress=_progress_line if live else None)

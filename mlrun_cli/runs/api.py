@@ -83,6 +83,7 @@ def sweep(request: SweepRequest, *, on_progress: Callable[[Progress], None] | No
 
     with _signals_as_exceptions():
         plan = plan_sweep(request)
+        sys.stderr.write("".join(f"Warning: {w}\n" for w in plan.warnings))
         try:
             reap_orphans()
             flush_quietly(plan.base.tracking_uri)

@@ -39,6 +39,15 @@ class SweepPlan:
     def detach(self) -> bool:
         return self.base.detach
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Point 0's plan's warnings, said of the option that gave the value (-S for a swept one)."""
+        swept = {d.name for d in self.spec.dimensions}
+        return tuple(
+            f"-S {w[3:]}" if w.startswith("-P ") and w[3:].split(":", 1)[0] in swept else w
+            for w in self.base.warnings
+        )
+
     def to_dict(self) -> dict[str, object]:
         return {
             "sweep": self.spec.to_dict(),

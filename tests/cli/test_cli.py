@@ -211,3 +211,19 @@ def test_sweep_options_without_a_sweep_and_a_bad_objective_are_refused(
     assert not (isolated / "mlruns").exists() or not list((isolated / "mlruns").glob("0/*/meta.yaml"))
     fine = mlrun("run", str(project), "--env-manager", "local", "-S", "a=1,2", "--objective", "loss:max")
     assert fine.returncode == 0, fine.stderr
+
+
+def test_a_swept_parameter_the_entry_point_does_not_declare_is_warned_about(
+    mlrun: Callable[..., Result], project_factory: Callable[[dict[str, str]], Path]
+) -> None:
+    """As for -P: passed on as --name value (as MLflow does), and said once, as -S."""
+    project = project_factory(
+        {"MLproject": "entry_points: {main: {parameters: {a: float}, command: 'echo {a}'}}\n"}
+    )
+    for dry in ([], ["--dry-run"]):
+        swept = mlrun("run", str(project), "--env-manager", "local", "-P", "a=1", "-S", "seed=1,2", *dry)
+        assert swept.returncode == 0, swept.stderr
+        warnings = [line for line in swept.stderr.splitlines() if line.startswith("Warning:")]
+        assert warnings == [
+            "Warning: -S seed: not a parameter of entry point 'main'; passed as --seed (as MLflow does)"
+        ], swept.stderr

@@ -233,6 +233,11 @@ def test_runs_cancel_and_ctrl_c_leave_no_ray_job_running(
     )
     assert submitted.returncode == 0, submitted.stderr
     detached = json.loads(submitted.stdout)
+    # Cancel a command that runs: one still PENDING is stopped before it starts (and records no pid).
+    deadline = time.monotonic() + 90
+    while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pids.exists() and pids.read_text().strip(), "the detached job never started"
     cancelled = on_ray("runs", "cancel", detached["run_id"])
     assert cancelled.returncode == 0 and "KILLED (exit code 143)" in cancelled.stderr, cancelled.stderr
     assert _store(isolated).get_run(detached["run_id"]).status is RunStatus.KILLED

@@ -371,17 +371,33 @@ def test_no_track_gives_the_childs_mlflow_a_throw_away_store(
 # kill -9 of mlrun itself, and signals to a container (items 1 and 9).
 
 
-def _start(project: Path, *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [*MLRUN, "run", str(project), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MLRUN_KILL_GRACE_SECONDS": "2"},
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "started\n"
-    return proc
+Start = Callable[..., "subprocess.Popen[str]"]
+
+
+@pytest.fixture
+def start() -> Iterator[Start]:
+    """Starts `mlrun run` and waits for the command's "started"; teardown kills what is left and
+    closes the pipes, so a failed test leaks no open file into a later test's garbage collection."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def launch(project: Path, *args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [*MLRUN, "run", str(project), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "MLRUN_KILL_GRACE_SECONDS": "2"},
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "started\n"
+        return proc
+
+    yield launch
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
 
 
 def _only_run(isolated: Path) -> tuple[str, RunStatus]:
@@ -389,11 +405,17 @@ def _only_run(isolated: Path) -> tuple[str, RunStatus]:
     return summary.run_id, summary.status
 
 
-def test_the_command_dies_with_mlrun(project_factory: Factory, isolated: Path, tmp_path: Path) -> None:
+def test_the_command_dies_with_mlrun(
+    start: Start, project_factory: Factory, isolated: Path, tmp_path: Path
+) -> None:
     beat = tmp_path / "heartbeat"
     command = f"echo started; while true; do date +%s%N > {beat}; sleep 0.1; done"
     project = project_factory({"MLproject": f"entry_points: {{main: {{command: '{command}'}}}}\n"})
-    proc = _start(project, "--env-manager", "local")
+    proc = start(project, "--env-manager", "local")
+    deadline = time.monotonic() + 30
+    while not beat.exists():  # "started" comes before the first beat: kill a command that beats
+        assert time.monotonic() < deadline, "the command never wrote its first heartbeat"
+        time.sleep(0.05)
     killed_at = time.monotonic()
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -402,18 +424,15 @@ def test_the_command_dies_with_mlrun(project_factory: Factory, isolated: Path, t
     time.sleep(1.0)
     assert beat.read_text() == last, "the command went on after mlrun was killed"
     assert time.monotonic() - killed_at < 5
-    for pipe in (proc.stdout, proc.stderr):
-        assert pipe is not None
-        pipe.close()
 
 
 def test_the_next_command_stops_what_escaped_and_records_killed(
-    mlrun: Mlrun, project_factory: Factory, isolated: Path
+    start: Start, mlrun: Mlrun, project_factory: Factory, isolated: Path
 ) -> None:
     project = project_factory(
         {"MLproject": "entry_points: {main: {command: 'sleep 300 & echo started; wait'}}\n"}
     )
-    proc = _start(project, "--env-manager", "local")
+    proc = start(project, "--env-manager", "local")
     run_id, status = _only_run(isolated)
     assert status is RunStatus.RUNNING
     pgid_file = isolated.parent / "mlrun-home" / "jobs" / run_id / "pgid"
@@ -437,10 +456,10 @@ def test_the_next_command_stops_what_escaped_and_records_killed(
 
 
 def test_runs_cancel_stops_a_local_run_of_another_mlrun(
-    mlrun: Mlrun, project_factory: Factory, isolated: Path
+    start: Start, mlrun: Mlrun, project_factory: Factory, isolated: Path
 ) -> None:
     project = project_factory({"MLproject": "entry_points: {main: {command: 'echo started; sleep 300'}}\n"})
-    proc = _start(project, "--env-manager", "local")
+    proc = start(project, "--env-manager", "local")
     run_id, _ = _only_run(isolated)
     cancelled = mlrun("runs", "cancel", run_id)
     assert cancelled.returncode == 0, cancelled.stderr
@@ -462,9 +481,9 @@ def test_a_damaged_owner_file_is_skipped_with_a_warning(mlrun: Mlrun, isolated: 
 
 @pytest.mark.docker
 def test_a_container_left_by_a_killed_mlrun_is_removed(
-    busybox: str, mlrun: Mlrun, project_factory: Factory, isolated: Path
+    start: Start, busybox: str, mlrun: Mlrun, project_factory: Factory, isolated: Path
 ) -> None:
-    proc = _start(docker_project(project_factory, "echo started; sleep 300"))
+    proc = start(docker_project(project_factory, "echo started; sleep 300"))
     run_id, _ = _only_run(isolated)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)

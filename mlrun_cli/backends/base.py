@@ -25,11 +25,20 @@ from mlrun_cli.tracking.base import RunStatus
 
 EXIT_TIMEOUT = tags.EXIT_TIMEOUT
 _SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
+# The user information of a URI (`scheme://user:password@`), anywhere in a value.
+_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*@")
 
 
 def is_secret(name: str) -> bool:
-    """Variables a backend must not write where others can read them (job scripts, Job specs)."""
+    """Variables whose name says a backend must not write them where others can read them."""
     return _SECRET.search(name) is not None
+
+
+def is_private(name: str, value: str) -> bool:
+    """Whether a variable must reach a job through the backend's private channel, never a job
+    script or a Job's spec: a secret by name, or any value with credentials in a URI (a tracking
+    server's `https://user:password@host`, a database store's `postgresql://user:pw@db/mlflow`)."""
+    return is_secret(name) or _CREDENTIALS.search(value) is not None
 
 
 @dataclass(frozen=True)

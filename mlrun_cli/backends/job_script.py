@@ -3,35 +3,26 @@
 mlrun builds the environment under $MLRUN_HOME before submission; the script, written to the run's
 job folder there, activates it (the env patch), sets the MLFLOW_* handshake, enters the working
 folder and runs the rendered command with bash, exactly as the local backend does. Secrets are
-named, never written: each backend hands them to the job through its own channel. A secret is a
-variable `is_secret` names, or any value with credentials in a URI (a database store's
-`postgresql://user:password@host/db` tracking URI): the script is logged with the run.
+named, never written (`is_private`): each backend hands them to the job through its own channel;
+the script is logged with the run.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import shlex
 from pathlib import Path
 
-from mlrun_cli.backends.base import Job, is_secret
+from mlrun_cli.backends.base import Job, is_private
 
 SCRIPT_NAME = "job.sh"
 SECRETS_NAME = "secrets.env"
-# The user information of a URI (`scheme://user:password@`), anywhere in a value.
-_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*@")
-
-
-def private(key: str, value: str) -> bool:
-    """Whether the variable may not be written in the job script."""
-    return is_secret(key) or _CREDENTIALS.search(value) is not None
 
 
 def private_env(job: Job) -> dict[str, str]:
     """The variables a backend hands to the job through its private channel, not the script."""
-    return {k: v for k, v in job.env_patch.items() if v is not None and private(k, v)}
+    return {k: v for k, v in job.env_patch.items() if v is not None and is_private(k, v)}
 
 
 def render(
@@ -54,7 +45,7 @@ def render(
     for key, value in sorted(job.env_patch.items()):
         if value is None:
             lines.append(f"unset {key}")
-        elif private(key, value):
+        elif is_private(key, value):
             lines.append(f"# {key}: passed through {secrets_via}, not written here")
         else:
             lines.append(f"export {key}={shlex.quote(value)}")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlrun_cli.backends import kube_job, kube_resources
-from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_secret
+from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_private
 from mlrun_cli.errors import UsageError
 from mlrun_cli.tags import EXIT_TERMINATED
 from mlrun_cli.tracking.base import RunStatus
@@ -57,11 +57,11 @@ def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
         k: v for k, v in kubernetes._pod_env(first.env_patch).items() if all(e.get(k) == v for e in envs)
     }
     own = [{k: v for k, v in e.items() if k not in shared} for e in envs]
-    leaked = sorted({k for e in own for k in e if is_secret(k)})
+    leaked = sorted({k for e in own for k, v in e.items() if is_private(k, v)})
     if leaked:  # they would be written into the Job's spec
         raise UsageError(f"the sweep's points differ in secret variables: {', '.join(leaked)}")
     name = kube_job.job_name(f"{first.run_name}-sweep", first.run_id)
-    secrets = {k: v for k, v in shared.items() if is_secret(k)}
+    secrets = {k: v for k, v in shared.items() if is_private(k, v)}
     secret_name = f"{name}-env" if secrets else None
     manifest = kube_job.render_job(
         template,

@@ -2,8 +2,8 @@
 
 The project's docker image is built with the code in it, pushed to `repository-uri` and pinned by
 digest; a Job made from MLflow's job template runs the command; the pod's log becomes
-mlrun/console.log; cancelling deletes the Job with its pods. Secrets of the tracking handshake
-(token, password) go in a Secret the Job owns, not in the Job's spec.
+mlrun/console.log; cancelling deletes the Job with its pods. Secrets (a token, a password, a
+tracking URI with credentials: `is_private`) go in a Secret the Job owns, not in the Job's spec.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from mlrun_cli.backends import kube_job, kube_resources, kube_sweep
-from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_secret
+from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_private
 from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
 from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.tracking.uris import redact_uri
 
 NAME = "kubernetes"
 DETACHABLE = True
@@ -117,9 +119,10 @@ def pod_values(env: Mapping[str, str | None]) -> dict[str, str]:
 def _pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
     values = pod_values(env)
     uri = values.get("MLFLOW_TRACKING_URI", "")
-    if uri.startswith(("file:", "/")) or "://localhost" in uri or "://127." in uri:
+    host = (urlsplit(uri).hostname or "") if "://" in uri else ""
+    if uri.startswith(("file:", "/")) or host in ("localhost", "::1") or host.startswith("127."):
         sys.stderr.write(
-            f"mlrun: warning: the pod records to {uri}, which is on this machine; "
+            f"mlrun: warning: the pod records to {redact_uri(uri)}, which is on this machine; "
             "set KUBE_MLFLOW_TRACKING_URI to the tracking server's address as the pod sees it\n"
         )
     return values
@@ -134,7 +137,7 @@ def submit(job: Job) -> JobRef:
     image = push_image(spec.image, str(config[kube_job.REPOSITORY_KEY]))
     name = kube_job.job_name(job.run_name, job.run_id)
     env = _pod_env(job.env_patch)
-    secrets = {k: v for k, v in env.items() if is_secret(k)}
+    secrets = {k: v for k, v in env.items() if is_private(k, v)}
     secret_name = f"{name}-env" if secrets else None
     manifest = kube_job.render_job(
         template,

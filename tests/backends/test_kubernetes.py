@@ -181,6 +181,33 @@ def test_secrets_go_into_a_secret_not_the_job(
     assert "warning" not in result.stderr
 
 
+def test_a_tracking_uri_with_credentials_goes_into_the_secret(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster
+) -> None:
+    """A basic-auth address of the tracking server is a secret by its value, whatever its name."""
+    project = docker_project(project_factory, 'echo "uri=$MLFLOW_TRACKING_URI"')
+    uri = "http://alice:pa55w0rd@mlflow.team.svc:5000"
+    env = {**kube_env, "KUBE_MLFLOW_TRACKING_URI": uri}
+    result = mlrun("run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)["job_id"]
+    container = cluster.seen[f"mlflow/{job}"]["spec"]["template"]["spec"]["containers"][0]
+    [entry] = [e for e in container["env"] if e["name"] == "MLFLOW_TRACKING_URI"]
+    assert entry["valueFrom"] == {"secretKeyRef": {"name": f"{job}-env", "key": "MLFLOW_TRACKING_URI"}}
+    assert "pa55w0rd" not in json.dumps(cluster.seen[f"mlflow/{job}"])
+    assert f"uri={uri}" in result.stderr  # the pod got it, through the Secret
+
+
+def test_a_local_tracking_uri_warning_hides_its_password(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str]
+) -> None:
+    project = docker_project(project_factory, "true")
+    env = {**kube_env, "KUBE_MLFLOW_TRACKING_URI": "postgresql://bob:hunter22@127.0.0.1/mlflow"}
+    result = mlrun("run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], env=env)
+    assert "warning: the pod records to postgresql://bob:***@127.0.0.1/mlflow" in result.stderr
+    assert "hunter22" not in result.stderr + result.stdout
+
+
 def test_config_errors_are_caught_before_anything_is_built(
     mlrun: Mlrun, project_factory: Factory, tmp_path: Path, isolated: Path
 ) -> None:

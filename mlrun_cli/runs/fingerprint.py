@@ -1,6 +1,6 @@
 """A run's fingerprint: a hash of what decides its result, recorded on every run (`--needed`).
 
-Inputs: the source (a git commit, plus a hash of the uncommitted changes and untracked files; or,
+Inputs: the source (a git commit, plus a hash of the files that differ from it; or,
 for a plain folder, a hash of the files git would track there, honouring .gitignore), the entry
 point, the parameter values as recorded, and the env key (or the image). Their JSON is recorded
 too (`mlrun.fingerprint.inputs`), so two runs can be told apart.
@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -66,26 +65,9 @@ def source_digest(source: ProjectSource) -> str:
     if commit and source.cleanup is not None:  # a clean checkout made for this run
         return f"git:{commit}"
     if commit:
-        if source.tags.get(tags.GIT_DIRTY) != "true":
-            return f"git:{commit}"
-        changes = _git_changes(source.directory)
+        changes = _changes_digest(source.directory, source.changed or ())
         return f"git:{commit}" + (f"+changes:{changes}" if changes else "")
     return f"files:{tree_digest(source.directory)}"
-
-
-def _git(directory: Path, *args: str, git_dir: Path | None = None) -> bytes | None:
-    from mlrun_cli.sources.git import git_env
-
-    options = ["-c", "core.hooksPath=/dev/null", "-c", "core.quotePath=false"]
-    if git_dir is not None:
-        options += ["--git-dir", str(git_dir), "--work-tree", str(directory)]
-    try:
-        proc = subprocess.run(  # noqa: S603 - argv list, fixed commands
-            ["git", *options, *args], cwd=directory, env=git_env(), capture_output=True, check=False
-        )
-    except OSError:
-        return None
-    return proc.stdout if proc.returncode == 0 else None
 
 
 def _kept(relative: str) -> bool:
@@ -100,6 +82,8 @@ def _hash_files(directory: Path, relatives: Iterable[str], digest: hashlib._Hash
         try:
             if path.is_symlink():
                 digest.update(b"link:" + os.readlink(path).encode())
+            elif not path.exists():
+                digest.update(b"deleted")
             elif path.is_file():
                 file_hash = hashlib.sha256()
                 with path.open("rb") as handle:
@@ -111,16 +95,20 @@ def _hash_files(directory: Path, relatives: Iterable[str], digest: hashlib._Hash
         digest.update(b"\0")
 
 
-def _git_changes(directory: Path) -> str:
-    """A hash of a work tree's uncommitted changes and untracked files ('' when there are none
-    beyond what runs write, such as ./mlruns)."""
-    digest = hashlib.sha256()
-    diff = _git(directory, "diff", "HEAD", "--binary", "--", ".") or b""
-    untracked = (_git(directory, "ls-files", "--others", "--exclude-standard", "-z") or b"").decode()
-    names = [n for n in untracked.split("\0") if n and _kept(n)]
-    if not diff and not names:
+def _changes_digest(directory: Path, changed: Iterable[Path]) -> str:
+    """A hash of what differs from the commit inside the project folder: the path and present
+    content (or absence) of every changed or untracked file the source's `git status` listed
+    ('' when there is none beyond what runs write, such as ./mlruns). With the commit in the
+    fingerprint, the same content means the same run."""
+    inside = []
+    for path in changed:
+        relative = os.path.relpath(path, directory)
+        if not relative.startswith(".." + os.sep) and relative != "..":
+            inside.append(Path(relative).as_posix())
+    names = [n for n in inside if _kept(n)]
+    if not names:
         return ""
-    digest.update(diff)
+    digest = hashlib.sha256()
     _hash_files(directory, names, digest)
     return digest.hexdigest()[:32]
 
@@ -145,9 +133,16 @@ def _walk(directory: Path) -> list[str]:
 
 
 def _ls_untracked(directory: Path) -> list[str] | None:
+    from mlrun_cli.sources.git import GitError, run_git
+
     with tempfile.TemporaryDirectory(prefix="mlrun-fp-") as scratch:
-        if _git(Path(scratch), "init", "-q", scratch) is None:
+        try:
+            run_git("init", "-q", scratch, cwd=Path(scratch))
+            git_dir = Path(scratch) / ".git"
+            out = run_git(
+                "--work-tree", str(directory), "ls-files", "--others", "--exclude-standard", "-z",
+                cwd=directory, git_dir=git_dir,
+            )  # fmt: skip
+        except GitError:
             return None
-        git_dir = Path(scratch) / ".git"
-        out = _git(directory, "ls-files", "--others", "--exclude-standard", "-z", git_dir=git_dir)
-    return None if out is None else out.decode().split("\0")
+    return out.split("\0")

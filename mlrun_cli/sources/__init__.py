@@ -21,6 +21,10 @@ class ProjectSource:
     tags: dict[str, str] = field(default_factory=dict)
     diff: str | None = None
     """The uncommitted changes of a local git work tree, saved as mlrun/git.diff."""
+    changed: tuple[Path, ...] | None = None
+    """In a local git work tree: every file that differs from HEAD (modified, added, deleted,
+    renamed, or untracked and not ignored), read once by `git status` for the tags and the run's
+    fingerprint alike. None where nobody asked git."""
     cleanup: Callable[[], None] | None = None
 
     def close(self) -> None:
@@ -81,14 +85,15 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     directory = root / subdir if subdir else root
     if not directory.is_dir():
         raise UsageError(f"subdirectory {subdir!r} not found in {root}")
-    tags: dict[str, str] = {}
-    diff = None
     if _may_be_in_git_work_tree(directory):
         from mlrun_cli.sources import git as git_source
 
-        tags, diff = git_source.local_provenance(directory)
-    name = tags.pop(tag_keys.SOURCE_NAME, None) or (f"{root}#{subdir}" if subdir else str(root))
-    return ProjectSource(directory, name, tags, diff)
+        found = git_source.local_provenance(directory)
+        if found is not None:
+            tags, diff, changed = found
+            name = tags.pop(tag_keys.SOURCE_NAME)
+            return ProjectSource(directory, name, tags, diff, changed=changed)
+    return ProjectSource(directory, f"{root}#{subdir}" if subdir else str(root))
 
 
 def _from_git(base: str, subdir: str, version: str | None, refresh: bool) -> ProjectSource:

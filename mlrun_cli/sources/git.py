@@ -1,7 +1,7 @@
 """Projects from git: safe URL parsing, a fetch cache under $MLRUN_HOME/git, one worktree per run.
 
 git is driven through its CLI with an environment we control (no inherited GIT_* redirection,
-no prompts, a protocol allow-list, timeouts), so every call goes through `_git` below.
+no prompts, a protocol allow-list, timeouts), so every call goes through `run_git` below.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def git_env(credentials: tuple[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _git(
+def run_git(
     *args: str,
     cwd: Path | None = None,
     git_dir: Path | None = None,
@@ -168,12 +168,12 @@ class RepoCache:
 
     def _run(self, *args: str, network: bool = False, check: bool = True) -> str:
         credentials = self._credentials if network else None
-        return _git(*args, git_dir=self.path, network=network, check=check, credentials=credentials)
+        return run_git(*args, git_dir=self.path, network=network, check=check, credentials=credentials)
 
     def ensure(self) -> None:
         if not (self.path / "HEAD").is_file():
             writable_dir("git")
-            _git("init", "--bare", "-q", str(self.path))
+            run_git("init", "--bare", "-q", str(self.path))
         # Stored in the cache's own config, the only place git reads it from; rewritten each
         # time, which also clears credentials that older versions of mlrun stored there.
         self._run("config", "remote.origin.url", self.remote)
@@ -266,7 +266,7 @@ class RepoCache:
         target = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=root))
         self._run("worktree", "add", "-q", "--detach", "--force", str(target), commit)
         if (target / ".gitmodules").is_file():
-            _git("submodule", "update", "-q", "--init", "--recursive", cwd=target, network=True)
+            run_git("submodule", "update", "-q", "--init", "--recursive", cwd=target, network=True)
         return target
 
     def remove_worktree(self, target: Path) -> None:
@@ -289,27 +289,46 @@ def lock_for(cache: RepoCache) -> FileLock:
     return FileLock(str(cache.path) + ".lock", timeout=max(timeout_s() * 2, 60))
 
 
-def local_provenance(directory: Path) -> tuple[dict[str, str], str | None]:
-    """Tags for a local project inside a git work tree, and its diff when it is dirty."""
+def local_provenance(directory: Path) -> tuple[dict[str, str], str | None, tuple[Path, ...]] | None:
+    """For a local project inside a git work tree with a commit: its tags (with the source name),
+    its diff when it is dirty, and the files that differ from HEAD. Three or four git processes
+    (a run pays for each): one asks for the top folder and the commit at once."""
     if shutil.which("git") is None:
-        return {}, None
-    top = _git("rev-parse", "--show-toplevel", cwd=directory, check=False).strip()
-    if not top:
-        return {}, None
-    commit = _git("rev-parse", "HEAD", cwd=directory, check=False).strip()
-    if not commit:
-        return {}, None
-    status = _git("status", "--porcelain", "--untracked-files=normal", cwd=directory, check=False)
-    tags = {tag_keys.GIT_COMMIT: commit, tag_keys.GIT_DIRTY: "true" if status.strip() else "false"}
-    remote = _git("config", "--get", "remote.origin.url", cwd=directory, check=False).strip()
+        return None
+    top, _, commit = run_git("rev-parse", "--show-toplevel", "HEAD", cwd=directory, check=False).partition(
+        "\n"
+    )
+    commit = commit.strip()
+    if not top or not commit:  # not in a work tree, or no commit yet
+        return None
+    status = run_git("status", "--porcelain", "-z", "--untracked-files=all", cwd=directory, check=False)
+    untracked, changed = _status_paths(status)
+    tags = {tag_keys.GIT_COMMIT: commit, tag_keys.GIT_DIRTY: "true" if changed else "false"}
+    remote = run_git("config", "--get", "remote.origin.url", cwd=directory, check=False).strip()
     if remote:
         tags[tag_keys.GIT_REPO_URL] = clean_url(remote)
     subdir = os.path.relpath(directory, top)
     tags[tag_keys.SOURCE_NAME] = f"file://{top}" + ("" if subdir == "." else f"#{subdir}")
     diff = None
-    if status.strip():
-        diff = _git("diff", "HEAD", "--binary", cwd=directory, check=False)
-        untracked = [line[3:] for line in status.splitlines() if line.startswith("??")]
-        if untracked:
-            diff += "".join(f"# untracked: {name}\n" for name in untracked)
-    return tags, diff
+    if changed:
+        diff = run_git("diff", "HEAD", "--binary", cwd=directory, check=False)
+        diff += "".join(f"# untracked: {name}\n" for name in untracked)
+    return tags, diff, tuple(Path(top, name) for name in changed)
+
+
+def _status_paths(status: str) -> tuple[list[str], list[str]]:
+    """The untracked paths, and every changed path, of `git status --porcelain -z` (relative to
+    the top folder); a rename or copy names both its new path and the one it came from."""
+    untracked: list[str] = []
+    changed: list[str] = []
+    fields = iter(status.split("\0"))
+    for entry in fields:
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        changed.append(path)
+        if code == "??":
+            untracked.append(path)
+        elif "R" in code or "C" in code:
+            changed.append(next(fields, ""))
+    return untracked, changed

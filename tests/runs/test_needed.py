@@ -5,6 +5,8 @@ env's requirements) runs again; nothing changed does not. Against the file store
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,6 +80,66 @@ def test_git_work_tree_commit_and_uncommitted_changes(mlrun: Mlrun, project_fact
     reused, untracked = _needed(mlrun, project)
     assert not reused and untracked != dirty
     assert _needed(mlrun, project) == (True, untracked)
+
+
+def _source_input(project: Path, mlrun: Mlrun) -> str:
+    result = mlrun("run", str(project), "--env-manager", "local", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout)["fingerprint_inputs"]["source"])
+
+
+def test_changes_are_fingerprinted_by_content_inside_the_project_folder_only(
+    mlrun: Mlrun, project_factory: ProjectFactory
+) -> None:
+    repo = project_factory({"proj/MLproject": MLPROJECT, "proj/count.py": COUNT, "other.txt": "x"})
+    project = repo / "proj"
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clean = _source_input(project, mlrun)
+    assert clean.startswith("git:") and "+changes:" not in clean
+    (repo / "other.txt").write_text("changed outside the project")
+    assert _source_input(project, mlrun) == clean  # not the project's change
+    (project / "count.py").unlink()
+    deleted = _source_input(project, mlrun)
+    assert deleted.startswith(clean + "+changes:")
+    (project / "count.py").write_text(COUNT + "# edited\n")
+    edited = _source_input(project, mlrun)
+    assert edited.startswith(clean + "+changes:") and edited != deleted
+    (project / "count.py").write_text(COUNT)  # back as committed: the same run as before
+    assert _source_input(project, mlrun) == clean
+    _git(repo, "mv", "proj/count.py", "proj/renamed.py")  # a rename, staged
+    renamed = _source_input(project, mlrun)
+    assert renamed.startswith(clean + "+changes:") and renamed not in (deleted, edited)
+
+
+def test_a_dirty_work_tree_costs_four_git_processes(
+    mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    """Each git process costs a run milliseconds: the tags, the diff and the fingerprint share
+    one `git status` (it was seven processes)."""
+    project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT, ".gitignore": "mlruns/\n"})
+    _git(project, "init", "-q")
+    _git(project, "add", ".")
+    _git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    (project / "count.py").write_text(COUNT + "# dirty\n")
+    (project / "notes.txt").write_text("untracked")
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    calls = tmp_path / "calls"
+    real = shutil.which("git")
+    (shims / "git").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    (shims / "git").chmod(0o755)
+    env = {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
+    result = mlrun("run", str(project), "--env-manager", "local", "-P", "n=1", env=env)
+    assert result.returncode == 0, result.stderr
+    invoked = calls.read_text().splitlines()
+    assert len(invoked) == 4, invoked  # rev-parse, status, config, diff
+    _git(project, "checkout", "--", "count.py")
+    (project / "notes.txt").unlink()
+    calls.unlink()
+    assert mlrun("run", str(project), "--env-manager", "local", "-P", "n=1", env=env).returncode == 0
+    assert len(calls.read_text().splitlines()) == 3, calls.read_text()  # clean: no diff
 
 
 def test_env_requirements_are_part_of_the_fingerprint(mlrun: Mlrun, project_factory: ProjectFactory) -> None:

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import math
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from mlrun_cli.backends import kube_job, kube_resources
-from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState, is_private
+from mlrun_cli.backends import kube_api, kube_job, kube_submit
+from mlrun_cli.backends.base import Job, JobRef, JobState, is_private
 from mlrun_cli.errors import UsageError
 from mlrun_cli.tags import EXIT_TERMINATED
 from mlrun_cli.tracking.base import RunStatus
 
 INDEX = "index"
-INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
 DEADLINE_MARGIN_S = 600
 """Added to the Indexed Job's activeDeadlineSeconds: scheduling and image pulls, which no point's
 own timeout counts."""
@@ -42,41 +41,31 @@ def dispatch_command(commands: Sequence[str], own_env: Sequence[dict[str, str]])
 
 
 def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
-    from mlrun_cli.backends import kubernetes
-
     first = jobs[0]
-    spec = first.container
-    if spec is None:
-        raise UsageError("the kubernetes backend runs docker_env projects only")
-    config = first.config
-    template = kube_job.load_template(str(config[kube_job.TEMPLATE_KEY]))
-    image = kubernetes.push_image(spec.image, str(config[kube_job.REPOSITORY_KEY]))
-    envs = [kubernetes.pod_values(j.env_patch) for j in jobs]
+    envs = [kube_submit.pod_values(j.env_patch) for j in jobs]
     # What every point shares goes in the Job's env; what differs (the run id) in its case branch.
     shared = {
-        k: v for k, v in kubernetes._pod_env(first.env_patch).items() if all(e.get(k) == v for e in envs)
+        k: v for k, v in kube_submit.pod_env(first.env_patch).items() if all(e.get(k) == v for e in envs)
     }
     own = [{k: v for k, v in e.items() if k not in shared} for e in envs]
     leaked = sorted({k for e in own for k, v in e.items() if is_private(k, v)})
     if leaked:  # they would be written into the Job's spec
         raise UsageError(f"the sweep's points differ in secret variables: {', '.join(leaked)}")
-    name = kube_job.job_name(f"{first.run_name}-sweep", first.run_id)
-    secrets = {k: v for k, v in shared.items() if is_private(k, v)}
-    secret_name = f"{name}-env" if secrets else None
-    manifest = kube_job.render_job(
-        template,
-        name=name,
-        container_name=kube_job.dns_label(first.run_name),
-        image=image,
+    # A bound for the whole Job, kept for a detached sweep (or an mlrun that died), which has no
+    # mlrun to stop its points in time; an attached one stops each point itself, well before.
+    # Kubernetes counts Pending time in it, so it is every point's timeout one after another
+    # (ceil(n/P) rounds would kill points still waiting for a node), plus scheduling and pulls.
+    deadline_s = None
+    if first.timeout_s is not None:
+        deadline_s = math.ceil(first.timeout_s) * len(jobs) + DEADLINE_MARGIN_S
+    rendered = kube_submit.render(
+        first,
+        name=kube_job.job_name(f"{first.run_name}-sweep", first.run_id),
         command=dispatch_command([j.command for j in jobs], own),
         env=shared,
-        run_id=first.run_id,
-        secret_name=secret_name,
-        secret_keys=frozenset(secrets),
-        resources=kube_resources.resources(spec),
-        volumes=kube_resources.host_path_volumes(spec),
+        deadline_s=deadline_s,
     )
-    job_spec = manifest["spec"]
+    job_spec = rendered.manifest["spec"]
     job_spec.pop("backoffLimit", None)  # counted over every point; one index's failure is its own
     job_spec.update(
         completionMode="Indexed",
@@ -84,13 +73,7 @@ def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
         parallelism=max(1, max_parallel),
         backoffLimitPerIndex=0,
     )
-    if first.timeout_s is not None:
-        # A bound for the whole Job, kept for a detached sweep (or an mlrun that died), which has
-        # no mlrun to stop its points in time; an attached one stops each point itself, well before.
-        # Kubernetes counts Pending time in it, so it is every point's timeout one after another
-        # (ceil(n/P) rounds would kill points still waiting for a node), plus scheduling and pulls.
-        job_spec["activeDeadlineSeconds"] = math.ceil(first.timeout_s) * len(jobs) + DEADLINE_MARGIN_S
-    ref = kubernetes.create(manifest, secrets, secret_name, config.get(kube_job.CONTEXT_KEY), image)
+    ref = kube_submit.create(rendered)
     return [JobRef(ref.backend, ref.job_id, {**ref.data, INDEX: str(i)}) for i in range(len(jobs))]
 
 
@@ -104,52 +87,21 @@ def indexes(text: str | None) -> set[int]:
     return found
 
 
-def index_pod(call: Callable[..., Any], core: Any, ref: JobRef) -> dict[str, Any] | None:
-    """The latest pod of the Job for this ref's index."""
-    pods = call(
-        "list pods", core.list_namespaced_pod, ref.data["namespace"], label_selector=f"job-name={ref.job_id}"
-    )
-    mine = [
-        p
-        for p in (pods or {}).get("items", [])
-        if p.get("metadata", {}).get("labels", {}).get("job-name") == ref.job_id
-        and _pod_index(p) == ref.data[INDEX]
-    ]
-    mine.sort(key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
-    return mine[-1] if mine else None
-
-
-def _pod_index(pod: dict[str, Any]) -> str | None:
-    metadata = pod.get("metadata", {})
-    found = (metadata.get("labels") or {}).get(INDEX_LABEL) or (metadata.get("annotations") or {}).get(
-        INDEX_LABEL
-    )
-    return str(found) if found is not None else None
-
-
 def index_state(job: dict[str, Any], index: int, pod: dict[str, Any] | None) -> JobState:
     """Where point `index` of the Indexed Job stands."""
-    from mlrun_cli.backends.kubernetes import _condition, _terminated, _waiting
-
     status = job.get("status", {})
     if index in indexes(status.get("completedIndexes")):
         return JobState("Complete", RunStatus.FINISHED, 0)
-    failed_job = _condition(job, "Failed")
-    terminated = _terminated(pod)
+    failed_job = kube_api.condition(job, "Failed")
     if index in indexes(status.get("failedIndexes")) or failed_job is not None:
         reason = (failed_job or {}).get("reason") or "Failed"
-        if reason == "DeadlineExceeded" and not terminated:
+        if reason == "DeadlineExceeded" and not kube_api.terminated(pod):
             if never_started(job, index, pod):
                 return JobState("NeverStarted", RunStatus.KILLED, EXIT_TERMINATED, NEVER_STARTED)
-            return JobState(reason, RunStatus.FAILED, EXIT_TIMEOUT, "the Job exceeded activeDeadlineSeconds")
-        if terminated.get("reason") == "OOMKilled":
-            return JobState("OOMKilled", RunStatus.FAILED, 137, "the pod ran out of memory (OOMKilled)")
-        code = int(terminated.get("exitCode") or 1)
-        why = f"command exited with code {code}" if terminated else f"the Job failed ({reason})"
-        return JobState("Failed", RunStatus.FAILED, code, why)
+            return kube_api.DEADLINE
+        return kube_api.failed("Failed", reason, pod)
     word = "Active" if pod is not None and (pod.get("status") or {}).get("phase") == "Running" else "Pending"
-    waiting = _waiting(pod)
-    return JobState(word, None, None, f"{word} ({waiting})" if waiting else word)
+    return kube_api.not_yet(word, pod)
 
 
 def never_started(job: dict[str, Any], index: int, pod: dict[str, Any] | None) -> bool:

@@ -86,9 +86,9 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     if not directory.is_dir():
         raise UsageError(f"subdirectory {subdir!r} not found in {root}")
     if _may_be_in_git_work_tree(directory):
-        from mlrun_cli.sources import git as git_source
+        from mlrun_cli.sources import work_tree
 
-        found = git_source.local_provenance(directory)
+        found = work_tree.local_provenance(directory)
         if found is not None:
             tags, diff, changed = found
             name = tags.pop(tag_keys.SOURCE_NAME)

@@ -18,7 +18,8 @@ from mlrun_cli.envs.base import EnvOptions, EnvPlan
 from mlrun_cli.errors import UsageError
 from mlrun_cli.project import params
 from mlrun_cli.project.durations import parse_duration
-from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project, resolve_entry_point
+from mlrun_cli.project.entry_points import resolve_entry_point
+from mlrun_cli.project.loader import DEFAULT_ENTRY_POINT, load_project
 from mlrun_cli.project.model import EntryPoint, Project
 from mlrun_cli.runs import fingerprint
 from mlrun_cli.runs.fingerprint import Fingerprint

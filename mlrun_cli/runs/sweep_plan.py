@@ -91,7 +91,8 @@ def _every_bad_point(
 ) -> ParameterError:
     """Point 0 does not bind: the entry point is read once more so that every point is checked,
     not only the first (the error path alone pays for it)."""
-    from mlrun_cli.project.loader import load_project, resolve_entry_point
+    from mlrun_cli.project.entry_points import resolve_entry_point
+    from mlrun_cli.project.loader import load_project
     from mlrun_cli.sources import resolve_source
 
     run = request.run

@@ -84,6 +84,7 @@ LOCAL_RUN = [
     *("mlrun_cli.sources", "mlrun_cli.sources.git_urls", "mlrun_cli.tracking", "mlrun_cli.tracking.base"),
     *("mlrun_cli.tracking.file_records", "mlrun_cli.tracking.file_store", "mlrun_cli.tracking.outbox"),
     "mlrun_cli.tracking.uris",
+    "mlrun_cli.project.entry_points",
     "mlrun_cli.tracking.flat_yaml",
 ]
 PROBE = """

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.errors import SpecError, UsageError
-from mlrun_cli.project.loader import check_project, load_project, resolve_entry_point
+from mlrun_cli.project.entry_points import resolve_entry_point
+from mlrun_cli.project.loader import check_project, load_project
 from tests.conftest import EXAMPLES
 
 INVALID = sorted(p.name for p in (EXAMPLES / "invalid").iterdir() if p.is_dir())

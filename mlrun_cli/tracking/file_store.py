@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -139,6 +138,8 @@ class FileStore:
             found = self.get_experiment_by_name(name)
             if found:
                 return found
+            import secrets  # here: a new experiment is rare, and every run pays for an import
+
             new_id = str(10**17 + secrets.randbelow(9 * 10**17))
             return self._write_experiment(new_id, name)
 

@@ -3,13 +3,16 @@ as fixtures, a subprocess runner for the real `mlrun` command, and MLflow in a s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +92,48 @@ def mlrun(isolated: Path) -> Callable[..., Result]:
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return call
+
+
+Popen = Callable[..., "subprocess.Popen[Any]"]
+
+
+@contextlib.contextmanager
+def stopped_at_exit(grace_s: float = 60) -> Iterator[Popen]:
+    """subprocess.Popen(argv, **kwargs) for a test that talks to a process while it runs. At exit
+    whatever still runs is stopped (SIGTERM first, so an mlrun cancels its cluster job; SIGKILL
+    after `grace_s`) and its pipes are read to the end and closed: a test that fails midway leaks
+    neither a process nor an open pipe, whose ResourceWarning pytest would report as a failure
+    of a later, unrelated test."""
+    procs: list[subprocess.Popen[Any]] = []
+
+    def start(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        proc = subprocess.Popen(argv, **kwargs)
+        procs.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.communicate(timeout=10)  # a grandchild may still hold a pipe open
+                for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def popen() -> Iterator[Popen]:
+    """`stopped_at_exit` for the length of one test."""
+    with stopped_at_exit() as start:
+        yield start
 
 
 def make_project(directory: Path, files: dict[str, str]) -> Path:

@@ -15,7 +15,7 @@ import pytest
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import MLRUN, Result
+from tests.conftest import MLRUN, Popen, Result
 
 Mlrun = Callable[..., Result]
 ProjectFactory = Callable[[dict[str, str]], Path]
@@ -305,11 +305,11 @@ def test_runs_list_and_show(mlrun: Mlrun, project_factory: ProjectFactory) -> No
 
 @pytest.mark.slow
 def test_twenty_runs_at_once_in_one_store_all_complete(
-    project_factory: ProjectFactory, isolated: Path
+    project_factory: ProjectFactory, isolated: Path, popen: Popen
 ) -> None:
     project = _project(project_factory, "echo {i}", "{i: int}")
     procs = [
-        subprocess.Popen(
+        popen(
             [
                 *MLRUN,
                 "run",

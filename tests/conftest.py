@@ -72,6 +72,14 @@ class Result:
     stderr: str
 
 
+def run_captured(argv: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) -> Result:
+    """Run a command to its end, its output captured as text (its exit code is the test's to check)."""
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 @pytest.fixture
 def mlrun(isolated: Path) -> Callable[..., Result]:
     """Run the real `mlrun` command in a subprocess, in the test's working folder."""
@@ -79,17 +87,7 @@ def mlrun(isolated: Path) -> Callable[..., Result]:
     def call(
         *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
     ) -> Result:
-        full_env = {**os.environ, **(env or {})}
-        proc = subprocess.run(
-            [*MLRUN, *args],
-            cwd=cwd or isolated,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_captured([*MLRUN, *args], cwd or isolated, {**os.environ, **(env or {})}, timeout)
 
     return call
 

@@ -20,8 +20,8 @@ import pytest
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
-from tests.conftest import EXAMPLES, Popen, Result
-from tests.envs.conftest import envs_dir, offline, wheelhouse  # noqa: F401 - fixtures
+from tests.conftest import EXAMPLES, Popen, Result, run_captured
+from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
 from tests.mlflow_env import on_path, read_run
 from tests.ray_cluster import RayHead, ensure_ray_python, jobs, start_head, stop_head
 from tests.sweep_marks import marked, max_running
@@ -65,16 +65,8 @@ def on_ray(ray_python: Path, ray_head: RayHead, isolated: Path) -> Mlrun:
     """`mlrun ARGS -b ray -c '{"address": ...}'` from the Ray venv, in the test's folder."""
 
     def call(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> Result:
-        proc = subprocess.run(
-            [str(ray_python), "-m", "mlrun_cli", *args],
-            cwd=isolated,
-            env={**os.environ, "RAY_ADDRESS": ray_head.address, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        env = {**os.environ, "RAY_ADDRESS": ray_head.address, **(env or {})}
+        return run_captured([str(ray_python), "-m", "mlrun_cli", *args], isolated, env, timeout)
 
     return call
 
@@ -194,17 +186,9 @@ def test_a_uv_env_built_by_mlrun_is_the_jobs_env(
     offline: dict[str, str],  # noqa: F811
     envs_dir: Path,  # noqa: F811
 ) -> None:
-    project = project_factory(
-        {
-            "MLproject": "python_env: python_env.yaml\nentry_points:\n  main:\n    command: "
-            "\"python -c 'import sys, mlrun_demo_a; print(sys.prefix, mlrun_demo_a.__version__)'\"\n",
-            "python_env.yaml": 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n',
-        }
-    )
+    project = python_project(project_factory, 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n')
     result = on_ray("run", str(project), "-b", "ray", "--env-manager", "uv", env=offline)
-    assert result.returncode == 0, result.stderr
-    [env_dir] = [p for p in envs_dir.iterdir() if p.name.startswith("uv-") and p.is_dir()]
-    assert result.stdout == f"{env_dir} 2.0\n"
+    assert_ran_in_the_uv_env(result, envs_dir, "3.11", "2.0")
 
 
 def test_detach_then_runs_wait_settles_the_run(

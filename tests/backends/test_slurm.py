@@ -21,7 +21,7 @@ from mlrun_cli.tracking.file_store import FileStore
 from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
 from tests.backends.conftest import scontrol_state
 from tests.conftest import MLRUN, Popen, Result
-from tests.envs.conftest import envs_dir, offline, wheelhouse  # noqa: F401 - fixtures
+from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
 from tests.mlflow_env import on_path, read_run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -136,17 +136,9 @@ def test_uv_env_is_built_under_mlrun_home_and_activated_by_the_job(
     offline: dict[str, str],  # noqa: F811
     envs_dir: Path,  # noqa: F811
 ) -> None:
-    project = project_factory(
-        {
-            "MLproject": "python_env: python_env.yaml\nentry_points:\n  main:\n    command: "
-            "\"python -c 'import sys, mlrun_demo_a; print(sys.prefix, mlrun_demo_a.__version__)'\"\n",
-            "python_env.yaml": 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n',
-        }
-    )
+    project = python_project(project_factory, 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n')
     result = mlrun("run", str(project), "-b", "slurm", "--env-manager", "uv", env={**offline, **slurm_env})
-    assert result.returncode == 0, result.stderr
-    [env_dir] = [p for p in envs_dir.iterdir() if p.name.startswith("uv-") and p.is_dir()]
-    assert result.stdout == f"{env_dir} 2.0\n"
+    assert_ran_in_the_uv_env(result, envs_dir, "3.11", "2.0")
 
 
 def test_ctrl_c_cancels_the_job_and_records_killed(

@@ -3,13 +3,16 @@ as fixtures, a subprocess runner for the real `mlrun` command, and MLflow in a s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,6 +72,14 @@ class Result:
     stderr: str
 
 
+def run_captured(argv: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) -> Result:
+    """Run a command to its end, its output captured as text (its exit code is the test's to check)."""
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 @pytest.fixture
 def mlrun(isolated: Path) -> Callable[..., Result]:
     """Run the real `mlrun` command in a subprocess, in the test's working folder."""
@@ -76,19 +87,51 @@ def mlrun(isolated: Path) -> Callable[..., Result]:
     def call(
         *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
     ) -> Result:
-        full_env = {**os.environ, **(env or {})}
-        proc = subprocess.run(
-            [*MLRUN, *args],
-            cwd=cwd or isolated,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_captured([*MLRUN, *args], cwd or isolated, {**os.environ, **(env or {})}, timeout)
 
     return call
+
+
+Popen = Callable[..., "subprocess.Popen[Any]"]
+
+
+@contextlib.contextmanager
+def stopped_at_exit(grace_s: float = 60) -> Iterator[Popen]:
+    """subprocess.Popen(argv, **kwargs) for a test that talks to a process while it runs. At exit
+    whatever still runs is stopped (SIGTERM first, so an mlrun cancels its cluster job; SIGKILL
+    after `grace_s`) and its pipes are read to the end and closed: a test that fails midway leaks
+    neither a process nor an open pipe, whose ResourceWarning pytest would report as a failure
+    of a later, unrelated test."""
+    procs: list[subprocess.Popen[Any]] = []
+
+    def start(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        proc = subprocess.Popen(argv, **kwargs)
+        procs.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.communicate(timeout=10)  # a grandchild may still hold a pipe open
+                for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def popen() -> Iterator[Popen]:
+    """`stopped_at_exit` for the length of one test."""
+    with stopped_at_exit() as start:
+        yield start
 
 
 def make_project(directory: Path, files: dict[str, str]) -> Path:

@@ -38,4 +38,5 @@ def start_git_daemon(served: Path) -> tuple[subprocess.Popen[bytes], int]:
                 return proc, port
         time.sleep(0.05)
     proc.kill()
+    proc.wait(timeout=10)  # reaped: a Popen dropped while its process runs is a ResourceWarning
     raise RuntimeError("git daemon did not start")

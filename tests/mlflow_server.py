@@ -70,6 +70,7 @@ def start_server(
         except OSError:
             time.sleep(0.2)
     proc.kill()
+    proc.wait(timeout=10)  # reaped: a Popen dropped while its process runs is a ResourceWarning
     raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text())
 
 

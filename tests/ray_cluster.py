@@ -13,39 +13,26 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.side_venv import REPO, SideVenv
 
-
-def ray_venv_dir() -> Path:
-    return Path(os.environ.get("MLRUN_TEST_RAY_VENV", REPO / ".test-cache" / "ray-venv"))
+RAY_VENV = SideVenv(
+    name="ray-venv",
+    env_var="MLRUN_TEST_RAY_VENV",
+    requirements=("-e", f"{REPO}[ray]"),
+    probe="import ray.job_submission, mlrun_cli; print(mlrun_cli.__file__)",
+    accepts=lambda stdout: Path(stdout.strip()).is_relative_to(REPO),  # not another checkout's
+)
 
 
 def ensure_ray_python() -> Path:
     """The side venv's python: mlrun-cli of THIS checkout with its `ray` extra."""
-    venv = ray_venv_dir()
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", "import ray.job_submission, mlrun_cli; print(mlrun_cli.__file__)"]
-    if python.exists():
-        proc = subprocess.run(check, capture_output=True, text=True, check=False)
-        if proc.returncode == 0 and Path(proc.stdout.strip()).is_relative_to(REPO):
-            return python
-    shutil.rmtree(venv, ignore_errors=True)
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if uv is None:
-        raise RuntimeError("uv is needed to build the Ray side environment: pip install -e '.[test]'")
-    subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
-    subprocess.run(
-        [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(python), "-e", f"{REPO}[ray]"],
-        check=True,
-    )
-    return python
+    return RAY_VENV.python()
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +16,9 @@ import pytest
 from mlrun_cli.backends import kube_job
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
+from tests.backends.cancelling import assert_killed_by_ctrl_c, assert_sweep_killed, ctrl_c
 from tests.backends.kube_cluster import FakeCluster, registry
-from tests.conftest import MLRUN, Result
+from tests.conftest import MLRUN, Popen, Result
 from tests.docker_images import docker_project
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.docker, pytest.mark.slow]
@@ -125,24 +125,20 @@ def test_failed_pod_exit_code_is_mirrored(
 
 
 def test_ctrl_c_deletes_the_job_and_records_killed(
-    project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+    project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path, popen: Popen
 ) -> None:
     project = docker_project(project_factory, "echo started; sleep 300")
-    proc = subprocess.Popen(
+    proc = popen(
         [*MLRUN, "run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"]],
         env={**os.environ, **kube_env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "started\n"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    ctrl_c(proc, timeout=60, after_line="started\n")
     [summary] = FileStore(isolated / "mlruns").search_runs(None, 5)
     record = FileStore(isolated / "mlruns").get_run(summary.run_id)
-    assert record.status is RunStatus.KILLED
+    assert_killed_by_ctrl_c(record)
     assert cluster.job(record.tags["mlrun.kubernetes.job_id"], "mlflow") is None  # deleted
 
 
@@ -291,12 +287,12 @@ def test_a_sweep_is_one_indexed_job_each_pod_recording_its_own_child_run(
 
 
 def test_ctrl_c_on_a_sweep_deletes_its_indexed_job_and_every_child_ends_killed(
-    project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+    project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path, popen: Popen
 ) -> None:
     """One pod at a time: point 0 runs, points 1 and 2 wait in the Job; Ctrl-C ends all three."""
     project = docker_project(project_factory, "echo started {text}; sleep 300")
     before = set(cluster.logs)
-    proc = subprocess.Popen(
+    proc = popen(
         [*MLRUN, "run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], "-S", "text=a,b,c",
          "--max-parallel", "1", "--json"],
         env={**os.environ, **kube_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -306,14 +302,8 @@ def test_ctrl_c_on_a_sweep_deletes_its_indexed_job_and_every_child_ends_killed(
         v.startswith(b"started") for k, v in list(cluster.logs.items()) if k not in before
     ):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    sweep = json.loads(out)
-    store = FileStore(isolated / "mlruns")
-    children = [store.get_run(c["run_id"]) for c in sweep["children"]]
-    assert len(children) == 3 and all(c.status is RunStatus.KILLED for c in children), err
-    assert store.get_run(sweep["parent_run_id"]).status is RunStatus.KILLED
+    out, _ = ctrl_c(proc, timeout=120)
+    children = assert_sweep_killed(FileStore(isolated / "mlruns"), json.loads(out), points=3)
     [job] = {c.tags["mlrun.kubernetes.job_id"] for c in children}
     assert cluster.job(job, "mlflow") is None  # the whole Job deleted
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 import urllib.request
@@ -20,10 +19,12 @@ import pytest
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import EXAMPLES, Result
-from tests.envs.conftest import envs_dir, offline, wheelhouse  # noqa: F401 - fixtures
+from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
+from tests.conftest import EXAMPLES, Popen, Result, run_captured
+from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
 from tests.mlflow_env import on_path, read_run
 from tests.ray_cluster import RayHead, ensure_ray_python, jobs, start_head, stop_head
+from tests.sweep_marks import marked, max_running
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -64,16 +65,8 @@ def on_ray(ray_python: Path, ray_head: RayHead, isolated: Path) -> Mlrun:
     """`mlrun ARGS -b ray -c '{"address": ...}'` from the Ray venv, in the test's folder."""
 
     def call(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> Result:
-        proc = subprocess.run(
-            [str(ray_python), "-m", "mlrun_cli", *args],
-            cwd=isolated,
-            env={**os.environ, "RAY_ADDRESS": ray_head.address, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        env = {**os.environ, "RAY_ADDRESS": ray_head.address, **(env or {})}
+        return run_captured([str(ray_python), "-m", "mlrun_cli", *args], isolated, env, timeout)
 
     return call
 
@@ -193,17 +186,9 @@ def test_a_uv_env_built_by_mlrun_is_the_jobs_env(
     offline: dict[str, str],  # noqa: F811
     envs_dir: Path,  # noqa: F811
 ) -> None:
-    project = project_factory(
-        {
-            "MLproject": "python_env: python_env.yaml\nentry_points:\n  main:\n    command: "
-            "\"python -c 'import sys, mlrun_demo_a; print(sys.prefix, mlrun_demo_a.__version__)'\"\n",
-            "python_env.yaml": 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n',
-        }
-    )
+    project = python_project(project_factory, 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n')
     result = on_ray("run", str(project), "-b", "ray", "--env-manager", "uv", env=offline)
-    assert result.returncode == 0, result.stderr
-    [env_dir] = [p for p in envs_dir.iterdir() if p.name.startswith("uv-") and p.is_dir()]
-    assert result.stdout == f"{env_dir} 2.0\n"
+    assert_ran_in_the_uv_env(result, envs_dir, "3.11", "2.0")
 
 
 def test_detach_then_runs_wait_settles_the_run(
@@ -224,13 +209,17 @@ def test_detach_then_runs_wait_settles_the_run(
 
 
 def test_runs_cancel_and_ctrl_c_leave_no_ray_job_running(
-    on_ray: Mlrun, project_factory: Factory, isolated: Path, ray_head: RayHead, ray_python: Path
+    on_ray: Mlrun,
+    project_factory: Factory,
+    isolated: Path,
+    ray_head: RayHead,
+    ray_python: Path,
+    popen: Popen,
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
     pids = isolated / "pids.txt"
-    submitted = on_ray(
-        RUN[0], str(project), *RUN[1:], "-e", "sleepy", "-P", f"pids={pids}", "--detach", "--json"
-    )
+    sleepy = ("-e", "sleepy", "-P", f"pids={pids}")
+    submitted = on_ray(RUN[0], str(project), *RUN[1:], *sleepy, "--detach", "--json")
     assert submitted.returncode == 0, submitted.stderr
     detached = json.loads(submitted.stdout)
     # Cancel a command that runs: one still PENDING is stopped before it starts (and records no pid).
@@ -239,39 +228,20 @@ def test_runs_cancel_and_ctrl_c_leave_no_ray_job_running(
         time.sleep(0.2)
     assert pids.exists() and pids.read_text().strip(), "the detached job never started"
     cancelled = on_ray("runs", "cancel", detached["run_id"])
-    assert cancelled.returncode == 0 and "KILLED (exit code 143)" in cancelled.stderr, cancelled.stderr
-    assert _store(isolated).get_run(detached["run_id"]).status is RunStatus.KILLED
+    assert_cancelled(cancelled, _store(isolated).get_run(detached["run_id"]))
 
-    proc = subprocess.Popen(
-        [
-            str(ray_python),
-            "-m",
-            "mlrun_cli",
-            *RUN[:1],
-            str(project),
-            *RUN[1:],
-            "-e",
-            "sleepy",
-            "-P",
-            f"pids={pids}",
-        ],
+    proc = popen(
+        [str(ray_python), "-m", "mlrun_cli", RUN[0], str(project), *RUN[1:], *sleepy],
         cwd=isolated,
         env={**os.environ, "RAY_ADDRESS": ray_head.address},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "sleeping\n"  # the job runs, and its output streams
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=90)
-    assert proc.returncode == 130, err
+    out, _ = ctrl_c(proc, timeout=90, after_line="sleeping\n")
     assert "got TERM" in out  # stop_job sent the command SIGTERM
     [attached] = [r for r in _store(isolated).search_runs(None, 5) if r.run_id != detached["run_id"]]
-    record = _store(isolated).get_run(attached.run_id)
-    assert (
-        record.status is RunStatus.KILLED and record.tags["mlrun.error"] == "cancelled by mlrun on signal 2"
-    )
+    assert_killed_by_ctrl_c(_store(isolated).get_run(attached.run_id))
     states = jobs(ray_head)
     assert states[f"mlrun-{detached['run_id']}"] == "STOPPED"
     assert states[f"mlrun-{attached.run_id}"] == "STOPPED"
@@ -288,8 +258,7 @@ def test_a_3_point_sweep_is_one_job_per_point_within_max_parallel(
     on_ray: Mlrun, project_factory: Factory, isolated: Path, tmp_path: Path, ray_head: RayHead
 ) -> None:
     marks = tmp_path / "marks.txt"
-    command = f"echo start $(date +%s.%N) >> {marks}; echo point a={{a}}; sleep 2"
-    command += f"; echo end $(date +%s.%N) >> {marks}"
+    command = marked("echo point a={a}; sleep 2", marks)
     mlproject = "entry_points:\n  main:\n    parameters: {a: {type: int}}\n"
     project = project_factory({"MLproject": f'{mlproject}    command: "{command}"\n'})
     result = on_ray(
@@ -304,14 +273,7 @@ def test_a_3_point_sweep_is_one_job_per_point_within_max_parallel(
     assert len(job_ids) == 3 and all(jobs(ray_head)[j] == "SUCCEEDED" for j in job_ids)
     for child in children:
         assert _console(isolated, child.run_id) == f"point a={child.params['a']}\n"
-    events = sorted(
-        (float(line.split()[1]), line.split()[0] == "start") for line in marks.read_text().splitlines()
-    )
-    running = peak = 0
-    for _, start in events:
-        running += 1 if start else -1
-        peak = max(peak, running)
-    assert peak == 2  # two at once, never three
+    assert max_running(marks) == 2  # two at once, never three
 
 
 def test_unreachable_cluster_is_exit_75_and_bad_input_exit_2_before_any_run(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +20,7 @@ import pytest
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import Result
+from tests.conftest import Result, run_captured
 from tests.ray_cluster import ensure_ray_python
 from tests.runs.test_secrets import CANARY, PROJECT, assert_nowhere
 
@@ -93,16 +92,8 @@ def dashboard(request: pytest.FixtureRequest) -> Iterator[Dashboard]:
 
 
 def _mlrun(isolated: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    proc = subprocess.run(
-        [str(ensure_ray_python()), "-m", "mlrun_cli", *args],
-        cwd=isolated,
-        env={**os.environ, "RAY_ADDRESS": "", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    env = {**os.environ, "RAY_ADDRESS": "", **(env or {})}
+    return run_captured([str(ensure_ray_python()), "-m", "mlrun_cli", *args], isolated, env, timeout=120)
 
 
 @pytest.mark.parametrize("dashboard", ["500", "hold"], indirect=True)

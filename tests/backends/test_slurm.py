@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,9 +18,10 @@ import pytest
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
+from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
 from tests.backends.conftest import scontrol_state
-from tests.conftest import MLRUN, Result
-from tests.envs.conftest import envs_dir, offline, wheelhouse  # noqa: F401 - fixtures
+from tests.conftest import MLRUN, Popen, Result
+from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
 from tests.mlflow_env import on_path, read_run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -136,40 +136,27 @@ def test_uv_env_is_built_under_mlrun_home_and_activated_by_the_job(
     offline: dict[str, str],  # noqa: F811
     envs_dir: Path,  # noqa: F811
 ) -> None:
-    project = project_factory(
-        {
-            "MLproject": "python_env: python_env.yaml\nentry_points:\n  main:\n    command: "
-            "\"python -c 'import sys, mlrun_demo_a; print(sys.prefix, mlrun_demo_a.__version__)'\"\n",
-            "python_env.yaml": 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n',
-        }
-    )
+    project = python_project(project_factory, 'python: "3.11"\ndependencies: [mlrun-demo-a==2.0]\n')
     result = mlrun("run", str(project), "-b", "slurm", "--env-manager", "uv", env={**offline, **slurm_env})
-    assert result.returncode == 0, result.stderr
-    [env_dir] = [p for p in envs_dir.iterdir() if p.name.startswith("uv-") and p.is_dir()]
-    assert result.stdout == f"{env_dir} 2.0\n"
+    assert_ran_in_the_uv_env(result, envs_dir, "3.11", "2.0")
 
 
 def test_ctrl_c_cancels_the_job_and_records_killed(
-    project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path, isolated: Path
+    project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path, isolated: Path, popen: Popen
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
-    proc = subprocess.Popen(
+    proc = popen(
         [*MLRUN, "run", str(project), "-e", "sleepy", *ON_SLURM],
         env={**os.environ, **slurm_env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "sleeping\n"  # the job runs, and its output streams
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=90)
-    assert proc.returncode == 130, err
+    out, _ = ctrl_c(proc, timeout=90, after_line="sleeping\n")
     assert "got TERM" in out  # scancel sent the job SIGTERM
     [summary] = _store(isolated).search_runs(None, 5)
     record = _store(isolated).get_run(summary.run_id)
-    assert record.status is RunStatus.KILLED
-    assert record.tags["mlrun.error"] == "cancelled by mlrun on signal 2"
+    assert_killed_by_ctrl_c(record)
     assert scontrol_state(slurm_bin, record.tags["mlrun.slurm.job_id"]) == "CANCELLED"
 
 
@@ -221,7 +208,7 @@ def test_detached_run_from_git_is_settled_by_runs_show_and_wait(
 
 
 def test_runs_wait_gives_up_after_its_timeout_and_runs_cancel_cancels(
-    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path
+    mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path, isolated: Path
 ) -> None:
     project = project_factory({"MLproject": PROJECT})
     submitted = mlrun("run", str(project), "-e", "sleepy", *ON_SLURM, "--detach", "--json", env=slurm_env)
@@ -231,7 +218,7 @@ def test_runs_wait_gives_up_after_its_timeout_and_runs_cancel_cancels(
     assert waited.returncode == 1 and time.monotonic() - started < 30
     assert f"has not ended after 1 s (slurm job {data['job_id']}" in waited.stderr
     cancelled = mlrun("runs", "cancel", str(data["run_id"]), env=slurm_env)
-    assert cancelled.returncode == 0 and "KILLED (exit code 143)" in cancelled.stderr, cancelled.stderr
+    assert_cancelled(cancelled, _store(isolated).get_run(str(data["run_id"])))
     assert scontrol_state(slurm_bin, str(data["job_id"])) == "CANCELLED"
     waited = mlrun("runs", "wait", str(data["run_id"]), env=slurm_env)
     assert waited.returncode == 143 and "KILLED" in waited.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import Result
 
 
 def build_wheel(
@@ -135,3 +138,12 @@ def python_project(
             **(extra or {}),
         }
     )
+
+
+def assert_ran_in_the_uv_env(result: Result, envs_dir: Path, python: str, demo_a: str) -> None:
+    """A `python_project` run succeeded in the one uv env mlrun built (also where a cluster job
+    ran it: the env is under MLRUN_HOME, on the shared file system)."""
+    assert result.returncode == 0, result.stderr
+    [env_dir] = [p for p in envs_dir.iterdir() if p.name.startswith("uv-") and p.is_dir()]
+    shown = rf"{re.escape(str(env_dir))} {re.escape(python)}\.\d+ {re.escape(demo_a)}\n"  # SHOW's line
+    assert re.fullmatch(shown, result.stdout), result.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import MLRUN, Result
+from tests.conftest import MLRUN, Popen, Result
 from tests.envs.conftest import python_project
 
 Mlrun = Callable[..., Result]
@@ -189,14 +189,14 @@ def test_half_built_or_broken_envs_are_rebuilt_with_a_reason(
 
 @pytest.mark.slow
 def test_eight_parallel_runs_build_the_new_env_exactly_once(
-    project_factory: Factory, offline: dict[str, str], envs_dir: Path, isolated: Path
+    project_factory: Factory, offline: dict[str, str], envs_dir: Path, isolated: Path, popen: Popen
 ) -> None:
     import os
 
     project = python_project(project_factory, f'python: "{PY}"\ndependencies: [mlrun-demo-b]\n')
     env = {**os.environ, **offline}
     procs = [
-        subprocess.Popen(
+        popen(
             [*MLRUN, "run", str(project)],
             env=env,
             stdout=subprocess.PIPE,

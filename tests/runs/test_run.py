@@ -15,7 +15,7 @@ import pytest
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import MLRUN, Result
+from tests.conftest import MLRUN, Popen, Result
 
 Mlrun = Callable[..., Result]
 ProjectFactory = Callable[[dict[str, str]], Path]
@@ -119,24 +119,24 @@ def test_command_killed_by_a_signal_exits_128_plus_n(
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_stops_the_whole_process_group_and_records_killed(
-    signum: int, code: int, project_factory: ProjectFactory, isolated: Path
+    signum: int, code: int, project_factory: ProjectFactory, isolated: Path, popen: Popen
 ) -> None:
     pid_file = isolated / "grandchild.pid"
     command = f"sleep 300 & echo $! > {pid_file}; echo ready; wait"
     project = _project(project_factory, command)
-    with subprocess.Popen(
+    proc = popen(
         [*MLRUN, "run", str(project), "--env-manager", "local"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "MLRUN_KILL_GRACE_SECONDS": "3"},
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "ready\n"  # streamed live, while the command runs
-        assert proc.poll() is None
-        grandchild = int(pid_file.read_text())
-        proc.send_signal(signum)
-        assert proc.wait(timeout=30) == code
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"  # streamed live, while the command runs
+    assert proc.poll() is None
+    grandchild = int(pid_file.read_text())
+    proc.send_signal(signum)
+    assert proc.wait(timeout=30) == code
     [run] = _runs(isolated)
     assert run.status is RunStatus.KILLED
     assert run.tags["mlrun.error"] == f"stopped by signal {int(signum)}"
@@ -148,20 +148,20 @@ def test_signal_stops_the_whole_process_group_and_records_killed(
 
 
 def test_command_ignoring_sigterm_is_killed_after_the_grace_period(
-    project_factory: ProjectFactory, isolated: Path
+    project_factory: ProjectFactory, isolated: Path, popen: Popen
 ) -> None:
     project = _project(project_factory, "trap '' TERM; echo ready; while true; do sleep 0.1; done")
-    with subprocess.Popen(
+    proc = popen(
         [*MLRUN, "run", str(project), "--env-manager", "local"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "MLRUN_KILL_GRACE_SECONDS": "1"},
-    ) as proc:
-        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 143
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
     assert time.monotonic() - started < 10
     assert _runs(isolated)[0].status is RunStatus.KILLED
 
@@ -305,11 +305,11 @@ def test_runs_list_and_show(mlrun: Mlrun, project_factory: ProjectFactory) -> No
 
 @pytest.mark.slow
 def test_twenty_runs_at_once_in_one_store_all_complete(
-    project_factory: ProjectFactory, isolated: Path
+    project_factory: ProjectFactory, isolated: Path, popen: Popen
 ) -> None:
     project = _project(project_factory, "echo {i}", "{i: int}")
     procs = [
-        subprocess.Popen(
+        popen(
             [
                 *MLRUN,
                 "run",

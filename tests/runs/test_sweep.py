@@ -16,7 +16,8 @@ import yaml
 
 from mlrun_cli.tracking.base import RunRecord, RunStatus
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import MLRUN, Result
+from tests.conftest import MLRUN, Popen, Result
+from tests.sweep_marks import max_running
 
 Mlrun = Callable[..., Result]
 ProjectFactory = Callable[[dict[str, str]], Path]
@@ -56,8 +57,16 @@ def project(project_factory: ProjectFactory) -> Path:
     return project_factory({"MLproject": MLPROJECT, "train.py": TRAIN})
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {"MARKS": str(tmp_path / "marks.txt")}
+@pytest.fixture
+def marks(tmp_path: Path) -> Path:
+    return tmp_path / "marks.txt"
+
+
+@pytest.fixture
+def sweep(mlrun: Mlrun, project: Path, marks: Path) -> Mlrun:
+    """`mlrun run PROJECT --env-manager local ARGS`, its points marking into `marks`."""
+    env = {"MARKS": str(marks)}
+    return lambda *args: mlrun("run", str(project), "--env-manager", "local", *args, env=env)
 
 
 def _runs(store: Path) -> list[RunRecord]:
@@ -69,18 +78,6 @@ def _split(runs: list[RunRecord]) -> tuple[list[RunRecord], list[RunRecord]]:
     parents = [r for r in runs if "mlrun.sweep" in r.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.tags]
     return parents, children
-
-
-def _max_running(marks: Path) -> int:
-    events = []
-    for line in marks.read_text().splitlines():
-        kind, when, *_ = line.split()
-        events.append((float(when), 0 if kind == "end" else 1))
-    running = peak = 0
-    for _, start in sorted(events):
-        running += 1 if start else -1
-        peak = max(peak, running)
-    return peak
 
 
 def _delete(store: Path, run: RunRecord) -> None:
@@ -95,11 +92,11 @@ SWEEP = ("-S", "a=0.5,1,2", "-S", "b=range(1,3)")
 
 
 def test_grid_runs_children_under_one_parent_then_needed_resumes(
-    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
+    sweep: Mlrun, isolated: Path, marks: Path
 ) -> None:
     store = isolated / "mlruns"
-    args = ("run", str(project), "--env-manager", "local", *SWEEP, "--experiment-name", "grid")
-    result = mlrun(*args, "--max-parallel", "2", "--objective", "loss:max", "--json", env=_env(tmp_path))
+    args = (*SWEEP, "--experiment-name", "grid")
+    result = sweep(*args, "--max-parallel", "2", "--objective", "loss:max", "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     parents, children = _split(_runs(store))
@@ -117,13 +114,13 @@ def test_grid_runs_children_under_one_parent_then_needed_resumes(
     assert [(p["point"]["a"], p["point"]["b"]) for p in out["children"]][:3] == [
         ("0.5", "1"), ("0.5", "2"), ("1", "1"),
     ]  # fmt: skip
-    assert _max_running(tmp_path / "marks.txt") == 2
+    assert max_running(marks) == 2
     best = next(c for c in children if (c.params["a"], c.params["b"]) == ("2", "2"))
     assert parent.tags["mlrun.sweep.best_run_id"] == best.run_id
     assert out["best"]["objective"] == 4.0
 
     # Again with --needed: nothing runs, no child is created.
-    again = mlrun(*args, "--needed", "--json", env=_env(tmp_path))
+    again = sweep(*args, "--needed", "--json")
     assert again.returncode == 0, again.stderr
     parents, children_after = _split(_runs(store))
     assert len(children_after) == 6 and len(parents) == 2
@@ -135,7 +132,7 @@ def test_grid_runs_children_under_one_parent_then_needed_resumes(
     gone = [children[0], children[3]]
     for run in gone:
         _delete(store, run)
-    third = mlrun(*args, "--needed", env=_env(tmp_path))
+    third = sweep(*args, "--needed")
     assert third.returncode == 0, third.stderr
     _, children_now = _split(_runs(store))
     new = [c for c in children_now if c.run_id not in {r.run_id for r in children_after}]
@@ -146,35 +143,34 @@ def test_grid_runs_children_under_one_parent_then_needed_resumes(
 
 
 def test_bad_point_is_exit_2_naming_it_and_nothing_is_created(
-    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
+    sweep: Mlrun, isolated: Path, marks: Path
 ) -> None:
     # Point 0 is bad too: every bad point is reported, not only the first.
-    result = mlrun("run", str(project), "--env-manager", "local", "-S", "a=x,1,y", "-S", "b=1,2",
-                   env=_env(tmp_path))  # fmt: skip
+    result = sweep("-S", "a=x,1,y", "-S", "b=1,2")
     assert result.returncode == 2
     for bad in ("point 0 (a=x b=1)", "point 1 (a=x b=2)", "point 4 (a=y b=1)", "point 5 (a=y b=2)"):
         assert bad in result.stderr, result.stderr
     assert "point 2 " not in result.stderr and "point 3 " not in result.stderr
-    as_json = mlrun("run", str(project), "--json", "-S", "a=x,1,y", "-S", "b=1,2", env=_env(tmp_path))
+    as_json = sweep("--json", "-S", "a=x,1,y", "-S", "b=1,2")
     assert as_json.returncode == 2, as_json.stderr
     assert [d.split(" (")[0] for d in json.loads(as_json.stdout)["details"]] == [
         "point 0", "point 1", "point 4", "point 5"
     ]  # fmt: skip
-    assert not (tmp_path / "marks.txt").exists()
+    assert not marks.exists()
     assert not (isolated / "mlruns").exists() or _runs(isolated / "mlruns") == []
-    for bad in (["-S", "a=uniform(0,1)"], ["-S", "a=range(1)"], ["-S", "a=1", "-P", "a=2"]):
-        refused = mlrun("run", str(project), "--env-manager", "local", *bad, env=_env(tmp_path))
+    for args in (["-S", "a=uniform(0,1)"], ["-S", "a=range(1)"], ["-S", "a=1", "-P", "a=2"]):
+        refused = sweep(*args)
         assert refused.returncode == 2, refused.stderr
 
 
-def test_dry_run_lists_the_points_and_random_is_seeded(mlrun: Mlrun, project: Path, tmp_path: Path) -> None:
-    listed = mlrun("run", str(project), "--env-manager", "local", *SWEEP, "--dry-run", "--json")
+def test_dry_run_lists_the_points_and_random_is_seeded(mlrun: Mlrun, sweep: Mlrun, tmp_path: Path) -> None:
+    listed = sweep(*SWEEP, "--dry-run", "--json")
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)["points"]) == 6
     picks = [
         json.loads(
-            mlrun("run", str(project), "-S", "a=loguniform(0.001,1)", "-S", "b=1,2,3", "--random", "4",
-                  "--seed", "7", "--dry-run", "--json").stdout
+            sweep("-S", "a=loguniform(0.001,1)", "-S", "b=1,2,3", "--random", "4", "--seed", "7",
+                  "--dry-run", "--json").stdout
         )["sweep"]["points"]
         for _ in range(2)
     ]  # fmt: skip
@@ -182,7 +178,7 @@ def test_dry_run_lists_the_points_and_random_is_seeded(mlrun: Mlrun, project: Pa
     assert all(0.001 <= float(p["a"]) <= 1 for p in picks[0])
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text("parameters:\n  a: [0.5, 1]\n  b: 'range(1,4)'\nmax_parallel: 3\n")
-    from_file = mlrun("run", str(project), "--sweep-file", str(sweep_file), "--dry-run", "--json")
+    from_file = sweep("--sweep-file", str(sweep_file), "--dry-run", "--json")
     assert from_file.returncode == 0, from_file.stderr
     assert len(json.loads(from_file.stdout)["points"]) == 6
     schema = mlrun("schema", "sweep")
@@ -191,11 +187,8 @@ def test_dry_run_lists_the_points_and_random_is_seeded(mlrun: Mlrun, project: Pa
     )
 
 
-def test_failed_points_are_listed_and_exit_1(
-    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
-) -> None:
-    result = mlrun("run", str(project), "--env-manager", "local", "-S", "b=1,99", "-P", "pause=0",
-                   env=_env(tmp_path))  # fmt: skip
+def test_failed_points_are_listed_and_exit_1(sweep: Mlrun, isolated: Path) -> None:
+    result = sweep("-S", "b=1,99", "-P", "pause=0")
     assert result.returncode == 1, result.stderr
     assert "point 1 b=99: FAILED" in result.stderr
     parents, children = _split(_runs(isolated / "mlruns"))
@@ -205,14 +198,14 @@ def test_failed_points_are_listed_and_exit_1(
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_cancels_the_sweep_and_every_unfinished_child_is_killed(
-    project: Path, isolated: Path, tmp_path: Path, signum: int
+    project: Path, isolated: Path, marks: Path, signum: int, popen: Popen
 ) -> None:
     """One point at a time: the first is running, three never started; all four end KILLED."""
-    marks = tmp_path / "marks.txt"
-    proc = subprocess.Popen(
+    proc = popen(
         [*MLRUN, "run", str(project), "--env-manager", "local", "-S", "b=1,2,3,4", "-P", "pause=60",
          "--max-parallel", "1"],
-        cwd=isolated, env={**os.environ, **_env(tmp_path)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=isolated, env={**os.environ, "MARKS": str(marks)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not marks.exists():
@@ -220,13 +213,13 @@ def test_a_signal_cancels_the_sweep_and_every_unfinished_child_is_killed(
     time.sleep(0.3)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signum, err.decode()
+    assert proc.returncode == 128 + signum, err
     parents, children = _split(_runs(isolated / "mlruns"))
     assert parents[0].status is RunStatus.KILLED
     assert sorted(int(c.tags["mlrun.sweep.point"]) for c in children) == [0, 1, 2, 3], [
         (c.tags.get("mlflow.runName"), c.tags.get("mlrun.error"), c.status.name) for c in children
     ]
-    assert all(c.status is RunStatus.KILLED for c in children), err.decode()
+    assert all(c.status is RunStatus.KILLED for c in children), err
     never = [c for c in children if c.tags["mlrun.sweep.point"] != "0"]
     assert all("before this point started" in c.tags["mlrun.error"] and c.params["b"] for c in never)
     assert all(c.tags["mlflow.parentRunId"] == parents[0].run_id for c in children)
@@ -234,9 +227,9 @@ def test_a_signal_cancels_the_sweep_and_every_unfinished_child_is_killed(
 
 
 def test_detach_is_refused_for_a_backend_whose_jobs_do_not_outlive_mlrun(
-    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path
+    sweep: Mlrun, isolated: Path, marks: Path
 ) -> None:
-    result = mlrun("run", str(project), "--env-manager", "local", *SWEEP, "--detach", env=_env(tmp_path))
+    result = sweep(*SWEEP, "--detach")
     assert result.returncode == 2
     assert "--detach needs a backend that queues jobs" in result.stderr and "'local'" in result.stderr
-    assert not (tmp_path / "marks.txt").exists() and not (isolated / "mlruns").exists()
+    assert not marks.exists() and not (isolated / "mlruns").exists()

@@ -18,7 +18,7 @@ import pytest
 
 from mlrun_cli.sources.git_urls import clean_url, parse_git_uri, redact
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import MLRUN, Result
+from tests.conftest import MLRUN, Popen, Result
 from tests.git_daemon import start_git_daemon
 
 Mlrun = Callable[..., Result]
@@ -210,12 +210,12 @@ def test_submodules_are_initialised_at_the_chosen_commit(mlrun: Mlrun, tmp_path:
 
 
 def test_parallel_runs_of_two_versions_do_not_collide(
-    repos: dict[str, object], daemon: tuple[str, subprocess.Popen[bytes]], isolated: Path
+    repos: dict[str, object], daemon: tuple[str, subprocess.Popen[bytes]], isolated: Path, popen: Popen
 ) -> None:
     env = {**os.environ}
     procs = {
         version: [
-            subprocess.Popen(
+            popen(
                 [*MLRUN, "run", f"{daemon[0]}#sub.dir", "-v", version, "--env-manager", "local"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -18,7 +18,7 @@ from mlrun_cli import tags
 from mlrun_cli.tracking.base import RunQuery, RunStatus, ViewType
 from mlrun_cli.tracking.file_store import FileStore
 from mlrun_cli.tracking.search import run_query
-from tests.conftest import Result
+from tests.conftest import Popen, Result
 
 
 def _store(root: Path, count: int, start: int = 1000) -> tuple[FileStore, list[str]]:
@@ -128,12 +128,10 @@ print(len(run_query(store, RunQuery(max_results=1000))))
 """
 
 
-def test_several_processes_list_while_runs_are_added(isolated: Path) -> None:
+def test_several_processes_list_while_runs_are_added(isolated: Path, popen: Popen) -> None:
     store, _ = _store(isolated / "mlruns", 10)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", LIST, str(store.root)], stdout=subprocess.PIPE, text=True)
-        for _ in range(3)
-    ]
+    argv = [sys.executable, "-c", LIST, str(store.root)]
+    procs = [popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(3)]
     for i in range(20):  # a writer at the same time
         run = store.create_run("0", f"n{i}", "me", 9000 + i, {})
         store.log_batch(run.run_id, {"alpha": "0"}, {})

@@ -53,7 +53,8 @@ def start_server(
             env=env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    # Its schema migrations alone took 19 s on a loaded 2-core machine: a deadline, not a wait.
+    deadline = time.monotonic() + 240
     probe = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)"
     while time.monotonic() < deadline:
         if prefix:

@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,6 +157,21 @@ def test_detach_then_runs_wait(
     assert "done late" in waited.stdout and time.monotonic() - started < 60
 
 
+def _run_with_secret(
+    mlrun: Mlrun, project: Path, env: dict[str, str], cluster: FakeCluster, name: str, secret: str
+) -> tuple[Result, dict[str, Any]]:
+    """Run on the cluster; `name` must reach the pod from the Job's Secret, and `secret`
+    appear nowhere in the Job's spec. The run's result and the Job's container."""
+    result = mlrun("run", str(project), "-b", "kubernetes", "-c", env["KUBE_CONFIG"], "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)["job_id"]
+    container: dict[str, Any] = cluster.seen[f"mlflow/{job}"]["spec"]["template"]["spec"]["containers"][0]
+    [entry] = [e for e in container["env"] if e["name"] == name]
+    assert entry["valueFrom"] == {"secretKeyRef": {"name": f"{job}-env", "key": name}}
+    assert secret not in json.dumps(cluster.seen[f"mlflow/{job}"])
+    return result, container
+
+
 def test_secrets_go_into_a_secret_not_the_job(
     mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster
 ) -> None:
@@ -164,13 +180,7 @@ def test_secrets_go_into_a_secret_not_the_job(
         project_factory, 'echo "pw=$DB_PASSWORD"', extra="  environment: [DB_PASSWORD]\n"
     )
     env = {**kube_env, "DB_PASSWORD": "s3cr3t", "KUBE_MLFLOW_TRACKING_URI": "http://mlflow.team.svc:5000"}
-    result = mlrun("run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    job = json.loads(result.stdout)["job_id"]
-    container = cluster.seen[f"mlflow/{job}"]["spec"]["template"]["spec"]["containers"][0]
-    [entry] = [e for e in container["env"] if e["name"] == "DB_PASSWORD"]
-    assert entry["valueFrom"] == {"secretKeyRef": {"name": f"{job}-env", "key": "DB_PASSWORD"}}
-    assert "s3cr3t" not in json.dumps(cluster.seen[f"mlflow/{job}"])
+    result, container = _run_with_secret(mlrun, project, env, cluster, "DB_PASSWORD", "s3cr3t")
     assert "pw=s3cr3t" in result.stderr  # the fake kubelet resolved it as a kubelet does
     # As in MLflow: the address the pods reach the tracking server at, and no warning then.
     assert {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.team.svc:5000"} in container["env"]
@@ -184,13 +194,7 @@ def test_a_tracking_uri_with_credentials_goes_into_the_secret(
     project = docker_project(project_factory, 'echo "uri=$MLFLOW_TRACKING_URI"')
     uri = "http://alice:pa55w0rd@mlflow.team.svc:5000"
     env = {**kube_env, "KUBE_MLFLOW_TRACKING_URI": uri}
-    result = mlrun("run", str(project), "-b", "kubernetes", "-c", kube_env["KUBE_CONFIG"], "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    job = json.loads(result.stdout)["job_id"]
-    container = cluster.seen[f"mlflow/{job}"]["spec"]["template"]["spec"]["containers"][0]
-    [entry] = [e for e in container["env"] if e["name"] == "MLFLOW_TRACKING_URI"]
-    assert entry["valueFrom"] == {"secretKeyRef": {"name": f"{job}-env", "key": "MLFLOW_TRACKING_URI"}}
-    assert "pa55w0rd" not in json.dumps(cluster.seen[f"mlflow/{job}"])
+    result, _ = _run_with_secret(mlrun, project, env, cluster, "MLFLOW_TRACKING_URI", "pa55w0rd")
     assert f"uri={uri}" in result.stderr  # the pod got it, through the Secret
 
 

@@ -78,10 +78,10 @@ def _kept(relative: str) -> bool:
 def _hash_files(directory: Path, relatives: Iterable[str], digest: hashlib._Hash) -> None:
     for relative in sorted(r for r in relatives if r and not r.endswith("/") and _kept(r)):
         path = directory / relative
-        digest.update(relative.encode() + b"\0")
+        digest.update(os.fsencode(relative) + b"\0")  # a name that is not UTF-8 is still a name
         try:
             if path.is_symlink():
-                digest.update(b"link:" + os.readlink(path).encode())
+                digest.update(b"link:" + os.fsencode(os.readlink(path)))
             elif not path.exists():
                 digest.update(b"deleted")
             elif path.is_file():

@@ -231,7 +231,7 @@ def _result(
 def _log_provenance(recorder: Recorder, plan: RunPlan, artifacts: Mapping[str, Path], scratch: Path) -> None:
     """What the run was made from, saved before it starts: the uncommitted diff, env lock files."""
     if plan.source.diff is not None:
-        (scratch / "git.diff").write_text(plan.source.diff)
+        (scratch / "git.diff").write_bytes(plan.source.diff.encode("utf-8", "surrogateescape"))
         recorder.log_artifact(scratch / "git.diff", ARTIFACT_DIR)
     for name, path in artifacts.items():
         if path.is_file():

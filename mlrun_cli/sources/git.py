@@ -130,7 +130,10 @@ def run_git(
             cwd=cwd,
             env=git_env(credentials),
             capture_output=True,
-            text=True,
+            # Paths and diffs are bytes to git: decoded as Python decodes file names, so a
+            # Latin-1 file in a diff or a name that is not UTF-8 round-trips instead of raising.
+            encoding="utf-8",
+            errors="surrogateescape",
             timeout=timeout_s() if network else None,
             check=False,
         )

@@ -142,6 +142,14 @@ def test_a_dirty_work_tree_costs_four_git_processes(
     assert len(calls.read_text().splitlines()) == 3, calls.read_text()  # clean: no diff
 
 
+def test_a_file_name_that_is_not_utf8_is_fingerprinted(mlrun: Mlrun, project_factory: ProjectFactory) -> None:
+    project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT})
+    before = _source_input(project, mlrun)
+    (project / os.fsdecode(b"donn\xe9es.csv")).write_bytes(b"1\n")  # Latin-1, as old projects have
+    after = _source_input(project, mlrun)
+    assert after.startswith("files:") and after != before
+
+
 def test_env_requirements_are_part_of_the_fingerprint(mlrun: Mlrun, project_factory: ProjectFactory) -> None:
     project = project_factory(
         {

@@ -193,6 +193,24 @@ def test_local_work_tree_records_commit_dirty_flag_and_diff(
     assert "+edited" in diff and "# untracked: sub.dir/new.txt" in diff
 
 
+def test_a_work_tree_with_bytes_that_are_not_utf8_runs_and_keeps_them(
+    mlrun: Mlrun, tmp_path: Path, isolated: Path
+) -> None:
+    """A Latin-1 file in the diff and a file name that is not UTF-8 (both ordinary on old
+    projects): the run is recorded, and git.diff holds git's own bytes, not a decoding of them."""
+    work = tmp_path / "latin"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    _commit(work, {"MLproject": MLPROJECT, "version.txt": "v\n", "notes.txt": "caf\xe9\n"}, "one")
+    (work / "notes.txt").write_bytes(b"caf\xe9 cr\xe8me\n")
+    (work / os.fsdecode(b"caf\xe9.csv")).write_bytes(b"1,2\n")
+    dirty = _record(isolated, _run(mlrun, str(work)))
+    assert dirty.tags["mlrun.git.dirty"] == "true"
+    diff = (Path(dirty.artifact_uri.removeprefix("file://")) / "mlrun" / "git.diff").read_bytes()
+    assert b"+caf\xe9 cr\xe8me" in diff and b"# untracked: caf\xe9.csv" in diff
+    assert "+changes:" in json.loads(dirty.tags["mlrun.fingerprint.inputs"])["source"]
+
+
 def test_submodules_are_initialised_at_the_chosen_commit(mlrun: Mlrun, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()

@@ -54,9 +54,31 @@ def _main(prog_name: str) -> None:
 
         completers.register()
     try:
+        undecodable = next((a for a in sys.argv[1:] if _has_undecodable_bytes(a)), None)
+        if undecodable is not None:
+            _refuse(undecodable)
         cli(prog_name=prog_name, complete_var=asked or complete_var(prog_name))
     except SystemExit as done:
         _leave(done)
+
+
+def _has_undecodable_bytes(arg: str) -> bool:
+    """Python hands argv bytes that are not UTF-8 over as lone surrogates (U+DC80..U+DCFF)."""
+    return any("\udc80" <= char <= "\udcff" for char in arg)
+
+
+def _refuse(arg: str) -> NoReturn:
+    """Exit 2 before anything runs: every name, path and value mlrun records is text in MLflow's
+    stores, and a value that is not would fail half-way through a run."""
+    from mlrun_cli.cli.error_handler import error_handler
+    from mlrun_cli.errors import UsageError
+
+    shown = os.fsencode(arg).decode("utf-8", "replace")
+    with error_handler(as_json="--json" in sys.argv):
+        raise UsageError(
+            f"an argument is not UTF-8 text: {shown}",
+            hint="names, paths and values are recorded as text; give them in UTF-8",
+        )
 
 
 def _leave(done: SystemExit) -> NoReturn:

@@ -46,6 +46,15 @@ def split_subdirectory(uri: str) -> tuple[str, str]:
     return base, subdir
 
 
+def _is_text(name: str) -> bool:
+    """False for a file name with bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_git_repository(path: Path) -> bool:
     return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
@@ -74,6 +83,12 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     root = (cwd / local.expanduser()).absolute()
     if not root.exists():
         raise UsageError(f"no such project folder: {root}")
+    if not _is_text(str(root)):  # the stores record it as text; say so before anything runs
+        shown = os.fsencode(root).decode("utf-8", "replace")
+        raise UsageError(
+            f"the project folder's path is not UTF-8 text: {shown}",
+            hint="MLflow's stores record the project's path as text: give the folder a UTF-8 name",
+        )
     if not root.is_dir():
         raise UsageError(f"not a folder: {root}")
     # A repository asked for at a version, or a bare one, is read through git, never checked

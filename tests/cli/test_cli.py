@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -227,3 +228,24 @@ def test_a_swept_parameter_the_entry_point_does_not_declare_is_warned_about(
         assert warnings == [
             "Warning: -S seed: not a parameter of entry point 'main'; passed as --seed (as MLflow does)"
         ], swept.stderr
+
+
+def test_bytes_that_are_not_utf8_are_refused_before_anything_runs(
+    mlrun: Callable[..., Result], project_factory: Callable[[dict[str, str]], Path], tmp_path: Path
+) -> None:
+    """MLflow's stores hold text: a Latin-1 value or folder name failed half-way (exit 3)."""
+    spec = "entry_points: {main: {parameters: {x: string}, command: 'echo {x} > out.txt'}}\n"
+    project = project_factory({"MLproject": spec})
+    latin = os.fsdecode(b"caf\xe9")  # how Python hands such argv bytes over
+    refused = mlrun("run", str(project), "--env-manager", "local", "-P", f"x={latin}")
+    assert refused.returncode == 2, refused.stderr
+    assert "an argument is not UTF-8 text: x=caf\ufffd" in refused.stderr
+    as_json = mlrun("run", str(project), "--json", "-P", f"x={latin}")
+    assert as_json.returncode == 2 and json.loads(as_json.stdout)["error"] == "UsageError"
+    folder = tmp_path / os.fsdecode(b"donn\xe9es")
+    folder.mkdir()
+    (folder / "MLproject").write_text(spec)
+    inside = mlrun("run", ".", "--env-manager", "local", "-P", "x=1", cwd=folder)
+    assert inside.returncode == 2 and "path is not UTF-8 text" in inside.stderr
+    assert not (project / "out.txt").exists() and not (folder / "out.txt").exists()
+    assert not (project / "mlruns").exists() and not (folder / "mlruns").exists()

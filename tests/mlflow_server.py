@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,6 +53,7 @@ def start_server(
             stdout=subprocess.DEVNULL,
             stderr=log,
             env=env,
+            start_new_session=True,  # its uvicorn and job consumers go with it (stop_server)
         )
     url = f"http://127.0.0.1:{port}"
     # Its schema migrations alone took 19 s on a loaded 2-core machine: a deadline, not a wait.
@@ -70,15 +73,21 @@ def start_server(
                 return proc, url
         except OSError:
             time.sleep(0.2)
-    proc.kill()
-    proc.wait(timeout=10)  # reaped: a Popen dropped while its process runs is a ResourceWarning
+    _kill_group(proc)
     raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text())
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
+    """The server and every process it started: MLflow's uvicorn and huey job consumers
+    outlived a server killed alone, one CI run long."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)  # reaped: a Popen dropped while its process runs is a ResourceWarning

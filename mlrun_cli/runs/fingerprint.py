@@ -19,10 +19,9 @@ from pathlib import Path
 
 from mlrun_cli import tags
 from mlrun_cli.envs.base import EnvPlan
-from mlrun_cli.sources import ProjectSource
+from mlrun_cli.sources import WRITTEN_BY_RUNS, ProjectSource
 
-# What running a project writes into its own folder: never part of its fingerprint.
-_WRITTEN_BY_RUNS = frozenset({"mlruns", "mlartifacts", "__pycache__", ".git"})
+_NOT_HASHED = frozenset({*WRITTEN_BY_RUNS, ".git"})
 
 
 @dataclass(frozen=True)
@@ -72,11 +71,13 @@ def source_digest(source: ProjectSource) -> str:
 
 def _kept(relative: str) -> bool:
     parts = relative.split("/")
-    return not any(p in _WRITTEN_BY_RUNS for p in parts) and not relative.endswith(".pyc")
+    return not any(p in _NOT_HASHED for p in parts) and not relative.endswith(".pyc")
 
 
 def _hash_files(directory: Path, relatives: Iterable[str], digest: hashlib._Hash) -> None:
-    for relative in sorted(r for r in relatives if r and not r.endswith("/") and _kept(r)):
+    for relative in sorted({r.rstrip("/") for r in relatives} - {""}):
+        if not _kept(relative):
+            continue
         path = directory / relative
         digest.update(os.fsencode(relative) + b"\0")  # a name that is not UTF-8 is still a name
         try:
@@ -84,28 +85,25 @@ def _hash_files(directory: Path, relatives: Iterable[str], digest: hashlib._Hash
                 digest.update(b"link:" + os.fsencode(os.readlink(path)))
             elif not path.exists():
                 digest.update(b"deleted")
+            elif path.is_dir():  # an untracked folder, or a submodule at another commit or dirty
+                digest.update(b"folder:" + tree_digest(path).encode())
             elif path.is_file():
                 file_hash = hashlib.sha256()
                 with path.open("rb") as handle:
                     for block in iter(lambda: handle.read(1 << 20), b""):
                         file_hash.update(block)
-                digest.update(file_hash.digest())
+                digest.update(file_hash.digest() + (b"x" if path.stat().st_mode & 0o111 else b""))
         except OSError:
             digest.update(b"unreadable")
         digest.update(b"\0")
 
 
-def _changes_digest(directory: Path, changed: Iterable[Path]) -> str:
-    """A hash of what differs from the commit inside the project folder: the path and present
-    content (or absence) of every changed or untracked file the source's `git status` listed
-    ('' when there is none beyond what runs write, such as ./mlruns). With the commit in the
-    fingerprint, the same content means the same run."""
-    inside = []
-    for path in changed:
-        relative = os.path.relpath(path, directory)
-        if not relative.startswith(".." + os.sep) and relative != "..":
-            inside.append(Path(relative).as_posix())
-    names = [n for n in inside if _kept(n)]
+def _changes_digest(directory: Path, changed: Iterable[str]) -> str:
+    """A hash of what differs from the commit inside the project folder: the path, present
+    content and executable bit (or absence) of every entry the source's `git status` listed
+    ('' when there is none beyond what runs write). With the commit in the fingerprint, the
+    same content means the same run."""
+    names = [n for n in changed if _kept(n.rstrip("/"))]
     if not names:
         return ""
     digest = hashlib.sha256()
@@ -127,7 +125,7 @@ def tree_digest(directory: Path) -> str:
 def _walk(directory: Path) -> list[str]:
     found = []
     for root, dirs, files in os.walk(directory):
-        dirs[:] = [d for d in dirs if d not in _WRITTEN_BY_RUNS]
+        dirs[:] = [d for d in dirs if d not in _NOT_HASHED]
         found += [(Path(root) / name).relative_to(directory).as_posix() for name in files]
     return found
 

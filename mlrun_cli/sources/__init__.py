@@ -11,6 +11,10 @@ from urllib.parse import unquote, urlparse
 from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import UsageError
 
+WRITTEN_BY_RUNS = ("mlruns", "mlartifacts", "__pycache__")
+"""Folders that running a project writes into it: never a change of the project, nor a part of
+its fingerprint."""
+
 
 @dataclass
 class ProjectSource:
@@ -21,9 +25,10 @@ class ProjectSource:
     tags: dict[str, str] = field(default_factory=dict)
     diff: str | None = None
     """The uncommitted changes of a local git work tree, saved as mlrun/git.diff."""
-    changed: tuple[Path, ...] | None = None
-    """In a local git work tree: every file that differs from HEAD (modified, added, deleted,
-    renamed, or untracked and not ignored), read once by `git status` for the tags and the run's
+    changed: tuple[str, ...] | None = None
+    """In a local git work tree: what differs from HEAD inside the project folder (modified, added,
+    deleted, renamed, untracked and not ignored; an untracked folder or a submodule as one entry
+    ending in / or not), relative to it, read once by `git status` for the tags and the run's
     fingerprint alike. None where nobody asked git."""
     cleanup: Callable[[], None] | None = None
 

@@ -108,9 +108,66 @@ def test_changes_are_fingerprinted_by_content_inside_the_project_folder_only(
     assert edited.startswith(clean + "+changes:") and edited != deleted
     (project / "count.py").write_text(COUNT)  # back as committed: the same run as before
     assert _source_input(project, mlrun) == clean
-    _git(repo, "mv", "proj/count.py", "proj/renamed.py")  # a rename, staged
+    (project / "count.py").chmod(0o755)  # the executable bit alone
+    assert _source_input(project, mlrun).startswith(clean + "+changes:")
+    (project / "count.py").chmod(0o644)
+    _git(repo, "mv", "proj/count.py", "proj/renamed.py")  # a rename, staged ...
     renamed = _source_input(project, mlrun)
-    assert renamed.startswith(clean + "+changes:") and renamed not in (deleted, edited)
+    _git(repo, "mv", "proj/renamed.py", "proj/count.py")
+    (project / "renamed.py").write_text(COUNT)  # ... is not the same as a copy beside the original
+    copied = _source_input(project, mlrun)
+    assert len({renamed, copied, deleted, edited, clean}) == 5
+
+
+def test_through_a_symlink_a_change_is_still_a_change(
+    mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    """The path typed goes through a symlink (a home folder on many clusters, /tmp on macOS);
+    git names the real one: the project's changes must be found all the same."""
+    repo = project_factory({"MLproject": MLPROJECT, "count.py": COUNT})
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    link = tmp_path / "link"
+    link.symlink_to(repo)
+    clean = _source_input(link, mlrun)
+    (repo / "count.py").write_text(COUNT + "# edited\n")
+    assert _source_input(link, mlrun).startswith(clean + "+changes:")
+    result = mlrun("run", str(link), "--env-manager", "local", "--dry-run", "--json")
+    assert "#" not in json.loads(result.stdout)["source"]  # the top folder itself, no '#../link'
+
+
+def test_a_submodule_at_another_commit_is_a_change(mlrun: Mlrun, project_factory: ProjectFactory) -> None:
+    lib = project_factory({"l.py": "x = 1\n"})
+    _git(lib, "init", "-q")
+    _git(lib, "add", ".")
+    _git(lib, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lib one")
+    repo = project_factory({"MLproject": MLPROJECT, "count.py": COUNT})
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clean = _source_input(repo, mlrun)
+    (repo / "lib" / "l.py").write_text("x = 2\n")
+    _git(repo / "lib", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "lib two")
+    two = _source_input(repo, mlrun)
+    (repo / "lib" / "l.py").write_text("x = 3\n")  # and then dirty inside
+    three = _source_input(repo, mlrun)
+    assert two.startswith(clean + "+changes:") and three.startswith(clean + "+changes:") and two != three
+
+
+def test_a_damaged_index_records_a_plain_folder_with_a_warning(
+    mlrun: Mlrun, project_factory: ProjectFactory
+) -> None:
+    repo = project_factory({"MLproject": MLPROJECT, "count.py": COUNT})
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    (repo / ".git" / "index").write_bytes(b"junk")
+    result = mlrun("run", str(repo), "--env-manager", "local", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "the project is recorded as a plain folder" in result.stderr
+    assert json.loads(result.stdout)["fingerprint_inputs"]["source"].startswith("files:")
 
 
 def test_a_dirty_work_tree_costs_four_git_processes(

@@ -211,6 +211,23 @@ def test_a_work_tree_with_bytes_that_are_not_utf8_runs_and_keeps_them(
     assert "+changes:" in json.loads(dirty.tags["mlrun.fingerprint.inputs"])["source"]
 
 
+def test_what_runs_write_into_the_work_tree_is_no_change(mlrun: Mlrun, tmp_path: Path) -> None:
+    """The default store, ./mlruns, is not in most .gitignore files: a run must not make the
+    next one dirty, nor list every earlier run's files in its git.diff."""
+    work = tmp_path / "plain"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    _commit(work, {"MLproject": MLPROJECT, "version.txt": "v\n"}, "one")
+    env = {"MLFLOW_TRACKING_URI": (work / "mlruns").as_uri()}
+    for _ in range(2):
+        again = _record(work, _run(mlrun, str(work), env=env))
+    assert again.tags["mlrun.git.dirty"] == "false" and "mlrun/git.diff" not in again.artifacts
+    (work / "version.txt").write_text("w\n")
+    dirty = _record(work, _run(mlrun, str(work), env=env))
+    diff = (Path(dirty.artifact_uri.removeprefix("file://")) / "mlrun" / "git.diff").read_text()
+    assert "+w" in diff and "mlruns" not in diff
+
+
 def test_submodules_are_initialised_at_the_chosen_commit(mlrun: Mlrun, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()

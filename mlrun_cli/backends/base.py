@@ -24,9 +24,16 @@ from mlrun_cli.registry import missing_attributes
 from mlrun_cli.tracking.base import RunStatus
 
 EXIT_TIMEOUT = tags.EXIT_TIMEOUT
-_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
-# The user information of a URI (`scheme://user:password@`), anywhere in a value.
-_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*@")
+_SECRET = re.compile(
+    r"TOKEN|PASSWORD|PASSWD|_PWD$|SECRET|CREDENTIAL|_KEY$|AUTH(?!OR)|CONNECTION_STRING|_DSN$", re.IGNORECASE
+)
+# The user information of a URI (`scheme://user:password@`), anywhere in a value; or a password,
+# key or signature as a query or connection-string field (`?password=`, `;AccountKey=`, `&sig=`).
+_CREDENTIALS = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*@"
+    r"|[?&;](?:password|passwd|pwd|sig|token|secret|accountkey|sharedaccesskey|access_token)=",
+    re.IGNORECASE,
+)
 
 
 def is_secret(name: str) -> bool:
@@ -36,8 +43,9 @@ def is_secret(name: str) -> bool:
 
 def is_private(name: str, value: str) -> bool:
     """Whether a variable must reach a job through the backend's private channel, never a job
-    script or a Job's spec: a secret by name, or any value with credentials in a URI (a tracking
-    server's `https://user:password@host`, a database store's `postgresql://user:pw@db/mlflow`)."""
+    script or a Job's spec: a secret by name (`DB_PASSWORD`, `MYSQL_PWD`, `AZURE_STORAGE_CONNECTION_STRING`),
+    or a value with credentials in it (a tracking server's `https://user:password@host`, a
+    database's `postgresql://db/mlflow?password=pw`, a storage account's `...;AccountKey=...`)."""
     return is_secret(name) or _CREDENTIALS.search(value) is not None
 
 

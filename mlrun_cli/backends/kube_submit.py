@@ -4,6 +4,7 @@ private variables (`is_private`) in a Secret, then both created, the Secret owne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -48,7 +49,10 @@ def pod_env(env: Mapping[str, str | None]) -> dict[str, str]:
     """`pod_values`, with a warning where the pod would record to this machine."""
     values = pod_values(env)
     uri = values.get("MLFLOW_TRACKING_URI", "")
-    host = (urlsplit(uri).hostname or "") if "://" in uri else ""
+    try:
+        host = (urlsplit(uri).hostname or "") if "://" in uri else ""
+    except ValueError:  # not a URL the warning can read (`http://[::1`): the pod will say
+        host = ""
     if uri.startswith(("file:", "/")) or host in ("localhost", "::1") or host.startswith("127."):
         sys.stderr.write(
             f"mlrun: warning: the pod records to {redact_uri(uri)}, which is on this machine; "
@@ -109,7 +113,14 @@ def create(rendered: Rendered) -> JobRef:
             "stringData": dict(rendered.secrets),
         }
         kube_api.call("create the Secret", core.create_namespaced_secret, namespace, body)
-    created = kube_api.call("create the Job", batch.create_namespaced_job, namespace, manifest)
+    try:
+        created = kube_api.call("create the Job", batch.create_namespaced_job, namespace, manifest)
+    except BaseException:
+        # No Job to own it: the Secret, with its credentials, would stay behind unowned.
+        if secret_name is not None:
+            with contextlib.suppress(Exception):
+                kube_api.call("delete the Secret", core.delete_namespaced_secret, secret_name, namespace)
+        raise
     uid = (created or {}).get("metadata", {}).get("uid")
     if secret_name is not None and uid:
         owner = {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid}

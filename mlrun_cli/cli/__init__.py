@@ -72,8 +72,9 @@ def _refuse(arg: str) -> NoReturn:
     stores, and a value that is not would fail half-way through a run."""
     from mlrun_cli.cli.error_handler import error_handler
     from mlrun_cli.errors import UsageError
+    from mlrun_cli.sources.git_urls import redact
 
-    shown = os.fsencode(arg).decode("utf-8", "replace")
+    shown = redact(os.fsencode(arg).decode("utf-8", "replace"))  # it may be a credentialed URI
     with error_handler(as_json="--json" in sys.argv):
         raise UsageError(
             f"an argument is not UTF-8 text: {shown}",

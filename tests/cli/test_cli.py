@@ -249,3 +249,10 @@ def test_bytes_that_are_not_utf8_are_refused_before_anything_runs(
     assert inside.returncode == 2 and "path is not UTF-8 text" in inside.stderr
     assert not (project / "out.txt").exists() and not (folder / "out.txt").exists()
     assert not (project / "mlruns").exists() and not (folder / "mlruns").exists()
+
+
+def test_a_refused_argument_is_shown_without_its_password(mlrun: Callable[..., Result]) -> None:
+    uri = "https://alice:" + os.fsdecode(b"pw\xe9") + "@mlflow.example"
+    refused = mlrun("runs", "list", "--tracking-uri", uri)
+    assert refused.returncode == 2 and "not UTF-8 text: https://***@mlflow.example" in refused.stderr
+    assert "alice" not in refused.stderr and "pw" not in refused.stderr

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,14 +98,16 @@ Popen = Callable[..., "subprocess.Popen[Any]"]
 
 @contextlib.contextmanager
 def stopped_at_exit(grace_s: float = 60) -> Iterator[Popen]:
-    """subprocess.Popen(argv, **kwargs) for a test that talks to a process while it runs. At exit
-    whatever still runs is stopped (SIGTERM first, so an mlrun cancels its cluster job; SIGKILL
-    after `grace_s`) and its pipes are read to the end and closed: a test that fails midway leaks
-    neither a process nor an open pipe, whose ResourceWarning pytest would report as a failure
-    of a later, unrelated test."""
+    """subprocess.Popen(argv, **kwargs) for a test that talks to a process while it runs, each in a
+    session of its own. At exit everything still running is stopped: SIGTERM to every one first
+    (so an mlrun cancels its cluster job), SIGKILL to each one's whole group after `grace_s` in
+    all (also what a finished one left behind, a background `sleep`), and the pipes are read to
+    the end and closed: a test that fails midway leaks neither a process nor an open pipe, whose
+    ResourceWarning pytest would report as a failure of a later, unrelated test."""
     procs: list[subprocess.Popen[Any]] = []
 
     def start(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        kwargs.setdefault("start_new_session", True)
         proc = subprocess.Popen(argv, **kwargs)
         procs.append(proc)
         return proc
@@ -115,16 +118,19 @@ def stopped_at_exit(grace_s: float = 60) -> Iterator[Popen]:
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-            try:
-                proc.communicate(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.communicate(timeout=10)  # a grandchild may still hold a pipe open
-                for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                    if pipe is not None:
-                        pipe.close()
-                proc.wait(timeout=10)
+        deadline = time.monotonic() + grace_s
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=10)
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+            proc.wait(timeout=10)
 
 
 @pytest.fixture

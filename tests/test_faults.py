@@ -23,7 +23,7 @@ from mlrun_cli.process import group_alive
 from mlrun_cli.tracking.base import RunRef, RunStatus
 from mlrun_cli.tracking.file_store import FileStore
 from mlrun_cli.tracking.rest import RestTracker
-from tests.conftest import MLRUN, Result
+from tests.conftest import MLRUN, Popen, Result
 from tests.docker_images import containers_labelled, docker_project
 from tests.git_daemon import free_port
 from tests.mlflow_env import on_path
@@ -375,29 +375,23 @@ Start = Callable[..., "subprocess.Popen[str]"]
 
 
 @pytest.fixture
-def start() -> Iterator[Start]:
-    """Starts `mlrun run` and waits for the command's "started"; teardown kills what is left and
-    closes the pipes, so a failed test leaks no open file into a later test's garbage collection."""
-    procs: list[subprocess.Popen[str]] = []
+def start(popen: Popen) -> Start:
+    """Starts `mlrun run` and waits for the command's "started"; `popen` stops what is left and
+    closes the pipes at teardown."""
 
     def launch(project: Path, *args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
+        proc: subprocess.Popen[str] = popen(
             [*MLRUN, "run", str(project), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "MLRUN_KILL_GRACE_SECONDS": "2"},
         )
-        procs.append(proc)
         assert proc.stdout is not None
         assert proc.stdout.readline() == "started\n"
         return proc
 
-    yield launch
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
+    return launch
 
 
 def _only_run(isolated: Path) -> tuple[str, RunStatus]:

@@ -3,9 +3,12 @@ stopped, and its pipes are closed, so nothing is left for a later test's garbage
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from tests.conftest import stopped_at_exit
 
@@ -30,3 +33,21 @@ def test_what_still_runs_is_stopped_and_its_pipes_closed() -> None:
     assert done.returncode == 0
     for proc in (polite, stubborn, done):
         assert all(pipe is not None and pipe.closed for pipe in (proc.stdin, proc.stdout, proc.stderr))
+
+
+def test_what_a_process_left_behind_is_stopped_with_it(tmp_path: Path) -> None:
+    """A shell that started a background job and ended: the job is in its group, and goes too."""
+    pid_file = tmp_path / "pid"
+    with stopped_at_exit(grace_s=2) as start:
+        shell = start(["bash", "-c", f"sleep 300 & echo $! > {pid_file}"])
+        shell.wait(timeout=30)
+        left = int(pid_file.read_text())
+        os.kill(left, 0)  # still running, orphaned
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(left, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the background sleep outlived the teardown")

@@ -96,6 +96,9 @@ def git_env(credentials: tuple[str, str] | None = None) -> dict[str, str]:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
             "GIT_PROTOCOL_FROM_USER": "0",
+            # `git status` would refresh the index under its lock: the user's own git command,
+            # at the same moment, would then fail on index.lock.
+            "GIT_OPTIONAL_LOCKS": "0",
             "LC_ALL": "C",
         }
     )

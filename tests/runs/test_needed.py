@@ -185,13 +185,17 @@ def test_a_dirty_work_tree_costs_four_git_processes(
     shims.mkdir()
     calls = tmp_path / "calls"
     real = shutil.which("git")
-    (shims / "git").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    (shims / "git").write_text(
+        f'#!/bin/sh\necho "locks=$GIT_OPTIONAL_LOCKS $*" >> {calls}\nexec {real} "$@"\n'
+    )
     (shims / "git").chmod(0o755)
     env = {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
     result = mlrun("run", str(project), "--env-manager", "local", "-P", "n=1", env=env)
     assert result.returncode == 0, result.stderr
     invoked = calls.read_text().splitlines()
     assert len(invoked) == 4, invoked  # rev-parse, status, config, diff
+    # No index lock taken behind the user's back: their own git at the same moment would fail.
+    assert all(line.startswith("locks=0 ") for line in invoked), invoked
     _git(project, "checkout", "--", "count.py")
     (project / "notes.txt").unlink()
     calls.unlink()

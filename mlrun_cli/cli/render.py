@@ -123,7 +123,8 @@ def _lineage_lines(record: RunRecord) -> list[str]:
     return lines
 
 
-def plan_text(plan: RunPlan) -> str:
+def plan_text(plan: RunPlan, *, needed: bool = False, reused: str | None = None) -> str:
+    """The dry run's plan; with --needed (`needed`), the run it would reuse, if any."""
     from mlrun_cli.tracking.uris import redact_uri  # not at import: `validate` loads no tracking
 
     data = plan.to_dict()
@@ -149,6 +150,10 @@ def plan_text(plan: RunPlan) -> str:
         f"Experiment:   {experiment}",
         f"Run name:     {plan.run_name}",
     ]
+    if needed:
+        lines.append(
+            f"Needed:       {f'no, done already in run {reused}' if reused else 'yes, no run to reuse'}"
+        )
     return "\n".join(lines)
 
 

@@ -222,8 +222,11 @@ def run(
             options = (random_points, seed, max_parallel, objective)
             run_sweep(SweepRequest(request, sweeps, sweep_file, *options), dry_run=dry_run, as_json=as_json)
         if dry_run:
-            plan = api.dry_run(request)
-            print_json(plan.to_dict()) if as_json else click.echo(render.plan_text(plan))
+            plan, reused = api.dry_run(request)
+            if as_json:
+                print_json({**plan.to_dict(), **({"reused_run_id": reused} if needed else {})})
+            else:
+                click.echo(render.plan_text(plan, needed=needed, reused=reused))
             warn(plan.warnings)
             return
         result = api.run(request, child_stdout=sys.stderr.buffer if as_json else None)

@@ -117,11 +117,13 @@ def _done_already(plan: RunPlan) -> RunResult | None:
     )  # fmt: skip
 
 
-def dry_run(request: RunRequest) -> RunPlan:
-    """The plan, with any checkout made for it already removed."""
+def dry_run(request: RunRequest) -> tuple[RunPlan, str | None]:
+    """The plan, with any checkout made for it already removed; with --needed, the id of the
+    FINISHED run a real run would reuse (None: it would run)."""
     plan = plan_run(request)
     plan.source.close()
-    return plan
+    done = _done_already(plan) if request.needed else None
+    return plan, None if done is None else done.run_id
 
 
 def sync_runs() -> list[SyncResult]:

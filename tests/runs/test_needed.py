@@ -309,3 +309,19 @@ def test_runs_show_gives_the_fingerprint_inputs_attempts_and_sweep_parent(
     assert lineage["attempt"] == "2" and lineage["retry_of"] != second["run_id"]
     assert lineage["fingerprint_inputs"]["params"] == {"n": "9"}
     assert f"Attempt:     2, retry of {lineage['retry_of']}" in mlrun("runs", "show", second["run_id"]).stdout
+
+
+def test_a_dry_run_says_whether_needed_would_reuse_a_run(
+    mlrun: Mlrun, project_factory: ProjectFactory, isolated: Path
+) -> None:
+    project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT})
+    dry = ("run", str(project), "--env-manager", "local", "--needed", "--dry-run")
+    before = mlrun(*dry)
+    assert before.returncode == 0 and "Needed:       yes, no run to reuse" in before.stdout
+    assert json.loads(mlrun(*dry, "--json").stdout)["reused_run_id"] is None
+    _, done = _needed(mlrun, project)
+    after = mlrun(*dry)
+    assert f"Needed:       no, done already in run {done}" in after.stdout
+    assert json.loads(mlrun(*dry, "--json").stdout)["reused_run_id"] == done
+    assert "Needed:" not in mlrun("run", str(project), "--env-manager", "local", "--dry-run").stdout
+    assert len(FileStore(isolated / "mlruns").search_runs(None, 10)) == 1  # the dry runs recorded none

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli import envs
-from mlrun_cli.envs import cache
+from mlrun_cli.envs import cache, leases
 from mlrun_cli.envs.base import EnvOptions, EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.errors import MlrunError, UsageError
 from mlrun_cli.project.loader import load_project
@@ -66,7 +66,7 @@ def prune(older_than_days: float | None, everything: bool) -> list[str]:
     if older_than_days is None and not everything:
         raise UsageError("say which environments to remove: --older-than DAYS or --all")
     reap_orphans()
-    return cache.prune_envs(older_than_days=None if everything else older_than_days)
+    return leases.prune_envs(older_than_days=None if everything else older_than_days)
 
 
 def lock(uri: str) -> Path:

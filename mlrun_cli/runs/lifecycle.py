@@ -23,7 +23,7 @@ from typing import BinaryIO
 from mlrun_cli import __version__, tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.envs.base import PreparedEnv
-from mlrun_cli.envs.cache import lease
+from mlrun_cli.envs.leases import lease
 from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.home import writable_dir
 from mlrun_cli.project.durations import format_duration

@@ -72,7 +72,8 @@ LOCAL_RUN = [
         "mlrun_cli.backends.config",
         "mlrun_cli.backends.local",
     ),
-    *("mlrun_cli.envs", "mlrun_cli.envs.base", "mlrun_cli.envs.cache", "mlrun_cli.envs.local"),
+    *("mlrun_cli.envs", "mlrun_cli.envs.base", "mlrun_cli.envs.cache", "mlrun_cli.envs.leases"),
+    "mlrun_cli.envs.local",
     *(
         "mlrun_cli.process",
         "mlrun_cli.registry",

@@ -327,7 +327,7 @@ def test_prune_keeps_an_env_a_running_job_uses(
 def test_a_lease_is_shared_and_dies_with_its_holder(envs_dir: Path) -> None:
     import os
 
-    from mlrun_cli.envs import cache
+    from mlrun_cli.envs import leases
 
     env = envs_dir / "uv-0123456789abcdef"
     env.mkdir(parents=True)
@@ -337,8 +337,8 @@ def test_a_lease_is_shared_and_dies_with_its_holder(envs_dir: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from mlrun_cli.envs import cache\n"
-            "lease = cache.lease(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(60)",
+            "import sys, time; from pathlib import Path; from mlrun_cli.envs import leases\n"
+            "lease = leases.lease(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(60)",
             str(env),
         ],
         stdout=subprocess.PIPE,
@@ -347,11 +347,11 @@ def test_a_lease_is_shared_and_dies_with_its_holder(envs_dir: Path) -> None:
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        with cache.lease(env):  # shared: a second run uses it too
-            assert cache.prune_envs(older_than_days=None) == []
+        with leases.lease(env):  # shared: a second run uses it too
+            assert leases.prune_envs(older_than_days=None) == []
         holder.kill()  # kill -9: the kernel drops its lock
         holder.wait(timeout=10)
-        assert cache.prune_envs(older_than_days=None) == [env.name]
+        assert leases.prune_envs(older_than_days=None) == [env.name]
     finally:
         holder.kill()
         holder.wait(timeout=10)

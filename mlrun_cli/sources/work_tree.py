@@ -54,7 +54,7 @@ def local_provenance(directory: Path) -> tuple[dict[str, str], str | None, tuple
         plain = ("--no-ext-diff", "--no-textconv", "--no-color")
         diff = run_git("diff", "HEAD", "--binary", *plain, "--", *_NOT_RUN_OUTPUT, cwd=directory, check=False)
         # One line per name, also for a name with a newline in it.
-        diff += "".join(f"# untracked: {name}\n".replace("\n", "\\n", name.count("\n")) for name in untracked)
+        diff += "".join("# untracked: " + name.replace("\n", "\\n") + "\n" for name in untracked)
     inside = tuple((path[len(prefix) :] or ".") for path in changed if path.startswith(prefix))
     return tags, diff, inside
 

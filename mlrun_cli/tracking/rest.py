@@ -70,7 +70,7 @@ class RestTracker:
         cert = os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH")
         return ssl.create_default_context(cafile=cert) if cert else None
 
-    def _request(
+    def request(
         self,
         method: str,
         path: str,
@@ -140,7 +140,7 @@ class RestTracker:
     # -- the Tracker protocol -----------------------------------------------------------------
 
     def check(self) -> None:
-        self._request("GET", "experiments/search", query={"max_results": "1"})
+        self.request("GET", "experiments/search", query={"max_results": "1"})
 
     @staticmethod
     def _experiment(data: Mapping[str, Any]) -> Experiment:
@@ -150,7 +150,7 @@ class RestTracker:
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         try:
-            data = self._request("GET", "experiments/get-by-name", query={"experiment_name": name})
+            data = self.request("GET", "experiments/get-by-name", query={"experiment_name": name})
         except TrackingError as error:
             if self._missing(error):
                 return None
@@ -161,7 +161,7 @@ class RestTracker:
         if experiment_id is not None or name is None:
             wanted = experiment_id or "0"
             try:
-                data = self._request("GET", "experiments/get", query={"experiment_id": wanted})
+                data = self.request("GET", "experiments/get", query={"experiment_id": wanted})
             except TrackingError as error:
                 if self._missing(error):
                     raise TrackingError(f"no experiment with id {wanted!r} on {self.display}") from None
@@ -171,7 +171,7 @@ class RestTracker:
         if found:
             return found
         try:
-            created = self._request("POST", "experiments/create", {"name": name}, retry=False)
+            created = self.request("POST", "experiments/create", {"name": name}, retry=False)
             return Experiment(str(created["experiment_id"]), name, "")
         except TrackingError as error:
             if "RESOURCE_ALREADY_EXISTS" not in error.message:  # created meanwhile by another run
@@ -191,7 +191,7 @@ class RestTracker:
             "run_name": run_name,
             "tags": [{"key": k, "value": v[:MAX_TAG]} for k, v in tags.items()],
         }
-        info = self._request("POST", "runs/create", body, retry=False)["run"]["info"]
+        info = self.request("POST", "runs/create", body, retry=False)["run"]["info"]
         return RunRef(str(info["run_id"]), str(info["experiment_id"]), str(info.get("artifact_uri", "")))
 
     def log_batch(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
@@ -203,15 +203,15 @@ class RestTracker:
             for kind, key, value in chunk:
                 body[kind].append({"key": key, "value": value})
             # Logging the same values again is harmless, so a retry is safe.
-            self._request("POST", "runs/log-batch", body)
+            self.request("POST", "runs/log-batch", body)
 
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
-        record = self._request("GET", "runs/get", query={"run_id": run_id})["run"]["info"]
+        record = self.request("GET", "runs/get", query={"run_id": run_id})["run"]["info"]
         artifact_uri = str(record.get("artifact_uri", ""))
         if artifact_uri.startswith("mlflow-artifacts:"):
             target = artifact_uri.split(":", 1)[1].lstrip("/")
             path = quote(f"{target}/{artifact_path}/{local_path.name}")
-            self._request(
+            self.request(
                 "PUT", path, data=local_path.read_bytes(), api="/api/2.0/mlflow-artifacts/artifacts/"
             )
             return
@@ -228,7 +228,7 @@ class RestTracker:
         )
 
     def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
-        self._request(
+        self.request(
             "POST", "runs/update", {"run_id": run_id, "status": status.name, "end_time": end_time_ms}
         )
 
@@ -245,68 +245,31 @@ class RestTracker:
             env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = self._auth
         return env
 
-    def _record(self, run: Mapping[str, Any], names: Mapping[str, str], *, full: bool) -> RunRecord:
-        info, data = run["info"], run.get("data", {})
-        tags = {t["key"]: t.get("value", "") for t in data.get("tags", [])}
-        artifacts: tuple[str, ...] = ()
-        if full:
-            listing = self._request(
-                "GET", "artifacts/list", query={"run_id": info["run_id"], "path": "mlrun"}
-            )
-            artifacts = tuple(f["path"] for f in listing.get("files", []) if not f.get("is_dir"))
-        return RunRecord(
-            run_id=str(info["run_id"]),
-            experiment_id=str(info["experiment_id"]),
-            experiment_name=names.get(str(info["experiment_id"]), ""),
-            run_name=str(info.get("run_name", "")),
-            status=RunStatus[str(info.get("status", "RUNNING"))],
-            start_time_ms=int(info.get("start_time", 0)),
-            end_time_ms=int(info["end_time"]) if info.get("end_time") else None,
-            artifact_uri=str(info.get("artifact_uri", "")),
-            params={p["key"]: p.get("value", "") for p in data.get("params", [])},
-            tags=tags,
-            metrics={m["key"]: float(m["value"]) for m in data.get("metrics", [])},
-            artifacts=artifacts,
-            user_id=str(info.get("user_id", "")),
-            lifecycle_stage=str(info.get("lifecycle_stage", "active")),
-        )
-
-    def _experiment_names(self) -> dict[str, str]:
-        data = self._request("GET", "experiments/search", query={"max_results": "1000"})
+    def experiment_names(self) -> dict[str, str]:
+        data = self.request("GET", "experiments/search", query={"max_results": "1000"})
         return {str(e["experiment_id"]): str(e["name"]) for e in data.get("experiments", [])}
 
     def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
-        names = self._experiment_names()
-        body = {
-            "experiment_ids": list(experiment_ids or names),
-            "max_results": max_results,
-            "order_by": ["attributes.start_time DESC"],
-        }
-        runs = self._request("POST", "runs/search", body).get("runs", [])
-        return [self._record(run, names, full=False) for run in runs]
+        from mlrun_cli.tracking import rest_search
+
+        return rest_search.recent(self, experiment_ids, max_results)
 
     def get_run(self, run_id: str) -> RunRecord:
+        from mlrun_cli.tracking import rest_search
+
         try:
-            run = self._request("GET", "runs/get", query={"run_id": run_id})["run"]
+            run = self.request("GET", "runs/get", query={"run_id": run_id})["run"]
         except TrackingError as error:
             if self._missing(error):
                 raise TrackingError(f"no run with id {run_id!r} on {self.display}") from None
             raise
-        return self._record(run, self._experiment_names(), full=True)
+        return rest_search.run_record(self, run, self.experiment_names(), full=True)
 
     def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
         """A tag filter in runs/search: the server does the searching."""
-        if '"' in value or "`" in key:
-            raise TrackingError(f"cannot search {self.display} for the tag {key}={value!r}")
-        body = {
-            "experiment_ids": [experiment_id],
-            "filter": f'tags.`{key}` = "{value}"',
-            "max_results": 1000,
-            "order_by": ["attributes.start_time DESC"],
-            "run_view_type": "ACTIVE_ONLY",
-        }
-        runs = self._request("POST", "runs/search", body).get("runs", [])
-        return [self._record(run, {}, full=False) for run in runs]
+        from mlrun_cli.tracking import rest_search
+
+        return rest_search.by_tag(self, experiment_id, key, value)
 
     def query_runs(self, query: RunQuery) -> list[RunRecord]:
         from mlrun_cli.tracking import rest_search

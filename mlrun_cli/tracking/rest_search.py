@@ -1,13 +1,14 @@
-"""Run search and lifecycle over MLflow's REST API: the filter and order keys go to the server's
-runs/search as they are (the server judges them: its INVALID_PARAMETER_VALUE is exit 2 with its
-message), pages followed up to max_results."""
+"""Run search and lifecycle over MLflow's REST API, and its runs read into RunRecords: the filter
+and order keys go to the server's runs/search as they are (the server judges them: its
+INVALID_PARAMETER_VALUE is exit 2 with its message), pages followed up to max_results."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlrun_cli.errors import TrackingError
-from mlrun_cli.tracking.base import RunQuery, RunRecord
+from mlrun_cli.tracking.base import RunQuery, RunRecord, RunStatus
 from mlrun_cli.tracking.search import refused_search
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ PAGE = 1000  # MLflow's servers cap one runs/search page (SEARCH_MAX_RESULTS_DEF
 
 
 def query(tracker: RestTracker, request: RunQuery) -> list[RunRecord]:
-    names = tracker._experiment_names()
+    names = tracker.experiment_names()
     ids = list(request.experiment_ids) if request.experiment_ids is not None else list(names)
     body: dict[str, Any] = {
         "experiment_ids": ids,
@@ -32,7 +33,7 @@ def query(tracker: RestTracker, request: RunQuery) -> list[RunRecord]:
         if token:
             page["page_token"] = token
         try:
-            answer = tracker._request("POST", "runs/search", page)
+            answer = tracker.request("POST", "runs/search", page)
         except TrackingError as error:  # the server judges the filter: a 400 (INVALID_PARAMETER_VALUE,
             if "failed (400): " not in error.message:  # or BAD_REQUEST) is the user's search
                 raise
@@ -41,8 +42,61 @@ def query(tracker: RestTracker, request: RunQuery) -> list[RunRecord]:
         token = answer.get("next_page_token")
         if not token:
             break
-    return [tracker._record(run, names, full=False) for run in runs]
+    return [run_record(tracker, run, names, full=False) for run in runs]
 
 
 def set_deleted(tracker: RestTracker, run_id: str, deleted: bool) -> None:
-    tracker._request("POST", "runs/delete" if deleted else "runs/restore", {"run_id": run_id})
+    tracker.request("POST", "runs/delete" if deleted else "runs/restore", {"run_id": run_id})
+
+
+def recent(tracker: RestTracker, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
+    names = tracker.experiment_names()
+    body = {
+        "experiment_ids": list(experiment_ids or names),
+        "max_results": max_results,
+        "order_by": ["attributes.start_time DESC"],
+    }
+    runs = tracker.request("POST", "runs/search", body).get("runs", [])
+    return [run_record(tracker, run, names, full=False) for run in runs]
+
+
+def by_tag(tracker: RestTracker, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+    if '"' in value or "`" in key:
+        raise TrackingError(f"cannot search {tracker.display} for the tag {key}={value!r}")
+    body = {
+        "experiment_ids": [experiment_id],
+        "filter": f'tags.`{key}` = "{value}"',
+        "max_results": 1000,
+        "order_by": ["attributes.start_time DESC"],
+        "run_view_type": "ACTIVE_ONLY",
+    }
+    runs = tracker.request("POST", "runs/search", body).get("runs", [])
+    return [run_record(tracker, run, {}, full=False) for run in runs]
+
+
+def run_record(
+    tracker: RestTracker, run: Mapping[str, Any], names: Mapping[str, str], *, full: bool
+) -> RunRecord:
+    """A run of the REST API as a RunRecord; `full`: with the mlrun/ artifacts listed (a request)."""
+    info, data = run["info"], run.get("data", {})
+    tags = {t["key"]: t.get("value", "") for t in data.get("tags", [])}
+    artifacts: tuple[str, ...] = ()
+    if full:
+        listing = tracker.request("GET", "artifacts/list", query={"run_id": info["run_id"], "path": "mlrun"})
+        artifacts = tuple(f["path"] for f in listing.get("files", []) if not f.get("is_dir"))
+    return RunRecord(
+        run_id=str(info["run_id"]),
+        experiment_id=str(info["experiment_id"]),
+        experiment_name=names.get(str(info["experiment_id"]), ""),
+        run_name=str(info.get("run_name", "")),
+        status=RunStatus[str(info.get("status", "RUNNING"))],
+        start_time_ms=int(info.get("start_time", 0)),
+        end_time_ms=int(info["end_time"]) if info.get("end_time") else None,
+        artifact_uri=str(info.get("artifact_uri", "")),
+        params={p["key"]: p.get("value", "") for p in data.get("params", [])},
+        tags=tags,
+        metrics={m["key"]: float(m["value"]) for m in data.get("metrics", [])},
+        artifacts=artifacts,
+        user_id=str(info.get("user_id", "")),
+        lifecycle_stage=str(info.get("lifecycle_stage", "active")),
+    )

@@ -176,6 +176,19 @@ def _touch_last_used(env: CachedEnv) -> None:
         (env.meta_dir / "last-used").touch()
 
 
+def recent_envs() -> list[Path]:
+    """The completed envs in the cache, most recently used first."""
+    root = envs_root()
+    stamped = []
+    for path in root.iterdir() if root.is_dir() else ():
+        meta = root / META / path.name
+        with contextlib.suppress(OSError):
+            if path.is_dir() and (meta / MARKER).is_file():
+                last_used = meta / "last-used"
+                stamped.append((last_used.stat().st_mtime if last_used.exists() else 0.0, path))
+    return [path for _stamp, path in sorted(stamped, reverse=True)]
+
+
 def _size(path: Path) -> int:
     total = 0
     for item in path.rglob("*"):

@@ -14,9 +14,10 @@ from mlrun_cli.project.model import Project
 NAME = "uv"
 # Never download an interpreter behind the user's back. No bytecode at install: compiling the
 # whole site-packages took 18-24 s of a 20 s cold build, mostly for modules a project never
-# imports; the first run writes the bytecode of what it imports (venvs.bytecode_patch). uv
-# hardlinks files from its cache where the cache is on the same file system (its default on
-# Linux; UV_LINK_MODE from the user's shell is left as it is).
+# imports; the first run writes the bytecode of what it imports, or a new env links what runs
+# in other envs wrote for the same files (envs/bytecode.py). uv hardlinks files from its cache
+# where the cache is on the same file system (its default on Linux; UV_LINK_MODE from the user's
+# shell is left as it is).
 _UV_ENV: dict[str, str | None] = {
     "UV_PYTHON_DOWNLOADS": "never",
     "UV_COMPILE_BYTECODE": None,

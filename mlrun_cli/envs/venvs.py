@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from mlrun_cli import tags
-from mlrun_cli.envs import cache
+from mlrun_cli.envs import bytecode, cache
 from mlrun_cli.envs.base import EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter, find_interpreter
 from mlrun_cli.envs.progress import announce, progress
@@ -96,26 +97,8 @@ def activation_patch(env_dir: Path) -> dict[str, str | None]:
         "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONHOME": None,
         "CONDA_PREFIX": None,
-        **bytecode_patch(env_dir),
+        **bytecode.bytecode_patch(env_dir),
     }
-
-
-PYCACHE_DIR = "pycache"
-
-
-def bytecode_patch(env_dir: Path) -> dict[str, str | None]:
-    """Let a run inside an env mlrun owns write the bytecode of what it imports.
-
-    Envs are built without bytecode (compiling all of site-packages cost most of a cold build),
-    so the first run compiles what it imports and later runs reuse it. Where the user's shell
-    sets PYTHONDONTWRITEBYTECODE (to keep __pycache__ out of their folders), the child writes
-    its bytecode under the env's own folder instead (PYTHONPYCACHEPREFIX), never beside the
-    user's sources. Concurrent runs are safe: CPython writes each .pyc to a temporary file and
-    renames it into place, and an env it cannot write to only costs speed.
-    """
-    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
-        return {}
-    return {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": str(env_dir / PYCACHE_DIR)}
 
 
 def key_data(manager: str, inputs: PythonEnvInputs, interpreter: Interpreter) -> dict[str, object]:
@@ -149,6 +132,22 @@ def freeze(env: cache.CachedEnv, log: IO[str]) -> None:
     env.freeze_file.write_text(out)
 
 
+def seed_bytecode(env: cache.CachedEnv, version: str, log: IO[str]) -> None:
+    """Give a new env the bytecode other envs' runs wrote for the files they share with it."""
+    started = time.monotonic()
+    minor = ".".join(version.split(".")[:2]) + "."
+    siblings = (
+        path
+        for path in cache.recent_envs()
+        if path != env.path and (_pyvenv_version(path) or "").startswith(minor)
+    )
+    linked, read = bytecode.seed_from_siblings(env.path, siblings, bytecode.cache_tag(version))
+    log.write(
+        f"bytecode: linked {linked} .pyc files from {read} other environment(s) "
+        f"in {time.monotonic() - started:.2f}s\n"
+    )
+
+
 def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:
     """Resolve inputs, interpreter and cache key once; the plan's build() uses them as they are."""
     inputs = python_env_inputs(project, manager)
@@ -169,6 +168,7 @@ def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:
             with progress(what, log=raw_log) as log:
                 builder(interpreter, inputs, project, target, log)
                 freeze(target, log)
+                seed_bytecode(target, interpreter.version, log)
 
         cache.ensure_env(
             env,

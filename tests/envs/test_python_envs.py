@@ -357,34 +357,3 @@ def test_a_lease_is_shared_and_dies_with_its_holder(envs_dir: Path) -> None:
         holder.wait(timeout=10)
         if holder.stdout is not None:
             holder.stdout.close()
-
-
-@pytest.mark.parametrize("shell_setting", ["1", ""])
-def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
-    shell_setting: str,
-    mlrun: Mlrun,
-    project_factory: Factory,
-    offline: dict[str, str],
-    envs_dir: Path,
-) -> None:
-    """No blanket compile at build: the first run writes the bytecode of what it imports, also
-    where the shell sets PYTHONDONTWRITEBYTECODE (then inside the env's folder, never beside the
-    user's sources), and nothing for what it does not import."""
-    project = project_factory(
-        {
-            "MLproject": "python_env: python_env.yaml\nentry_points:\n  main:\n"
-            "    command: python -c 'import helper, mlrun_demo_a'\n",
-            "python_env.yaml": f'python: "{PY}"\ndependencies: [mlrun-demo-b]\n',
-            "helper.py": "",
-        }
-    )
-    env = {**offline, "PYTHONDONTWRITEBYTECODE": shell_setting}
-    result = mlrun("run", str(project), "--env-manager", "uv", env=env)
-    assert result.returncode == 0, result.stderr
-    [env_dir] = _env_dirs(envs_dir)
-    assert list(env_dir.rglob("*/mlrun_demo_a/**/*.pyc")), "the run's import was not compiled"
-    [module] = env_dir.glob("lib/python*/site-packages/mlrun_demo_a/__init__.py")
-    assert module.stat().st_nlink > 1, "not hardlinked from uv's cache (same file system here)"
-    assert not list(env_dir.rglob("*/mlrun_demo_b/**/*.pyc")), "a module no run imported was compiled"
-    beside_sources = (project / "__pycache__").exists()
-    assert beside_sources == (not shell_setting), "the user's PYTHONDONTWRITEBYTECODE was not kept"

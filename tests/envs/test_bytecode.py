@@ -1,0 +1,158 @@
+"""Bytecode of uv envs: written by their runs, not at build, and shared with later envs that hold
+the same files (mlrun_cli/envs/bytecode.py). Real uv builds from the local wheelhouse, real
+interpreters checking the bytecode they load."""
+
+from __future__ import annotations
+
+import os
+import py_compile
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib.util import cache_from_source
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.envs.bytecode import PYCACHE_DIR, cache_tag, seed_from_siblings
+from tests.conftest import Result
+
+Mlrun = Callable[..., Result]
+Factory = Callable[[dict[str, str]], Path]
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+TAG = sys.implementation.cache_tag
+SITE = f"lib/python{PY}/site-packages"
+
+
+def _env_dirs(envs_dir: Path) -> list[Path]:
+    return sorted(p for p in envs_dir.iterdir() if p.is_dir() and p.name != ".meta")
+
+
+def _loads_bytecode(site: Path, module: str, source: Path, pycache_prefix: Path | None = None) -> bool:
+    """True when a real interpreter imports `module` from the .pyc it finds, compiling nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env |= {"PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"}
+    if pycache_prefix is not None:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache_prefix)
+    result = subprocess.run(
+        [sys.executable, "-v", "-c", f"import {module}"], env=env, capture_output=True, text=True, check=True
+    )
+    return f"matches {source}" in result.stderr
+
+
+def test_cache_tag_names_the_interpreter_of_the_env_not_mlrun() -> None:
+    assert cache_tag("3.11.7") == "cpython-311"
+    assert cache_tag("3.13.0") == "cpython-313"
+    assert cache_tag(".".join(map(str, sys.version_info[:3]))) == TAG
+
+
+def test_a_new_env_takes_the_bytecode_of_the_files_it_shares(tmp_path: Path) -> None:
+    """Only a source that is the same file (one inode, as uv's hardlinks make it) gets the other
+    env's .pyc: a copy with equal bytes and time is skipped, an edited file is skipped, and a
+    .pyc the new env already has is kept."""
+    old, new = tmp_path / "uv-old", tmp_path / "uv-new"
+    for env in (old, new):
+        (env / SITE / "pkg").mkdir(parents=True)
+    sources = {name: old / SITE / "pkg" / f"{name}.py" for name in ("shared", "copied", "edited", "own")}
+    for name, path in sources.items():
+        path.write_text(f"VALUE = {name!r}\n")
+        py_compile.compile(str(path), cache_from_source(str(path)), doraise=True)
+    os.link(sources["shared"], new / SITE / "pkg" / "shared.py")
+    (new / SITE / "pkg" / "copied.py").write_text("VALUE = 'copied'\n")
+    os.utime(new / SITE / "pkg" / "copied.py", ns=(0, sources["copied"].stat().st_mtime_ns))
+    (new / SITE / "pkg" / "edited.py").write_text("VALUE = 'edited!'\n")
+    os.link(sources["own"], new / SITE / "pkg" / "own.py")
+    own_pyc = Path(cache_from_source(str(new / SITE / "pkg" / "own.py")))
+    own_pyc.parent.mkdir()
+    own_pyc.write_bytes(b"kept")
+
+    linked, read = seed_from_siblings(new, [old], TAG)
+
+    assert (linked, read) == (1, 1)
+    shared_pyc = Path(cache_from_source(str(new / SITE / "pkg" / "shared.py")))
+    assert shared_pyc.stat().st_ino == Path(cache_from_source(str(sources["shared"]))).stat().st_ino
+    assert _loads_bytecode(new / SITE, "pkg.shared", new / SITE / "pkg" / "shared.py")
+    for name in ("copied", "edited"):
+        assert not Path(cache_from_source(str(new / SITE / "pkg" / f"{name}.py"))).exists(), name
+    assert own_pyc.read_bytes() == b"kept"
+
+
+def test_bytecode_under_an_env_prefix_is_shared_too(tmp_path: Path) -> None:
+    """Where the user's shell says PYTHONDONTWRITEBYTECODE, runs write under <env>/pycache/<path>:
+    the env's own files map to the new env's path, others (the standard library) stay as they are."""
+    old, new = tmp_path / "uv-old", tmp_path / "uv-new"
+    (old / SITE / "pkg").mkdir(parents=True)
+    (new / SITE / "pkg").mkdir(parents=True)
+    (old / SITE / "pkg" / "__init__.py").write_text("import json\n")
+    os.link(old / SITE / "pkg" / "__init__.py", new / SITE / "pkg" / "__init__.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env |= {"PYTHONPATH": str(old / SITE), "PYTHONPYCACHEPREFIX": str(old / PYCACHE_DIR)}
+    subprocess.run([sys.executable, "-c", "import pkg"], env=env, check=True)
+
+    linked, _read = seed_from_siblings(new, [old], TAG)
+
+    assert linked >= 2  # pkg and json at least
+    assert _loads_bytecode(
+        new / SITE, "pkg", new / SITE / "pkg" / "__init__.py", pycache_prefix=new / PYCACHE_DIR
+    )
+    json_source = Path(sys.modules["json"].__file__ or "")
+    json_pyc = new / PYCACHE_DIR / str(json_source.parent).lstrip(os.sep) / f"__init__.{TAG}.pyc"
+    assert json_pyc.is_file(), "the standard library's bytecode was not shared"
+    assert not list((new / SITE).rglob("*.pyc")), "bytecode was put beside the sources"
+
+
+def test_damaged_or_foreign_siblings_cost_nothing_but_their_bytecode(tmp_path: Path) -> None:
+    new = tmp_path / "uv-new"
+    (new / SITE / "pkg").mkdir(parents=True)
+    (new / SITE / "pkg" / "mod.py").write_text("")
+    damaged = tmp_path / "uv-damaged"
+    cache = damaged / SITE / "pkg" / "__pycache__"
+    cache.mkdir(parents=True)
+    (cache / "mod.pyc").write_bytes(b"")  # no tag
+    os.link(new / SITE / "pkg" / "mod.py", damaged / SITE / "pkg" / "mod.py")
+    (cache / f"mod.{TAG}.pyc").symlink_to(tmp_path / "nowhere")  # the same source, no bytecode
+    (cache / f"gone.{TAG}.pyc").write_bytes(b"")  # its source is missing
+    (damaged / PYCACHE_DIR).write_text("not a folder")
+    assert seed_from_siblings(new, [damaged, tmp_path / "missing", new], TAG) == (0, 3)
+    assert not (new / SITE / "pkg" / "__pycache__").exists()
+
+
+@pytest.mark.parametrize("shell_setting", ["1", ""])
+def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
+    shell_setting: str,
+    mlrun: Mlrun,
+    project_factory: Factory,
+    offline: dict[str, str],
+    envs_dir: Path,
+) -> None:
+    """No blanket compile at build: the first run writes the bytecode of what it imports, also
+    where the shell sets PYTHONDONTWRITEBYTECODE (then inside the env's folder, never beside the
+    user's sources), and nothing for what it does not import. An env built later for a changed
+    requirement starts with that bytecode for the files it shares, and its first run uses it."""
+    command = "    command: python -c 'import helper, mlrun_demo_a'\n"
+    project = project_factory(
+        {
+            "MLproject": f"python_env: python_env.yaml\nentry_points:\n  main:\n{command}",
+            "python_env.yaml": f'python: "{PY}"\ndependencies: [mlrun-demo-b]\n',
+            "helper.py": "",
+        }
+    )
+    env = {**offline, "PYTHONDONTWRITEBYTECODE": shell_setting}
+    result = mlrun("run", str(project), "--env-manager", "uv", env=env)
+    assert result.returncode == 0, result.stderr
+    [first] = _env_dirs(envs_dir)
+    [compiled] = first.rglob(f"*/mlrun_demo_a/**/__init__.{TAG}.pyc")
+    [module] = first.glob("lib/python*/site-packages/mlrun_demo_a/__init__.py")
+    assert module.stat().st_nlink > 1, "not hardlinked from uv's cache (same file system here)"
+    assert not list(first.rglob("*/mlrun_demo_b/**/*.pyc")), "a module no run imported was compiled"
+    beside_sources = (project / "__pycache__").exists()
+    assert beside_sources == (not shell_setting), "the user's PYTHONDONTWRITEBYTECODE was not kept"
+
+    (project / "python_env.yaml").write_text(f'python: "{PY}"\ndependencies: [mlrun-demo-a]\n')
+    result = mlrun("run", str(project), "--env-manager", "uv", env=env)
+    assert result.returncode == 0, result.stderr
+    [second] = [path for path in _env_dirs(envs_dir) if path != first]
+    [seeded] = second.rglob(f"*/mlrun_demo_a/**/__init__.{TAG}.pyc")
+    assert seeded.stat().st_ino == compiled.stat().st_ino, "the first run's bytecode was not reused"
+    log = (envs_dir / ".meta" / second.name / "build.log").read_text()
+    assert "from 1 other environment(s)" in log, log

@@ -29,11 +29,12 @@ _KINDS = {
     "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
     "dataset": "dataset", "datasets": "dataset",
 }  # fmt: skip
-_ALIASES = {"created": "start_time", "Created": "start_time", "run name": "run_name"}
-_ALIASES.update({"Run name": "run_name", "Run Name": "run_name"})
+_ORDER_ALIASES = {"created": "start_time", "Created": "start_time"}
+_ALIASES = {**_ORDER_ALIASES, "run name": "run_name", "Run name": "run_name", "Run Name": "run_name"}
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time"})
 STRING_ATTRIBUTES = frozenset({"run_id", "run_name", "user_id", "status", "artifact_uri"})
-ORDER_ATTRIBUTES = NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES | {"experiment_id", "lifecycle_stage"}
+# What MLflow 3 orders runs by: experiment_id and lifecycle_stage are filters only.
+ORDER_ATTRIBUTES = NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES
 DATASET_KEYS = frozenset({"name", "digest", "context"})
 _NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _STRING_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"})
@@ -112,7 +113,9 @@ def _unquote(text: str, quotes: str) -> str:
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in quotes else text
 
 
-def _identifier(text: str, token: Token, allowed: frozenset[str], what: str) -> tuple[str, str]:
+def _identifier(
+    text: str, token: Token, allowed: frozenset[str], what: str, aliases: dict[str, str] = _ALIASES
+) -> tuple[str, str]:
     """As MLflow's `_get_identifier`: the entity type before the first dot (exactly as written, or in
     backticks), the key after it (quotes, then backticks, taken off); no dot: an attribute."""
     head, dot, rest = token.text.partition(".")
@@ -125,7 +128,7 @@ def _identifier(text: str, token: Token, allowed: frozenset[str], what: str) -> 
     kind = _KINDS[kind]
     key = _unquote(_unquote(rest if dot else head, "'\""), "`")
     if kind == "attribute":
-        key = _ALIASES.get(key, key)
+        key = aliases.get(key, key)
         if key not in allowed:
             known = ", ".join(sorted(allowed))
             raise FilterError(text, token.column, f"unknown attribute {key!r} (one of {known})", what=what)
@@ -248,7 +251,7 @@ def parse_order_by(text: str) -> OrderKey:
         raise FilterError(
             text, _column(text, tokens, 0), "expected a key like metrics.rmse", what="--order-by"
         )
-    kind, key = _identifier(text, tokens[0], ORDER_ATTRIBUTES, "--order-by")
+    kind, key = _identifier(text, tokens[0], ORDER_ATTRIBUTES, "--order-by", _ORDER_ALIASES)
     if kind == "dataset":
         raise FilterError(text, tokens[0].column, "runs cannot be ordered by a dataset", what="--order-by")
     at, ascending = 1, True

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.search_query import Clause, FilterError, parse_filter
+from mlrun_cli.tracking.search_query import Clause, FilterError, parse_filter, parse_order_by
 
 pytestmark = pytest.mark.mlflow
 
@@ -199,6 +199,58 @@ def test_mlrun_accepts_and_refuses_what_mlflow_does(mlflow_python: Path) -> None
         (text, verdict) for text, verdict in zip(FILTERS, mlflow, strict=True) if _accepted(text) != verdict
     ]
     assert differ == []  # (filter, MLflow's verdict) where mlrun's differs
+
+
+# MLflow's verdict on an order-by: it parses, and a store can sort a run by it (a dataset parses,
+# then fails in every store's sort).
+ORDER_VERDICT = """
+import json, sys
+from mlflow.entities import Run, RunData, RunInfo
+from mlflow.exceptions import MlflowException
+from mlflow.utils.search_utils import SearchUtils
+run = Run(RunInfo("r", "0", "me", "FINISHED", 1, 2, "active", artifact_uri="x", run_name="n"), RunData())
+out = []
+for text in json.loads(sys.stdin.read()):
+    try:
+        SearchUtils._get_value_for_sort(run, *SearchUtils.parse_order_by_for_search_runs(text))
+        out.append(True)
+    except MlflowException:
+        out.append(False)
+print(json.dumps(out))
+"""
+ORDERS = [
+    "metrics.rmse", "metrics.rmse ASC", "metrics.rmse DESC", "metrics.rmse desc", "params.a",
+    "tags.t", "start_time", "attributes.start_time DESC", "created", "Created", "end_time",
+    "run_id", "run_name", "`Run Name`", "status", "user_id", "artifact_uri", "attribute.status",
+    "experiment_id", "attributes.experiment_id", "lifecycle_stage", "attributes.lifecycle_stage",
+    "attributes.colour", "datasets.name", "metrics.rmse UP", "metrics.rmse ASC DESC", "",
+    "metrics.`a b`", "metrics.a, metrics.b",
+]  # fmt: skip
+
+
+def _order_accepted(text: str) -> bool:
+    try:
+        parse_order_by(text)
+    except FilterError:
+        return False
+    return True
+
+
+def test_order_by_is_accepted_and_refused_as_mlflow_does(mlflow_python: Path) -> None:
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    out = subprocess.run(
+        [str(mlflow_python), "-c", ORDER_VERDICT], input=json.dumps(ORDERS), env=env,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    mlflow = json.loads(out.stdout.strip().splitlines()[-1])
+    assert 10 < sum(mlflow) < len(ORDERS) - 5  # both kinds, many of each
+    differ = [
+        (text, verdict)
+        for text, verdict in zip(ORDERS, mlflow, strict=True)
+        if _order_accepted(text) != verdict
+    ]
+    assert differ == []  # (order-by, MLflow's verdict) where mlrun's differs
 
 
 def test_values_are_taken_as_mlflow_takes_them() -> None:

@@ -46,9 +46,13 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, strict:
 
 
 @click.command()
-@click.argument("name", type=click.Choice(SCHEMAS), default="mlproject")
+@click.argument("name", type=click.Choice(SCHEMAS), default="mlproject", metavar="[KIND]")
 def schema(name: str) -> None:
-    """Print the JSON schema for an MLproject, python_env.yaml or conda.yaml."""
+    """Print the JSON schema of a file mlrun checks.
+
+    KIND is one of: mlproject (the default), python_env, conda_env, slurm_config,
+    kubernetes_config, ray_config, sweep.
+    """
     from mlrun_cli.project.schemas import schema_text
 
     click.echo(schema_text(name), nl=False)

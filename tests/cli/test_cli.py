@@ -136,6 +136,14 @@ def test_schema_command_prints_the_shipped_schema(name: str) -> None:
     assert result.output == repo_copy
 
 
+def test_schema_help_names_every_kind_in_whole_words() -> None:
+    from mlrun_cli.cli.project import SCHEMAS
+
+    text = CliRunner().invoke(cli, ["schema", "--help"], terminal_width=80).output
+    words = set(text.replace(",", " ").replace(".", " ").split())
+    assert set(SCHEMAS) <= words, text  # a kind cut at the line's end is not a word here
+
+
 def test_every_schema_property_has_a_description() -> None:
     def walk(node: object, path: str) -> list[str]:
         missing = []

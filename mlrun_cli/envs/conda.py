@@ -59,7 +59,7 @@ def read_inputs(project: Project) -> CondaInputs:
             "this project has no conda environment and cannot run with conda",
             hint="use --env-manager uv, virtualenv or local",
         )
-    data = load_env_yaml(file)
+    data = load_env_yaml(file, project.env.content)
     specs, pip = [], []
     for dep in data.get("dependencies") or ():
         if isinstance(dep, dict):

@@ -38,8 +38,14 @@ class PythonEnvInputs:
         }
 
 
-def load_env_yaml(path: Path) -> dict[str, Any]:
-    """Read with the validator's own loader (libyaml and PyYAML's pure loader disagree on tabs)."""
+def load_env_yaml(path: Path, content: str | None = None) -> dict[str, Any]:
+    """The content the project check kept, else the file read with the validator's own loader
+    (libyaml and PyYAML's pure loader disagree on tabs)."""
+    if content is not None:
+        import json
+
+        data = json.loads(content)
+        return data if isinstance(data, dict) else {}
     from mlrun_cli.errors import SpecError
     from mlrun_cli.project.yamlfile import load_yaml
 
@@ -90,8 +96,8 @@ def collect_requirement_files(lines: tuple[str, ...], project_dir: Path) -> dict
     return files
 
 
-def _from_python_env(path: Path, project_dir: Path) -> PythonEnvInputs:
-    data = load_env_yaml(path)
+def _from_python_env(path: Path, project_dir: Path, content: str | None) -> PythonEnvInputs:
+    data = load_env_yaml(path, content)
     build = tuple(str(d) for d in data.get("build_dependencies") or ())
     deps = tuple(str(d) for d in data.get("dependencies") or ())
     files = collect_requirement_files(build + deps, project_dir)
@@ -99,9 +105,9 @@ def _from_python_env(path: Path, project_dir: Path) -> PythonEnvInputs:
     return PythonEnvInputs(str(python) if python is not None else None, build, deps, files)
 
 
-def _from_conda_yaml(path: Path, project_dir: Path) -> PythonEnvInputs:
+def _from_conda_yaml(path: Path, project_dir: Path, content: str | None) -> PythonEnvInputs:
     """MLflow's conversion: the python pin, pip/setuptools/wheel, and the pip: list; the rest is dropped."""
-    data = load_env_yaml(path)
+    data = load_env_yaml(path, content)
     python: str | None = None
     build: list[str] = []
     deps: list[str] = []
@@ -144,9 +150,9 @@ def python_env_inputs(project: Project, manager: str) -> PythonEnvInputs:
     """The inputs for a virtualenv/uv environment of `project`, as MLflow would read them."""
     env = project.env
     if env.kind == "python" and env.file is not None:
-        return _from_python_env(env.file, project.directory)
+        return _from_python_env(env.file, project.directory, env.content)
     if env.kind == "conda" and env.file is not None:
-        return _from_conda_yaml(env.file, project.directory)
+        return _from_conda_yaml(env.file, project.directory, env.content)
     directory = project.directory
     if (directory / "uv.lock").is_file() and (directory / "pyproject.toml").is_file():
         if manager == "uv":

@@ -87,20 +87,21 @@ def build_env(directory: Path, doc: YamlDocument, problems: list[Problem]) -> En
     return default_env(directory)
 
 
-def check_env_file(env: EnvSpec) -> list[Problem]:
+def check_env_file(env: EnvSpec) -> tuple[EnvSpec, list[Problem]]:
+    """The env's file checked against its schema; and the env with the file's content kept."""
     if env.file is None or not env.file.is_file():
-        return []
+        return env, []
     from mlrun_cli.project.schema_check import check_against_schema, describe_value
     from mlrun_cli.project.yamlfile import load_yaml
 
     doc = load_yaml(env.file, display_path(env.file))
     if doc.problems:
-        return doc.problems
+        return env, doc.problems
     if doc.data is None:
-        return [Problem(doc.file, 1, "", "the file is empty")]
+        return env, [Problem(doc.file, 1, "", "the file is empty")]
     if env.kind == "python" and not isinstance(doc.data, dict):
         # `python_env: requirements.txt` is the usual cause: MLflow fails on it when it builds.
-        return [
+        return env, [
             Problem(
                 doc.file,
                 1,
@@ -110,7 +111,18 @@ def check_env_file(env: EnvSpec) -> list[Problem]:
             )
         ]
     problems = check_against_schema(doc, "python_env" if env.kind == "python" else "conda_env")
-    return [_pip_mapping(p) for p in problems]
+    return dataclasses.replace(env, content=_as_json(doc.data)), [_pip_mapping(p) for p in problems]
+
+
+def _as_json(data: Any) -> str | None:
+    """JSON that reads back as exactly `data`, or None (a YAML date, a number key, NaN, ...)."""
+    import json
+
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return text if json.loads(text) == data else None
 
 
 def _pip_mapping(problem: Problem) -> Problem:

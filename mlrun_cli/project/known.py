@@ -22,7 +22,7 @@ from mlrun_cli import __version__
 from mlrun_cli.home import mlrun_home
 from mlrun_cli.project.model import DockerEnv, EntryPoint, EnvSpec, Parameter, Project
 
-FORMAT = 1
+FORMAT = 2
 _HERE = Path(__file__).resolve().parent
 # The code whose change can change what a check finds, and the schemas it checks against.
 _CODE = (
@@ -113,6 +113,7 @@ def _to_dict(project: Project) -> dict[str, Any]:
             "kind": env.kind,
             "file": None if env.file is None else str(env.file),
             "source": env.source,
+            "content": env.content,
             "docker": None
             if docker is None
             else [docker.image, docker.volumes, docker.environment, docker.dockerfile, docker.gpus],
@@ -154,7 +155,13 @@ def _from_dict(data: dict[str, Any]) -> Project:
         Path(data["directory"]),
         None if data["spec_file"] is None else Path(data["spec_file"]),
         data["name"],
-        EnvSpec(env["kind"], None if env["file"] is None else Path(env["file"]), docker_env, env["source"]),
+        EnvSpec(
+            env["kind"],
+            None if env["file"] is None else Path(env["file"]),
+            docker_env,
+            env["source"],
+            env["content"],
+        ),
         entry_points,
         tuple(data["warnings"]),
     )

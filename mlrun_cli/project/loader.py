@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,8 +58,7 @@ def _check_project(directory: Path, spec_file: Path | None) -> tuple[Project | N
     from mlrun_cli.project.yamlfile import load_yaml
 
     if spec_file is None:
-        env = default_env(directory)
-        problems = check_env_file(env)
+        env, problems = check_env_file(default_env(directory))
         return Project(directory, None, None, env, {}), problems
     doc = load_yaml(spec_file, display_path(spec_file))
     problems = list(doc.problems)
@@ -89,8 +89,8 @@ def _check_project(directory: Path, spec_file: Path | None) -> tuple[Project | N
         _check_valid_parts(directory, doc, [p.path for p in schema_problems + problems], problems)
         return None, _sorted(problems + schema_problems)
     project = _build_project(directory, spec_file, doc, problems, warnings)
-    problems += check_env_file(project.env)
-    return project, problems
+    env, env_problems = check_env_file(project.env)
+    return dataclasses.replace(project, env=env), problems + env_problems
 
 
 def _check_misspelt_sections(doc: YamlDocument) -> list[Problem]:
@@ -132,7 +132,7 @@ def _check_valid_parts(
 
     data: dict[str, Any] = doc.data
     if not any(is_broken((key,)) for key in ENV_KEYS):
-        problems += check_env_file(build_env(directory, doc, problems))
+        problems += check_env_file(build_env(directory, doc, problems))[1]
     entries = data.get("entry_points")
     if not isinstance(entries, dict):
         return

@@ -57,6 +57,9 @@ class EnvSpec:
     docker: DockerEnv | None = None
     # Where the choice came from: "docker_env", "python_env", "conda_env", "python_env.yaml", ...
     source: str = "none"
+    # The env file's content as JSON, kept from the check that read it (and with a valid project
+    # in project/known.py), so a warm run does not load YAML to read it again. None: read the file.
+    content: str | None = None
 
 
 @dataclass(frozen=True)

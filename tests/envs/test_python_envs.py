@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -84,6 +85,33 @@ def test_warm_reuse_builds_nothing_and_ignores_yaml_formatting(
     again = mlrun("run", str(project), env=offline)
     assert again.returncode == 0 and "building" not in again.stderr
     assert len(_env_dirs(envs_dir)) == 1
+
+
+MODULES_PROBE = (
+    "import json, sys\nfrom mlrun_cli.cli import cli\ntry:\n    cli(sys.argv[1:], prog_name='mlrun')\n"
+    "except SystemExit:\n    pass\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+)
+
+
+def test_a_warm_run_takes_its_env_file_from_the_check_not_from_yaml_again(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str], isolated: Path
+) -> None:
+    """A project known valid keeps its env file's content (project/known.py), so a warm run in
+    its env loads no YAML; an edited env file is read afresh and gives the env it says."""
+    project = python_project(project_factory, ENV)
+    assert mlrun("run", str(project), env=offline).returncode == 0
+    probe = subprocess.run(
+        [sys.executable, "-c", MODULES_PROBE, "run", str(project)],
+        env={**os.environ, **offline}, cwd=isolated, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert probe.stdout.split()[-1] == "1.0", probe.stderr
+    modules = set(json.loads(probe.stderr.splitlines()[-1]))
+    assert "building" not in probe.stderr
+    assert not {"yaml", "mlrun_cli.project.yamlfile"} & modules
+    (project / "python_env.yaml").write_text(f'python: "{PY}"\ndependencies: [mlrun-demo-a==2.0]\n')
+    edited = mlrun("run", str(project), env=offline)
+    assert edited.returncode == 0 and "building" in edited.stderr, edited.stderr
+    assert edited.stdout.split()[-1] == "2.0"
 
 
 def test_editing_a_requirements_file_gives_a_new_env(

@@ -3,6 +3,7 @@ file it was made of is unchanged."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,22 @@ def test_a_valid_project_is_remembered_and_loaded_unchanged(example: Callable[[s
     cached, _ = known.lookup(project_dir.absolute(), find_mlproject(project_dir.absolute()))
     assert cached == fresh  # every field, entry point and parameter comes back equal
     assert load_project(project_dir) == fresh
+
+
+def test_the_env_file_content_is_kept_only_where_json_holds_it_exactly(tmp_path: Path) -> None:
+    """The kept content must read back as the YAML did. A number used as a key (valid in a conda
+    file's variables) does not survive JSON: that file is read from its YAML when the env is
+    planned, and the project is still remembered."""
+    (tmp_path / "MLproject").write_text("conda_env: conda.yaml\nentry_points: {main: {command: x}}\n")
+    env_file = tmp_path / "conda.yaml"
+    env_file.write_text("dependencies: [python=3.11, {pip: [numpy]}]\nvariables: {SEED: 1}\n")
+    kept = load_project(tmp_path).env.content
+    assert kept is not None
+    assert json.loads(kept) == {"dependencies": ["python=3.11", {"pip": ["numpy"]}], "variables": {"SEED": 1}}
+    env_file.write_text("dependencies: [python=3.11]\nvariables: {1: x}\n")
+    project = load_project(tmp_path)
+    assert project.env.content is None
+    assert known.lookup(tmp_path, tmp_path / "MLproject")[0] == project
 
 
 def test_an_edited_env_file_is_checked_again(example: Callable[[str], Path]) -> None:

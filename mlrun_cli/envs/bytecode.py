@@ -11,7 +11,8 @@ exactly the sources that are the same file, so its first run starts warm. The by
 correct without trusting any of this: Python checks each .pyc against its source's size and
 modification time, which a shared inode has in common, and recompiles a .pyc that does not
 match. Python replaces a .pyc by renaming a new file over it, never by writing into it, so a
-.pyc linked into two envs is never changed under the other.
+.pyc linked into two envs is never changed under the other. Under a prefix, where a run looks
+for the standard library's bytecode too, the interpreter's own is linked in the same way.
 """
 
 from __future__ import annotations
@@ -70,6 +71,38 @@ def seed_from_siblings(env_dir: Path, siblings: Iterable[Path], tag: str) -> tup
                 continue  # another file system, a race with a run writing it, a full disk
             linked += 1
     return linked, read
+
+
+def seed_standard_library(env_dir: Path, stdlib: Path, tag: str) -> int:
+    """Link the interpreter's own standard-library bytecode under the env's prefix (PYCACHE_DIR).
+
+    A run that writes its bytecode there (the user's shell set PYTHONDONTWRITEBYTECODE) reads all
+    of it there, the standard library's too, so without this each new env's first run compiles
+    the ~200 standard modules it imports again (1-2 s). The sources are the same files.
+    """
+    linked = 0
+    target_root = env_dir / PYCACHE_DIR / str(stdlib).lstrip(os.sep)
+    for directory, dirs, files in os.walk(stdlib):
+        dirs[:] = [d for d in dirs if d not in _NOT_STANDARD]
+        folder = Path(directory)
+        if folder.name != "__pycache__":
+            continue
+        for name in files:
+            source = _source_name(name, f".{tag}")
+            if source is None or not (folder.parent / source).is_file() or os.path.islink(folder / name):
+                continue
+            target = target_root / folder.parent.relative_to(stdlib) / name
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(folder / name, target)
+            except OSError:
+                continue  # already there, another file system, a full disk: only speed is lost
+            linked += 1
+    return linked
+
+
+# Not the standard library (installed packages), or never imported by a run (its own tests).
+_NOT_STANDARD = frozenset({"site-packages", "dist-packages", "test", "idlelib", "turtledemo"})
 
 
 def _pairs(sibling: Path, env_dir: Path, tag: str) -> Iterator[tuple[Path, Path]]:

@@ -81,13 +81,17 @@ def health_check(env_dir: Path, expected_version: str | None = None, *, run: boo
     return None
 
 
-def _pyvenv_version(env_dir: Path) -> str | None:
+def _pyvenv(env_dir: Path) -> dict[str, str]:
     try:
         lines = (env_dir / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
     except OSError:
-        return None
+        return {}
     values = dict(line.split("=", 1) for line in lines if "=" in line)
-    values = {k.strip(): v.strip() for k, v in values.items()}
+    return {k.strip(): v.strip() for k, v in values.items()}
+
+
+def _pyvenv_version(env_dir: Path) -> str | None:
+    values = _pyvenv(env_dir)
     return values.get("version_info") or values.get("version")
 
 
@@ -141,11 +145,21 @@ def seed_bytecode(env: cache.CachedEnv, version: str, log: IO[str]) -> None:
         for path in cache.recent_envs()
         if path != env.path and (_pyvenv_version(path) or "").startswith(minor)
     )
-    linked, read = bytecode.seed_from_siblings(env.path, siblings, bytecode.cache_tag(version))
+    tag = bytecode.cache_tag(version)
+    linked, read = bytecode.seed_from_siblings(env.path, siblings, tag)
+    stdlib = _standard_library(env.path, minor.rstrip("."))
+    from_stdlib = 0 if stdlib is None else bytecode.seed_standard_library(env.path, stdlib, tag)
     log.write(
-        f"bytecode: linked {linked} .pyc files from {read} other environment(s) "
-        f"in {time.monotonic() - started:.2f}s\n"
+        f"bytecode: linked {linked} .pyc files from {read} other environment(s) and "
+        f"{from_stdlib} of the standard library in {time.monotonic() - started:.2f}s\n"
     )
+
+
+def _standard_library(env_dir: Path, minor: str) -> Path | None:
+    """<home>/../lib/pythonX.Y of the env's base interpreter (pyvenv.cfg's home), if it is one."""
+    home = _pyvenv(env_dir).get("home", "")
+    stdlib = Path(home).parent / "lib" / f"python{minor}"
+    return stdlib if home and (stdlib / "os.py").is_file() else None
 
 
 def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:

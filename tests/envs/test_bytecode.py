@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.envs.bytecode import PYCACHE_DIR, cache_tag, seed_from_siblings
+from mlrun_cli.envs.bytecode import PYCACHE_DIR, cache_tag, seed_from_siblings, seed_standard_library
 from tests.conftest import Result
 
 Mlrun = Callable[..., Result]
@@ -117,6 +117,25 @@ def test_damaged_or_foreign_siblings_cost_nothing_but_their_bytecode(tmp_path: P
     assert not (new / SITE / "pkg" / "__pycache__").exists()
 
 
+def test_the_standard_library_bytecode_is_linked_under_the_prefix(tmp_path: Path) -> None:
+    """Under PYTHONPYCACHEPREFIX a run reads the standard library's bytecode there too: the
+    interpreter's own .pyc files are linked in, and installed packages and tests are not."""
+    stdlib, env = tmp_path / "lib" / f"python{PY}", tmp_path / "uv-new"
+    for name in ("json/__init__", "site-packages/pkg/__init__", "test/test_x", "gone"):
+        source = stdlib / f"{name}.py"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text("")
+        py_compile.compile(str(source), cache_from_source(str(source)), doraise=True)
+    (stdlib / "gone.py").unlink()
+    assert seed_standard_library(env, stdlib, TAG) == 1
+    [linked] = (env / PYCACHE_DIR).rglob("*.pyc")
+    expected = env / PYCACHE_DIR / str(stdlib).lstrip(os.sep) / "json" / f"__init__.{TAG}.pyc"
+    assert linked == expected
+    assert linked.stat().st_ino == Path(cache_from_source(str(stdlib / "json/__init__.py"))).stat().st_ino
+    assert _loads_bytecode(stdlib, "json", stdlib / "json" / "__init__.py", env / PYCACHE_DIR)
+    assert seed_standard_library(env, stdlib, TAG) == 0  # a second time links nothing twice
+
+
 @pytest.mark.parametrize("shell_setting", ["1", ""])
 def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
     shell_setting: str,
@@ -147,6 +166,10 @@ def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
     assert not list(first.rglob("*/mlrun_demo_b/**/*.pyc")), "a module no run imported was compiled"
     beside_sources = (project / "__pycache__").exists()
     assert beside_sources == (not shell_setting), "the user's PYTHONDONTWRITEBYTECODE was not kept"
+    if shell_setting:  # under the prefix: the interpreter's own bytecode, used as it is
+        [aliases] = (first / PYCACHE_DIR).rglob(f"encodings/aliases.{TAG}.pyc")
+        own = cache_from_source(sys.modules["encodings.aliases"].__file__ or "")
+        assert aliases.stat().st_ino == Path(own).stat().st_ino
 
     (project / "python_env.yaml").write_text(f'python: "{PY}"\ndependencies: [mlrun-demo-a]\n')
     result = mlrun("run", str(project), "--env-manager", "uv", env=env)

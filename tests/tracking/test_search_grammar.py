@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -178,27 +179,31 @@ FILTERS = [
 ]
 
 
-def _accepted(text: str) -> bool:
+def _accepted(parse: Callable[[str], object], text: str) -> bool:
     try:
-        parse_filter(text)
+        parse(text)
     except FilterError:
         return False
     return True
 
 
-def test_mlrun_accepts_and_refuses_what_mlflow_does(mlflow_python: Path) -> None:
+def _differences(
+    mlflow_python: Path, verdict: str, texts: list[str], parse: Callable[[str], object], least: int
+) -> list[tuple[str, bool]]:
+    """(text, MLflow's verdict) for each text where mlrun's parse decides otherwise."""
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     out = subprocess.run(
-        [str(mlflow_python), "-c", VERDICT], input=json.dumps(FILTERS), env=env, capture_output=True,
+        [str(mlflow_python), "-c", verdict], input=json.dumps(texts), env=env, capture_output=True,
         text=True, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     mlflow = json.loads(out.stdout.strip().splitlines()[-1])
-    assert 30 < sum(mlflow) < len(FILTERS) - 30  # both kinds, many of each
-    differ = [
-        (text, verdict) for text, verdict in zip(FILTERS, mlflow, strict=True) if _accepted(text) != verdict
-    ]
-    assert differ == []  # (filter, MLflow's verdict) where mlrun's differs
+    assert least < sum(mlflow) < len(texts) - least  # both kinds, many of each
+    return [(text, ok) for text, ok in zip(texts, mlflow, strict=True) if _accepted(parse, text) != ok]
+
+
+def test_mlrun_accepts_and_refuses_what_mlflow_does(mlflow_python: Path) -> None:
+    assert _differences(mlflow_python, VERDICT, FILTERS, parse_filter, 30) == []
 
 
 # MLflow's verdict on an order-by: it parses, and a store can sort a run by it (a dataset parses,
@@ -228,29 +233,8 @@ ORDERS = [
 ]  # fmt: skip
 
 
-def _order_accepted(text: str) -> bool:
-    try:
-        parse_order_by(text)
-    except FilterError:
-        return False
-    return True
-
-
 def test_order_by_is_accepted_and_refused_as_mlflow_does(mlflow_python: Path) -> None:
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    out = subprocess.run(
-        [str(mlflow_python), "-c", ORDER_VERDICT], input=json.dumps(ORDERS), env=env,
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
-    mlflow = json.loads(out.stdout.strip().splitlines()[-1])
-    assert 10 < sum(mlflow) < len(ORDERS) - 5  # both kinds, many of each
-    differ = [
-        (text, verdict)
-        for text, verdict in zip(ORDERS, mlflow, strict=True)
-        if _order_accepted(text) != verdict
-    ]
-    assert differ == []  # (order-by, MLflow's verdict) where mlrun's differs
+    assert _differences(mlflow_python, ORDER_VERDICT, ORDERS, parse_order_by, 5) == []
 
 
 def test_values_are_taken_as_mlflow_takes_them() -> None:

@@ -18,7 +18,9 @@ for the standard library's bytecode too, the interpreter's own is linked in the 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 PYCACHE_DIR = "pycache"
@@ -50,13 +52,24 @@ def cache_tag(python_version: str) -> str:
     return f"cpython-{major}{minor}"
 
 
-def seed_from_siblings(env_dir: Path, siblings: Iterable[Path], tag: str) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Seeded:
+    linked: int
+    siblings: int
+    damaged: int
+    """.pyc files not whole (a damaged disk): left out, so a rebuilt env does not inherit them."""
+
+
+def seed_from_siblings(env_dir: Path, siblings: Iterable[Path], tag: str) -> Seeded:
     """Link into `env_dir` the .pyc files of `siblings` whose source is the same file in both.
 
-    Returns (files linked, siblings read). Anything unreadable or already there is skipped: this
-    only ever saves time, so no error of its own stops a build.
+    Anything unreadable, damaged or already there is skipped: this only ever saves time, so no
+    error of its own stops a build.
     """
-    linked = read = 0
+    linked = read = damaged = 0
+    # Python checks a .pyc's header, not its code: a cut-off one fails every import of its module.
+    # The code is checked where mlrun's own Python reads it (the same version as the env's).
+    deep = tag == sys.implementation.cache_tag
     for sibling in siblings:
         if read >= SEED_LIMIT:
             break
@@ -64,13 +77,34 @@ def seed_from_siblings(env_dir: Path, siblings: Iterable[Path], tag: str) -> tup
         for pyc, target in _pairs(sibling, env_dir, tag):
             if target.exists() or os.path.islink(pyc):  # only files Python wrote, never links
                 continue
+            if not _whole(pyc, deep):
+                damaged += 1
+                continue
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.link(pyc, target)
             except OSError:
                 continue  # another file system, a race with a run writing it, a full disk
             linked += 1
-    return linked, read
+    return Seeded(linked, read, damaged)
+
+
+def _whole(pyc: Path, deep: bool) -> bool:
+    try:
+        data = pyc.read_bytes()
+    except OSError:
+        return False
+    if len(data) < 16 or data[2:4] != b"\r\n":  # a header: magic number (ending \r\n), flags, stamp
+        return False
+    if not deep:
+        return True
+    import marshal
+
+    try:
+        marshal.loads(memoryview(data)[16:])  # only checked, never run
+    except (EOFError, ValueError, TypeError):
+        return False
+    return True
 
 
 def seed_standard_library(env_dir: Path, stdlib: Path, tag: str) -> int:

@@ -146,13 +146,18 @@ def seed_bytecode(env: cache.CachedEnv, version: str, log: IO[str]) -> None:
         if path != env.path and (_pyvenv_version(path) or "").startswith(minor)
     )
     tag = bytecode.cache_tag(version)
-    linked, read = bytecode.seed_from_siblings(env.path, siblings, tag)
+    seeded = bytecode.seed_from_siblings(env.path, siblings, tag)
     stdlib = _standard_library(env.path, minor.rstrip("."))
     from_stdlib = 0 if stdlib is None else bytecode.seed_standard_library(env.path, stdlib, tag)
     log.write(
-        f"bytecode: linked {linked} .pyc files from {read} other environment(s) and "
-        f"{from_stdlib} of the standard library in {time.monotonic() - started:.2f}s\n"
+        f"bytecode: linked {seeded.linked} .pyc files from {seeded.siblings} other environment(s) "
+        f"and {from_stdlib} of the standard library in {time.monotonic() - started:.2f}s\n"
     )
+    if seeded.damaged:
+        announce(
+            f"warning: {seeded.damaged} damaged bytecode file(s) in other environments were left "
+            "out of this one (`mlrun env prune` removes environments; runs rebuild them)"
+        )
 
 
 def _standard_library(env_dir: Path, minor: str) -> Path | None:

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.envs.bytecode import PYCACHE_DIR, cache_tag, seed_from_siblings, seed_standard_library
+from mlrun_cli.envs.bytecode import (
+    PYCACHE_DIR,
+    Seeded,
+    cache_tag,
+    seed_from_siblings,
+    seed_standard_library,
+)
 from tests.conftest import Result
 
 Mlrun = Callable[..., Result]
@@ -66,9 +72,7 @@ def test_a_new_env_takes_the_bytecode_of_the_files_it_shares(tmp_path: Path) -> 
     own_pyc.parent.mkdir()
     own_pyc.write_bytes(b"kept")
 
-    linked, read = seed_from_siblings(new, [old], TAG)
-
-    assert (linked, read) == (1, 1)
+    assert seed_from_siblings(new, [old], TAG) == Seeded(linked=1, siblings=1, damaged=0)
     shared_pyc = Path(cache_from_source(str(new / SITE / "pkg" / "shared.py")))
     assert shared_pyc.stat().st_ino == Path(cache_from_source(str(sources["shared"]))).stat().st_ino
     assert _loads_bytecode(new / SITE, "pkg.shared", new / SITE / "pkg" / "shared.py")
@@ -89,9 +93,7 @@ def test_bytecode_under_an_env_prefix_is_shared_too(tmp_path: Path) -> None:
     env |= {"PYTHONPATH": str(old / SITE), "PYTHONPYCACHEPREFIX": str(old / PYCACHE_DIR)}
     subprocess.run([sys.executable, "-c", "import pkg"], env=env, check=True)
 
-    linked, _read = seed_from_siblings(new, [old], TAG)
-
-    assert linked >= 2  # pkg and json at least
+    assert seed_from_siblings(new, [old], TAG).linked >= 2  # pkg and json at least
     assert _loads_bytecode(
         new / SITE, "pkg", new / SITE / "pkg" / "__init__.py", pycache_prefix=new / PYCACHE_DIR
     )
@@ -113,8 +115,36 @@ def test_damaged_or_foreign_siblings_cost_nothing_but_their_bytecode(tmp_path: P
     (cache / f"mod.{TAG}.pyc").symlink_to(tmp_path / "nowhere")  # the same source, no bytecode
     (cache / f"gone.{TAG}.pyc").write_bytes(b"")  # its source is missing
     (damaged / PYCACHE_DIR).write_text("not a folder")
-    assert seed_from_siblings(new, [damaged, tmp_path / "missing", new], TAG) == (0, 3)
+    assert seed_from_siblings(new, [damaged, tmp_path / "missing", new], TAG) == Seeded(0, 3, 0)
     assert not (new / SITE / "pkg" / "__pycache__").exists()
+
+
+@pytest.mark.parametrize("cut", [3, 16, 40])
+def test_a_cut_off_pyc_is_not_passed_on(tmp_path: Path, cut: int) -> None:
+    """Python checks a .pyc's header only: a cut-off one fails every import of its module. A new
+    env (one rebuilt to get rid of such a failure, say) must not inherit it."""
+    old, new = tmp_path / "uv-old", tmp_path / "uv-new"
+    for env in (old, new):
+        (env / SITE / "pkg").mkdir(parents=True)
+    for name in ("whole", "cut"):
+        source = old / SITE / "pkg" / f"{name}.py"
+        source.write_text(f"VALUE = {name!r} * 100\n")
+        py_compile.compile(str(source), cache_from_source(str(source)), doraise=True)
+        os.link(source, new / SITE / "pkg" / f"{name}.py")
+    broken = Path(cache_from_source(str(old / SITE / "pkg" / "cut.py")))
+    broken.write_bytes(broken.read_bytes()[:cut])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {
+        "PYTHONPATH": str(old / SITE),
+        "PYTHONDONTWRITEBYTECODE": "1",  # Python would mend a short one in place
+    }
+    fails = subprocess.run(
+        [sys.executable, "-c", "import pkg.cut"], env=env, capture_output=True, check=False
+    )
+    assert fails.returncode != 0 or cut < 16  # what Python does with it where it is
+
+    assert seed_from_siblings(new, [old], TAG) == Seeded(linked=1, siblings=1, damaged=1)
+    assert not Path(cache_from_source(str(new / SITE / "pkg" / "cut.py"))).exists()
+    assert _loads_bytecode(new / SITE, "pkg.whole", new / SITE / "pkg" / "whole.py")
 
 
 def test_the_standard_library_bytecode_is_linked_under_the_prefix(tmp_path: Path) -> None:
@@ -179,3 +209,27 @@ def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
     assert seeded.stat().st_ino == compiled.stat().st_ino, "the first run's bytecode was not reused"
     log = (envs_dir / ".meta" / second.name / "build.log").read_text()
     assert "from 1 other environment(s)" in log, log
+
+
+def test_a_damaged_pyc_in_another_env_is_left_out_with_a_warning(
+    mlrun: Mlrun, project_factory: Factory, offline: dict[str, str], envs_dir: Path
+) -> None:
+    command = "    command: python -c 'import mlrun_demo_a'\n"
+    project = project_factory(
+        {
+            "MLproject": f"python_env: python_env.yaml\nentry_points:\n  main:\n{command}",
+            "python_env.yaml": f'python: "{PY}"\ndependencies: [mlrun-demo-b]\n',
+        }
+    )
+    env = {**offline, "PYTHONDONTWRITEBYTECODE": ""}
+    assert mlrun("run", str(project), "--env-manager", "uv", env=env).returncode == 0
+    [first] = _env_dirs(envs_dir)
+    [compiled] = first.rglob(f"*/mlrun_demo_a/**/__init__.{TAG}.pyc")
+    compiled.write_bytes(compiled.read_bytes()[:20])  # what a damaged disk leaves
+    (project / "python_env.yaml").write_text(f'python: "{PY}"\ndependencies: [mlrun-demo-a]\n')
+    result = mlrun("run", str(project), "--env-manager", "uv", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "warning: 1 damaged bytecode file(s) in other environments were left out" in result.stderr
+    [second] = [path for path in _env_dirs(envs_dir) if path != first]
+    [own] = second.rglob(f"*/mlrun_demo_a/**/__init__.{TAG}.pyc")
+    assert own.stat().st_ino != compiled.stat().st_ino and own.stat().st_size > 20

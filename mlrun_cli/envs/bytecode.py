@@ -67,43 +67,56 @@ def seed_from_siblings(env_dir: Path, siblings: Iterable[Path], tag: str) -> See
     error of its own stops a build.
     """
     linked = read = damaged = 0
-    # Python checks a .pyc's header, not its code: a cut-off one fails every import of its module.
-    # The code is checked where mlrun's own Python reads it (the same version as the env's).
-    deep = tag == sys.implementation.cache_tag
     for sibling in siblings:
         if read >= SEED_LIMIT:
             break
         read += 1
         for pyc, target in _pairs(sibling, env_dir, tag):
-            if target.exists() or os.path.islink(pyc):  # only files Python wrote, never links
+            if os.path.lexists(target) or os.path.islink(pyc):  # only files Python wrote
                 continue
-            if not _whole(pyc, deep):
-                damaged += 1
-                continue
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.link(pyc, target)
-            except OSError:
-                continue  # another file system, a race with a run writing it, a full disk
-            linked += 1
+            verdict = _verdict(pyc, tag)
+            damaged += verdict == "damaged"
+            if verdict == "whole" and _link(pyc, target):
+                linked += 1
     return Seeded(linked, read, damaged)
 
 
-def _whole(pyc: Path, deep: bool) -> bool:
+def _verdict(pyc: Path, tag: str) -> str:
+    """ "whole"; "damaged" (a header Python accepts before code it cannot read: every import of the
+    module would fail); or "other" (Python recompiles it: harmless, not worth passing on).
+
+    Python checks a .pyc's header, not its code. The code is checked where mlrun's own Python
+    reads it (the env's version); elsewhere only the header is.
+    """
+    import importlib.util
+
+    deep = tag == sys.implementation.cache_tag
     try:
-        data = pyc.read_bytes()
+        with open(pyc, "rb") as file:
+            data = file.read() if deep else file.read(16)
     except OSError:
-        return False
-    if len(data) < 16 or data[2:4] != b"\r\n":  # a header: magic number (ending \r\n), flags, stamp
-        return False
+        return "other"
+    if len(data) < 16 or data[2:4] != b"\r\n":  # magic number (ending \r\n), flags, stamp
+        return "other"
     if not deep:
-        return True
+        return "whole"
+    if data[:4] != importlib.util.MAGIC_NUMBER:
+        return "other"
     import marshal
 
     try:
         marshal.loads(memoryview(data)[16:])  # only checked, never run
-    except (EOFError, ValueError, TypeError):
-        return False
+    except Exception:  # any failure to read it back is damage
+        return "damaged"
+    return "whole"
+
+
+def _link(source: Path, target: Path) -> bool:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        return False  # another file system, a race with a run writing it, a full disk
     return True
 
 
@@ -112,7 +125,9 @@ def seed_standard_library(env_dir: Path, stdlib: Path, tag: str) -> int:
 
     A run that writes its bytecode there (the user's shell set PYTHONDONTWRITEBYTECODE) reads all
     of it there, the standard library's too, so without this each new env's first run compiles
-    the ~200 standard modules it imports again (1-2 s). The sources are the same files.
+    the ~200 standard modules it imports again (1-2 s). The sources are the same files. Where
+    they cannot be linked (another file system; a system Python's files, which Linux protects
+    from links by other users), the first refusal ends it: a run then compiles them, as before.
     """
     linked = 0
     target_root = env_dir / PYCACHE_DIR / str(stdlib).lstrip(os.sep)
@@ -122,15 +137,14 @@ def seed_standard_library(env_dir: Path, stdlib: Path, tag: str) -> int:
         if folder.name != "__pycache__":
             continue
         for name in files:
-            source = _source_name(name, f".{tag}")
-            if source is None or not (folder.parent / source).is_file() or os.path.islink(folder / name):
+            source = _source_name(name, tag)
+            if source is None or not os.path.isfile(folder.parent / source) or os.path.islink(folder / name):
                 continue
             target = target_root / folder.parent.relative_to(stdlib) / name
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.link(folder / name, target)
-            except OSError:
-                continue  # already there, another file system, a full disk: only speed is lost
+            if os.path.lexists(target):
+                continue
+            if not _link(folder / name, target):
+                return linked
             linked += 1
     return linked
 
@@ -142,17 +156,16 @@ _NOT_STANDARD = frozenset({"site-packages", "dist-packages", "test", "idlelib", 
 def _pairs(sibling: Path, env_dir: Path, tag: str) -> Iterator[tuple[Path, Path]]:
     """(sibling's .pyc, where the same bytecode goes in env_dir), for sources that are one file.
     Folders the new env does not have are not walked: an unrelated sibling costs little."""
-    suffix = f".{tag}"
     # Beside the sources: <dir>/__pycache__/<module>.<tag>[.opt-N].pyc
     for directory, dirs, files in os.walk(sibling / "lib"):
         relative = Path(directory).relative_to(sibling)
         if relative.name != "__pycache__":
-            if not (env_dir / relative).is_dir():
+            if not os.path.isdir(env_dir / relative):
                 dirs.clear()
             continue
         dirs.clear()
         for name in files:
-            source = _source_name(name, suffix)
+            source = _source_name(name, tag)
             if source is not None and _same_file(
                 sibling / relative.parent / source, env_dir / relative.parent / source
             ):
@@ -172,18 +185,19 @@ def _pairs(sibling: Path, env_dir: Path, tag: str) -> Iterator[tuple[Path, Path]
                 source_dir, other_source_dir = env_dir / inside, path / inside
                 target_dir = env_dir / PYCACHE_DIR / str(env_dir).lstrip(os.sep) / inside
                 break
-        if not source_dir.is_dir():
+        if not os.path.isdir(source_dir):
             dirs.clear()
             continue
         for name in files:
-            source = _source_name(name, suffix)
+            source = _source_name(name, tag)
             if source is not None and _same_file(other_source_dir / source, source_dir / source):
                 yield Path(directory, name), target_dir / name
 
 
-def _source_name(pyc_name: str, suffix: str) -> str | None:
+def _source_name(pyc_name: str, tag: str) -> str | None:
+    """The source of <module>.<tag>.pyc or <module>.<tag>.opt-N.pyc (what CPython writes)."""
     stem, dot, rest = pyc_name.partition(".")
-    if not dot or not rest.endswith(".pyc") or not f".{rest}".startswith(suffix):
+    if not dot or rest not in (f"{tag}.pyc", f"{tag}.opt-1.pyc", f"{tag}.opt-2.pyc"):
         return None
     return f"{stem}.py"
 

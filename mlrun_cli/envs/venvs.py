@@ -84,7 +84,7 @@ def health_check(env_dir: Path, expected_version: str | None = None, *, run: boo
 def _pyvenv(env_dir: Path) -> dict[str, str]:
     try:
         lines = (env_dir / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return {}
     values = dict(line.split("=", 1) for line in lines if "=" in line)
     return {k.strip(): v.strip() for k, v in values.items()}
@@ -137,18 +137,23 @@ def freeze(env: cache.CachedEnv, log: IO[str]) -> None:
 
 
 def seed_bytecode(env: cache.CachedEnv, version: str, log: IO[str]) -> None:
-    """Give a new env the bytecode other envs' runs wrote for the files they share with it."""
+    """Give a new env the bytecode other envs' runs wrote for the files they share with it, and
+    the standard library's. It only saves time: nothing here fails a build."""
     started = time.monotonic()
-    minor = ".".join(version.split(".")[:2]) + "."
-    siblings = (
-        path
-        for path in cache.recent_envs()
-        if path != env.path and (_pyvenv_version(path) or "").startswith(minor)
-    )
-    tag = bytecode.cache_tag(version)
-    seeded = bytecode.seed_from_siblings(env.path, siblings, tag)
-    stdlib = _standard_library(env.path, minor.rstrip("."))
-    from_stdlib = 0 if stdlib is None else bytecode.seed_standard_library(env.path, stdlib, tag)
+    try:
+        minor = ".".join(version.split(".")[:2]) + "."
+        siblings = (
+            path
+            for path in cache.recent_envs()
+            if path != env.path and (_pyvenv_version(path) or "").startswith(minor)
+        )
+        tag = bytecode.cache_tag(version)
+        seeded = bytecode.seed_from_siblings(env.path, siblings, tag)
+        stdlib = _standard_library(env.path)
+        from_stdlib = 0 if stdlib is None else bytecode.seed_standard_library(env.path, stdlib, tag)
+    except Exception as error:  # a damaged sibling costs speed, never the build
+        log.write(f"bytecode: not shared ({type(error).__name__}: {error})\n")
+        return
     log.write(
         f"bytecode: linked {seeded.linked} .pyc files from {seeded.siblings} other environment(s) "
         f"and {from_stdlib} of the standard library in {time.monotonic() - started:.2f}s\n"
@@ -160,11 +165,27 @@ def seed_bytecode(env: cache.CachedEnv, version: str, log: IO[str]) -> None:
         )
 
 
-def _standard_library(env_dir: Path, minor: str) -> Path | None:
-    """<home>/../lib/pythonX.Y of the env's base interpreter (pyvenv.cfg's home), if it is one."""
-    home = _pyvenv(env_dir).get("home", "")
-    stdlib = Path(home).parent / "lib" / f"python{minor}"
-    return stdlib if home and (stdlib / "os.py").is_file() else None
+def _standard_library(env_dir: Path) -> Path | None:
+    """Where the env's interpreter keeps its standard library, as it says itself."""
+    import subprocess
+
+    try:
+        out = subprocess.run(  # noqa: S603 - the env's own interpreter, fixed arguments
+            [
+                str(python_in(env_dir)),
+                "-I",
+                "-S",
+                "-c",
+                "import sysconfig; print(sysconfig.get_path('stdlib'))",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out) if out and os.path.isfile(os.path.join(out, "os.py")) else None
 
 
 def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:

@@ -111,7 +111,9 @@ def check_env_file(env: EnvSpec) -> tuple[EnvSpec, list[Problem]]:
             )
         ]
     problems = check_against_schema(doc, "python_env" if env.kind == "python" else "conda_env")
-    return dataclasses.replace(env, content=_as_json(doc.data)), [_pip_mapping(p) for p in problems]
+    content = _as_json(doc.data)
+    kept = dataclasses.replace(env, content=content, content_digest=doc.digest if content else None)
+    return kept, [_pip_mapping(p) for p in problems]
 
 
 def _as_json(data: Any) -> str | None:

@@ -22,7 +22,7 @@ from mlrun_cli import __version__
 from mlrun_cli.home import mlrun_home
 from mlrun_cli.project.model import DockerEnv, EntryPoint, EnvSpec, Parameter, Project
 
-FORMAT = 2
+FORMAT = 3
 _HERE = Path(__file__).resolve().parent
 # The code whose change can change what a check finds, and the schemas it checks against.
 _CODE = (
@@ -98,7 +98,12 @@ def remember(project: Project, spec_digest_seen: str | None) -> None:
         path, spec_digest = _record_path(project.directory, project.spec_file)
         if spec_digest != spec_digest_seen:
             return
-        files = [[str(file), _digest(file)] for file in _dependencies(project)]
+        env = project.env
+        # The env file's digest is that of the bytes its kept content came from.
+        seen = {env.file: env.content_digest} if env.file is not None and env.content_digest else {}
+        files = [
+            [str(file), seen[file] if file in seen else _digest(file)] for file in _dependencies(project)
+        ]
         write_atomic(path, json.dumps({"files": files, "project": _to_dict(project)}))
 
 
@@ -114,6 +119,7 @@ def _to_dict(project: Project) -> dict[str, Any]:
             "file": None if env.file is None else str(env.file),
             "source": env.source,
             "content": env.content,
+            "content_digest": env.content_digest,
             "docker": None
             if docker is None
             else [docker.image, docker.volumes, docker.environment, docker.dockerfile, docker.gpus],
@@ -161,6 +167,7 @@ def _from_dict(data: dict[str, Any]) -> Project:
             docker_env,
             env["source"],
             env["content"],
+            env["content_digest"],
         ),
         entry_points,
         tuple(data["warnings"]),

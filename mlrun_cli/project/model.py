@@ -60,6 +60,9 @@ class EnvSpec:
     # The env file's content as JSON, kept from the check that read it (and with a valid project
     # in project/known.py), so a warm run does not load YAML to read it again. None: read the file.
     content: str | None = None
+    # sha256 of the bytes `content` was parsed from: the record is keyed by it, not by the file
+    # as it is when the record is written (it may have been saved again meanwhile).
+    content_digest: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ class YamlDocument:
     text: str | None = None
     lines: dict[JsonPath, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    digest: str | None = None
+    """sha256 of the bytes parsed (load_yaml): what the data stands for, if the file changes."""
 
     def line_of(self, path: JsonPath) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -161,14 +163,19 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
                 Problem(name, None, "", f"the file is {size} bytes; at most {MAX_FILE_BYTES} are read")
             )
             return doc
-        text = _decode(path.read_bytes())
+        raw = path.read_bytes()
+        text = _decode(raw)
     except _NotUtf8 as err:
         doc.problems.append(Problem(name, None, "", str(err)))
         return doc
     except (OSError, UnicodeDecodeError) as err:
         doc.problems.append(Problem(name, None, "", f"cannot read file: {err}"))
         return doc
-    return parse_yaml(text, name)
+    import hashlib
+
+    parsed = parse_yaml(text, name)
+    parsed.digest = hashlib.sha256(raw).hexdigest()
+    return parsed
 
 
 def _tab_indented_line(text: str, failed_at: int | None) -> int | None:

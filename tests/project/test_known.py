@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlrun_cli.project import known
-from mlrun_cli.project.loader import check_project, find_mlproject, load_project
+from mlrun_cli.project.loader import _check_project, check_project, find_mlproject, load_project
 
 
 def _records() -> list[Path]:
@@ -38,6 +38,23 @@ def test_the_env_file_content_is_kept_only_where_json_holds_it_exactly(tmp_path:
     project = load_project(tmp_path)
     assert project.env.content is None
     assert known.lookup(tmp_path, tmp_path / "MLproject")[0] == project
+
+
+def test_a_record_stands_for_the_env_file_bytes_that_were_checked(tmp_path: Path) -> None:
+    """The env file saved again while its project is being checked: the record pairs the kept
+    content with the digest of the bytes it came from, so the next load checks the new file
+    instead of building from the old content."""
+    spec = tmp_path / "MLproject"
+    spec.write_text("python_env: python_env.yaml\nentry_points: {main: {command: x}}\n")
+    env_file = tmp_path / "python_env.yaml"
+    env_file.write_text('python: "3.11"\ndependencies: [numpy]\n')
+    _, spec_digest = known.lookup(tmp_path, spec)
+    project, problems = _check_project(tmp_path, spec)
+    assert project is not None and not problems
+    env_file.write_text('python: "3.11"\ndependencies: [scipy]\n')  # saved meanwhile
+    known.remember(project, spec_digest)
+    assert known.lookup(tmp_path, spec)[0] is None
+    assert "scipy" in (load_project(tmp_path).env.content or "")
 
 
 def test_an_edited_env_file_is_checked_again(example: Callable[[str], Path]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import py_compile
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -73,7 +74,8 @@ def test_a_new_env_takes_the_bytecode_of_the_files_it_shares(tmp_path: Path) -> 
     own_pyc.parent.mkdir()
     own_pyc.write_bytes(b"kept")
 
-    assert seed_from_siblings(new, [old], TAG) == Seeded(linked=1, siblings=1, damaged=0)
+    # shared, in both layouts; own, under the prefix only (its __pycache__ one is kept)
+    assert seed_from_siblings(new, [old], TAG) == Seeded(linked=2, siblings=1, damaged=0)
     shared_pyc = Path(cache_from_source(str(new / SITE / "pkg" / "shared.py")))
     assert shared_pyc.stat().st_ino == Path(cache_from_source(str(sources["shared"]))).stat().st_ino
     assert _loads_bytecode(new / SITE, "pkg.shared", new / SITE / "pkg" / "shared.py")
@@ -84,24 +86,29 @@ def test_a_new_env_takes_the_bytecode_of_the_files_it_shares(tmp_path: Path) -> 
 
 def test_bytecode_under_an_env_prefix_is_shared_too(tmp_path: Path) -> None:
     """Where the user's shell says PYTHONDONTWRITEBYTECODE, runs write under <env>/pycache/<path>:
-    the env's own files map to the new env's path, others (the standard library) stay as they are."""
-    old, new = tmp_path / "uv-old", tmp_path / "uv-new"
+    the env's own files map to the new env's path, in both layouts (the next run's shell decides
+    which it reads); others (the standard library, the project's own modules) stay under the
+    prefix as they are, never beside the user's sources."""
+    old, new, project = tmp_path / "uv-old", tmp_path / "uv-new", tmp_path / "project"
     (old / SITE / "pkg").mkdir(parents=True)
     (new / SITE / "pkg").mkdir(parents=True)
+    project.mkdir()
+    (project / "helper.py").write_text("")
     (old / SITE / "pkg" / "__init__.py").write_text("import json\n")
     os.link(old / SITE / "pkg" / "__init__.py", new / SITE / "pkg" / "__init__.py")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env |= {"PYTHONPATH": str(old / SITE), "PYTHONPYCACHEPREFIX": str(old / PYCACHE_DIR)}
-    subprocess.run([sys.executable, "-c", "import pkg"], env=env, check=True)
+    env |= {"PYTHONPATH": f"{old / SITE}:{project}", "PYTHONPYCACHEPREFIX": str(old / PYCACHE_DIR)}
+    subprocess.run([sys.executable, "-c", "import pkg, helper"], env=env, check=True)
 
-    assert seed_from_siblings(new, [old], TAG).linked >= 2  # pkg and json at least
-    assert _loads_bytecode(
-        new / SITE, "pkg", new / SITE / "pkg" / "__init__.py", pycache_prefix=new / PYCACHE_DIR
-    )
+    assert seed_from_siblings(new, [old], TAG).linked >= 3  # pkg, helper and json at least
+    source = new / SITE / "pkg" / "__init__.py"
+    assert _loads_bytecode(new / SITE, "pkg", source, pycache_prefix=new / PYCACHE_DIR)
+    assert _loads_bytecode(new / SITE, "pkg", source)
     json_source = Path(sys.modules["json"].__file__ or "")
     json_pyc = new / PYCACHE_DIR / str(json_source.parent).lstrip(os.sep) / f"__init__.{TAG}.pyc"
     assert json_pyc.is_file(), "the standard library's bytecode was not shared"
-    assert not list((new / SITE).rglob("*.pyc")), "bytecode was put beside the sources"
+    assert (new / PYCACHE_DIR / str(project).lstrip(os.sep) / f"helper.{TAG}.pyc").is_file()
+    assert not (project / "__pycache__").exists(), "bytecode was put beside the user's sources"
 
 
 def test_a_sibling_reached_through_a_symlink_is_matched_by_either_spelling(tmp_path: Path) -> None:
@@ -202,9 +209,17 @@ def test_the_standard_library_bytecode_is_linked_under_the_prefix(tmp_path: Path
     assert seed_standard_library(env, stdlib, TAG) == 0  # a second time links nothing twice
 
 
-@pytest.mark.parametrize("shell_setting", ["1", ""])
+def _demo_a_pyc(env_dir: Path, under_prefix: bool) -> Path:
+    [source] = env_dir.glob("lib/python*/site-packages/mlrun_demo_a/__init__.py")
+    if under_prefix:
+        return env_dir / PYCACHE_DIR / str(source.parent).lstrip(os.sep) / f"__init__.{TAG}.pyc"
+    return Path(cache_from_source(str(source)))
+
+
+@pytest.mark.parametrize(("first_shell", "second_shell"), [("1", "1"), ("", ""), ("", "1"), ("1", "")])
 def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
-    shell_setting: str,
+    first_shell: str,
+    second_shell: str,
     mlrun: Mlrun,
     project_factory: Factory,
     offline: dict[str, str],
@@ -213,7 +228,8 @@ def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
     """No blanket compile at build: the first run writes the bytecode of what it imports, also
     where the shell sets PYTHONDONTWRITEBYTECODE (then inside the env's folder, never beside the
     user's sources), and nothing for what it does not import. An env built later for a changed
-    requirement starts with that bytecode for the files it shares, and its first run uses it."""
+    requirement starts with that bytecode for the files it shares, and its first run uses it,
+    whichever of the two settings each run's shell had."""
     command = "    command: python -c 'import helper, mlrun_demo_a'\n"
     project = project_factory(
         {
@@ -222,27 +238,33 @@ def test_a_uv_env_gets_the_bytecode_of_what_its_runs_import(
             "helper.py": "",
         }
     )
-    env = {**offline, "PYTHONDONTWRITEBYTECODE": shell_setting}
-    result = mlrun("run", str(project), "--env-manager", "uv", env=env)
+    result = mlrun(
+        "run", str(project), "--env-manager", "uv", env={**offline, "PYTHONDONTWRITEBYTECODE": first_shell}
+    )
     assert result.returncode == 0, result.stderr
     [first] = _env_dirs(envs_dir)
-    [compiled] = first.rglob(f"*/mlrun_demo_a/**/__init__.{TAG}.pyc")
+    compiled = _demo_a_pyc(first, under_prefix=bool(first_shell))
+    assert compiled.is_file(), "the run's import was not compiled"
     [module] = first.glob("lib/python*/site-packages/mlrun_demo_a/__init__.py")
     assert module.stat().st_nlink > 1, "not hardlinked from uv's cache (same file system here)"
     assert not list(first.rglob("*/mlrun_demo_b/**/*.pyc")), "a module no run imported was compiled"
     beside_sources = (project / "__pycache__").exists()
-    assert beside_sources == (not shell_setting), "the user's PYTHONDONTWRITEBYTECODE was not kept"
-    if shell_setting:  # under the prefix: the interpreter's own bytecode, used as it is
+    assert beside_sources == (not first_shell), "the user's PYTHONDONTWRITEBYTECODE was not kept"
+    if first_shell:  # under the prefix: the interpreter's own bytecode, used as it is
         [aliases] = (first / PYCACHE_DIR).rglob(f"encodings/aliases.{TAG}.pyc")
         own = cache_from_source(sys.modules["encodings.aliases"].__file__ or "")
         assert aliases.stat().st_ino == Path(own).stat().st_ino
 
     (project / "python_env.yaml").write_text(f'python: "{PY}"\ndependencies: [mlrun-demo-a]\n')
-    result = mlrun("run", str(project), "--env-manager", "uv", env=env)
+    shutil.rmtree(project / "__pycache__", ignore_errors=True)
+    result = mlrun(
+        "run", str(project), "--env-manager", "uv", env={**offline, "PYTHONDONTWRITEBYTECODE": second_shell}
+    )
     assert result.returncode == 0, result.stderr
     [second] = [path for path in _env_dirs(envs_dir) if path != first]
-    [seeded] = second.rglob(f"*/mlrun_demo_a/**/__init__.{TAG}.pyc")
+    seeded = _demo_a_pyc(second, under_prefix=bool(second_shell))
     assert seeded.stat().st_ino == compiled.stat().st_ino, "the first run's bytecode was not reused"
+    assert (project / "__pycache__").exists() == (not second_shell)
     log = (envs_dir / ".meta" / second.name / "build.log").read_text()
     assert "from 1 other environment(s)" in log, log
 

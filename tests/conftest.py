@@ -96,6 +96,13 @@ def mlrun(isolated: Path) -> Callable[..., Result]:
 Popen = Callable[..., "subprocess.Popen[Any]"]
 
 
+# A suite started from a script's background job (`pytest &`) inherits SIGINT ignored, and so
+# would every process it starts: the Ctrl-C tests would then see an mlrun that cannot be
+# interrupted. A handled signal is reset to the default in a child, an ignored one is not.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @contextlib.contextmanager
 def stopped_at_exit(grace_s: float = 60) -> Iterator[Popen]:
     """subprocess.Popen(argv, **kwargs) for a test that talks to a process while it runs, each in a

@@ -81,17 +81,13 @@ def health_check(env_dir: Path, expected_version: str | None = None, *, run: boo
     return None
 
 
-def _pyvenv(env_dir: Path) -> dict[str, str]:
+def _pyvenv_version(env_dir: Path) -> str | None:
     try:
         lines = (env_dir / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return {}
+        return None
     values = dict(line.split("=", 1) for line in lines if "=" in line)
-    return {k.strip(): v.strip() for k, v in values.items()}
-
-
-def _pyvenv_version(env_dir: Path) -> str | None:
-    values = _pyvenv(env_dir)
+    values = {k.strip(): v.strip() for k, v in values.items()}
     return values.get("version_info") or values.get("version")
 
 

@@ -36,10 +36,14 @@ def _env_dirs(envs_dir: Path) -> list[Path]:
     return sorted(p for p in envs_dir.iterdir() if p.is_dir() and p.name != ".meta")
 
 
+def _python_env(**settings: str) -> dict[str, str]:
+    """The test's environment without the shell's PYTHON* settings, plus `settings`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | settings
+
+
 def _loads_bytecode(site: Path, module: str, source: Path, pycache_prefix: Path | None = None) -> bool:
     """True when a real interpreter imports `module` from the .pyc it finds, compiling nothing."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env |= {"PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _python_env(PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1")
     if pycache_prefix is not None:
         env["PYTHONPYCACHEPREFIX"] = str(pycache_prefix)
     result = subprocess.run(
@@ -96,8 +100,7 @@ def test_bytecode_under_an_env_prefix_is_shared_too(tmp_path: Path) -> None:
     (project / "helper.py").write_text("")
     (old / SITE / "pkg" / "__init__.py").write_text("import json\n")
     os.link(old / SITE / "pkg" / "__init__.py", new / SITE / "pkg" / "__init__.py")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env |= {"PYTHONPATH": f"{old / SITE}:{project}", "PYTHONPYCACHEPREFIX": str(old / PYCACHE_DIR)}
+    env = _python_env(PYTHONPATH=f"{old / SITE}:{project}", PYTHONPYCACHEPREFIX=str(old / PYCACHE_DIR))
     subprocess.run([sys.executable, "-c", "import pkg, helper"], env=env, check=True)
 
     assert seed_from_siblings(new, [old], TAG).linked >= 3  # pkg, helper and json at least
@@ -121,9 +124,8 @@ def test_a_sibling_reached_through_a_symlink_is_matched_by_either_spelling(tmp_p
         (env / SITE / "pkg").mkdir(parents=True)
     (old / SITE / "pkg" / "__init__.py").write_text("")
     os.link(old / SITE / "pkg" / "__init__.py", new / SITE / "pkg" / "__init__.py")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     resolved_site = real / "uv-old" / SITE  # the run saw the real path
-    env |= {"PYTHONPATH": str(resolved_site), "PYTHONPYCACHEPREFIX": str(old / PYCACHE_DIR)}
+    env = _python_env(PYTHONPATH=str(resolved_site), PYTHONPYCACHEPREFIX=str(old / PYCACHE_DIR))
     subprocess.run([sys.executable, "-c", "import pkg"], env=env, check=True)
     assert seed_from_siblings(new, [old], TAG).linked >= 1
     assert _loads_bytecode(new / SITE, "pkg", new / SITE / "pkg" / "__init__.py", new / PYCACHE_DIR)
@@ -174,10 +176,8 @@ def test_a_cut_off_pyc_is_not_passed_on(tmp_path: Path, cut: int) -> None:
         os.link(source, new / SITE / "pkg" / f"{name}.py")
     broken = Path(cache_from_source(str(old / SITE / "pkg" / "cut.py")))
     broken.write_bytes(broken.read_bytes()[:cut])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {
-        "PYTHONPATH": str(old / SITE),
-        "PYTHONDONTWRITEBYTECODE": "1",  # Python would mend a short one in place
-    }
+    # PYTHONDONTWRITEBYTECODE: Python would mend a short one in place
+    env = _python_env(PYTHONPATH=str(old / SITE), PYTHONDONTWRITEBYTECODE="1")
     fails = subprocess.run(
         [sys.executable, "-c", "import pkg.cut"], env=env, capture_output=True, check=False
     )

@@ -116,7 +116,8 @@ def _check_misspelt_sections(doc: YamlDocument) -> list[Problem]:
         for problem in [*refused, *check_against_schema(renamed, "mlproject")]:
             if problem.path[:1] == (meant,) and len(problem.path) > 1:
                 path = (key, *problem.path[1:])
-                found.append(Problem(doc.file, problem.line, format_path(path), problem.message, path))
+                field = format_path((key,)) + problem.field[len(format_path((meant,))) :]
+                found.append(Problem(doc.file, problem.line, field, problem.message, path))
     return found
 
 
@@ -138,15 +139,15 @@ def _check_valid_parts(
         return
     for name, raw in entries.items():
         base = ("entry_points", name)
-        if not isinstance(raw, dict) or is_broken((*base, "command")):
+        if not isinstance(raw, dict) or any(base[: len(b)] == b for b in broken):
             continue
         raw_params = raw.get("parameters")
-        skip = (
-            {p for p in raw_params or {} if is_broken((*base, "parameters", p))}
-            if isinstance(raw_params, dict) or raw_params is None
-            else None
-        )
-        if skip is not None:
+        if not (isinstance(raw_params, dict) or raw_params is None):
+            continue
+        skip = {p for p in raw_params or {} if is_broken((*base, "parameters", p))}
+        if is_broken((*base, "command")):  # missing or broken: its parameters are still checked
+            _build_parameters(name, raw, doc, problems, [], skip)
+        else:
             _build_entry_point(name, raw, doc, problems, [], skip=skip)
 
 
@@ -181,36 +182,7 @@ def _build_entry_point(
     from mlrun_cli.project.yamlfile import format_path
 
     base = ("entry_points", name)
-    parameters: dict[str, Parameter] = {}
-    for param_name, param_raw in (raw.get("parameters") or {}).items():
-        if skip and param_name in skip:  # the schema already reported it
-            parameters[param_name] = Parameter(param_name)
-            continue
-        param = _build_parameter(param_name, param_raw)
-        ppath: tuple[str | int, ...] = (*base, "parameters", param_name)
-        if param.default == "None" and param.type in ("int", "float", "bool"):
-            # YAML reads `None` as text (its null is `null` or `~`); MLflow passes that text.
-            param = Parameter(param.name, param.type, param.default, param.choices, param.description, True)
-            warnings.append(
-                f"{doc.file}:{doc.line_of(ppath)}: {format_path(ppath)}: default None is not "
-                f"{'an' if param.type == 'int' else 'a'} {param.type}: the text None is passed, as MLflow "
-                "does (write 'default: null' or leave it out to make the parameter required)"
-            )
-            parameters[param_name] = param
-            continue
-        try:
-            param = Parameter(
-                param.name, param.type, param.default, params.normalize_choices(param), param.description
-            )
-            if param.default is not None and param.type not in ("path", "uri"):
-                params.normalize(param, param.default, Path.cwd())
-        except params.InvalidValue as err:
-            problems.append(
-                Problem(
-                    doc.file, doc.line_of(ppath), format_path(ppath), f"invalid for type {param.type}: {err}"
-                )
-            )
-        parameters[param_name] = param
+    parameters = _build_parameters(name, raw, doc, problems, warnings, skip)
     command: str = raw["command"]
     cpath = (*base, "command")
     used: set[str] = set()
@@ -264,6 +236,50 @@ def _build_entry_point(
     retries = raw.get("retries")  # the schema checked it is a whole number >= 0
     retries = retries if isinstance(retries, int) and not isinstance(retries, bool) and retries >= 0 else 0
     return EntryPoint(name, command, parameters, timeout_s=timeout_s, retries=retries)
+
+
+def _build_parameters(
+    name: str,
+    raw: dict[str, Any],
+    doc: YamlDocument,
+    problems: list[Problem],
+    warnings: list[str],
+    skip: set[str] | None = None,
+) -> dict[str, Parameter]:
+    from mlrun_cli.project.yamlfile import format_path
+
+    base = ("entry_points", name)
+    parameters: dict[str, Parameter] = {}
+    for param_name, param_raw in (raw.get("parameters") or {}).items():
+        if skip and param_name in skip:  # the schema already reported it
+            parameters[param_name] = Parameter(param_name)
+            continue
+        param = _build_parameter(param_name, param_raw)
+        ppath: tuple[str | int, ...] = (*base, "parameters", param_name)
+        if param.default == "None" and param.type in ("int", "float", "bool"):
+            # YAML reads `None` as text (its null is `null` or `~`); MLflow passes that text.
+            param = Parameter(param.name, param.type, param.default, param.choices, param.description, True)
+            warnings.append(
+                f"{doc.file}:{doc.line_of(ppath)}: {format_path(ppath)}: default None is not "
+                f"{'an' if param.type == 'int' else 'a'} {param.type}: the text None is passed, as MLflow "
+                "does (write 'default: null' or leave it out to make the parameter required)"
+            )
+            parameters[param_name] = param
+            continue
+        try:
+            param = Parameter(
+                param.name, param.type, param.default, params.normalize_choices(param), param.description
+            )
+            if param.default is not None and param.type not in ("path", "uri"):
+                params.normalize(param, param.default, Path.cwd())
+        except params.InvalidValue as err:
+            problems.append(
+                Problem(
+                    doc.file, doc.line_of(ppath), format_path(ppath), f"invalid for type {param.type}: {err}"
+                )
+            )
+        parameters[param_name] = param
+    return parameters
 
 
 def _build_project(

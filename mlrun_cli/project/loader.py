@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mlrun_cli.project.yamlfile import YamlDocument
 
 DEFAULT_ENTRY_POINT = "main"
+_SHAPE = "a mapping with 'entry_points' (and optionally 'name' and an env)"
 
 
 def find_mlproject(directory: Path) -> Path | None:
@@ -27,9 +28,14 @@ def find_mlproject(directory: Path) -> Path | None:
     return matches[0] if matches else None
 
 
-def load_project(directory: Path) -> Project:
-    """Load and fully check the project in `directory`; SpecError lists every problem."""
+def load_project(directory: Path, *, env_file_used: bool = True) -> Project:
+    """Load and fully check the project in `directory`; SpecError lists every problem. Without
+    `env_file_used` (`--env-manager local`), a broken env file is a warning, as MLflow ignores it."""
     project, problems = check_project(directory)
+    if project is not None and not env_file_used and project.env_problems:
+        problems = [p for p in problems if p not in project.env_problems]
+        unused = [f"{p}; ignored: --env-manager local does not use the file" for p in project.env_problems]
+        project = dataclasses.replace(project, warnings=(*project.warnings, *unused))
     if problems or project is None:
         raise SpecError(problems)
     return project
@@ -58,30 +64,17 @@ def _check_project(directory: Path, spec_file: Path | None) -> tuple[Project | N
     from mlrun_cli.project.yamlfile import load_yaml
 
     if spec_file is None:
-        env, problems = check_env_file(default_env(directory))
-        return Project(directory, None, None, env, {}), problems
+        env, problems, warnings = check_env_file(default_env(directory))
+        return Project(directory, None, None, env, {}, tuple(warnings), tuple(problems)), problems
     doc = load_yaml(spec_file, display_path(spec_file))
     problems = list(doc.problems)
     if doc.data is None and not problems:
-        problems.append(
-            Problem(
-                doc.file,
-                1,
-                "",
-                "the file is empty; expected a mapping with "
-                "'entry_points' (and optionally 'name' and an env)",
-            )
-        )
+        problems.append(Problem(doc.file, 1, "", f"the file is empty; expected {_SHAPE}"))
     if problems:
         return None, problems
     if not isinstance(doc.data, dict):
-        problems.append(
-            Problem(
-                doc.file, 1, "", "expected a mapping with 'entry_points' (and optionally 'name' and an env)"
-            )
-        )
-        return None, problems
-    doc, problems, warnings = compat.triage(doc)
+        return None, [Problem(doc.file, 1, "", f"expected {_SHAPE}")]
+    doc, problems, warnings = compat.triage(doc, directory)
     schema_problems = check_against_schema(doc, "mlproject")
     schema_problems += _check_misspelt_sections(doc)
     if schema_problems or problems:
@@ -89,8 +82,10 @@ def _check_project(directory: Path, spec_file: Path | None) -> tuple[Project | N
         _check_valid_parts(directory, doc, [p.path for p in schema_problems + problems], problems)
         return None, _sorted(problems + schema_problems)
     project = _build_project(directory, spec_file, doc, problems, warnings)
-    env, env_problems = check_env_file(project.env)
-    return dataclasses.replace(project, env=env), problems + env_problems
+    env, env_problems, env_warnings = check_env_file(project.env)
+    warned = (*project.warnings, *env_warnings)
+    project = dataclasses.replace(project, env=env, warnings=warned, env_problems=tuple(env_problems))
+    return project, problems + env_problems
 
 
 def _check_misspelt_sections(doc: YamlDocument) -> list[Problem]:

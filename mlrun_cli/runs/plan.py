@@ -181,7 +181,8 @@ def _plan(
     experiment_id: str | None,
     check_entry: Callable[[EntryPoint], None] | None,
 ) -> RunPlan:
-    project = load_project(source.directory)
+    requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
+    project = load_project(source.directory, env_file_used=requested_manager != "local")
     entry = resolve_entry_point(project, request.entry_point)
     if check_entry is not None:
         check_entry(entry)
@@ -195,7 +196,6 @@ def _plan(
     bound = params.bind(
         entry, given, request.cwd, project.directory, record_relative=record_relative, secrets=secrets
     )
-    requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)
     backend, backend_config = _check_backend(request, manager)
     env_options = request.env_options

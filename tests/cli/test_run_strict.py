@@ -88,7 +88,10 @@ def test_the_python_api_takes_strict(project: Path, isolated: Path) -> None:
 
 def test_a_missing_secret_says_where_it_can_come_from(mlrun: Mlrun, project_factory: Factory) -> None:
     project = project_factory(
-        {"MLproject": "entry_points:\n  main:\n    parameters:\n      token: secret\n    command: echo {token}\n"}
+        {
+            "MLproject": "entry_points:\n  main:\n    parameters:\n      token: secret\n"
+            "    command: echo {token}\n"
+        }
     )
     result = mlrun("run", str(project), "--env-manager", "local", "--no-track")
     assert result.returncode == 2

@@ -50,3 +50,14 @@ def test_a_broken_env_file_warns_with_local_and_is_refused_elsewhere(
     )
     checked = mlrun("validate", str(project))
     assert checked.returncode == 2 and problem in checked.stderr
+
+
+def test_a_sweep_with_local_reports_its_bad_points_not_the_unused_env_file(
+    mlrun: Mlrun, project_factory: Factory
+) -> None:
+    spec = "entry_points:\n  main:\n    parameters:\n      n: {type: int, default: 1}\n"
+    spec += "    command: echo {n}\n"
+    project = project_factory({"MLproject": spec, "conda.yaml": "- python\n"})
+    swept = mlrun("run", str(project), "--no-track", "--env-manager", "local", "-S", "n=a,2,b")
+    assert swept.returncode == 2
+    assert "point 0 (n=a): n (int): 'a' is not an integer\n  point 2 (n=b)" in swept.stderr

@@ -102,19 +102,11 @@ def check_env_file(env: EnvSpec) -> tuple[EnvSpec, list[Problem], list[str]]:
         return env, [Problem(doc.file, 1, "", "the file is empty")], []
     if env.kind == "python" and not isinstance(doc.data, dict):
         # `python_env: requirements.txt` is the usual cause: MLflow fails on it when it builds.
-        return (
-            env,
-            [
-                Problem(
-                    doc.file,
-                    1,
-                    "",
-                    f"not a python_env file: it holds {describe_value(doc.data)}. python_env names a YAML "
-                    "file such as 'python: \"3.11\"' with 'dependencies: [-r requirements.txt]'",
-                )
-            ],
-            [],
+        message = (
+            f"not a python_env file: it holds {describe_value(doc.data)}. python_env names a YAML "
+            "file such as 'python: \"3.11\"' with 'dependencies: [-r requirements.txt]'"
         )
+        return env, [Problem(doc.file, 1, "", message)], []
     problems = check_against_schema(doc, "python_env" if env.kind == "python" else "conda_env")
     content = _as_json(doc.data)
     kept = dataclasses.replace(env, content=content, content_digest=doc.digest if content else None)

@@ -108,6 +108,20 @@ class ParameterError(UsageError):
         return list(self.problems)
 
 
+class StrictWarnings(UsageError):
+    """--strict: what would only be warned about stops the run before it exists."""
+
+    def __init__(self, warnings: Sequence[str]) -> None:
+        super().__init__(
+            f"--strict: warnings are errors ({len(warnings)}); nothing was run or recorded",
+            hint="fix what they say, or run without --strict",
+        )
+        self.warnings = list(warnings)
+
+    def details(self) -> list[str]:
+        return list(self.warnings)
+
+
 class TrackingError(MlrunError):
     """The tracking store cannot be used (unreadable, unwritable, unknown scheme, missing run)."""
 

@@ -110,17 +110,13 @@ if TYPE_CHECKING:
     help="Also read NAME=VALUE parameters as a JSON list from stdin (the Python API: off argv).",
 )
 @click.option("--dry-run", is_flag=True, help="Show the plan; run and record nothing.")
+@click.option("--strict", is_flag=True, help="Warnings are errors (exit 2) before any run exists.")
 @click.option(
     "--needed", is_flag=True, help="Skip the run if a FINISHED run with the same fingerprint exists."
 )
-@click.option(
-    "-S",
-    "--sweep",
-    "sweeps",
-    multiple=True,
-    metavar="NAME=SPEC",
-    help="Sweep a parameter: a,b,c | range(a,b[,step]) | linspace(a,b,n) | logspace(a,b,n); repeatable.",
-)
+@click.option("-S", "--sweep", "sweeps", multiple=True, metavar="NAME=SPEC",
+              help="Sweep a parameter: a,b,c | range(a,b[,step]) | linspace(a,b,n) | logspace(a,b,n); "
+              "repeatable.")  # fmt: skip
 @click.option(
     "--sweep-file",
     type=PathArg(exists=True, dir_okay=False),
@@ -169,6 +165,7 @@ def run(
     secrets_file: Path | None,
     params_stdin: bool,
     dry_run: bool,
+    strict: bool,
     needed: bool,
     sweeps: tuple[str, ...],
     sweep_file: Path | None,
@@ -209,6 +206,7 @@ def run(
             secrets_file=secrets_file,
             needed=needed,
             run_id=run_id,
+            strict=strict,
         )
         _check_sweep_options(sweeps, sweep_file is not None, random_points, seed, max_parallel, objective)
         if sweeps or sweep_file is not None:

@@ -13,6 +13,7 @@ import copy
 import datetime
 import difflib
 import re
+from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import Problem
@@ -44,16 +45,21 @@ MAX_PROBLEMS = 50
 MAX_UNKNOWN_KEYS = 200
 
 
-def _near_miss(key: str, known: tuple[str, ...]) -> bool:
+def _near_miss(key: str, known: tuple[str, ...]) -> str | None:
+    """The known key that `key` looks like a typo of, if any."""
     folded = re.sub(r"[\s\-]+", "_", key.strip().lower())
-    if folded in known or folded.rstrip("s") in known or f"{folded}s" in known:
-        return True
-    return bool(difflib.get_close_matches(key, known, n=1, cutoff=0.75))
+    for candidate in (folded, folded.rstrip("s"), f"{folded}s"):
+        if candidate in known:
+            return candidate
+    matches = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    return matches[0] if matches else None
 
 
 class _Triage:
-    def __init__(self, doc: YamlDocument) -> None:
+    def __init__(self, doc: YamlDocument, directory: Path | None) -> None:
         self.doc = doc
+        self.directory = directory
+        self.doc_depends_on_files = False
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
 
@@ -84,10 +90,38 @@ class _Triage:
             )
             return
         for key in unknown:
-            if not isinstance(key, str) or _near_miss(key, known):
-                continue
-            del mapping[key]
-            self.warn((*base, key), "unknown key, ignored, as MLflow does")
+            meant = _near_miss(key, known) if isinstance(key, str) else None
+            if meant is not None:
+                why = self.harmless_typo(mapping, key, meant, base)
+                if why is None:
+                    continue  # the author's value would be lost: the schema refuses it
+                del mapping[key]
+                self.warn(
+                    (*base, key), f"unknown key, ignored, as MLflow does (did you mean '{meant}'? {why})"
+                )
+            elif isinstance(key, str):
+                del mapping[key]
+                self.warn((*base, key), "unknown key, ignored, as MLflow does")
+
+    def harmless_typo(self, mapping: dict[Any, Any], key: str, meant: str, base: JsonPath) -> str | None:
+        """Why ignoring a near miss as MLflow does changes nothing, or None when it loses what the
+        author wrote (a default, the entry points, an env file MLflow would not find)."""
+        if meant == "description" and base[-2:-1] == ("parameters",):
+            return "a description is only shown by mlrun's help; MLflow ignores it"
+        value = mapping[key]
+        if base or meant not in ("conda_env", "python_env") or not isinstance(value, str):
+            return None
+        if self.directory is None or any(env in mapping for env in ENV_KEYS):
+            return None
+        from mlrun_cli.project.envfiles import default_env
+
+        fallback = default_env(self.directory)
+        if fallback.file is None or fallback.file != self.directory / value:
+            return None
+        # What the schema then sees depends on a file beside the text: not to be remembered as
+        # valid by the text alone (schema_check's marker).
+        self.doc_depends_on_files = True
+        return f"MLflow reads {value} here anyway, and so does mlrun"
 
     def parameter(self, raw: Any, path: JsonPath) -> Any:
         if isinstance(raw, str):
@@ -116,6 +150,14 @@ class _Triage:
         default = raw.get("default")
         if isinstance(default, (datetime.date, datetime.datetime)):
             raw["default"] = str(default)  # MLflow passes str() of whatever YAML made of it
+        elif isinstance(default, (list, dict)) and raw.get("type", "string") == "string":
+            raw["default"] = str(default)  # the same str(), so the same text reaches the command
+            kind = "a list" if isinstance(default, list) else "a mapping"
+            self.warn(
+                (*path, "default"),
+                f"{kind} as a string's default: MLflow passes it as one string, {raw['default']!r}, "
+                "and so does mlrun (quote it to say so)",
+            )
         return raw
 
     def param_type(self, declared: str, path: JsonPath) -> str:
@@ -137,14 +179,15 @@ class _Triage:
         return "string"
 
 
-def triage(doc: YamlDocument) -> tuple[YamlDocument, list[Problem], list[str]]:
+def triage(doc: YamlDocument, directory: Path | None = None) -> tuple[YamlDocument, list[Problem], list[str]]:
     """A copy of `doc` with what MLflow ignores removed and type aliases resolved, plus the
     problems (refusals with a better message than the schema's) and the warnings."""
     data = copy.deepcopy(doc.data)
     out = YamlDocument(doc.file, data, doc.text, doc.lines, [])
     if not isinstance(data, dict):
         return out, [], []
-    work = _Triage(doc)
+    work = _Triage(doc, directory)
+    work.warnings += doc.warnings  # the reader's (a duplicate key that was empty first)
     for key in (*ENV_KEYS, "name"):
         if key in data and data[key] is None:
             del data[key]
@@ -165,6 +208,8 @@ def triage(doc: YamlDocument) -> tuple[YamlDocument, list[Problem], list[str]]:
             if isinstance(parameters, dict):
                 for pname in list(parameters):
                     parameters[pname] = work.parameter(parameters[pname], (*base, "parameters", pname))
+    if work.doc_depends_on_files:
+        out.text = None
     # Sorted by file order, so a report with many reads like the file.
     work.warnings.sort(key=lambda w: _line_key(w, doc.file))
     return out, work.problems, work.warnings

@@ -20,6 +20,7 @@ def resolve_entry_point(project: Project, name: str) -> EntryPoint:
         script = project.directory / name
         if not script.is_file():
             raise UsageError(f"no such script in the project: {name}")
+        _refuse_outside(project.directory, script, name)
         return EntryPoint(name, f"{runners[suffix]} {shlex.quote(name)}", is_script=True)
     scripts = sorted(p.name for p in project.directory.iterdir() if p.suffix in runners and p.is_file())
     named = next((f"{name}{s}" for s in runners if f"{name}{s}" in scripts), None)
@@ -42,3 +43,16 @@ def resolve_entry_point(project: Project, name: str) -> EntryPoint:
         f"unknown entry point '{name}'{hint}; entry points: {declared}",
         hint="a .py or .sh file in the project can be run directly with -e FILE",
     )
+
+
+def _refuse_outside(directory: Path, script: Path, name: str) -> None:
+    """`-e` runs a file in the project: not `../x.sh`, an absolute path elsewhere, or a symlink
+    that leads out (each would run code the project does not hold)."""
+    root = directory.resolve()
+    target = script.resolve()
+    if not target.is_relative_to(root):
+        raise UsageError(
+            f"-e {name}: the script is outside the project ({target} is not under {root}); "
+            "-e runs a file in the project",
+            hint="copy the script into the project, or run it from a project that holds it",
+        )

@@ -87,33 +87,30 @@ def build_env(directory: Path, doc: YamlDocument, problems: list[Problem]) -> En
     return default_env(directory)
 
 
-def check_env_file(env: EnvSpec) -> tuple[EnvSpec, list[Problem]]:
-    """The env's file checked against its schema; and the env with the file's content kept."""
+def check_env_file(env: EnvSpec) -> tuple[EnvSpec, list[Problem], list[str]]:
+    """The env's file checked against its schema, with the env (the file's content kept), the
+    problems, and the warnings."""
     if env.file is None or not env.file.is_file():
-        return env, []
+        return env, [], []
     from mlrun_cli.project.schema_check import check_against_schema, describe_value
     from mlrun_cli.project.yamlfile import load_yaml
 
     doc = load_yaml(env.file, display_path(env.file))
     if doc.problems:
-        return env, doc.problems
+        return env, doc.problems, doc.warnings
     if doc.data is None:
-        return env, [Problem(doc.file, 1, "", "the file is empty")]
+        return env, [Problem(doc.file, 1, "", "the file is empty")], []
     if env.kind == "python" and not isinstance(doc.data, dict):
         # `python_env: requirements.txt` is the usual cause: MLflow fails on it when it builds.
-        return env, [
-            Problem(
-                doc.file,
-                1,
-                "",
-                f"not a python_env file: it holds {describe_value(doc.data)}. python_env names a YAML "
-                "file such as 'python: \"3.11\"' with 'dependencies: [-r requirements.txt]'",
-            )
-        ]
+        message = (
+            f"not a python_env file: it holds {describe_value(doc.data)}. python_env names a YAML "
+            "file such as 'python: \"3.11\"' with 'dependencies: [-r requirements.txt]'"
+        )
+        return env, [Problem(doc.file, 1, "", message)], []
     problems = check_against_schema(doc, "python_env" if env.kind == "python" else "conda_env")
     content = _as_json(doc.data)
     kept = dataclasses.replace(env, content=content, content_digest=doc.digest if content else None)
-    return kept, [_pip_mapping(p) for p in problems]
+    return kept, [_pip_mapping(p) for p in problems], doc.warnings
 
 
 def _as_json(data: Any) -> str | None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mlrun_cli.project.yamlfile import YamlDocument
 
 DEFAULT_ENTRY_POINT = "main"
+_SHAPE = "a mapping with 'entry_points' (and optionally 'name' and an env)"
 
 
 def find_mlproject(directory: Path) -> Path | None:
@@ -27,9 +28,14 @@ def find_mlproject(directory: Path) -> Path | None:
     return matches[0] if matches else None
 
 
-def load_project(directory: Path) -> Project:
-    """Load and fully check the project in `directory`; SpecError lists every problem."""
+def load_project(directory: Path, *, env_file_used: bool = True) -> Project:
+    """Load and fully check the project in `directory`; SpecError lists every problem. Without
+    `env_file_used` (`--env-manager local`), a broken env file is a warning, as MLflow ignores it."""
     project, problems = check_project(directory)
+    if project is not None and not env_file_used and project.env_problems:
+        problems = [p for p in problems if p not in project.env_problems]
+        unused = [f"{p}; ignored: --env-manager local does not use the file" for p in project.env_problems]
+        project = dataclasses.replace(project, warnings=(*project.warnings, *unused))
     if problems or project is None:
         raise SpecError(problems)
     return project
@@ -58,30 +64,17 @@ def _check_project(directory: Path, spec_file: Path | None) -> tuple[Project | N
     from mlrun_cli.project.yamlfile import load_yaml
 
     if spec_file is None:
-        env, problems = check_env_file(default_env(directory))
-        return Project(directory, None, None, env, {}), problems
+        env, problems, warnings = check_env_file(default_env(directory))
+        return Project(directory, None, None, env, {}, tuple(warnings), tuple(problems)), problems
     doc = load_yaml(spec_file, display_path(spec_file))
     problems = list(doc.problems)
     if doc.data is None and not problems:
-        problems.append(
-            Problem(
-                doc.file,
-                1,
-                "",
-                "the file is empty; expected a mapping with "
-                "'entry_points' (and optionally 'name' and an env)",
-            )
-        )
+        problems.append(Problem(doc.file, 1, "", f"the file is empty; expected {_SHAPE}"))
     if problems:
         return None, problems
     if not isinstance(doc.data, dict):
-        problems.append(
-            Problem(
-                doc.file, 1, "", "expected a mapping with 'entry_points' (and optionally 'name' and an env)"
-            )
-        )
-        return None, problems
-    doc, problems, warnings = compat.triage(doc)
+        return None, [Problem(doc.file, 1, "", f"expected {_SHAPE}")]
+    doc, problems, warnings = compat.triage(doc, directory)
     schema_problems = check_against_schema(doc, "mlproject")
     schema_problems += _check_misspelt_sections(doc)
     if schema_problems or problems:
@@ -89,8 +82,10 @@ def _check_project(directory: Path, spec_file: Path | None) -> tuple[Project | N
         _check_valid_parts(directory, doc, [p.path for p in schema_problems + problems], problems)
         return None, _sorted(problems + schema_problems)
     project = _build_project(directory, spec_file, doc, problems, warnings)
-    env, env_problems = check_env_file(project.env)
-    return dataclasses.replace(project, env=env), problems + env_problems
+    env, env_problems, env_warnings = check_env_file(project.env)
+    warned = (*project.warnings, *env_warnings)
+    project = dataclasses.replace(project, env=env, warnings=warned, env_problems=tuple(env_problems))
+    return project, problems + env_problems
 
 
 def _check_misspelt_sections(doc: YamlDocument) -> list[Problem]:
@@ -116,7 +111,8 @@ def _check_misspelt_sections(doc: YamlDocument) -> list[Problem]:
         for problem in [*refused, *check_against_schema(renamed, "mlproject")]:
             if problem.path[:1] == (meant,) and len(problem.path) > 1:
                 path = (key, *problem.path[1:])
-                found.append(Problem(doc.file, problem.line, format_path(path), problem.message, path))
+                field = format_path((key,)) + problem.field[len(format_path((meant,))) :]
+                found.append(Problem(doc.file, problem.line, field, problem.message, path))
     return found
 
 
@@ -138,15 +134,15 @@ def _check_valid_parts(
         return
     for name, raw in entries.items():
         base = ("entry_points", name)
-        if not isinstance(raw, dict) or is_broken((*base, "command")):
+        if not isinstance(raw, dict) or any(base[: len(b)] == b for b in broken):
             continue
         raw_params = raw.get("parameters")
-        skip = (
-            {p for p in raw_params or {} if is_broken((*base, "parameters", p))}
-            if isinstance(raw_params, dict) or raw_params is None
-            else None
-        )
-        if skip is not None:
+        if not (isinstance(raw_params, dict) or raw_params is None):
+            continue
+        skip = {p for p in raw_params or {} if is_broken((*base, "parameters", p))}
+        if is_broken((*base, "command")):  # missing or broken: its parameters are still checked
+            _build_parameters(name, raw, doc, problems, [], skip)
+        else:
             _build_entry_point(name, raw, doc, problems, [], skip=skip)
 
 
@@ -181,36 +177,7 @@ def _build_entry_point(
     from mlrun_cli.project.yamlfile import format_path
 
     base = ("entry_points", name)
-    parameters: dict[str, Parameter] = {}
-    for param_name, param_raw in (raw.get("parameters") or {}).items():
-        if skip and param_name in skip:  # the schema already reported it
-            parameters[param_name] = Parameter(param_name)
-            continue
-        param = _build_parameter(param_name, param_raw)
-        ppath: tuple[str | int, ...] = (*base, "parameters", param_name)
-        if param.default == "None" and param.type in ("int", "float", "bool"):
-            # YAML reads `None` as text (its null is `null` or `~`); MLflow passes that text.
-            param = Parameter(param.name, param.type, param.default, param.choices, param.description, True)
-            warnings.append(
-                f"{doc.file}:{doc.line_of(ppath)}: {format_path(ppath)}: default None is not "
-                f"{'an' if param.type == 'int' else 'a'} {param.type}: the text None is passed, as MLflow "
-                "does (write 'default: null' or leave it out to make the parameter required)"
-            )
-            parameters[param_name] = param
-            continue
-        try:
-            param = Parameter(
-                param.name, param.type, param.default, params.normalize_choices(param), param.description
-            )
-            if param.default is not None and param.type not in ("path", "uri"):
-                params.normalize(param, param.default, Path.cwd())
-        except params.InvalidValue as err:
-            problems.append(
-                Problem(
-                    doc.file, doc.line_of(ppath), format_path(ppath), f"invalid for type {param.type}: {err}"
-                )
-            )
-        parameters[param_name] = param
+    parameters = _build_parameters(name, raw, doc, problems, warnings, skip)
     command: str = raw["command"]
     cpath = (*base, "command")
     used: set[str] = set()
@@ -264,6 +231,50 @@ def _build_entry_point(
     retries = raw.get("retries")  # the schema checked it is a whole number >= 0
     retries = retries if isinstance(retries, int) and not isinstance(retries, bool) and retries >= 0 else 0
     return EntryPoint(name, command, parameters, timeout_s=timeout_s, retries=retries)
+
+
+def _build_parameters(
+    name: str,
+    raw: dict[str, Any],
+    doc: YamlDocument,
+    problems: list[Problem],
+    warnings: list[str],
+    skip: set[str] | None = None,
+) -> dict[str, Parameter]:
+    from mlrun_cli.project.yamlfile import format_path
+
+    base = ("entry_points", name)
+    parameters: dict[str, Parameter] = {}
+    for param_name, param_raw in (raw.get("parameters") or {}).items():
+        if skip and param_name in skip:  # the schema already reported it
+            parameters[param_name] = Parameter(param_name)
+            continue
+        param = _build_parameter(param_name, param_raw)
+        ppath: tuple[str | int, ...] = (*base, "parameters", param_name)
+        if param.default == "None" and param.type in ("int", "float", "bool"):
+            # YAML reads `None` as text (its null is `null` or `~`); MLflow passes that text.
+            param = Parameter(param.name, param.type, param.default, param.choices, param.description, True)
+            warnings.append(
+                f"{doc.file}:{doc.line_of(ppath)}: {format_path(ppath)}: default None is not "
+                f"{'an' if param.type == 'int' else 'a'} {param.type}: the text None is passed, as MLflow "
+                "does (write 'default: null' or leave it out to make the parameter required)"
+            )
+            parameters[param_name] = param
+            continue
+        try:
+            param = Parameter(
+                param.name, param.type, param.default, params.normalize_choices(param), param.description
+            )
+            if param.default is not None and param.type not in ("path", "uri"):
+                params.normalize(param, param.default, Path.cwd())
+        except params.InvalidValue as err:
+            problems.append(
+                Problem(
+                    doc.file, doc.line_of(ppath), format_path(ppath), f"invalid for type {param.type}: {err}"
+                )
+            )
+        parameters[param_name] = param
+    return parameters
 
 
 def _build_project(

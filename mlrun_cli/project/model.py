@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from mlrun_cli.errors import Problem
 
 EnvKind = Literal["docker", "python", "conda", "none"]
 ParamTypeName = Literal["string", "float", "int", "bool", "path", "uri", "secret"]
@@ -73,6 +76,9 @@ class Project:
     env: EnvSpec
     entry_points: Mapping[str, EntryPoint]
     warnings: tuple[str, ...] = ()
+    env_problems: tuple[Problem, ...] = ()
+    """Problems inside the env file: they matter only where an environment is built from it
+    (`--env-manager local` ignores the file, as MLflow does)."""
 
     @property
     def display_name(self) -> str:

@@ -255,6 +255,12 @@ def bind(
                 recorded[name] = relative
     if missing:
         problems.insert(0, f"missing required parameters: {', '.join(missing)}")
+        for name in (name for name in missing if entry.parameters[name].type == "secret"):
+            problems.insert(
+                1,
+                f"{name} (secret): give -P {name}=..., set {secret_env_name(name)}, "
+                "or put it in a --secrets-file",
+            )
     if problems:
         raise ParameterError(problems, entry_point=entry.name)
     hidden = frozenset(name for name, param in entry.parameters.items() if param.type == "secret")

@@ -115,7 +115,14 @@ def _to_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
         ]
     if kind == "required" and isinstance(instance, dict):
         missing = [key for key in expected if key not in instance]
-        return [_problem(doc, path, f"missing required key '{key}'") for key in missing]
+        # Located at the mapping, but its path names the missing key: what else the mapping
+        # holds is not broken by the absence, and is still checked (loader._check_valid_parts).
+        return [
+            Problem(
+                doc.file, doc.line_of(path), format_path(path), f"missing required key '{key}'", (*path, key)
+            )
+            for key in missing
+        ]
     if kind == "enum":
         options = [str(option) for option in expected]
         hint = did_you_mean(str(instance), options) if isinstance(instance, str) else ""

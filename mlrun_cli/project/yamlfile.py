@@ -30,6 +30,8 @@ class YamlDocument:
     problems: list[Problem] = field(default_factory=list)
     digest: str | None = None
     """sha256 of the bytes parsed (load_yaml): what the data stands for, if the file changes."""
+    warnings: list[str] = field(default_factory=list)
+    """What PyYAML (and so MLflow) reads one way without doubt, but deserves a word."""
 
     def line_of(self, path: JsonPath) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -92,28 +94,42 @@ def _walk(node: yaml.Node, path: JsonPath, doc: YamlDocument, seen_nodes: set[in
         return
     seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
+        seen: dict[str, tuple[int, yaml.Node]] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
-            if key in seen:
+            if key in seen and _is_empty(seen[key][1]):
+                # `parameters:` left empty above the real one: PyYAML keeps the last value, and
+                # nothing the author wrote is lost.
+                doc.warnings.append(
+                    f"{doc.file}:{line}: {format_path((*path, key))}: duplicate key (first on line "
+                    f"{seen[key][0]}, empty there): this value is used, as MLflow does; remove the empty one"
+                )
+            elif key in seen:
                 doc.problems.append(
                     Problem(
                         doc.file,
                         line,
                         format_path((*path, key)),
-                        f"duplicate key (first defined on line {seen[key]}); MLflow would silently "
+                        f"duplicate key (first defined on line {seen[key][0]}); MLflow would silently "
                         "keep only the last one and lose the other: remove or rename one",
                     )
                 )
                 continue
-            seen[key] = line
+            seen[key] = (line, value_node)
             key_path = (*path, key)
             doc.lines[key_path] = line
             _walk(value_node, key_path, doc, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, (*path, index), doc, seen_nodes)
+
+
+def _is_empty(node: yaml.Node) -> bool:
+    """`key:` with nothing (or `~`, `null`, `""`, `{}`, `[]`) after it."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value == "" or node.tag == "tag:yaml.org,2002:null"
+    return isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.value
 
 
 def _failing_line(node: yaml.Node) -> int | None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import envs, tags
 from mlrun_cli.envs.base import EnvOptions, EnvPlan
-from mlrun_cli.errors import UsageError
+from mlrun_cli.errors import StrictWarnings, UsageError
 from mlrun_cli.project import params
 from mlrun_cli.project.durations import parse_duration
 from mlrun_cli.project.entry_points import resolve_entry_point
@@ -74,6 +74,8 @@ class RunRequest:
     """Reuse a FINISHED run with the same fingerprint instead of running again."""
     run_id: str | None = None
     """--run-id: record into this existing, not yet ended run instead of creating one."""
+    strict: bool = False
+    """--strict: every warning (an undeclared -P, what MLflow silently accepts) stops the plan."""
 
 
 @dataclass(frozen=True)
@@ -179,11 +181,11 @@ def _plan(
     experiment_id: str | None,
     check_entry: Callable[[EntryPoint], None] | None,
 ) -> RunPlan:
-    project = load_project(source.directory)
+    requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
+    project = load_project(source.directory, env_file_used=requested_manager != "local")
     entry = resolve_entry_point(project, request.entry_point)
     if check_entry is not None:
         check_entry(entry)
-    # A git checkout is temporary: its paths are recorded relative to it.
     secrets = None
     if request.secrets_file is not None:
         from mlrun_cli.project.secrets_file import load_secrets_file
@@ -194,7 +196,6 @@ def _plan(
     bound = params.bind(
         entry, given, request.cwd, project.directory, record_relative=record_relative, secrets=secrets
     )
-    requested_manager = request.env_manager or os.environ.get("MLRUN_ENV_MANAGER") or None
     manager = envs.choose_env_manager(project, requested_manager)
     backend, backend_config = _check_backend(request, manager)
     env_options = request.env_options
@@ -214,7 +215,7 @@ def _plan(
     elif env_options.docker_args or env_options.keep_container:
         option = "-A/--docker-args" if env_options.docker_args else "--keep-container"
         raise UsageError(f"{option} applies to docker_env projects; this one runs with {manager!r}")
-    return RunPlan(
+    plan = RunPlan(
         source=source,
         project=project,
         entry=entry,
@@ -236,6 +237,9 @@ def _plan(
             fingerprint.source_digest(source), entry.name, bound.all_values(), fingerprint.env_digest(env)
         ),
     )
+    if request.strict and plan.warnings:
+        raise StrictWarnings(plan.warnings)
+    return plan
 
 
 def _undeclared(entry: EntryPoint, bound: params.BoundParams) -> tuple[str, ...]:

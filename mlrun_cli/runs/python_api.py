@@ -109,6 +109,7 @@ def run(
     run_id: str | None = None,
     storage_dir: str | None = None,
     docker_auth: Mapping[str, str] | None = None,
+    strict: bool = False,
 ) -> RunResult | SubmittedRun | SweepResult:
     """Run an entry point of the project at `uri` and record it; the result (or, with
     `synchronous=False`, a handle with wait(), status() and cancel()). With `sweep` (name ->
@@ -127,7 +128,7 @@ def run(
         run_name=run_name, tracking_uri=tracking_uri, version=version,
         env_options=EnvOptions(build_image, _docker_args(docker_args)), backend=backend,
         backend_config=config, timeout=None if timeout is None else str(timeout), retries=retries,
-        needed=needed, run_id=run_id,
+        needed=needed, run_id=run_id, strict=strict,
     )  # fmt: skip
     from mlrun_cli.runs import api
 
@@ -196,7 +197,7 @@ def _argv(request: RunRequest) -> list[str]:
     argv += [arg for option in request.env_options.docker_args for arg in ("-A", option)]
     argv += ["--params-stdin"] if request.params else []
     flags = {"--build-image": request.env_options.build_image, "--needed": request.needed,
-             "--retry-on-timeout": request.retry_on_timeout}  # fmt: skip
+             "--retry-on-timeout": request.retry_on_timeout, "--strict": request.strict}  # fmt: skip
     argv += [flag for flag, on in flags.items() if on]
     return argv + (["--retry-on", ",".join(map(str, request.retry_on))] if request.retry_on else [])
 

@@ -98,7 +98,8 @@ def _every_bad_point(
     run = request.run
     source = resolve_source(run.uri, run.version, run.cwd, refresh=False)
     try:
-        entry = resolve_entry_point(load_project(source.directory), run.entry_point)
+        # Only the entry point is read again: whatever the env file holds does not matter here.
+        entry = resolve_entry_point(load_project(source.directory, env_file_used=False), run.entry_point)
         _, problems = _bind_points(request, spec, entry, source.directory, source.cleanup is not None, fixed)
     finally:
         source.close()

@@ -107,6 +107,55 @@ ACCEPTED = {
         params={"ratio": "1e-1", "flag": "on", "extra": "a b"},
         command="python t.py 1e-1 on --extra 'a b'",
     ),
+    # Issue 24: what MLflow loads with no effect from the typo or the repeat: warned, not refused.
+    "conda_env_with_a_space_naming_the_file_read_anyway": Case(
+        mlproject(
+            "conda env: conda.yaml\nentry_points:\n  main:\n    command: python t.py\n",
+            **{"conda.yaml": "dependencies: [python=3.11]\n"},
+        ),
+        command="python t.py",
+        warnings=(
+            ":1: conda env: unknown key, ignored, as MLflow does (did you mean 'conda_env'? MLflow reads "
+            "conda.yaml here anyway, and so does mlrun)",
+        ),
+    ),
+    "misspelt_description": Case(
+        mlproject(
+            "entry_points:\n  main:\n    parameters:\n      a: {type: int, default: 3, descripton: count}\n"
+            "    command: python t.py {a}\n"
+        ),
+        command="python t.py 3",
+        warnings=(
+            ":4: entry_points.main.parameters.a.descripton: unknown key, ignored, as MLflow does (did you "
+            "mean 'description'?",
+        ),
+    ),
+    "duplicate_key_empty_the_first_time": Case(
+        mlproject(
+            "entry_points:\n  main:\n    parameters:\n    parameters:\n      a: {type: int, default: 3}\n"
+            "    command:\n    command: python t.py {a}\n"
+        ),
+        command="python t.py 3",
+        warnings=(
+            ":4: entry_points.main.parameters: duplicate key (first on line 3, empty there): this value is "
+            "used, as MLflow does",
+            ":7: entry_points.main.command: duplicate key (first on line 6, empty there)",
+        ),
+    ),
+    "a_list_or_mapping_as_a_string_default": Case(
+        mlproject(
+            "entry_points:\n  main:\n    parameters:\n"
+            "      a: {type: str, default: [x, 'y z', 1, true]}\n      b: {default: {k: [1, 2]}}\n"
+            "    command: python t.py {a} {b}\n"
+        ),
+        # {{ }}: the test formats the expected command
+        command="python t.py '['\"'\"'x'\"'\"', '\"'\"'y z'\"'\"', 1, True]' '{{'\"'\"'k'\"'\"': [1, 2]}}'",
+        warnings=(
+            ":4: entry_points.main.parameters.a.default: a list as a string's default: MLflow passes it as "
+            "one string, \"['x', 'y z', 1, True]\", and so does mlrun",
+            ":5: entry_points.main.parameters.b.default: a mapping as a string's default",
+        ),
+    ),
 }
 
 REFUSED = {

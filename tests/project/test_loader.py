@@ -62,7 +62,9 @@ def test_all_problems_are_reported_at_once_with_lines(
     assert any(":1: nmae: unknown key (did you mean 'name'?)" in t for t in text)
     assert any(":6: entry_points.main.comand: unknown key (did you mean 'command'?)" in t for t in text)
     assert any(":3: entry_points.main: missing required key 'command'" in t for t in text)
-    assert len(text) == 3
+    # The entry point lacks its command, and its parameters are still checked (issue 24).
+    assert any(":5: entry_points.main.parameters.a: invalid for type int" in t for t in text)
+    assert len(text) == 4
 
 
 def test_duplicate_keys_are_an_error(project_factory: Callable[[dict[str, str]], Path]) -> None:

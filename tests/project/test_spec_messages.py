@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,3 +84,21 @@ def test_an_entry_point_named_like_a_script_suggests_the_script(
         in (wrong.stderr)
     )
     assert "did you mean" not in mlrun("run", str(project), "-e", "other", "--no-track").stderr
+
+
+def test_an_entry_point_without_a_command_still_gets_its_parameters_checked(
+    mlrun: Mlrun, project_factory: Factory
+) -> None:
+    project = project_factory(
+        {
+            "MLproject": "entry_points:\n  main:\n    command: echo hi\n  other:\n    parameters:\n"
+            "      k: {type: float, default: abc}\n      n: {type: int, default: 2}\n"
+        }
+    )
+    checked = mlrun("validate", str(project), "--json")
+    assert checked.returncode == 2
+    problems = [(p["line"], p["field"], p["message"]) for p in json.loads(checked.stdout)["problems"]]
+    assert problems == [
+        (4, "entry_points.other", "missing required key 'command'"),
+        (6, "entry_points.other.parameters.k", "invalid for type float: 'abc' is not a number"),
+    ]

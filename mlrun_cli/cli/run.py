@@ -87,7 +87,7 @@ if TYPE_CHECKING:
     "--retries", type=click.IntRange(0, 100), default=None, help="Try a failed run again up to N more times."
 )
 @click.option(
-    "--retry-delay", default="2s", metavar="DURATION", help="Before the 2nd attempt; doubled after."
+    "--retry-delay", default="2s", metavar="DURATION", help="Before the 2nd attempt (0: none); doubled after."
 )
 @click.option(
     "--retry-on",
@@ -242,7 +242,7 @@ def run(
             click.echo(
                 f"mlrun: run {result.run_id} {result.status.name} in "
                 f"{result.duration_s:.2f}s (exit code {result.exit_code})"
-                + (f" at attempt {result.attempt} of {len(result.attempts)}" if result.attempts else ""),
+                + (f" at attempt {result.attempt} of {result.max_attempts}" if result.attempts else ""),
                 err=True,
             )
         sys.exit(result.exit_code)

@@ -270,7 +270,7 @@ def _retry_policy(request: RunRequest, entry: EntryPoint) -> RetryPolicy:
     if retries and request.detach:
         raise UsageError("--retries needs to follow each attempt; it cannot be combined with --detach")
     try:
-        delay = parse_duration(request.retry_delay)
+        delay = parse_duration(request.retry_delay, allow_zero=True)
     except ValueError as error:
         raise UsageError(f"--retry-delay: {error}") from None
     return RetryPolicy(retries, delay, frozenset(request.retry_on), request.retry_on_timeout)

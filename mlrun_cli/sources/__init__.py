@@ -100,7 +100,12 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     # out in place: the user's own working copy is not touched.
     if version is not None or (_is_git_repository(root) and not (root / ".git").exists()):
         if not _is_git_repository(root):
-            raise UsageError(f"--version needs a git repository, and {root} is not one")
+            # A folder inside a repository, as `repo#folder`: the repository at that version.
+            top = next((up for up in root.resolve().parents if _is_git_repository(up)), None)
+            if top is None:
+                raise UsageError(f"--version needs a git repository, and {root} is not in one")
+            inside = root.resolve().relative_to(top).as_posix()
+            root, subdir = top, f"{inside}/{subdir}" if subdir else inside
         return _from_git(root.as_uri(), subdir, version, refresh)
     directory = root / subdir if subdir else root
     if not directory.is_dir():

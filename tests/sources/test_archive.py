@@ -16,6 +16,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,60 @@ def test_a_server_that_never_answers_costs_the_budget_not_forever(mlrun: Mlrun, 
     assert "no answer for 10 s" in result.stderr and "MLRUN_CALL_TIMEOUT" in result.stderr
     assert 10 <= elapsed < 30  # the default budget: 10 s without a byte
     assert _runs(isolated) == []
+
+
+@contextmanager
+def _slow_server(body: bytes) -> Iterator[str]:
+    """/drip sends the body in 4 parts, 4 s apart (16 s in all, each wait under the budget's 10 s);
+    /stall sends half of it, then nothing until the test ends."""
+    released = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.path.startswith("/stall"):
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                released.wait(120)
+                return
+            step = len(body) // 4 + 1
+            for start in range(0, len(body), step):
+                time.sleep(4)
+                self.wfile.write(body[start : start + step])
+                self.wfile.flush()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        released.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_slow_download_that_progresses_goes_on_and_one_that_stalls_ends(
+    mlrun: Mlrun, tmp_path: Path, isolated: Path
+) -> None:
+    body = _zip(tmp_path / "p.zip", {"MLproject": MLPROJECT, "data.txt": "dripped\n"}).read_bytes()
+    with _slow_server(body) as url:
+        started = time.monotonic()
+        slow = mlrun("run", f"{url}/drip/p.zip", "--env-manager", "local")
+        took = time.monotonic() - started
+        assert slow.returncode == 0, slow.stderr
+        assert slow.stdout == "dripped\n" and took > 15  # longer than any one limit of the budget
+        started = time.monotonic()
+        stalled = mlrun("run", f"{url}/stall/p.zip", "--env-manager", "local")
+        took = time.monotonic() - started
+    assert stalled.returncode == 75, stalled.stderr
+    assert "no answer for 10 s" in stalled.stderr and 10 <= took < 30
+    assert len(_runs(isolated)) == 1
 
 
 @pytest.mark.parametrize(

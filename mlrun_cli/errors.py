@@ -29,6 +29,12 @@ class MlrunError(Exception):
     def details(self) -> list[str]:
         return []
 
+    def __str__(self) -> str:
+        """The message with its details, so that `str(error)` (a traceback, a Python API caller's
+        log line) says what is wrong, not only that something is."""
+        details = self.details()
+        return f"{self.message}: {'; '.join(details)}" if details else self.message
+
     def to_dict(self) -> dict[str, object]:
         return {
             "error": type(self).__name__,

@@ -4,6 +4,7 @@ entry-point group `mlrun_cli.backends`, all through the one registry and adapter
 from __future__ import annotations
 
 from mlrun_cli.backends.base import ExecutionBackend, adapt
+from mlrun_cli.errors import PluginError
 from mlrun_cli.registry import Registry
 
 BACKENDS: Registry[ExecutionBackend] = Registry(
@@ -25,3 +26,16 @@ def get_backend(name: str) -> ExecutionBackend:
 
 def available() -> list[str]:
     return BACKENDS.names()
+
+
+def detachable() -> list[str]:
+    """The backends whose jobs outlive mlrun (their DETACHABLE flag), so `--detach` can leave
+    them; a plugin that fails to load is not one of them."""
+    names = []
+    for name in available():
+        try:
+            if get_backend(name).DETACHABLE:
+                names.append(name)
+        except PluginError:
+            continue
+    return names

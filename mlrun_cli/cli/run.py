@@ -7,13 +7,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mlrun_cli.cli.common import PathArg, debug_enabled, print_json, warn
+from mlrun_cli.cli.common import LazyHelpOption, PathArg, debug_enabled, print_json, warn
 from mlrun_cli.cli.completion import lazy
 from mlrun_cli.cli.error_handler import error_handler
 from mlrun_cli.cli.mlflow_options import mlflow_run_options
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+_DETACH_HELP = "Return once submitted, on {backends} ('mlrun runs wait')."
+
+
+def _detach_help() -> str:
+    from mlrun_cli.backends import detachable
+
+    return _DETACH_HELP.format(backends="/".join(detachable()))
 
 
 @click.command(context_settings={"show_default": True})
@@ -87,7 +95,7 @@ if TYPE_CHECKING:
     "--retries", type=click.IntRange(0, 100), default=None, help="Try a failed run again up to N more times."
 )
 @click.option(
-    "--retry-delay", default="2s", metavar="DURATION", help="Before the 2nd attempt; doubled after."
+    "--retry-delay", default="2s", metavar="DURATION", help="Before the 2nd attempt (0: none); doubled after."
 )
 @click.option(
     "--retry-on",
@@ -102,7 +110,8 @@ if TYPE_CHECKING:
     default=None,
     help="dotenv values for secret parameters (mode 600) [default: -P, then MLRUN_SECRET_<NAME>].",
 )
-@click.option("--detach", is_flag=True, help="slurm/kubernetes: return once submitted ('mlrun runs wait').")
+@click.option("--detach", is_flag=True, cls=LazyHelpOption, help_text=_detach_help,
+              help=_DETACH_HELP.format(backends="a backend that queues jobs"))  # fmt: skip
 @click.option(
     "--params-stdin",
     is_flag=True,
@@ -240,7 +249,7 @@ def run(
             click.echo(
                 f"mlrun: run {result.run_id} {result.status.name} in "
                 f"{result.duration_s:.2f}s (exit code {result.exit_code})"
-                + (f" at attempt {result.attempt} of {len(result.attempts)}" if result.attempts else ""),
+                + (f" at attempt {result.attempt} of {result.max_attempts}" if result.attempts else ""),
                 err=True,
             )
         sys.exit(result.exit_code)

@@ -274,20 +274,20 @@ def _retry_policy(request: RunRequest, entry: EntryPoint) -> RetryPolicy:
     if retries and request.detach:
         raise UsageError("--retries needs to follow each attempt; it cannot be combined with --detach")
     try:
-        delay = parse_duration(request.retry_delay)
+        delay = parse_duration(request.retry_delay, allow_zero=True)
     except ValueError as error:
         raise UsageError(f"--retry-delay: {error}") from None
     return RetryPolicy(retries, delay, frozenset(request.retry_on), request.retry_on_timeout)
 
 
 def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBackend, dict[str, Any]]:
-    from mlrun_cli.backends import get_backend
+    from mlrun_cli.backends import detachable, get_backend
     from mlrun_cli.backends.config import load_backend_config
 
     backend = get_backend(request.backend)
     if request.detach and not backend.DETACHABLE:
         raise UsageError(
-            f"--detach needs a backend that queues jobs (slurm, kubernetes, ray), not {backend.NAME!r}"
+            f"--detach needs a backend that queues jobs ({', '.join(detachable())}), not {backend.NAME!r}"
         )
     if backend.ENV_KINDS is not None and env_manager not in backend.ENV_KINDS:
         raise UsageError(

@@ -76,7 +76,9 @@ def _result_from_json(out: bytes, err: bytes, run_id: str | None = None) -> RunR
         code = int(data.get("exit_code", 143))
         return RunResult(run_id, "", RunStatus.KILLED, code, 0.0, "", {}, "", "", interrupted_by=code - 128)
     if "error" in data:
-        error = MlrunError(str(data["message"]), hint=data.get("hint"))
+        details = "; ".join(str(d) for d in data.get("details") or ())
+        message = f"{data['message']}: {details}" if details else str(data["message"])
+        error = MlrunError(message, hint=data.get("hint"))
         error.exit_code = int(data.get("exit_code", 1))
         raise error
     known = {f for f in RunResult.__dataclass_fields__ if f not in ("status", "attempts")}

@@ -25,6 +25,8 @@ class RunResult:
     attempt: int = 1
     attempts: tuple[RunResult, ...] = ()
     """With --retries: every attempt, this (the last) one included."""
+    max_attempts: int = 1
+    """How many attempts the retry policy allowed (1 + --retries)."""
     reused: bool = False
     """--needed found this run done already: nothing ran."""
 

@@ -74,8 +74,10 @@ def run_attempts(plan: RunPlan, execute: Execute) -> RunResult:
         wait = policy.delay(attempt)
         sys.stderr.write(
             f"mlrun: attempt {attempt} of {policy.retries + 1} failed (exit code {result.exit_code}); "
-            f"trying again in {format_duration(wait)}\n"
+            f"trying again {f'in {format_duration(wait)}' if wait else 'now'}\n"
         )
         time.sleep(wait)
     last = attempts[-1]
-    return dataclasses.replace(last, attempts=tuple(attempts) if policy.retries else ())
+    if not policy.retries:
+        return last
+    return dataclasses.replace(last, attempts=tuple(attempts), max_attempts=policy.retries + 1)

@@ -60,7 +60,7 @@ def run_sweep(
             fingerprint = point.fingerprint.value if point.fingerprint else ""
             done = needed.done_run(tracker, experiment_id, fingerprint) if fingerprint else None
             if done is not None:
-                result.status, result.run_id, result.exit_code = "FINISHED", done.run_id, 0
+                result.status, result.run_id, result.exit_code = RunStatus.FINISHED, done.run_id, 0
                 result.reused = True
     prepared = base.env.build()  # once, for every point; a failed build creates no run
     experiment = tracker.resolve_experiment(base.experiment_name, base.experiment_id)
@@ -126,7 +126,7 @@ def _record_never_started(
     record says of every point what became of it."""
     user = lifecycle.user_name()
     for result in results:
-        if result.status != "PENDING":
+        if result.status is not RunStatus.SCHEDULED:
             continue
         point = _point_plan(plan, result.index, parent)
         run = tracker.create_run(
@@ -137,7 +137,7 @@ def _record_never_started(
         recorder = Recorder(tracker, run)
         recorder.log_batch(point.bound.all_values(), {tags.EXIT_CODE: str(code), tags.ERROR: NEVER_STARTED})
         recorder.end_run(RunStatus.KILLED, lifecycle.now_ms())
-        result.status, result.run_id, result.exit_code = "KILLED", run.run_id, code
+        result.status, result.run_id, result.exit_code = RunStatus.KILLED, run.run_id, code
         result.error = NEVER_STARTED
 
 
@@ -177,10 +177,10 @@ def _run_points(
                 ran = run_attempts(
                     point, lambda attempt: lifecycle.execute(attempt, echo=io.BytesIO(), child_stdout=devnull)
                 )
-                result.run_id, result.status, result.exit_code = ran.run_id, ran.status.name, ran.exit_code
+                result.run_id, result.status, result.exit_code = ran.run_id, ran.status, ran.exit_code
             except BaseException as error:  # the lifecycle has ended the run FAILED (KILLED) already
                 killed = isinstance(error, KeyboardInterrupt)
-                result.status = "KILLED" if killed else "FAILED"
+                result.status = RunStatus.KILLED if killed else RunStatus.FAILED
                 result.error = getattr(error, "message", str(error) or type(error).__name__)
                 result.run_id = backend.run_ids.get(point.run_name)
                 if result.run_id is None:
@@ -227,7 +227,7 @@ def _wait_for(
                 backend.cancel_all(signum)  # again: a job may have been starting
                 again = time.monotonic() + RECANCEL_S
             if on_progress is not None:
-                done = sum(r.status != "PENDING" for r in results)
+                done = sum(r.status is not RunStatus.SCHEDULED for r in results)
                 failed = sum(r.status in ("FAILED", "KILLED") for r in results)
                 on_progress(Progress(len(results), done, len(running), failed))
         except Terminated as error:  # first: a Terminated is a KeyboardInterrupt too

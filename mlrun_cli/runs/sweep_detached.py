@@ -19,7 +19,7 @@ from mlrun_cli.errors import MlrunError, TrackingError, TrackingUnreachable
 from mlrun_cli.runs import detached
 from mlrun_cli.runs.sweep_result import PointResult, SweepResult, settle_parent
 from mlrun_cli.runs.sweep_spec import parse_objective
-from mlrun_cli.tracking.base import RunRecord, RunRef, Tracker, find_runs_by_tag
+from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker, find_runs_by_tag
 from mlrun_cli.tracking.outbox import Recorder
 
 
@@ -88,7 +88,7 @@ def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord]
             int(child.tags.get(tags.SWEEP_POINT, "-1")),
             {k: child.params[k] for k in sorted(swept) if k in child.params},
         )
-        result.status, result.run_id = child.status.name, child.run_id
+        result.status, result.run_id = child.status, child.run_id
         result.exit_code = detached.exit_code_of(child)
         result.error = child.tags.get(tags.ERROR)
         points.append(result)
@@ -102,7 +102,7 @@ def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord]
             sys.stderr.write(f"mlrun: warning: point {index}'s reused run {run_id}: {error.message}\n")
             params = {}
         point = {k: params[k] for k in sorted(swept) if k in params}
-        points.append(PointResult(index, point, "FINISHED", run_id, 0, reused=True))
+        points.append(PointResult(index, point, RunStatus.FINISHED, run_id, 0, reused=True))
     known = {p.index for p in points}
     missing = [i for i in range(_int(parent.tags.get(tags.SWEEP))) if i not in known]
     if missing and reused_points is None:
@@ -111,7 +111,7 @@ def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord]
             f"damaged; {len(missing)} point(s) without a run of their own are recorded as such\n"
         )
     for index in missing:  # its run was never created (the submission failed before it), or reused
-        points.append(PointResult(index, {}, "FAILED", error="no run was recorded for this point"))
+        points.append(PointResult(index, {}, RunStatus.FAILED, error="no run was recorded for this point"))
     points.sort(key=lambda p: p.index)
     outcome = SweepResult(parent.run_id, parent.experiment_id, tracker.uri, points)
     outcome.created = [p.run_id for p in points if p.run_id and not p.reused]

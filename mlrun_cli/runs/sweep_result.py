@@ -18,16 +18,19 @@ from mlrun_cli.tracking.outbox import Recorder
 class PointResult:
     index: int
     point: dict[str, str]
-    status: str = "PENDING"
-    """FINISHED, FAILED, KILLED; PENDING for a point that never started."""
+    status: RunStatus = RunStatus.SCHEDULED
+    """FINISHED, FAILED, KILLED; SCHEDULED for a point that never started."""
     run_id: str | None = None
     exit_code: int | None = None
     reused: bool = False
     error: str | None = None
     objective: float | None = None
 
+    def __post_init__(self) -> None:
+        self.status = RunStatus(self.status)  # given as its name ("FINISHED"): the one type still
+
     def to_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "status": self.status.name}
 
 
 @dataclass

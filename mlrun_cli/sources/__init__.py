@@ -60,6 +60,18 @@ def _is_text(name: str) -> bool:
     return True
 
 
+def _is_zip_uri(base: str, cwd: Path) -> bool:
+    """A zip archive, as MLflow tells one (a name ending in .zip): a local file or `file://`, or an
+    http(s) URL; a folder so named is still a folder."""
+    scheme = urlparse(base).scheme.lower() if "://" in base else ""
+    if scheme in ("http", "https"):
+        return urlparse(base).path.lower().endswith(".zip")
+    if scheme not in ("", "file") or not base.lower().endswith(".zip"):
+        return False
+    local = Path(unquote(urlparse(base).path)) if scheme else Path(base).expanduser()
+    return not (cwd / local).is_dir()
+
+
 def _is_git_repository(path: Path) -> bool:
     return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
@@ -82,6 +94,10 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     base, subdir = split_subdirectory(uri)
     if base.startswith("-"):
         git_urls.check_url(base)  # refuses it: a leading '-' would reach git as an option
+    if _is_zip_uri(base, cwd):
+        from mlrun_cli.sources import archive
+
+        return archive.from_zip(base, subdir, version, cwd)
     if git_urls.looks_remote(base):
         return _from_git(base, subdir, version, refresh)
     local = Path(unquote(urlparse(base).path)) if base.startswith("file:") else Path(base)
@@ -100,7 +116,12 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     # out in place: the user's own working copy is not touched.
     if version is not None or (_is_git_repository(root) and not (root / ".git").exists()):
         if not _is_git_repository(root):
-            raise UsageError(f"--version needs a git repository, and {root} is not one")
+            # A folder inside a repository, as `repo#folder`: the repository at that version.
+            top = next((up for up in root.resolve().parents if _is_git_repository(up)), None)
+            if top is None:
+                raise UsageError(f"--version needs a git repository, and {root} is not in one")
+            inside = root.resolve().relative_to(top).as_posix()
+            root, subdir = top, f"{inside}/{subdir}" if subdir else inside
         return _from_git(root.as_uri(), subdir, version, refresh)
     directory = root / subdir if subdir else root
     if not directory.is_dir():

@@ -9,18 +9,41 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
-class RunStatus(enum.Enum):
-    """MLflow's run statuses, with the integers its file store writes."""
+class RunStatus(str, enum.Enum):
+    """MLflow's run statuses. Each one is also its name as a string (`RunStatus.FINISHED ==
+    "FINISHED"`, as MLflow's own client gives a status), so a status compares, prints and
+    serialises the same wherever the API returns one; `number` is what MLflow's file store writes."""
 
-    RUNNING = 1
-    SCHEDULED = 2
-    FINISHED = 3
-    FAILED = 4
-    KILLED = 5
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    """Not started yet (MLflow's word; a sweep's point that never ran)."""
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def number(self) -> int:
+        return _STATUS_NUMBERS[self]
+
+    @classmethod
+    def of(cls, value: object) -> RunStatus:
+        """A status as a store holds it: the file store's integer (as a number or digits), or a
+        name. ValueError or KeyError for anything else."""
+        text = str(value)
+        if text.isdigit():
+            return _STATUS_BY_NUMBER[int(text)]
+        return cls[text]
 
     @property
     def is_terminal(self) -> bool:
         return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+_STATUS_NUMBERS = {status: number for number, status in enumerate(RunStatus, start=1)}
+_STATUS_BY_NUMBER = {number: status for status, number in _STATUS_NUMBERS.items()}
 
 
 class ViewType(enum.Enum):

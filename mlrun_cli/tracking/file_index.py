@@ -167,8 +167,8 @@ class RunIndex:
         if mtime is not None:
             try:
                 info = read_yaml(Path(meta))
-                status = info.get("status", RunStatus.RUNNING.value)
-                name = RunStatus(int(status)).name if str(status).isdigit() else RunStatus[str(status)].name
+                status = info.get("status", RunStatus.RUNNING.number)
+                name = RunStatus.of(status).name
                 unsettled = time.time_ns() - mtime < _SETTLE_NS
                 fresh = (mtime, int(info.get("start_time") or 0), str(info.get("lifecycle_stage", "active")),
                          name, unsettled)  # fmt: skip

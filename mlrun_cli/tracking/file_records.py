@@ -124,7 +124,7 @@ def _read_run(run_dir: Path, experiment_name: str, *, full: bool, artifacts: boo
     meta = read_yaml(run_dir / "meta.yaml")
     tags = read_values(run_dir / "tags")
     end = meta.get("end_time")
-    status = meta.get("status", RunStatus.RUNNING.value)
+    status = meta.get("status", RunStatus.RUNNING.number)
     metrics: dict[str, float] = {}
     files: tuple[str, ...] = ()
     if full:
@@ -145,7 +145,7 @@ def _read_run(run_dir: Path, experiment_name: str, *, full: bool, artifacts: boo
         experiment_id=str(meta["experiment_id"]),
         experiment_name=experiment_name,
         run_name=str(meta.get("run_name") or tags.get(tag_keys.RUN_NAME, "")),
-        status=RunStatus(int(status)) if str(status).isdigit() else RunStatus[str(status)],
+        status=RunStatus.of(status),
         start_time_ms=int(meta.get("start_time") or 0),
         end_time_ms=int(end) if end is not None else None,
         artifact_uri=str(meta.get("artifact_uri", "")),

@@ -173,7 +173,7 @@ class FileStore:
             "source_type": 4,
             "source_version": "",
             "start_time": start_time_ms,
-            "status": RunStatus.RUNNING.value,
+            "status": RunStatus.RUNNING.number,
             "tags": [],
             "user_id": user,
         }
@@ -210,7 +210,7 @@ class FileStore:
         meta_file = self._run_dir(run_id) / "meta.yaml"
         # Re-read: the child's mlflow may have rewritten meta.yaml while it ran.
         meta = read_yaml(meta_file)
-        meta["status"] = status.value
+        meta["status"] = status.number
         meta["end_time"] = end_time_ms
         with writing(self.root):
             write_atomic(meta_file, dump_yaml(meta))

@@ -121,3 +121,15 @@ def test_unknown_backend_names_the_plugin_group(mlrun: Mlrun, project_factory: F
     assert result.returncode == 2
     assert "unknown backend 'nope'; available: local, slurm, kubernetes" in result.stderr
     assert "entry-point group 'mlrun_cli.backends'" in result.stderr
+
+
+def test_detach_names_the_backends_that_can_detach_plugins_too(
+    mlrun: Mlrun, project_factory: Factory, plugin_path: str
+) -> None:
+    env = {"PYTHONPATH": plugin_path}
+    shown = " ".join(mlrun("run", "--help", env=env).stdout.split())
+    assert "--detach Return once submitted, on slurm/kubernetes/ray/bgqueue (" in shown, shown
+    project = project_factory({"MLproject": "entry_points: {main: {command: 'true'}}\n"})
+    refused = mlrun("run", str(project), "--env-manager", "local", "--detach", env=env)
+    assert refused.returncode == 2
+    assert "queues jobs (slurm, kubernetes, ray, bgqueue), not 'local'" in refused.stderr

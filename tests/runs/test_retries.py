@@ -97,3 +97,21 @@ def test_the_entry_point_says_how_many_retries(
     assert none.returncode == 1 and count.read_text().count("x") == 4
     bad = mlrun("run", str(project), "--env-manager", "local", "--retry-on", "oops")
     assert bad.returncode == 2 and "--retry-on 'oops'" in bad.stderr
+
+
+def test_a_zero_delay_retries_at_once_and_the_counts_agree(
+    mlrun: Mlrun, project_factory: Factory, tmp_path: Path
+) -> None:
+    project = _flaky(project_factory, tmp_path, failures=2)
+    result = mlrun("run", str(project), "--env-manager", "local", "--retries", "3", "--retry-delay", "0")
+    assert result.returncode == 0, result.stderr
+    assert "mlrun: attempt 1 of 4 failed (exit code 3); trying again now" in result.stderr
+    assert "mlrun: attempt 2 of 4 failed (exit code 3); trying again now" in result.stderr
+    # The last line counts as the progress lines do: of the attempts allowed, not of those made.
+    assert " FINISHED in " in result.stderr and "(exit code 0) at attempt 3 of 4" in result.stderr
+    again = ("run", str(project), "--env-manager", "local", "--retries", "1", "--retry-delay", "0s")
+    data = json.loads(mlrun(*again, "--json").stdout)
+    assert data["max_attempts"] == 2
+    # A time limit of 0 is still no time limit at all: refused.
+    zero = mlrun("run", str(project), "--env-manager", "local", "--timeout", "0")
+    assert zero.returncode == 2 and "a duration must be more than 0" in zero.stderr

@@ -458,3 +458,23 @@ def test_only_http_credentials_are_taken_out_of_a_git_url() -> None:
     assert credentials_of("ssh://git@host/r.git") is None and credentials_of("git@host:r.git") is None
     assert RepoCache("ssh://git@host/r.git").remote == "ssh://git@host/r.git"  # ssh needs its user
     assert RepoCache("https://u:p@host/r.git").remote == "https://host/r.git"
+
+
+def test_a_version_of_a_folder_inside_a_repository_runs_it_as_repo_hash_folder(
+    mlrun: Mlrun, repos: dict[str, object], tmp_path: Path, isolated: Path
+) -> None:
+    work = tmp_path / "clone"
+    git("clone", "-q", str(repos["work"]), str(work), cwd=tmp_path)
+    (work / "sub.dir" / "version.txt").write_text("my uncommitted edit\n")
+    result = _run(mlrun, str(work / "sub.dir"), "-v", "v1.0")
+    run = _record(isolated, result)
+    assert "one\n" in result.stderr
+    assert run.tags["mlflow.source.name"] == f"{work.as_uri()}#sub.dir"
+    assert run.tags["mlflow.source.git.commit"] == repos["first"]
+    assert (work / "sub.dir" / "version.txt").read_text() == "my uncommitted edit\n"
+    # A subdirectory given as well is taken inside the folder; a folder not in git is still refused.
+    (tmp_path / "plain").mkdir()
+    refused = _run(mlrun, str(tmp_path / "plain"), "-v", "main")
+    assert refused.returncode == 2 and "--version needs a git repository" in refused.stdout
+    missing = _run(mlrun, f"{work / 'sub.dir'}#nope", "-v", "v1.0")
+    assert missing.returncode == 2 and "subdirectory 'sub.dir/nope' not found in file://" in missing.stdout

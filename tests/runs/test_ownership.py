@@ -191,3 +191,37 @@ def test_kill_9_while_sending_the_end_to_a_stopped_server(
         assert not folder.exists()  # sent: the job folder has served
     finally:
         stop_server(server)
+
+
+def test_an_end_sent_through_the_outbox_is_kept_in_the_job_folder_until_sent(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path
+) -> None:
+    from tests.test_faults import read_only
+
+    store = isolated / "mlruns"
+    project = project_factory(
+        {"MLproject": "entry_points: {main: {command: 'echo started; sleep 2; exit 4'}}\n"}
+    )
+    FileStore(store).check()
+    with subprocess.Popen(
+        [*MLRUN, "run", str(project), "--env-manager", "local", "--tracking-uri", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    ) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+        with read_only(store):
+            _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    folder = _only_job()
+    end = json.loads((folder / "end.json").read_text())
+    assert end["status"] == "FAILED" and end["exit_code"] == 4
+    assert not (folder / "owner.json").exists() and not (folder / "owner.lock").exists()
+    assert mlrun("runs", "list").returncode == 0
+    assert folder.exists()  # its end still waits in the outbox
+    assert mlrun("runs", "sync").returncode == 0
+    record = FileStore(store).get_run(folder.name)
+    assert record.status is RunStatus.FAILED and record.end_time_ms == end["end_time_ms"]
+    assert mlrun("runs", "list").returncode == 0
+    assert not folder.exists()

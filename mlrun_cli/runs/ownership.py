@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -204,12 +204,21 @@ def read_end(folder: Path) -> dict[str, Any] | None:
     return end if whole else None
 
 
+def _owner(data: Any) -> Owner:
+    owner = Owner(**data)
+    for field in fields(Owner):
+        kind = {"pid": int, "detachable": bool}.get(field.name, str)
+        if not isinstance(getattr(owner, field.name), kind):
+            raise TypeError(f"{field.name} is not a {kind.__name__}")
+    return owner
+
+
 def read_owner(folder: Path) -> tuple[Owner | None, str | None]:
     """The owner record (owner.json, else the lock file's copy), and what was found damaged."""
     damage = None
     for name in (OWNER_FILE, LOCK_FILE):
         try:
-            return Owner(**json.loads((folder / name).read_text())), damage
+            return _owner(json.loads((folder / name).read_text())), damage
         except FileNotFoundError:
             continue
         except (OSError, ValueError, TypeError) as error:

@@ -194,12 +194,12 @@ def write_end(run_id: str, status: str, exit_code: int, end_time_ms: int) -> Non
 
 
 def read_end(folder: Path) -> dict[str, Any] | None:
-    """The end.json of a job folder, when it is there and whole."""
+    """The end.json of a job folder, when it is there and whole (else the run's end is unknown)."""
     try:
         end = json.loads((folder / END_FILE).read_text())
     except (OSError, ValueError):
         return None
-    whole = isinstance(end, dict) and isinstance(end.get("status"), str)
+    whole = isinstance(end, dict) and end.get("status") in ("FINISHED", "FAILED", "KILLED")
     whole = whole and isinstance(end.get("exit_code"), int) and isinstance(end.get("end_time_ms"), int)
     return end if whole else None
 

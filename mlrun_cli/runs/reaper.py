@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +37,8 @@ def _stop_group(pgid_file: Path) -> None:
     try:
         pgid = int(pgid_file.read_text())
     except (OSError, ValueError):
+        return
+    if pgid <= 1 or pgid == os.getpgrp():  # a damaged file never stops init, nor this command
         return
     deadline = time.monotonic() + TERM_GRACE_S
     for signum in (signal.SIGTERM, signal.SIGKILL):
@@ -120,7 +123,9 @@ def reap(folder: Path, owner: Owner | None, damage: str | None, *, locked: bool)
     if owner is None:
         _set_aside(folder, damage, locked=locked)
         return
-    shutil.rmtree(owner.scratch, ignore_errors=True)
+    scratch = Path(owner.scratch)  # only what mlrun made (a damaged record may name any folder)
+    if scratch.name.startswith("mlrun-") and scratch.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(scratch, ignore_errors=True)
     if owner.detachable:  # the cluster job goes on in its folder; `mlrun runs wait/show` settle it
         for name in (OWNER_FILE, LOCK_FILE):
             (folder / name).unlink(missing_ok=True)

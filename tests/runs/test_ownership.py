@@ -112,6 +112,8 @@ def test_a_damaged_owner_file_after_kill_9_is_settled(
     proc = _start(popen, project)
     folder = _only_job()
     pgid = int((folder / "pgid").read_text())
+    scratch = Path(json.loads((folder / "owner.json").read_text())["scratch"])
+    assert scratch.is_dir()
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
     assert group_alive(pgid)  # the background sleep escaped the parent-death signal
@@ -126,7 +128,7 @@ def test_a_damaged_owner_file_after_kill_9_is_settled(
     assert record.status is RunStatus.KILLED and record.tags["mlrun.exit_code"] == "137"
     assert record.tags["mlrun.error"].startswith("mlrun was killed (pid ")
     assert "owner.json is damaged" in record.tags["mlrun.error"]
-    assert not folder.exists()
+    assert not folder.exists() and not scratch.exists()
 
 
 def test_the_reaper_records_the_end_the_job_folder_keeps(
@@ -139,12 +141,17 @@ def test_the_reaper_records_the_end_the_job_folder_keeps(
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
     (folder / "end.json").write_text('{"status": "FAILED", "exit_code": 3, "end_time_ms": 1700000000000}')
+    precious = tmp_path / "precious"  # a record naming a folder mlrun never made: left alone
+    precious.mkdir()
+    record = json.loads((folder / "owner.json").read_text())
+    (folder / "owner.json").write_text(json.dumps({**record, "scratch": str(precious)}))
     listed = mlrun("runs", "list")
     assert "recorded it FAILED (exit code 3)" in listed.stderr, listed.stderr
     record = FileStore(isolated / "mlruns").get_run(folder.name)
     assert record.status is RunStatus.FAILED and record.end_time_ms == 1700000000000
     assert record.tags["mlrun.exit_code"] == "3"
     assert record.tags["mlrun.error"].startswith("its command exited 3; mlrun was killed")
+    assert precious.is_dir()
 
 
 def test_kill_9_while_sending_the_end_to_a_stopped_server(

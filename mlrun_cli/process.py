@@ -272,3 +272,17 @@ def run_captured(
         raise ExecutionError(f"{argv[0]!r} is not installed (not found on PATH)") from None
     except (OSError, subprocess.TimeoutExpired) as error:
         raise ExecutionError(f"'{shlex.join(argv[:3])}' failed: {error}") from None
+
+
+_detached: list[subprocess.Popen[bytes]] = []  # kept: none is collected while it still runs
+
+
+def start_detached(argv: Sequence[str], env_patch: Mapping[str, str | None]) -> None:
+    """Start a helper that outlives this command (its own session, no output), without waiting."""
+    quiet = subprocess.DEVNULL
+    with contextlib.suppress(OSError):  # best effort: the next command tries again
+        helper = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell string
+            list(argv), env=merged_env(env_patch), stdin=quiet, stdout=quiet, stderr=quiet,
+            start_new_session=True,
+        )  # fmt: skip
+        _detached.append(helper)

@@ -130,11 +130,14 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
             return _result(plan, run_ref, tracker, JobState("SUBMITTED", RunStatus.RUNNING, 0), 0.0, job_id)
         console_log = scratch / CONSOLE_LOG
         state = _wait(plan, ref, console_log, child_stdout)
+        ended_ms = now_ms()  # the command's end, however long sending it then takes
+        ended, exit_code = end_of(state)
+        ownership.write_end(run_ref.run_id, ended.name, exit_code, ended_ms)
         if state.state == TIMED_OUT and plan.timeout_s is not None:
             recorder.log_batch({}, {tags.TIMEOUT: format_duration(plan.timeout_s)})
-        record_end(recorder, state, console_log)
-        # Recorded: the job folder has served. A failure before this point leaves it to the job.
-        shutil.rmtree(job_dir(run_ref.run_id), ignore_errors=True)
+        record_end(recorder, state, console_log, ended_ms)
+        if recorder.queued is None:  # recorded: the job folder has served (else end.json waits)
+            shutil.rmtree(job_dir(run_ref.run_id), ignore_errors=True)
     except BaseException as error:
         fail_run(recorder, error)
         raise
@@ -240,16 +243,23 @@ def _log_provenance(recorder: Recorder, plan: RunPlan, artifacts: Mapping[str, P
             recorder.log_artifact(staged, ARTIFACT_DIR)
 
 
-def record_end(recorder: Recorder, state: JobState, console_log: Path) -> None:
+def end_of(state: JobState) -> tuple[RunStatus, int]:
     status = state.status or RunStatus.FAILED
-    exit_code = state.exit_code if state.exit_code is not None else (0 if status is RunStatus.FINISHED else 1)
+    fallback = 0 if status is RunStatus.FINISHED else 1
+    return status, state.exit_code if state.exit_code is not None else fallback
+
+
+def record_end(
+    recorder: Recorder, state: JobState, console_log: Path, end_time_ms: int | None = None
+) -> None:
+    status, exit_code = end_of(state)
     end_tags = {tags.EXIT_CODE: str(exit_code)}
     if status is not RunStatus.FINISHED:
         end_tags[tags.ERROR] = (state.reason or f"the job ended {state.state}")[: tags.MAX_TAG_LENGTH]
     if console_log.is_file():
         recorder.log_artifact(console_log, ARTIFACT_DIR)
     recorder.log_batch({}, end_tags)
-    recorder.end_run(status, now_ms())
+    recorder.end_run(status, now_ms() if end_time_ms is None else end_time_ms)
 
 
 def _fail_continued(plan: RunPlan, error: BaseException) -> None:

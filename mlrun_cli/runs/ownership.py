@@ -1,13 +1,19 @@
 """Who owns a running run, and what happens to runs whose owner is gone.
 
-While `mlrun run` has a run open it keeps `$MLRUN_HOME/jobs/<run_id>/owner.json`: the mlrun
-process (host, boot id, pid and start time, so a reused pid is not mistaken for it), the run's
-tracking target, and what it leaves behind (scratch folder; the local backend adds the command's
-process group, containers carry the run id as a label). The file goes when the run is recorded.
+While `mlrun run` has a run open it keeps, in the run's job folder `$MLRUN_HOME/jobs/<run_id>/`:
+- `owner.lock`, locked (`flock`) by that mlrun for as long as it lives. The kernel drops the lock
+  when the process dies, however it dies, so whether the owner lives never rests on what a file
+  says. The file also keeps a copy of the owner record, should `owner.json` be damaged.
+- `owner.json`: the mlrun process (host, boot id, pid and start time, so a reused pid is not
+  mistaken for it; what decides for a claim without a lock), the run's tracking target, and what
+  it leaves behind (scratch folder; the local backend adds the command's process group in `pgid`,
+  containers carry the run id as a label). It goes when the run is recorded.
+- `end.json` from the moment the command ended: status, exit code and end time, written before
+  the end is sent, so whoever finishes the job records what the command really returned.
 
 If mlrun is killed (`kill -9`, OOM, a closed laptop lid), the next mlrun command on this host
-finds the file with its owner gone, stops what is left, and records the run KILLED with the
-reason. A job that outlives mlrun by design (slurm, kubernetes) is left to run: its tags let
+takes the free lock, stops what is left and settles the run (runs/reaper.py) without waiting on
+any server. A job that outlives mlrun by design (slurm, kubernetes) is left to run: its tags let
 `mlrun runs wait/show` settle it.
 """
 
@@ -16,20 +22,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
-from mlrun_cli import tags
 from mlrun_cli.errors import MlrunError
 from mlrun_cli.home import mlrun_home, write_atomic
 
 OWNER_FILE = "owner.json"
+LOCK_FILE = "owner.lock"
+END_FILE = "end.json"
 PGID_FILE = "pgid"
 KILLED_REASON = "mlrun was killed"
+_held: dict[str, int] = {}  # run id -> the lock this process holds on it while it owns the run
 
 
 def _host() -> str:
@@ -57,6 +65,38 @@ def _start_time(pid: int) -> str:
     return fields[19] if len(fields) > 19 else ""
 
 
+def job_folder(run_id: str) -> Path:
+    return mlrun_home() / "jobs" / run_id
+
+
+def owner_file(run_id: str) -> Path:
+    return job_folder(run_id) / OWNER_FILE
+
+
+def probe(folder: Path) -> tuple[bool | None, int | None]:
+    """Whether a live mlrun holds the run's lock, and the lock's descriptor when this process has
+    just taken it over (its owner is dead; close it when done). (None, None): no lock to judge
+    by, from an older mlrun or a file system without locks: the owner record decides."""
+    import fcntl
+
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None, None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return True, None
+    except OSError:
+        os.close(fd)
+        return None, None
+    if os.fstat(fd).st_nlink == 0:  # released (the run recorded) between our open and our lock
+        os.close(fd)
+        return True, None
+    return False, fd
+
+
 @dataclass(frozen=True)
 class Owner:
     run_id: str
@@ -74,6 +114,13 @@ class Owner:
     def alive(self) -> bool:
         if self.host != _host():
             return True  # another host's run (a shared MLRUN_HOME) is not ours to judge
+        owned, fd = probe(job_folder(self.run_id))
+        if fd is not None:
+            os.close(fd)
+        return owned if owned is not None else self.alive_by_record()
+
+    def alive_by_record(self) -> bool:
+        """What the record says, for a claim without a lock."""
         if self.boot_id != _boot_id():
             return False  # this host rebooted since
         try:
@@ -88,8 +135,21 @@ class Owner:
         return _start_time(self.pid) == self.start_time
 
 
-def owner_file(run_id: str) -> Path:
-    return mlrun_home() / "jobs" / run_id / OWNER_FILE
+def _lock(folder: Path, record: str) -> int | None:
+    """Lock a new lock file holding `record`, then put it in place: nobody sees it unlocked."""
+    import fcntl
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".owner.", suffix=".tmp")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, record.encode())
+        os.replace(tmp, folder / LOCK_FILE)
+    except OSError:  # a file system without locks: the owner record alone will decide
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        return None
+    return fd
 
 
 def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str, *, detachable: bool,
@@ -100,87 +160,74 @@ def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str,
         run_id, experiment_id, artifact_uri, split_credentials(tracking_uri)[0], detachable, str(scratch),
         _host(), _boot_id(), os.getpid(), _start_time(os.getpid()),
     )  # fmt: skip
-    write_atomic(owner_file(run_id), json.dumps(asdict(owner)))
+    record = json.dumps(asdict(owner))
+    folder = job_folder(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = _lock(folder, record)
+    if fd is not None:
+        _held[run_id] = fd
+    write_atomic(folder / OWNER_FILE, record)
 
 
 def release(run_id: str, *, job_owns_folder: bool = False) -> None:
-    """Drop the claim. The run's folder goes with it unless a submitted job still works there:
-    such a job may not have written its first file yet, so an empty folder proves nothing."""
-    path = owner_file(run_id)
-    path.unlink(missing_ok=True)
+    """Drop the claim. The run's folder goes with it unless a submitted job still works there
+    (such a job may not have written its first file yet, so an empty folder proves nothing), or
+    it keeps the end of a run still to be sent from the outbox."""
+    folder = job_folder(run_id)
+    (folder / OWNER_FILE).unlink(missing_ok=True)
+    (folder / LOCK_FILE).unlink(missing_ok=True)  # unlinked while still locked: see probe()
+    fd = _held.pop(run_id, None)
+    if fd is not None:
+        os.close(fd)
     if not job_owns_folder:
         with contextlib.suppress(OSError):
-            path.parent.rmdir()
+            folder.rmdir()
 
 
-def _read(path: Path) -> Owner | None:
+def write_end(run_id: str, status: str, exit_code: int, end_time_ms: int) -> None:
+    """The end of the run's command, kept in its job folder before anything is sent."""
+    end = {"status": status, "exit_code": exit_code, "end_time_ms": end_time_ms}
     try:
-        return Owner(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError) as error:
-        sys.stderr.write(f"mlrun: warning: skipping a damaged run owner file {path}: {error}\n")
-        with contextlib.suppress(OSError):
-            path.rename(path.with_suffix(".damaged"))
-        return None
+        write_atomic(job_folder(run_id) / END_FILE, json.dumps(end))
+    except OSError as error:  # the end is still sent; only a crash while sending would lose it
+        sys.stderr.write(f"mlrun: warning: cannot keep the end of run {run_id}: {error}\n")
 
 
-def orphans() -> list[Owner]:
-    """Runs on this host whose mlrun process is gone."""
-    root = mlrun_home() / "jobs"
-    if not root.is_dir():
-        return []
-    found = (_read(path) for path in root.glob(f"*/{OWNER_FILE}"))
-    return [owner for owner in found if owner is not None and not owner.alive()]
-
-
-def _stop_group(pgid_file: Path) -> None:
+def read_end(folder: Path) -> dict[str, Any] | None:
+    """The end.json of a job folder, when it is there and whole (else the run's end is unknown)."""
     try:
-        pgid = int(pgid_file.read_text())
+        end = json.loads((folder / END_FILE).read_text())
     except (OSError, ValueError):
-        return
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signum)
-        time.sleep(0.2)
+        return None
+    whole = isinstance(end, dict) and end.get("status") in ("FINISHED", "FAILED", "KILLED")
+    whole = whole and isinstance(end.get("exit_code"), int) and isinstance(end.get("end_time_ms"), int)
+    return end if whole else None
 
 
-def _remove_containers(run_id: str) -> None:
-    from mlrun_cli.backends.container import RUN_ID_LABEL
+def _owner(data: Any) -> Owner:
+    owner = Owner(**data)
+    for field in fields(Owner):
+        kind = {"pid": int, "detachable": bool}.get(field.name, str)
+        if not isinstance(getattr(owner, field.name), kind):
+            raise TypeError(f"{field.name} is not a {kind.__name__}")
+    return owner
 
-    with contextlib.suppress(Exception):  # no engine, no containers: nothing left to stop
-        from mlrun_cli.envs.docker import client
 
-        for container in client().containers.list(all=True, filters={"label": f"{RUN_ID_LABEL}={run_id}"}):
-            container.remove(force=True)
-
-
-def reap(owner: Owner) -> None:
-    """Stop what a dead mlrun left of this run and record the run KILLED."""
-    from mlrun_cli.tracking import get_tracker
-    from mlrun_cli.tracking.base import RunRef, RunStatus
-    from mlrun_cli.tracking.outbox import Recorder
-
-    folder = owner_file(owner.run_id).parent
-    if not owner.detachable:
-        _stop_group(folder / PGID_FILE)
-        if (folder / "container").exists():
-            _remove_containers(owner.run_id)
-    shutil.rmtree(owner.scratch, ignore_errors=True)
-    if owner.detachable:  # the cluster job goes on; `mlrun runs wait/show` settle it
-        release(owner.run_id, job_owns_folder=True)
-        return
-    recorder = Recorder(
-        get_tracker(owner.tracking_uri), RunRef(owner.run_id, owner.experiment_id, owner.artifact_uri)
-    )
-    reason = f"{KILLED_REASON} (pid {owner.pid} on {owner.host}); its command was stopped"
-    # 137: mlrun got SIGKILL, or died as if it had; its command was stopped with it.
-    recorder.log_batch({}, {tags.ERROR: reason, tags.EXIT_CODE: str(tags.EXIT_OUT_OF_MEMORY)})
-    recorder.end_run(RunStatus.KILLED, int(time.time() * 1000))
-    shutil.rmtree(folder, ignore_errors=True)
+def read_owner(folder: Path) -> tuple[Owner | None, str | None]:
+    """The owner record (owner.json, else the lock file's copy), and what was found damaged."""
+    damage = None
+    for name in (OWNER_FILE, LOCK_FILE):
+        try:
+            return _owner(json.loads((folder / name).read_text())), damage
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, TypeError) as error:
+            damage = damage or f"{name} is damaged ({type(error).__name__}: {error})"
+    return None, damage
 
 
 def live_owner(run_id: str) -> Owner | None:
-    path = owner_file(run_id)
-    owner = _read(path) if path.is_file() else None
+    owner = read_owner(job_folder(run_id))[0]
     return owner if owner is not None and owner.alive() else None
 
 
@@ -204,15 +251,30 @@ def stop_owner(owner: Owner, timeout_s: float = 60.0) -> None:
 
 
 def reap_orphans() -> None:
-    """Called by every command that opens MLRUN_HOME or a store; costs one directory listing."""
-    for owner in orphans():
-        try:
-            reap(owner)
-        except MlrunError as error:
-            sys.stderr.write(
-                f"mlrun: warning: cannot close orphaned run {owner.run_id} yet: {error.message}\n"
-            )
+    """Called by every command that opens MLRUN_HOME or a store. It costs a directory listing and
+    a lock tried per open run; a run whose owner died is settled without waiting on any server
+    (runs/reaper.py, imported only then)."""
+    root = mlrun_home() / "jobs"
+    if not root.is_dir():
+        return
+    claimed = {path.parent for name in (OWNER_FILE, LOCK_FILE) for path in root.glob(f"*/{name}")}
+    for folder in sorted(claimed):
+        owned, fd = probe(folder)
+        if owned:
             continue
-        sys.stderr.write(
-            f"mlrun: run {owner.run_id} was left RUNNING by a killed mlrun; recorded it KILLED\n"
-        )
+        try:
+            owner, damage = read_owner(folder)
+            if fd is None and owner is not None and owner.alive_by_record():
+                continue
+            if owner is not None and owner.host != _host():
+                continue  # another host's run (a shared MLRUN_HOME) is not ours to judge
+            from mlrun_cli.runs.reaper import reap
+
+            reap(folder, owner, damage, locked=fd is not None)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    if any(root.glob(f"*/{END_FILE}")):
+        from mlrun_cli.runs.reaper import drop_sent_ends
+
+        drop_sent_ends(root)

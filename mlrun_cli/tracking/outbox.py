@@ -116,6 +116,18 @@ class Recorder:
             self._queue({"op": "end_run", "status": status.name, "end_time": end_time_ms})
 
 
+def queue_end(uri: str, run: RunRef, tags: Mapping[str, str], status: RunStatus, end_time_ms: int) -> None:
+    """A run's end, queued after what the run queued itself, without a call to its store."""
+    folder = outbox_root() / run.run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(folder).acquire(timeout=0.2):  # a sync sending it now: the next reap pass
+        ops = _read(folder)["ops"] if (folder / "ops.json").is_file() else []
+        ops += [{"op": "log_batch", "params": {}, "tags": dict(tags)}]
+        ops += [{"op": "end_run", "status": status.name, "end_time": end_time_ms}]
+        document = {"tracking_uri": uri, "run_id": run.run_id, "ops": ops}
+        write_atomic(folder / "ops.json", json.dumps(document, indent=2))
+
+
 @dataclass(frozen=True)
 class SyncResult:
     run_id: str

@@ -71,7 +71,7 @@ def check_channels_answer(channels: Iterable[str]) -> None:
             with urllib.request.urlopen(request, timeout=deadline.cap(limits.call_s)):
                 pass
         except urllib.error.HTTPError as error:
-            if error.code < 500:
+            if error.code < 500 or error.code == 501:  # 501: no HEAD here, an answer all the same
                 continue
             reason = f"HTTP {error.code}"
         except (OSError, ValueError) as error:  # URLError, a timeout, a refused connection

@@ -143,7 +143,12 @@ def test_dockerfile_base_is_built_only_when_it_changes(
     failed = mlrun("run", str(project))
     assert failed.returncode == 2
     assert "building base image failed" in failed.stderr and "broken-step" in failed.stderr
-    assert len(FileStore(isolated / "mlruns").search_runs(None, 10)) == 3  # none for the failure
+    from tests.git_daemon import free_port
+
+    (project / "base.Dockerfile").write_text(f"FROM 127.0.0.1:{free_port()}/mlrun-test/gone:1\n")
+    unreachable = mlrun("run", str(project))  # the base's registry does not answer: worth a retry
+    assert unreachable.returncode == 75 and "connection refused" in unreachable.stderr, unreachable.stderr
+    assert len(FileStore(isolated / "mlruns").search_runs(None, 10)) == 3  # none for the failures
 
 
 def test_volumes_from_the_project_and_from_docker_args(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +62,20 @@ class InfrastructureError(MlrunError):
     """Something mlrun depends on did not answer or refused: retry later, fix nothing in the input."""
 
     exit_code = EXIT_INFRA
+
+
+class ServiceUnreachable(InfrastructureError):
+    """A package index, conda channel or image registry did not answer (refused, timed out,
+    unresolvable, a 5xx): exit 75, unlike a package or image it answered it does not have (2)."""
+
+
+# A read-only or full disk, a quota, a folder mlrun may not write: the machine's state, not the
+# input, so exit 75 (a path that names a file where a folder must be stays bad input, exit 2).
+DISK_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM})
+
+
+def disk_unavailable(error: OSError) -> bool:
+    return error.errno in DISK_ERRNOS
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ Kubernetes or HTTP error underneath ours).
 
 from __future__ import annotations
 
-import errno
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +18,6 @@ if TYPE_CHECKING:
     from mlrun_cli.errors import MlrunError
 
 EXIT_SIGINT = 130
-# Errors of the machine rather than of mlrun: said plainly, and worth a retry elsewhere.
-_ENVIRONMENT_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT)
 # The core names commands as `mlrun <command>` (it never imports click, so knows no other name).
 _COMMAND_MENTION = r"\bmlrun (?=(?:run|runs|env|validate|schema|completion|ui)\b)"
 
@@ -86,7 +83,7 @@ def _traceback(err: BaseException) -> None:
 @contextmanager
 def error_handler(*, debug: bool = False, as_json: bool = False) -> Iterator[None]:
     """Turn exceptions into `Error: ...` lines and SystemExit codes; tracebacks only with --debug."""
-    from mlrun_cli.errors import EXIT_INFRA, MlrunError, Terminated
+    from mlrun_cli.errors import EXIT_INFRA, MlrunError, Terminated, disk_unavailable
 
     try:
         yield
@@ -109,7 +106,7 @@ def error_handler(*, debug: bool = False, as_json: bool = False) -> Iterator[Non
     except OSError as err:
         if debug:
             _traceback(err)
-        if err.errno not in _ENVIRONMENT_ERRNOS:
+        if not disk_unavailable(err):  # errors of the machine are said plainly, worth a retry
             _internal(err, debug=debug, as_json=as_json)
         where = f" ({err.filename})" if err.filename else ""
         _simple(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mlrun_cli.errors import MlrunError
+from mlrun_cli.errors import EXIT_INFRA, CommandFailed, InfrastructureError, MlrunError
 from mlrun_cli.home import mlrun_home, writable_dir, write_atomic
 
 MARKER = "complete.json"
@@ -35,6 +35,12 @@ class EnvBuildError(MlrunError):
     """Building an environment failed; the message ends with the tail of the installer's log."""
 
     exit_code = 2
+
+
+class EnvServiceUnreachable(EnvBuildError, InfrastructureError):
+    """The build failed because a package index, conda channel or registry did not answer."""
+
+    exit_code = EXIT_INFRA
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,15 @@ def ensure_env(
                 message = f"building environment {env.name} failed: {error.message}"
                 if tail:
                     message += f"\n--- last lines of {failed_log} ---\n{tail}"
+                from mlrun_cli.envs.network import network_failure  # only on a failure
+
+                if isinstance(error, InfrastructureError) or (
+                    isinstance(error, CommandFailed) and network_failure(error.output)
+                ):
+                    hint = (
+                        error.hint or "a package index or channel did not answer (see the log): retry later"
+                    )
+                    raise EnvServiceUnreachable(message, hint=hint) from None
                 raise EnvBuildError(message, hint=error.hint) from None
             raise
     _touch_last_used(env)

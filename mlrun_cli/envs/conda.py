@@ -13,9 +13,10 @@ from typing import IO, Any
 from mlrun_cli import tags
 from mlrun_cli.envs import cache, conda_lock, venvs
 from mlrun_cli.envs.base import EnvOptions, EnvPlan, EnvState, PreparedEnv
+from mlrun_cli.envs.network import check_channels_answer, network_failure
 from mlrun_cli.envs.progress import announce, progress
 from mlrun_cli.envs.python_spec import collect_requirement_files
-from mlrun_cli.errors import MlrunError, UsageError
+from mlrun_cli.errors import MlrunError, ServiceUnreachable, UsageError
 from mlrun_cli.home import mlrun_home
 from mlrun_cli.process import run_logged
 from mlrun_cli.project.model import Project
@@ -128,6 +129,7 @@ def rattler_solve(inputs: CondaInputs, log: IO[str]) -> list[Any]:
     from rattler.platform import Platform
 
     log.write(f"# solving {', '.join(inputs.specs)} from {', '.join(inputs.channels)} with rattler\n")
+    check_channels_answer(inputs.channels)  # rattler itself would wait without end on a hung one
     try:
         records: list[Any] = asyncio.run(
             rattler.solve(
@@ -138,7 +140,7 @@ def rattler_solve(inputs: CondaInputs, log: IO[str]) -> list[Any]:
         )
     except Exception as error:  # rattler's errors carry the solver's explanation
         log.write(f"{error}\n")
-        raise MlrunError(f"cannot solve {inputs.file.name}: {error}") from None
+        raise _rattler_error(f"cannot solve {inputs.file.name}", error) from None
     for record in records:
         log.write(f"  {record.name.normalized} {record.version} {record.build} {record.url}\n")
     log.write(f"Resolved {len(records)} packages\n")  # the count the progress line shows
@@ -159,7 +161,15 @@ def _install_records(records: list[Any], prefix: Path, log: IO[str]) -> None:
         )
     except Exception as error:
         log.write(f"{error}\n")
-        raise MlrunError(f"cannot install the conda packages: {error}") from None
+        raise _rattler_error("cannot install the conda packages", error) from None
+
+
+def _rattler_error(what: str, error: Exception) -> MlrunError:
+    """A channel that did not answer is ServiceUnreachable (exit 75); the rest is the solver's say."""
+    from mlrun_cli.sources.git_urls import redact
+
+    kind = ServiceUnreachable if network_failure(str(error)) else MlrunError
+    return kind(f"{what}: {redact(str(error))}")
 
 
 def _install_pip(inputs: CondaInputs, project: Project, env: cache.CachedEnv, log: IO[str]) -> None:

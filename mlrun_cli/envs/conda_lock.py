@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
-from mlrun_cli.errors import MlrunError
+from mlrun_cli.errors import MlrunError, ServiceUnreachable, disk_unavailable
 from mlrun_cli.home import mlrun_home
 
 LOCK_NAME = "conda-lock.yml"
-DOWNLOAD_TIMEOUT_S = 120
 
 
 def _platform() -> str:
@@ -26,8 +25,6 @@ def _platform() -> str:
 
 def _fetch(url: str, sha256: str | None, log: IO[str]) -> Path:
     """A local copy of the package at `url`, checked against the lock's hash."""
-    import urllib.request
-
     parsed = urlparse(url)
     if parsed.scheme == "file":
         local = Path(unquote(parsed.path))
@@ -36,18 +33,39 @@ def _fetch(url: str, sha256: str | None, log: IO[str]) -> Path:
         if not local.is_file():
             local.parent.mkdir(parents=True, exist_ok=True)
             log.write(f"downloading {url}\n")
-            partial = local.with_suffix(local.suffix + ".part")
-            with (
-                urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
-                partial.open("wb") as out,
-            ):
-                shutil.copyfileobj(response, out)
-            partial.replace(local)
+            _download(url, local)
     if not local.is_file():
         raise MlrunError(f"locked package not found: {url}")
     if sha256 and hashlib.sha256(local.read_bytes()).hexdigest() != sha256:
         raise MlrunError(f"locked package {local.name} does not match the sha256 in {LOCK_NAME}")
     return local
+
+
+def _download(url: str, local: Path) -> None:
+    """`url` into `local`, within mlrun's budget (budget.py): a channel that does not answer, or
+    sends nothing for the call limit, is ServiceUnreachable; a download making progress goes on."""
+    import urllib.error
+    import urllib.request
+
+    from mlrun_cli.budget import budget
+    from mlrun_cli.sources.git_urls import redact
+
+    partial = local.with_suffix(local.suffix + ".part")
+    try:
+        with (
+            urllib.request.urlopen(url, timeout=budget().call_s) as response,
+            partial.open("wb") as out,
+        ):
+            shutil.copyfileobj(response, out)
+    except (OSError, ValueError) as error:
+        partial.unlink(missing_ok=True)
+        if isinstance(error, OSError) and disk_unavailable(error):
+            raise
+        if isinstance(error, urllib.error.HTTPError) and error.code < 500:
+            raise MlrunError(f"locked package not found: {redact(url)} (HTTP {error.code})") from None
+        reason = getattr(error, "reason", None) or error
+        raise ServiceUnreachable(f"cannot download {redact(url)}: {reason}") from None
+    partial.replace(local)
 
 
 def _packages(lock: Path) -> list[dict[str, Any]]:

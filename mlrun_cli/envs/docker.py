@@ -15,8 +15,9 @@ from typing import Any
 from mlrun_cli import tags
 from mlrun_cli.envs.base import ContainerSpec, EnvOptions, EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.envs.docker_args import parse_docker_args
+from mlrun_cli.envs.network import network_failure
 from mlrun_cli.envs.progress import progress
-from mlrun_cli.errors import InfrastructureError, MlrunError, UsageError
+from mlrun_cli.errors import InfrastructureError, MlrunError, ServiceUnreachable, UsageError
 from mlrun_cli.project.model import DockerEnv, Project
 
 NAME = "docker"
@@ -99,7 +100,8 @@ def _build(engine: Any, context: bytes, tag: str, what: str) -> Any:
         except docker.errors.BuildError as error:
             lines = [str(item.get("stream") or item.get("error") or "").rstrip() for item in error.build_log]
             tail = "\n".join(line for line in lines if line)[-3000:]
-            raise DockerError(
+            kind = ServiceUnreachable if network_failure(f"{error.msg}\n{tail}") else DockerError
+            raise kind(
                 f"building {what} failed: {error.msg}\n--- last lines of the build log ---\n{tail}"
             ) from None
     return image
@@ -134,10 +136,11 @@ def _base_image(engine: Any, spec: DockerEnv, project: Project, *, build: bool) 
             with progress(f"pulling {spec.image}"):
                 image = engine.images.pull(spec.image)
         except docker.errors.APIError as error:
-            raise DockerError(
-                f"image {spec.image!r} is not available locally and could not be "
-                f"pulled: {error.explanation or error}"
-            ) from None
+            said = str(error.explanation or error)
+            # A registry that did not answer is worth a retry (75); one that has no such image is not.
+            kind = ServiceUnreachable if network_failure(said) else DockerError
+            where = f"image {spec.image!r} is not available locally"
+            raise kind(f"{where} and could not be pulled: {said}") from None
     return spec.image, image
 
 

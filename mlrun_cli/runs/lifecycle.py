@@ -90,6 +90,7 @@ def execute(plan: RunPlan, *, echo: BinaryIO, child_stdout: BinaryIO | None) -> 
 
 def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: BinaryIO | None) -> RunResult:
     tracker = get_tracker(plan.tracking_uri)
+    writable_dir("jobs")  # a read-only or full $MLRUN_HOME: exit 75 before the store is touched
     tracker.check()
     experiment = tracker.resolve_experiment(plan.experiment_name, plan.experiment_id)
     user = user_name()

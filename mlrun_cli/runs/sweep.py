@@ -30,6 +30,7 @@ from pathlib import Path
 from mlrun_cli import tags
 from mlrun_cli.envs.base import EnvPlan, PreparedEnv
 from mlrun_cli.errors import Terminated
+from mlrun_cli.home import writable_dir
 from mlrun_cli.runs import lifecycle, needed, ownership
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.retries import run_attempts
@@ -51,6 +52,7 @@ def run_sweep(
     """Run every point not done yet; the parent ends FINISHED when all finished (KILLED on Ctrl-C)."""
     base = plan.base
     tracker = get_tracker(base.tracking_uri)
+    writable_dir("jobs")  # a read-only or full $MLRUN_HOME: exit 75 before the store is touched
     tracker.check()
     results = [PointResult(i, {d.name: p.bound.all_values()[d.name] for d in plan.spec.dimensions})
                for i, p in enumerate(plan.points)]  # fmt: skip

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from mlrun_cli.errors import TrackingError
-from mlrun_cli.home import write_atomic
+from mlrun_cli.errors import TrackingError, TrackingUnreachable, disk_unavailable
+from mlrun_cli.home import probe_write, write_atomic
 from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
 from mlrun_cli.tracking.file_records import (
     DamagedRecord,
@@ -54,15 +54,20 @@ class FileStore:
     # -- set-up -------------------------------------------------------------------------------
 
     def check(self) -> None:
+        """Before any run: a store on a read-only or full disk is TrackingUnreachable (exit 75),
+        found by a real write, and a store this call began is not left half-made."""
+        began = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             (self.root / _TRASH).mkdir(exist_ok=True)
             if not (self.root / DEFAULT_EXPERIMENT_ID / "meta.yaml").is_file():
                 self._write_experiment(DEFAULT_EXPERIMENT_ID, "Default")
+            probe_write(self.root)
         except OSError as err:
-            raise TrackingError(f"cannot use the tracking store at {self.root}: {err}") from None
-        if not os.access(self.root, os.W_OK):
-            raise TrackingError(f"the tracking store at {self.root} is not writable")
+            if began:
+                shutil.rmtree(self.root, ignore_errors=True)
+            kind = TrackingUnreachable if disk_unavailable(err) else TrackingError
+            raise kind(f"cannot use the tracking store at {self.root}: {err.strerror or err}") from None
 
     def _lock(self) -> Any:
         from filelock import FileLock
@@ -80,8 +85,15 @@ class FileStore:
             "lifecycle_stage": "active",
             "name": name,
         }
-        (self.root / experiment_id / "tags").mkdir(parents=True, exist_ok=True)
-        write_atomic(self.root / experiment_id / "meta.yaml", dump_yaml(meta))
+        folder = self.root / experiment_id
+        began = not folder.exists()
+        try:
+            (folder / "tags").mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / "meta.yaml", dump_yaml(meta))
+        except BaseException:
+            if began:  # never an experiment folder without its meta.yaml
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         return Experiment(experiment_id, name, location)
 
     # -- experiments --------------------------------------------------------------------------
@@ -141,7 +153,8 @@ class FileStore:
             import secrets  # here: a new experiment is rare, and every run pays for an import
 
             new_id = str(10**17 + secrets.randbelow(9 * 10**17))
-            return self._write_experiment(new_id, name)
+            with writing(self.root):
+                return self._write_experiment(new_id, name)
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -157,10 +170,6 @@ class FileStore:
         run_id = uuid.uuid4().hex
         run_dir = self.root / experiment_id / run_id
         artifact_uri = (run_dir / "artifacts").as_uri()
-        with writing(self.root):
-            for sub in ("metrics", "params", "tags", "artifacts"):
-                (run_dir / sub).mkdir(parents=True, exist_ok=True)
-            self._write_values(run_dir / "tags", tags)
         meta: dict[str, Any] = {
             "artifact_uri": artifact_uri,
             "end_time": None,
@@ -177,8 +186,15 @@ class FileStore:
             "tags": [],
             "user_id": user,
         }
-        with writing(self.root):
-            write_atomic(run_dir / "meta.yaml", dump_yaml(meta))
+        try:
+            with writing(self.root):
+                for sub in ("metrics", "params", "tags", "artifacts"):
+                    (run_dir / sub).mkdir(parents=True, exist_ok=True)
+                self._write_values(run_dir / "tags", tags)
+                write_atomic(run_dir / "meta.yaml", dump_yaml(meta))
+        except BaseException:  # e.g. the disk filled up: never a run folder without meta.yaml
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         return RunRef(run_id, experiment_id, artifact_uri)
 
     @staticmethod

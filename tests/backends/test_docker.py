@@ -143,7 +143,12 @@ def test_dockerfile_base_is_built_only_when_it_changes(
     failed = mlrun("run", str(project))
     assert failed.returncode == 2
     assert "building base image failed" in failed.stderr and "broken-step" in failed.stderr
-    assert len(FileStore(isolated / "mlruns").search_runs(None, 10)) == 3  # none for the failure
+    from tests.git_daemon import free_port
+
+    (project / "base.Dockerfile").write_text(f"FROM 127.0.0.1:{free_port()}/mlrun-test/gone:1\n")
+    unreachable = mlrun("run", str(project))  # the base's registry does not answer: worth a retry
+    assert unreachable.returncode == 75 and "connection refused" in unreachable.stderr, unreachable.stderr
+    assert len(FileStore(isolated / "mlruns").search_runs(None, 10)) == 3  # none for the failures
 
 
 def test_volumes_from_the_project_and_from_docker_args(
@@ -221,21 +226,31 @@ def test_errors_before_any_run_exists(
     assert not (isolated / "mlruns").exists()
 
 
-def test_missing_image_that_cannot_be_pulled(mlrun: Mlrun, project_factory: Factory, isolated: Path) -> None:
-    project = project_factory(
-        {
-            "MLproject": "docker_env: {image: 'mlrun-test/does-not-exist:1'}\n"
-            "entry_points: {main: {command: 'true'}}\n"
-        }
-    )
-    started = time.monotonic()
-    result = mlrun("run", str(project))
-    assert result.returncode == 2
-    assert (
-        "image 'mlrun-test/does-not-exist:1' is not available locally and could not be pulled"
-        in result.stderr
-    )
-    assert time.monotonic() - started < 60
+def test_an_image_a_registry_does_not_have_is_bad_input_and_one_that_does_not_answer_is_75(
+    mlrun: Mlrun, project_factory: Factory, isolated: Path, tmp_path: Path
+) -> None:
+    """Issue 24 item 1: a registry that answered "no such image" is the input (2); a registry that
+    did not answer (a closed port: Docker's engine says "connection refused") is worth a retry (75)."""
+    from tests.backends.kube_cluster import registry
+    from tests.git_daemon import free_port
+
+    cases = [(f"127.0.0.1:{free_port()}/mlrun-test/any:1", 75, "connection refused")]
+    (tmp_path / "registry").mkdir()
+    with registry(tmp_path / "registry") as host:
+        cases.append((f"{host}/mlrun-test/does-not-exist:1", 2, "not found"))
+        for image, code, says in sorted(cases, key=lambda case: case[1]):
+            project = project_factory(
+                {
+                    "MLproject": f"docker_env: {{image: '{image}'}}\n"
+                    "entry_points: {main: {command: 'true'}}\n"
+                }
+            )
+            started = time.monotonic()
+            result = mlrun("run", str(project))
+            assert result.returncode == code, result.stderr
+            assert f"image '{image}' is not available locally and could not be pulled" in result.stderr
+            assert says in result.stderr.lower() and "Traceback" not in result.stderr
+            assert time.monotonic() - started < 60
     assert not (isolated / "mlruns").exists()
 
 

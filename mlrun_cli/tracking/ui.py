@@ -26,9 +26,11 @@ READY = "mlrun-ready"
 UI_ENV = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
 STORE_VARIABLE = "MLFLOW_BACKEND_STORE_URI"
 # MLflow 3 opens on its GenAI mode (each experiment on "Traces", empty for mlrun's runs); its UI
-# (a hash router) reads the mode from this query parameter and keeps it as one navigates. Checked
-# against the MLflow the tests install (tests/cli/test_ui.py); older UIs ignore it.
-RUNS_VIEW = "/#/experiments?workflowType=machine_learning"
+# (a hash router) reads the mode from this query, which lasts while one stays in the experiment
+# (back in the experiments list, the browser's remembered mode applies again: README says how to
+# set it). Experiment 0, Default, is where runs go without --experiment-name. Checked against the
+# MLflow the tests install (tests/cli/test_ui.py) and in a browser; older UIs ignore the query.
+RUNS_VIEW = "/#/experiments/0?workflowType=machine_learning"
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def server_url(request: UiRequest) -> str | None:
 
 
 def runs_view_url(base: str) -> str:
-    """The URL of MLflow's runs view (the "Model training" workflow) on the UI at `base`."""
+    """The URL of the Default experiment's runs (the "Model training" workflow) on the UI at `base`."""
     return base.rstrip("/") + RUNS_VIEW
 
 

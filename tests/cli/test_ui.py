@@ -97,7 +97,7 @@ def _opens_on_the_runs_view(log: str) -> None:
     url = re.search(r"at (http://\S+)", log)
     assert url is not None, log
     base, _, route = url.group(1).partition("/#")
-    assert route == "/experiments?workflowType=machine_learning"
+    assert route == "/experiments/0?workflowType=machine_learning"
     with urllib.request.urlopen(base + "/", timeout=30) as page:
         scripts = re.findall(r'src="([^"]*static/js/main\.[0-9a-f]+\.js)"', page.read().decode())
     assert len(scripts) == 1, scripts
@@ -144,7 +144,7 @@ def test_ui_of_a_server_or_of_nothing(mlrun: Mlrun) -> None:
     assert server.returncode == 0
     assert (
         server.stdout.strip() == "mlrun: http://127.0.0.1:5999 is an MLflow server: its UI is there already: "
-        "http://127.0.0.1:5999/#/experiments?workflowType=machine_learning"
+        "http://127.0.0.1:5999/#/experiments/0?workflowType=machine_learning"
     )
     nothing = mlrun("ui", "--tracking-uri", "none")
     assert nothing.returncode == 2 and "records nothing" in nothing.stderr

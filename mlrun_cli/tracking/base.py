@@ -111,7 +111,7 @@ class Tracker(Protocol):
 
     Two more methods are optional, found by `tracking/search.py`: `query_runs(RunQuery)` (a search
     in MLflow's grammar; without it `search_runs` is scanned and filtered here) and
-    `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused); and
+    `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused). So is
     `log_metrics(run_id, metrics, timestamp_ms)`, found by `log_metrics` below.
     """
 

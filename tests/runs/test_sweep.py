@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -266,3 +267,13 @@ def test_a_point_name_is_short_and_safe_whatever_the_values() -> None:
     assert odd == "data=/a/very/lo..,x_y=a_b_c_JobS..,n=_ | s-2"
     many = point_name("s", 3, {f"param{i}": "1" for i in range(20)})
     assert many.startswith("param0=1,param1=1,") and many.endswith(".. | s-3") and len(many) == 40 + 6
+    rng = random.Random(24)
+    alphabet = "ab 0.1,\t\n=|é€-_/"
+    names = [
+        point_name("s", i, {"".join(rng.choices(alphabet, k=5)): "".join(rng.choices(alphabet, k=30))})
+        for i in range(200)
+    ]
+    assert len(set(names)) == 200  # the index keeps them apart, whatever the values
+    for name in names:
+        label = name.rsplit(" | ", 1)[0]
+        assert label.isascii() and label.isprintable() and " " not in label and len(label) <= 40

@@ -25,11 +25,11 @@ def ui(
     with uv into mlrun's folder.
     """
     with error_handler(debug=debug_enabled(ctx), as_json=False):
-        from mlrun_cli.tracking.ui import UiRequest, server_url, start_ui
+        from mlrun_cli.tracking.ui import UiRequest, runs_view_url, server_url, start_ui
 
         request = UiRequest(tracking_uri, host, port, mlflow_args)
         url = server_url(request)
         if url is not None:
-            click.echo(f"mlrun: {url} is an MLflow server: its UI is there already")
+            click.echo(f"mlrun: {url} is an MLflow server: its UI is there already: {runs_view_url(url)}")
             return
         start_ui(request)

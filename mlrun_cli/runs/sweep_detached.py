@@ -81,6 +81,8 @@ def _cancel_jobs(kids: list[RunRecord]) -> None:
 
 
 def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord], *, cancelled: bool) -> None:
+    # A child settled before this wait is the search's record, which may lack params (file store).
+    settled = [c if c.params else tracker.get_run(c.run_id) for c in settled]
     swept = {k for c in settled for k in c.params} - set(parent.params)
     points = []
     for child in settled:

@@ -3,7 +3,9 @@ anything exists, and every bad point reported at once (its index and values), ex
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,10 @@ from mlrun_cli.project.model import EntryPoint
 from mlrun_cli.runs import sweep_spec
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
 from mlrun_cli.runs.sweep_spec import SweepSpec, describe
+
+LABEL_MAX = 40
+VALUE_MAX = 12
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+\-/:@%=]+")
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,7 @@ def _plan_points(
                 base,
                 bound=bound,
                 command=params.render_command(base.entry, bound),
-                run_name=f"{base.run_name}-{index}",
+                run_name=point_name(base.run_name, index, spec.points[index]),
                 fingerprint=fingerprint,
             )
         )
@@ -172,3 +178,24 @@ def _plan_points(
         raise UsageError("--max-parallel must be at least 1")
     objective = sweep_spec.parse_objective(spec.objective) if spec.objective else None
     return SweepPlan(base, spec, tuple(points), min(parallel, len(points)), objective)
+
+
+def point_name(sweep_name: str, index: int, point: dict[str, str]) -> str:
+    """`alpha=0.1,l1=0.5 | warm-heron-859-0`: the swept values first, so that MLflow's runs table,
+    which cuts a name to its first characters, tells the points apart; then the sweep's name and
+    the point's index, which keep every name unique (and the old name findable). The label is
+    ASCII without spaces (a Slurm job name, `scontrol -o`'s `KEY=VALUE` line) and short."""
+    label = ",".join(f"{_UNSAFE.sub('_', name)}={_short(value)}" for name, value in point.items())
+    if len(label) > LABEL_MAX:
+        label = label[: LABEL_MAX - 2] + ".."
+    return f"{label} | {sweep_name}-{index}"
+
+
+def _short(value: str) -> str:
+    """A value as a label shows it: a long decimal with 4 significant digits (a random point's
+    0.0123456789012 as 0.01235), other long text cut, anything unsafe as '_'."""
+    text = _UNSAFE.sub("_", value.strip())
+    if len(text) > VALUE_MAX and not text.lstrip("-").isdigit():
+        with contextlib.suppress(ValueError):
+            text = f"{float(text):.4g}"
+    return text if len(text) <= VALUE_MAX else text[: VALUE_MAX - 2] + ".."

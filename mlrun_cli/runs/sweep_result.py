@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,13 +99,19 @@ def settle_parent(
             outcome.best = pick(scored, key=lambda r: r.objective or 0.0)
     reused = json.dumps([r.run_id for r in outcome.points if r.reused])
     end_tags = {tags.SWEEP_REUSED: reused[: tags.MAX_TAG_LENGTH]}
-    if outcome.best is not None:
+    best_params: dict[str, str] = {}
+    if outcome.best is not None and objective is not None:
         end_tags |= {
             tags.SWEEP_OBJECTIVE: outcome.objective or "",
             tags.SWEEP_BEST_RUN: outcome.best.run_id or "",
             tags.SWEEP_BEST_VALUE: repr(outcome.best.objective),
             tags.SWEEP_BEST_PARAMS: json.dumps(outcome.best.point)[: tags.MAX_TAG_LENGTH],
         }
+        # Also as the parent's own params and metric: its row in MLflow's runs table then shows
+        # the best point in the columns that show the children's.
+        best_params = dict(outcome.best.point)
+        if outcome.best.objective is not None and math.isfinite(outcome.best.objective):
+            recorder.log_metrics({objective[0]: outcome.best.objective}, lifecycle.now_ms())
     (scratch / "points.json").write_text(json.dumps([r.to_dict() for r in outcome.points], indent=2))
     recorder.log_artifact(scratch / "points.json", lifecycle.ARTIFACT_DIR)
     finished = all(r.status == "FINISHED" for r in outcome.points)
@@ -114,5 +121,5 @@ def settle_parent(
     else:
         outcome.status = RunStatus.FINISHED if finished else RunStatus.FAILED
     end_tags[tags.EXIT_CODE] = str(outcome.exit_code)
-    recorder.log_batch({}, end_tags)
+    recorder.log_batch(best_params, end_tags)
     recorder.end_run(outcome.status, lifecycle.now_ms())

@@ -134,7 +134,8 @@ class Tracker(Protocol):
 
     Two more methods are optional, found by `tracking/search.py`: `query_runs(RunQuery)` (a search
     in MLflow's grammar; without it `search_runs` is scanned and filtered here) and
-    `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused).
+    `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused). So is
+    `log_metrics(run_id, metrics, timestamp_ms)`, found by `log_metrics` below.
     """
 
     uri: str
@@ -184,6 +185,14 @@ FULL_SCAN_LIMIT = 100_000
 def _scan_by_tag(tracker: Tracker, experiment_id: str, key: str, value: str) -> list[RunRecord]:
     runs = tracker.search_runs([experiment_id], FULL_SCAN_LIMIT)
     return [run for run in runs if run.tags.get(key) == value]
+
+
+def log_metrics(tracker: Tracker, run_id: str, metrics: Mapping[str, float], timestamp_ms: int) -> None:
+    """Log metrics (step 0) with the tracker's optional `log_metrics`; a plugin written before it
+    existed logs none (what mlrun logs as a metric, a sweep's best value, is in its tags too)."""
+    own = getattr(tracker, "log_metrics", None)
+    if callable(own) and metrics:
+        own(run_id, metrics, timestamp_ms)
 
 
 def find_runs_by_tag(tracker: Tracker, experiment_id: str, key: str, value: str) -> list[RunRecord]:

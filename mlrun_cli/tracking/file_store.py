@@ -214,6 +214,16 @@ class FileStore:
             self._write_values(run_dir / "params", params)
             self._write_values(run_dir / "tags", tags)
 
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], timestamp_ms: int) -> None:
+        """One line `TIMESTAMP VALUE STEP` appended per metric, as MLflow's file store writes it."""
+        run_dir = self._run_dir(run_id)
+        with writing(self.root):
+            for key, value in metrics.items():
+                path = safe_key_path(run_dir / "metrics", key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8") as out:
+                    out.write(f"{timestamp_ms} {value!r} 0\n")
+
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
         target_dir = safe_key_path(self._run_dir(run_id) / "artifacts", artifact_path)
         with writing(self.root):

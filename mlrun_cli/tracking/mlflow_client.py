@@ -93,6 +93,11 @@ class MlflowClientTracker:
                 tags=[i for i in chunk if isinstance(i, RunTag)],
             )
 
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], timestamp_ms: int) -> None:
+        from mlflow.entities import Metric
+
+        self._call("log_batch", run_id, metrics=[Metric(k, v, timestamp_ms, 0) for k, v in metrics.items()])
+
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
         self._call("log_artifact", run_id, str(local_path), artifact_path)
 

@@ -40,6 +40,9 @@ class NullTracker:
     def log_batch(self, run_id: str, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
         return None
 
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], timestamp_ms: int) -> None:
+        return None
+
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
         return None
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from mlrun_cli.errors import TrackingUnreachable
 from mlrun_cli.home import mlrun_home, write_atomic
-from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
+from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker, log_metrics
 from mlrun_cli.tracking.uris import redact_uri, store_key
 
 QUARANTINE = ".quarantine"
@@ -27,6 +27,7 @@ QUARANTINE = ".quarantine"
 RUN_FLUSH_BUDGET_S = 0.5
 _FIELDS: dict[str, dict[str, type]] = {
     "log_batch": {"params": dict, "tags": dict},
+    "log_metrics": {"metrics": dict, "timestamp": int},
     "log_artifact": {"file": str, "name": str, "artifact_path": str},
     "end_run": {"status": str, "end_time": int},
 }
@@ -105,6 +106,10 @@ class Recorder:
     def log_batch(self, params: Mapping[str, str], tags: Mapping[str, str]) -> None:
         if not self._try(lambda: self.tracker.log_batch(self.run.run_id, params, tags)):
             self._queue({"op": "log_batch", "params": dict(params), "tags": dict(tags)})
+
+    def log_metrics(self, metrics: Mapping[str, float], timestamp_ms: int) -> None:
+        if not self._try(lambda: log_metrics(self.tracker, self.run.run_id, metrics, timestamp_ms)):
+            self._queue({"op": "log_metrics", "metrics": dict(metrics), "timestamp": timestamp_ms})
 
     def log_artifact(self, local_path: Path, artifact_path: str) -> None:
         if not self._try(lambda: self.tracker.log_artifact(self.run.run_id, local_path, artifact_path)):
@@ -189,6 +194,8 @@ def _quarantine(folder: Path, what: str | None = None) -> Path:
 def _apply(tracker: Tracker, run_id: str, op: Mapping[str, Any]) -> None:
     if op["op"] == "log_batch":
         tracker.log_batch(run_id, op["params"], op["tags"])
+    elif op["op"] == "log_metrics":
+        log_metrics(tracker, run_id, op["metrics"], int(op["timestamp"]))
     elif op["op"] == "log_artifact":
         staged = Path(op["file"]).with_name(op["name"])
         shutil.copyfile(op["file"], staged)

@@ -205,6 +205,10 @@ class RestTracker:
             # Logging the same values again is harmless, so a retry is safe.
             self.request("POST", "runs/log-batch", body)
 
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], timestamp_ms: int) -> None:
+        entries = [{"key": k, "value": v, "timestamp": timestamp_ms, "step": 0} for k, v in metrics.items()]
+        self.request("POST", "runs/log-batch", {"run_id": run_id, "metrics": entries})
+
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
         record = self.request("GET", "runs/get", query={"run_id": run_id})["run"]["info"]
         artifact_uri = str(record.get("artifact_uri", ""))

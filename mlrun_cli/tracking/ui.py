@@ -25,6 +25,12 @@ READY = "mlrun-ready"
 # MLflow 3.13+ refuses a file store unless this is set; mlrun's stores are file stores by default.
 UI_ENV = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
 STORE_VARIABLE = "MLFLOW_BACKEND_STORE_URI"
+# MLflow 3 opens on its GenAI mode (each experiment on "Traces", empty for mlrun's runs); its UI
+# (a hash router) reads the mode from this query, which lasts while one stays in the experiment
+# (back in the experiments list, the browser's remembered mode applies again: README says how to
+# set it). Experiment 0, Default, is where runs go without --experiment-name. Checked against the
+# MLflow the tests install (tests/cli/test_ui.py) and in a browser; older UIs ignore the query.
+RUNS_VIEW = "/#/experiments/0?workflowType=machine_learning"
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,11 @@ def server_url(request: UiRequest) -> str | None:
     return redact_uri(uri) if urlparse(uri).scheme in ("http", "https") else None
 
 
+def runs_view_url(base: str) -> str:
+    """The URL of the Default experiment's runs (the "Model training" workflow) on the UI at `base`."""
+    return base.rstrip("/") + RUNS_VIEW
+
+
 def start_ui(request: UiRequest) -> None:
     """Replace this process with `mlflow ui` (Ctrl-C and exit codes are then MLflow's own)."""
     from mlrun_cli.envs.progress import announce
@@ -119,5 +130,6 @@ def start_ui(request: UiRequest) -> None:
     mlflow = find_mlflow() or install_mlflow()
     argv, env = ui_command(request, mlflow)
     store = redact_uri(resolve_tracking_uri(request.tracking_uri))
-    announce(f"MLflow's UI for {store} at http://{request.host}:{request.port}")
+    host = f"[{request.host}]" if ":" in request.host else request.host
+    announce(f"MLflow's UI for {store} at {runs_view_url(f'http://{host}:{request.port}')}")
     replace_process(argv, env)

@@ -314,7 +314,7 @@ def test_sklearn_example_in_a_python_container_logs_into_the_run(
     data = read_run(mlflow_python, (isolated / "mlruns").as_uri(), json.loads(result.stdout)["run_id"])
     assert data["status"] == "FINISHED"
     assert data["params"] == {"alpha": "0.3"}
-    assert data["metrics"]["mse"] < 1e-20
+    assert data["metrics"]["mse"] > 1000
     assert data["tags"]["mlflow.project.env"] == "docker"
 
 

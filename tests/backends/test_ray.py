@@ -104,7 +104,7 @@ def test_sklearn_example_end_to_end_with_the_childs_metrics(
     assert data["backend"] == "ray" and data["job_id"] == f"mlrun-{data['run_id']}"
     seen = read_run(mlflow_python, (isolated / "mlruns").as_uri(), data["run_id"])
     assert seen["status"] == "FINISHED" and seen["params"] == {"alpha": "0.3"}
-    assert seen["metrics"]["mse"] < 1e-20  # logged by train.py's own MLflow run
+    assert seen["metrics"]["mse"] > 1000  # logged by train.py's own MLflow run
     assert seen["tags"]["mlrun.ray.job_id"] == data["job_id"]
     assert seen["tags"]["mlrun.ray.address"] == ray_head.address
     assert "alpha=0.3 mse=" in seen["console"] and "Running entrypoint" not in seen["console"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -37,8 +38,11 @@ def _recorded_run(mlrun: Mlrun, project_factory: Factory) -> str:
     return str(json.loads(done.stdout)["run_id"])
 
 
-def _serve_and_search(work: Path, env: dict[str, str], timeout_s: float = 180) -> tuple[list[str], str]:
-    """Start `mlrun ui` on a free port, wait for the page, search runs through its API, stop it."""
+def _serve_and_search(
+    work: Path, env: dict[str, str], timeout_s: float = 180, also: Callable[[str], None] = lambda log: None
+) -> tuple[list[str], str]:
+    """Start `mlrun ui` on a free port, wait for the page, search runs through its API, call
+    `also` with what mlrun said, stop it."""
     port = _free_port()
     log = work / "ui.log"
     with log.open("w") as out:
@@ -64,6 +68,7 @@ def _serve_and_search(work: Path, env: dict[str, str], timeout_s: float = 180) -
         )
         with urllib.request.urlopen(search, timeout=30) as answer:
             runs = json.loads(answer.read())["runs"]
+        also(log.read_text())
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -79,10 +84,27 @@ def test_ui_serves_the_recorded_runs_with_mlflow_from_path(
 ) -> None:
     run_id = _recorded_run(mlrun, project_factory)
     env = {**os.environ, "PATH": f"{mlflow_python.parent}:{BARE_PATH}"}
-    run_ids, log = _serve_and_search(isolated, env)
+    run_ids, log = _serve_and_search(isolated, env, also=_opens_on_the_runs_view)
     assert run_ids == [run_id]
     assert f"MLflow's UI for {isolated / 'mlruns'} at http://127.0.0.1:" in log
     assert "installing" not in log
+
+
+def _opens_on_the_runs_view(log: str) -> None:
+    """The URL mlrun prints is MLflow's runs view, as the UI it serves reads URLs: MLflow 3 opens
+    on its GenAI mode (each experiment on "Traces") unless the hash route's query says
+    `workflowType=machine_learning` ("Model training")."""
+    url = re.search(r"at (http://\S+)", log)
+    assert url is not None, log
+    base, _, route = url.group(1).partition("/#")
+    assert route == "/experiments/0?workflowType=machine_learning"
+    with urllib.request.urlopen(base + "/", timeout=30) as page:
+        scripts = re.findall(r'src="([^"]*static/js/main\.[0-9a-f]+\.js)"', page.read().decode())
+    assert len(scripts) == 1, scripts
+    with urllib.request.urlopen(f"{base}/{scripts[0].removeprefix('./').lstrip('/')}", timeout=30) as js:
+        code = js.read().decode()
+    assert "createHashRouter" in code  # the route and its query are after '#'
+    assert 'MACHINE_LEARNING="machine_learning"' in code and '.get("workflowType")' in code
 
 
 def test_ui_installs_mlflow_once_when_it_is_missing(
@@ -121,7 +143,8 @@ def test_ui_of_a_server_or_of_nothing(mlrun: Mlrun) -> None:
     server = mlrun("ui", "--tracking-uri", "http://127.0.0.1:5999")
     assert server.returncode == 0
     assert (
-        server.stdout.strip() == "mlrun: http://127.0.0.1:5999 is an MLflow server: its UI is there already"
+        server.stdout.strip() == "mlrun: http://127.0.0.1:5999 is an MLflow server: its UI is there already: "
+        "http://127.0.0.1:5999/#/experiments/0?workflowType=machine_learning"
     )
     nothing = mlrun("ui", "--tracking-uri", "none")
     assert nothing.returncode == 2 and "records nothing" in nothing.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -233,3 +234,46 @@ def test_detach_is_refused_for_a_backend_whose_jobs_do_not_outlive_mlrun(
     assert result.returncode == 2
     assert "--detach needs a backend that queues jobs" in result.stderr and "'local'" in result.stderr
     assert not marks.exists() and not (isolated / "mlruns").exists()
+
+
+def test_points_are_named_by_their_values_and_the_parent_holds_the_best_point(
+    sweep: Mlrun, isolated: Path
+) -> None:
+    """MLflow's runs table cuts a name to its first characters: each point's name starts with its
+    values; the parent's row shows the best point's params and objective in its own columns."""
+    result = sweep(*SWEEP, "-P", "pause=0", "--objective", "loss:max", "--run-name", "grid")
+    assert result.returncode == 0, result.stderr
+    parents, children = _split(_runs(isolated / "mlruns"))
+    names = {c.tags["mlrun.sweep.point"]: c.run_name for c in children}
+    assert names == {
+        "0": "a=0.5,b=1 | grid-0", "1": "a=0.5,b=2 | grid-1", "2": "a=1,b=1 | grid-2",
+        "3": "a=1,b=2 | grid-3", "4": "a=2,b=1 | grid-4", "5": "a=2,b=2 | grid-5",
+    }  # fmt: skip
+    assert all(c.tags["mlflow.runName"] == c.run_name for c in children)
+    (parent,) = parents
+    assert parent.run_name == "grid"
+    assert parent.params == {"pause": "0", "a": "2", "b": "2"}  # the fixed one, then the best point's
+    assert parent.metrics == {"loss": 4.0}
+    assert json.loads(parent.tags["mlrun.sweep.best_params"]) == {"a": "2", "b": "2"}
+
+
+def test_a_point_name_is_short_and_safe_whatever_the_values() -> None:
+    from mlrun_cli.runs.sweep_plan import point_name
+
+    named = point_name("warm-heron-859", 0, {"alpha": "0.1", "l1": "0.5"})
+    assert named == "alpha=0.1,l1=0.5 | warm-heron-859-0"
+    assert point_name("s", 1, {"alpha": "0.0123456789012"}) == "alpha=0.01235 | s-1"  # a random point
+    odd = point_name("s", 2, {"data": "/a/very/long/path/file.csv", "x y": "a b\nc JobState=X", "n": "é"})
+    assert odd == "data=/a/very/lo..,x_y=a_b_c_JobS..,n=_ | s-2"
+    many = point_name("s", 3, {f"param{i}": "1" for i in range(20)})
+    assert many.startswith("param0=1,param1=1,") and many.endswith(".. | s-3") and len(many) == 40 + 6
+    rng = random.Random(24)
+    alphabet = "ab 0.1,\t\n=|é€-_/"
+    names = [
+        point_name("s", i, {"".join(rng.choices(alphabet, k=5)): "".join(rng.choices(alphabet, k=30))})
+        for i in range(200)
+    ]
+    assert len(set(names)) == 200  # the index keeps them apart, whatever the values
+    for name in names:
+        label = name.rsplit(" | ", 1)[0]
+        assert label.isascii() and label.isprintable() and " " not in label and len(label) <= 40

@@ -115,3 +115,23 @@ def test_a_damaged_list_of_reused_points_warns_and_settles_the_parent_anyway(
     again = mlrun("runs", "cancel", parent_id, timeout=120)  # settled once: nothing more to do
     assert again.returncode == 0 and "Traceback" not in again.stderr
     assert store.get_run(parent_id).status.name == "FAILED"
+
+
+def test_a_settled_detached_sweeps_parent_holds_the_best_point_as_params_and_metric(
+    mlrun: Mlrun, store: FileStore
+) -> None:
+    parent_id = _parent(store, 3)
+    store.log_batch(parent_id, {"seed": "7"}, {tags.SWEEP_DETACHED: "true", tags.SWEEP_OBJECTIVE: "loss:min"})
+    for index, loss in enumerate([0.5, 0.25, 0.75]):
+        point_tags = {tags.PARENT_RUN_ID: parent_id, tags.SWEEP_POINT: str(index), tags.EXIT_CODE: "0"}
+        child = store.create_run("0", f"b={index} | sweep-{index}", "tester", 1, point_tags)
+        store.log_batch(child.run_id, {"seed": "7", "b": str(index)}, {})
+        metric = Path(child.artifact_uri.removeprefix("file://")).parent / "metrics" / "loss"
+        metric.write_text(f"2 {loss} 0\n")  # as the child's own MLflow writes it
+        store.end_run(child.run_id, RunStatus.FINISHED, 3)
+    result = mlrun("runs", "wait", parent_id, timeout=120)
+    assert result.returncode == 0, result.stderr
+    settled = store.get_run(parent_id)
+    assert settled.status is RunStatus.FINISHED
+    assert settled.params == {"seed": "7", "b": "1"} and settled.metrics == {"loss": 0.25}
+    assert json.loads(settled.tags[tags.SWEEP_BEST_PARAMS]) == {"b": "1"}

@@ -16,6 +16,12 @@ from tests.conftest import REPO
 from tests.mlflow_env import read_run
 
 pytestmark = pytest.mark.mlflow
+PARENT = """
+import json, sys
+from mlflow.tracking import MlflowClient
+run = MlflowClient(tracking_uri=sys.argv[1]).get_run(sys.argv[2])
+print(json.dumps([run.data.params, run.data.metrics]))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,7 @@ def test_sqlite_store_through_mlflows_client(
     run_id = json.loads(result.stdout)["run_id"]
     data = read_run(python, uri, run_id)
     assert data["status"] == "FINISHED" and data["params"] == {"alpha": "0.3"}
-    assert data["metrics"]["mse"] < 1e-20  # the child's mlflow, into the same SQLite run
+    assert data["metrics"]["mse"] > 1000  # the child's mlflow, into the same SQLite run
     assert data["tags"]["mlrun.exit_code"] == "0" and "mlrun/console.log" in data["artifacts"]
     listed = subprocess.run(
         [str(python), "-m", "mlrun_cli", "runs", "list", "--tracking-uri", uri, "--json"],
@@ -76,3 +82,16 @@ def test_sqlite_store_through_mlflows_client(
         check=True,
     ).stdout
     assert run_id in [r["run_id"] for r in json.loads(listed)]
+    # A sweep's parent holds the best point as its own params and metric, through MLflow's client.
+    swept = subprocess.run(
+        [str(python), "-m", "mlrun_cli", "run", str(project), "-S", "alpha=0.001,1", "--objective", "mse",
+         "--env-manager", "local", "--json", "--tracking-uri", uri],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False,
+    )  # fmt: skip
+    assert swept.returncode == 0, swept.stderr
+    out = json.loads(swept.stdout)
+    read = [str(python), "-c", PARENT, uri, out["parent_run_id"]]
+    params, metrics = json.loads(
+        subprocess.run(read, capture_output=True, text=True, env=env, check=True).stdout
+    )
+    assert params == {"alpha": out["best"]["point"]["alpha"]} and metrics == {"mse": out["best"]["objective"]}

@@ -80,3 +80,22 @@ def test_a_run_flushes_only_its_own_store(isolated: Path) -> None:
     assert mine.get_run(runs[mine.uri].run_id).status is RunStatus.FINISHED
     assert other.get_run(runs[other.uri].run_id).status is RunStatus.RUNNING
     assert [p.name for p in outbox.pending_runs()] == [runs[other.uri].run_id]
+
+
+def test_a_queued_metric_is_sent_later(isolated: Path) -> None:
+    """A sweep's parent logs its best value as a metric: kept in the outbox like the rest."""
+    from mlrun_cli.tracking.file_store import FileStore
+
+    store = FileStore(isolated / "mlruns")
+    store.check()
+    run = store.create_run("0", "r", "u", 1, {})
+    recorder = outbox.Recorder(RestTracker(f"http://127.0.0.1:{free_port()}"), run)
+    recorder.log_metrics({"mse": 0.25}, 2)  # the port is closed: queued
+    recorder.end_run(RunStatus.FINISHED, 3)
+    document = json.loads((outbox.outbox_root() / run.run_id / "ops.json").read_text())
+    (outbox.outbox_root() / run.run_id / "ops.json").write_text(
+        json.dumps({**document, "tracking_uri": store.uri})
+    )
+    [result] = outbox.flush(store.uri, budget_s=1.0)
+    assert (result.sent, result.pending, result.skipped) == (2, 0, 0)
+    assert store.get_run(run.run_id).metrics == {"mse": 0.25}

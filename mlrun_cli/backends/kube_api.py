@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobRef, JobState
+from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, UsageError
 from mlrun_cli.tracking.base import RunStatus
 
@@ -51,8 +52,11 @@ def call(what: str, fn: Any, *args: Any, raw: bool = False, **kwargs: Any) -> An
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    try:
-        response = fn(*args, _preload_content=False, **kwargs)
+    limits = budget()
+    try:  # a (connect, read) limit: an API server that accepts and never answers costs seconds
+        response = fn(
+            *args, _preload_content=False, _request_timeout=(limits.connect_s, limits.call_s), **kwargs
+        )
     except ApiException as error:
         if error.status == 404:
             return None

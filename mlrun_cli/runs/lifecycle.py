@@ -241,6 +241,7 @@ def _log_provenance(recorder: Recorder, plan: RunPlan, artifacts: Mapping[str, P
 
 
 def record_end(recorder: Recorder, state: JobState, console_log: Path) -> None:
+    ended = now_ms()  # the command's end, not when the server took it (it may be hung, or queued)
     status = state.status or RunStatus.FAILED
     exit_code = state.exit_code if state.exit_code is not None else (0 if status is RunStatus.FINISHED else 1)
     end_tags = {tags.EXIT_CODE: str(exit_code)}
@@ -249,7 +250,7 @@ def record_end(recorder: Recorder, state: JobState, console_log: Path) -> None:
     if console_log.is_file():
         recorder.log_artifact(console_log, ARTIFACT_DIR)
     recorder.log_batch({}, end_tags)
-    recorder.end_run(status, now_ms())
+    recorder.end_run(status, ended)
 
 
 def _fail_continued(plan: RunPlan, error: BaseException) -> None:

@@ -2,7 +2,8 @@
 unwritable), kept under $MLRUN_HOME/outbox/<run_id>/ and sent later: by `mlrun runs sync`, and
 in a short bounded attempt by the next run into the same store.
 
-Damaged entries never block: they are moved aside to outbox/.quarantine/ with one warning line.
+Damaged entries never block: they are moved aside to outbox/.quarantine/ with one warning line,
+and their run still ends (outbox_repair.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlrun_cli.budget import budget
 from mlrun_cli.errors import TrackingUnreachable
 from mlrun_cli.home import mlrun_home, write_atomic
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
+from mlrun_cli.tracking.outbox_repair import replace_damaged
+from mlrun_cli.tracking.outbox_repair import warn as _warn
 from mlrun_cli.tracking.uris import redact_uri, store_key
 
 QUARANTINE = ".quarantine"
@@ -34,10 +38,6 @@ _FIELDS: dict[str, dict[str, type]] = {
 
 def outbox_root() -> Path:
     return mlrun_home() / "outbox"
-
-
-def _warn(message: str) -> None:
-    sys.stderr.write(f"mlrun: warning: {message}\n")
 
 
 def _folder_lock(folder: Path) -> Any:
@@ -203,7 +203,7 @@ def _send(folder: Path, document: dict[str, Any], tracker_uri: str, deadline: fl
         tracker = get_tracker(tracker_uri)
         from mlrun_cli.tracking.rest import RestTracker
 
-        if isinstance(tracker, RestTracker):  # each request ends by the deadline, no retries
+        if isinstance(tracker, RestTracker):  # no try starts after the deadline
             tracker.deadline = deadline
         while ops:
             if deadline is not None and time.monotonic() >= deadline:
@@ -272,15 +272,21 @@ def _flush_one(
         document = _read(folder)
     except _Damaged as problem:
         aside = _quarantine(folder)
-        _warn(f"{folder / 'ops.json'}: {problem}; moved aside to {aside}")
-        return SyncResult(folder.name, "(unknown)", 0, 0, f"damaged, moved aside to {aside}", 1)
+        rebuilt, outcome = replace_damaged(folder, aside / "ops.json", str(problem))  # the run ends
+        _warn(f"{folder / 'ops.json'}: {problem}; moved aside to {aside}; {outcome}")
+        if rebuilt is None:
+            return SyncResult(folder.name, "(unknown)", 0, 0, f"damaged, moved aside to {aside}", 1)
+        document = rebuilt
     key = store_key(document["tracking_uri"])
     if wanted is not None and key != wanted:
         return None
     shown = redact_uri(document["tracking_uri"])
     if key in down:
         return SyncResult(document["run_id"], shown, 0, len(document["ops"]), down[key])
-    result = _send(folder, document, target_uri or document["tracking_uri"], deadline)
+    # One budgeted try per run: however many ops it has queued, a store that hangs costs it one
+    # operation's time, and every other run of that store is then skipped (`down`).
+    own = time.monotonic() + budget().operation_s
+    result = _send(folder, document, target_uri or document["tracking_uri"], min(deadline or own, own))
     if result.pending and result.error:
         down[key] = result.error
     return result

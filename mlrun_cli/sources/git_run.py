@@ -5,6 +5,7 @@ network the time budget (budget.py): a remote that sends nothing for `call_s` is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -18,7 +19,7 @@ from mlrun_cli.sources.git_urls import redact
 
 TOTAL_VAR = "MLRUN_GIT_TIMEOUT"
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
-_POLL_S = 0.25
+_POLL_S = 0.5
 # Variables that make git read another repository, config or program than ours.
 _REDIRECTING = (
     "GIT_DIR",
@@ -161,15 +162,14 @@ def _text(data: bytes) -> str:
 
 
 def _progress(err: IO[bytes], git_dir: Path | None) -> tuple[int, int]:
-    """What moves while git is getting somewhere: its progress lines, and the objects it writes."""
+    """What moves while git is getting somewhere: its progress lines, and the objects it writes
+    (a dumb http remote's objects arrive with no progress line)."""
     written = 0
     if git_dir is not None:
-        for folder in (git_dir / "objects" / "pack", git_dir / "objects"):
-            try:
-                with os.scandir(folder) as entries:
-                    written += sum(e.stat().st_size for e in entries if e.is_file())
-            except OSError:
-                pass
+        for folder, _, names in os.walk(git_dir / "objects"):
+            for name in names:
+                with contextlib.suppress(OSError):  # renamed meanwhile: the next look sees it
+                    written += os.stat(os.path.join(folder, name)).st_size
     return os.fstat(err.fileno()).st_size, written
 
 

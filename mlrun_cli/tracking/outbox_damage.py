@@ -1,4 +1,5 @@
-"""A damaged outbox entry still ends its run.
+"""What an outbox entry must hold (read_entry, op_problem), and what becomes of one that is
+damaged: moved aside (quarantine), and its run ended all the same (replace_damaged).
 
 An entry that cannot be read is moved aside (outbox/.quarantine/), and in its place goes the end
 of its run, rebuilt so that the run never stays RUNNING on its server: from the job folder, where
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,63 @@ from mlrun_cli import tags
 from mlrun_cli.home import mlrun_home, write_atomic
 from mlrun_cli.tracking.base import RunStatus
 
+QUARANTINE = ".quarantine"
 END_FILE = "end.json"
 OWNER_FILE = "owner.json"
 _URI = re.compile(r'"tracking_uri"\s*:\s*"([^"\\]+)"')
+_FIELDS: dict[str, dict[str, type]] = {
+    "log_batch": {"params": dict, "tags": dict},
+    "log_artifact": {"file": str, "name": str, "artifact_path": str},
+    "end_run": {"status": str, "end_time": int},
+}
+
+
+class Damaged(Exception):
+    """An outbox entry that cannot be sent as it is."""
+
+
+def read_entry(folder: Path) -> dict[str, Any]:
+    try:
+        document = json.loads((folder / "ops.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise Damaged(f"not readable JSON ({error})") from None
+    if (
+        not isinstance(document, dict)
+        or not isinstance(document.get("run_id"), str)
+        or not isinstance(document.get("tracking_uri"), str)
+        or not isinstance(document.get("ops"), list)
+    ):
+        raise Damaged("not an outbox record (run_id, tracking_uri and ops are needed)")
+    return document
+
+
+def op_problem(op: Any) -> str | None:
+    """Why this queued op cannot be sent, if it cannot."""
+    if not isinstance(op, dict):
+        return "an entry that is not an object"
+    fields = _FIELDS.get(str(op.get("op")))
+    if fields is None:
+        return f"unknown op {op.get('op')!r}"
+    for name, kind in fields.items():
+        if not isinstance(op.get(name), kind):
+            return f"op {op['op']} without a valid {name!r}"
+    if op["op"] == "end_run" and op["status"] not in RunStatus.__members__:
+        return f"unknown status {op['status']!r}"
+    if op["op"] == "log_artifact" and not Path(op["file"]).is_file():
+        return f"its staged file {op['file']} is missing"
+    return None
+
+
+def quarantine(folder: Path, what: str | None = None) -> Path:
+    """Move the whole entry (or write one op, `what`) aside, where nothing reads it again."""
+    target = folder.parent / QUARANTINE / f"{folder.name}-{time.time_ns()}"  # beside the entries
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if what is None:
+        shutil.move(str(folder), str(target))
+    else:
+        write_atomic(target.with_suffix(".json"), what)
+        target = target.with_suffix(".json")
+    return target
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -83,7 +138,3 @@ def replace_damaged(folder: Path, damaged: Path, problem: str) -> tuple[dict[str
     write_atomic(folder / "ops.json", json.dumps(document, indent=2))
     source = "the end its job folder recorded" if recorded is not None else "FAILED (its real end is unknown)"
     return document, f"run {run_id} is ended with {source}"
-
-
-def warn(message: str) -> None:
-    sys.stderr.write(f"mlrun: warning: {message}\n")

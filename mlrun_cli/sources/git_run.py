@@ -161,28 +161,34 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def _progress(err: IO[bytes], git_dir: Path | None) -> tuple[int, int]:
-    """What moves while git is getting somewhere: its progress lines, and the objects it writes
-    (a dumb http remote's objects arrive with no progress line)."""
+def _written(git_dir: Path | None) -> int:
+    """The bytes of the objects git has written so far (a dumb http remote's objects arrive with
+    no progress line); looked at only while git prints nothing."""
     written = 0
     if git_dir is not None:
         for folder, _, names in os.walk(git_dir / "objects"):
             for name in names:
                 with contextlib.suppress(OSError):  # renamed meanwhile: the next look sees it
                     written += os.stat(os.path.join(folder, name)).st_size
-    return os.fstat(err.fileno()).st_size, written
+    return written
 
 
 def _watch(proc: subprocess.Popen[bytes], err: IO[bytes], git_dir: Path | None, what: str) -> None:
     """Stop git once nothing has moved for call_s (or, if set, after MLRUN_GIT_TIMEOUT in all)."""
     silence_s, total_s = budget().call_s, total_timeout_s()
     started = moved = time.monotonic()
-    seen = _progress(err, git_dir)
-    while proc.poll() is None:
-        time.sleep(_POLL_S)
-        now, current = time.monotonic(), _progress(err, git_dir)
-        if current != seen:
-            seen, moved = current, now
+    printed, written = 0, -1  # what git printed (its progress lines), what it wrote
+    while True:
+        try:
+            proc.wait(timeout=_POLL_S)  # back as soon as git is done
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        now, said = time.monotonic(), os.fstat(err.fileno()).st_size
+        if said != printed:
+            printed, moved = said, now
+        elif (wrote := _written(git_dir)) != written:
+            written, moved = wrote, (now if written >= 0 else moved)
         if total_s is not None and now - started > total_s:
             proc.kill()
             raise GitUnreachable(

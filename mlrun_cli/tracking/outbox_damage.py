@@ -102,7 +102,8 @@ def _store(damaged: Path, run_id: str) -> str | None:
 def _recorded_end(run_id: str) -> tuple[str, int, int] | None:
     end = _json(mlrun_home() / "jobs" / run_id / END_FILE)
     status, code, when = end.get("status"), end.get("exit_code"), end.get("end_time_ms")
-    if status in RunStatus.__members__ and isinstance(code, int) and isinstance(when, int):
+    ended = (RunStatus.FINISHED.name, RunStatus.FAILED.name, RunStatus.KILLED.name)
+    if status in ended and isinstance(code, int) and isinstance(when, int):
         return str(status), code, when
     return None
 
@@ -122,7 +123,8 @@ def replace_damaged(folder: Path, damaged: Path, problem: str) -> tuple[dict[str
     why = f"its outbox entry was damaged ({problem}); what it held was not sent"
     if recorded is not None:
         status, code, when = recorded
-        end_tags = {tags.EXIT_CODE: str(code), tags.ERROR: why}
+        ended = f"the run ended {status} (exit code {code}); {why}"
+        end_tags = {tags.EXIT_CODE: str(code), tags.ERROR: ended}
         if status == RunStatus.FINISHED.name:
             end_tags.pop(tags.ERROR)  # the run itself went well: only its extra records are lost
     else:

@@ -144,7 +144,7 @@ def _run(
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)  # noqa: S603 - a list
         try:
             if network:
-                _watch(proc, err, git_dir, what)
+                _watch(proc, (out, err), git_dir, what)
             proc.wait()
         finally:
             if proc.poll() is None:
@@ -173,18 +173,20 @@ def _written(git_dir: Path | None) -> int:
     return written
 
 
-def _watch(proc: subprocess.Popen[bytes], err: IO[bytes], git_dir: Path | None, what: str) -> None:
+def _watch(
+    proc: subprocess.Popen[bytes], outputs: tuple[IO[bytes], ...], git_dir: Path | None, what: str
+) -> None:
     """Stop git once nothing has moved for call_s (or, if set, after MLRUN_GIT_TIMEOUT in all)."""
     silence_s, total_s = budget().call_s, total_timeout_s()
     started = moved = time.monotonic()
-    printed, written = 0, -1  # what git printed (its progress lines), what it wrote
+    printed, written = 0, -1  # what git printed (refs, progress lines), what it wrote
     while True:
         try:
             proc.wait(timeout=_POLL_S)  # back as soon as git is done
             return
         except subprocess.TimeoutExpired:
             pass
-        now, said = time.monotonic(), os.fstat(err.fileno()).st_size
+        now, said = time.monotonic(), sum(os.fstat(f.fileno()).st_size for f in outputs)
         if said != printed:
             printed, moved = said, now
         elif (wrote := _written(git_dir)) != written:

@@ -66,6 +66,11 @@ def budget(environ: Mapping[str, str] | None = None) -> Budget:
     )
 
 
+def budget_help() -> str:
+    """What a message about a call that ran out of time says about the limits."""
+    return f"{CONNECT_VAR}, {CALL_VAR} and {OPERATION_VAR} set how long mlrun waits"
+
+
 class Deadline:
     """The end of one operation, on the monotonic clock."""
 

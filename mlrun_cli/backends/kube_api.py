@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobRef, JobState
+from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, UsageError
 from mlrun_cli.tracking.base import RunStatus
 
@@ -23,18 +24,23 @@ DEADLINE = JobState(
 def api(context: str | None) -> Any:
     from kubernetes import client, config
 
+    settings = type.__call__(client.Configuration)
+    # urllib3's default is four tries, each with its own read limit: a hung API server would
+    # cost 40 s a call. Tried again only as far as the operation's limit allows.
+    limits = budget()
+    settings.retries = max(0, int(limits.operation_s // limits.call_s) - 1)
     try:
-        return config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
+        return config.new_client_from_config(context=context, client_configuration=settings)  # type: ignore[no-untyped-call]
     except (config.ConfigException, OSError, TypeError) as error:
         if context is not None:
             raise UsageError(f"cannot use kube context {context!r}: {error}") from None
         try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            config.load_incluster_config(client_configuration=settings)  # type: ignore[no-untyped-call]
         except config.ConfigException:
             raise UsageError(
                 f"no Kubernetes configuration found (kubeconfig or in-cluster): {error}"
             ) from None
-        return client.ApiClient()
+        return client.ApiClient(settings)
 
 
 def clients(context: str | None) -> tuple[Any, Any]:
@@ -51,8 +57,11 @@ def call(what: str, fn: Any, *args: Any, raw: bool = False, **kwargs: Any) -> An
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    try:
-        response = fn(*args, _preload_content=False, **kwargs)
+    limits = budget()
+    try:  # a (connect, read) limit: an API server that accepts and never answers costs seconds
+        response = fn(
+            *args, _preload_content=False, _request_timeout=(limits.connect_s, limits.call_s), **kwargs
+        )
     except ApiException as error:
         if error.status == 404:
             return None

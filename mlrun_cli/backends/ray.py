@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from mlrun_cli.backends import job_script
 from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
+from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
 from mlrun_cli.tracking.base import RunStatus
 
@@ -37,7 +38,6 @@ CONFIG_SCHEMA = "ray_config"
 ENV_KINDS = frozenset({"local", "uv", "virtualenv", "conda"})
 ADDRESS_VARIABLE = "RAY_ADDRESS"
 TIMEOUT_VARIABLE = "MLRUN_RAY_REQUEST_TIMEOUT"
-_DEFAULT_TIMEOUT_S = 30.0
 _EXIT_STOPPED = 128 + signal.SIGTERM
 _ENTRYPOINT_OPTIONS = {
     "num_cpus": "entrypoint_num_cpus",
@@ -121,10 +121,11 @@ def _client(url: str) -> Any:
 
 
 def request_timeout_s() -> float:
-    """How long one call to the cluster may take (MLRUN_RAY_REQUEST_TIMEOUT, default 30 s)."""
+    """How long one call to the cluster may take: MLRUN_RAY_REQUEST_TIMEOUT, else the budget's
+    operation limit (MLRUN_OPERATION_TIMEOUT)."""
     raw = os.environ.get(TIMEOUT_VARIABLE, "")
     try:
-        value = float(raw) if raw else _DEFAULT_TIMEOUT_S
+        value = float(raw) if raw else budget().operation_s
     except ValueError:
         raise UsageError(f"{TIMEOUT_VARIABLE}={raw!r} is not a number of seconds") from None
     if not value > 0:

@@ -1,63 +1,29 @@
 """Projects from git: safe URL parsing, a fetch cache under $MLRUN_HOME/git, one worktree per run.
 
-git is driven through its CLI with an environment we control (no inherited GIT_* redirection,
-no prompts, a protocol allow-list, timeouts), so every call goes through `run_git` below.
+git is driven through its CLI, every call through `run_git` (git_run.py: the environment we
+control, and the network time budget).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlrun_cli.errors import EXIT_INFRA, InfrastructureError, UsageError
 from mlrun_cli.home import mlrun_home, writable_dir
-from mlrun_cli.sources.git_urls import clean_url, credentials_of, redact
+from mlrun_cli.sources.git_run import GitError, GitUnreachable, run_git, total_timeout_s
+from mlrun_cli.sources.git_urls import clean_url, credentials_of
+
+__all__ = ["GitError", "GitUnreachable", "RepoCache", "Resolved", "lock_for", "run_git"]
 
 if TYPE_CHECKING:
     from filelock import FileLock
 
-DEFAULT_TIMEOUT_S = 120.0
-ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 _SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
-# Variables that make git read another repository, config or program than ours.
-_REDIRECTING = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_NAMESPACE",
-    "GIT_CONFIG",
-    "GIT_CONFIG_GLOBAL",
-    "GIT_CONFIG_SYSTEM",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-    "GIT_EXEC_PATH",
-    "GIT_TEMPLATE_DIR",
-    "GIT_COMMON_DIR",
-    "GIT_CEILING_DIRECTORIES",
-    "GIT_PROXY_COMMAND",
-    "GIT_EXTERNAL_DIFF",
-    "GIT_PAGER",
-    "GIT_EDITOR",
-)
-
-
-# Credentials from a URL reach git only through this helper, reading them from the variables of
-# the one git process that needs them: never from a config file, never on a command line.
-_CREDENTIAL_HELPER = (
-    '!f() { test "$1" = get || return 0; '
-    'printf \'username=%s\\npassword=%s\\n\' "$MLRUN_GIT_USERNAME" "$MLRUN_GIT_PASSWORD"; }; f'
-)
-
-
 _NO_ANSWER = (
     "timed out",
     "could not resolve host",
@@ -68,90 +34,6 @@ _NO_ANSWER = (
     "no route to host",
     "temporary failure in name resolution",
 )
-
-
-class GitError(UsageError):
-    """A git operation failed; the message never carries credentials."""
-
-
-class GitUnreachable(GitError, InfrastructureError):
-    """The remote did not answer: infrastructure, not the user's input."""
-
-    exit_code = EXIT_INFRA
-
-
-def timeout_s() -> float:
-    try:
-        return float(os.environ.get("MLRUN_GIT_TIMEOUT", DEFAULT_TIMEOUT_S))
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
-
-
-def git_env(credentials: tuple[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING}
-    if credentials is not None:
-        env["MLRUN_GIT_USERNAME"], env["MLRUN_GIT_PASSWORD"] = credentials
-    env.update(
-        {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
-            "GIT_PROTOCOL_FROM_USER": "0",
-            # `git status` would refresh the index under its lock: the user's own git command,
-            # at the same moment, would then fail on index.lock.
-            "GIT_OPTIONAL_LOCKS": "0",
-            "LC_ALL": "C",
-        }
-    )
-    return env
-
-
-def run_git(
-    *args: str,
-    cwd: Path | None = None,
-    git_dir: Path | None = None,
-    network: bool = False,
-    check: bool = True,
-    credentials: tuple[str, str] | None = None,
-) -> str:
-    """Run one git command; GitError (never a traceback, never a credential) when it fails."""
-    options = [
-        "-c",
-        "protocol.ext.allow=never",
-        "-c",
-        "protocol.file.allow=always",
-        "-c",
-        "core.hooksPath=/dev/null",
-    ]
-    if credentials is not None:
-        # The empty value first drops the user's helpers, so none of them stores the password.
-        options += ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]
-    if git_dir is not None:
-        options += ["--git-dir", str(git_dir)]
-    try:
-        proc = subprocess.run(  # noqa: S603 - argv list; URLs were checked by check_url
-            ["git", *options, *args],
-            cwd=cwd,
-            env=git_env(credentials),
-            capture_output=True,
-            # Paths and diffs are bytes to git: decoded as Python decodes file names, so a
-            # Latin-1 file in a diff or a name that is not UTF-8 round-trips instead of raising.
-            encoding="utf-8",
-            errors="surrogateescape",
-            timeout=timeout_s() if network else None,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed; it is needed to run projects from git") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(
-            f"'git {args[0]}' timed out after {timeout_s():.0f} s",
-            hint="the remote did not answer; MLRUN_GIT_TIMEOUT sets the limit",
-        ) from None
-    if check and proc.returncode != 0:
-        output = (proc.stderr or proc.stdout).strip()
-        last = output.splitlines()[-1] if output else f"exit code {proc.returncode}"
-        raise GitError(f"'git {args[0]}' failed: {redact(last)}")
-    return proc.stdout if proc.returncode == 0 else ""
 
 
 @dataclass(frozen=True)
@@ -190,7 +72,8 @@ class RepoCache:
     def _fetch(self, *refspecs: str, depth: bool = True) -> bool:
         shallow = ["--depth=1"] if depth else (["--unshallow"] if (self.path / "shallow").exists() else [])
         try:
-            self._run("fetch", "-q", "--no-tags", *shallow, "origin", *refspecs, network=True)
+            # --progress: what git prints while the download moves tells it from a hung remote.
+            self._run("fetch", "-q", "--progress", "--no-tags", *shallow, "origin", *refspecs, network=True)
         except GitError as error:
             if (
                 "couldn't find remote ref" in error.message
@@ -199,6 +82,8 @@ class RepoCache:
                 or "unadvertised" in error.message
             ):
                 return False
+            if depth and "does not support shallow" in error.message:  # dumb http: no --depth
+                return self._fetch(*refspecs, depth=False)
             raise self._unreachable(error) from None
         return True
 
@@ -271,7 +156,9 @@ class RepoCache:
         target = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=root))
         self._run("worktree", "add", "-q", "--detach", "--force", str(target), commit)
         if (target / ".gitmodules").is_file():
-            run_git("submodule", "update", "-q", "--init", "--recursive", cwd=target, network=True)
+            run_git(
+                "submodule", "update", "-q", "--progress", "--init", "--recursive", cwd=target, network=True
+            )
         return target
 
     def remove_worktree(self, target: Path) -> None:
@@ -291,4 +178,5 @@ def lock_for(cache: RepoCache) -> FileLock:
     from filelock import FileLock
 
     writable_dir("git")  # a read-only $MLRUN_HOME is a clear error, not a traceback
-    return FileLock(str(cache.path) + ".lock", timeout=max(timeout_s() * 2, 60))
+    # Another mlrun fetching the same repository: its download may be long, but it is moving.
+    return FileLock(str(cache.path) + ".lock", timeout=max((total_timeout_s() or 120) * 2, 60))

@@ -2,7 +2,8 @@
 unwritable), kept under $MLRUN_HOME/outbox/<run_id>/ and sent later: by `mlrun runs sync`, and
 in a short bounded attempt by the next run into the same store.
 
-Damaged entries never block: they are moved aside to outbox/.quarantine/ with one warning line.
+Damaged entries never block: they are moved aside to outbox/.quarantine/ with one warning line,
+and their run still ends (outbox_damage.py).
 """
 
 from __future__ import annotations
@@ -20,17 +21,14 @@ from typing import Any
 from mlrun_cli.errors import TrackingUnreachable
 from mlrun_cli.home import mlrun_home, write_atomic
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker, log_metrics
+from mlrun_cli.tracking.outbox_damage import Damaged as _Damaged
+from mlrun_cli.tracking.outbox_damage import op_problem as _problem
+from mlrun_cli.tracking.outbox_damage import quarantine as _quarantine
+from mlrun_cli.tracking.outbox_damage import read_entry as _read
 from mlrun_cli.tracking.uris import redact_uri, store_key
 
-QUARANTINE = ".quarantine"
 # What a run spends on its own store's backlog before it starts; the rest is `mlrun runs sync`'s.
 RUN_FLUSH_BUDGET_S = 0.5
-_FIELDS: dict[str, dict[str, type]] = {
-    "log_batch": {"params": dict, "tags": dict},
-    "log_metrics": {"metrics": dict, "timestamp": int},
-    "log_artifact": {"file": str, "name": str, "artifact_path": str},
-    "end_run": {"status": str, "end_time": int},
-}
 
 
 def outbox_root() -> Path:
@@ -143,54 +141,6 @@ class SyncResult:
     skipped: int = 0  # damaged ops moved aside to the quarantine, never sent
 
 
-class _Damaged(Exception):
-    """An outbox entry that cannot be sent as it is."""
-
-
-def _read(folder: Path) -> dict[str, Any]:
-    try:
-        document = json.loads((folder / "ops.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise _Damaged(f"not readable JSON ({error})") from None
-    if (
-        not isinstance(document, dict)
-        or not isinstance(document.get("run_id"), str)
-        or not isinstance(document.get("tracking_uri"), str)
-        or not isinstance(document.get("ops"), list)
-    ):
-        raise _Damaged("not an outbox record (run_id, tracking_uri and ops are needed)")
-    return document
-
-
-def _problem(op: Any) -> str | None:
-    """Why this queued op cannot be sent, if it cannot."""
-    if not isinstance(op, dict):
-        return "an entry that is not an object"
-    fields = _FIELDS.get(str(op.get("op")))
-    if fields is None:
-        return f"unknown op {op.get('op')!r}"
-    for name, kind in fields.items():
-        if not isinstance(op.get(name), kind):
-            return f"op {op['op']} without a valid {name!r}"
-    if op["op"] == "end_run" and op["status"] not in RunStatus.__members__:
-        return f"unknown status {op['status']!r}"
-    if op["op"] == "log_artifact" and not Path(op["file"]).is_file():
-        return f"its staged file {op['file']} is missing"
-    return None
-
-
-def _quarantine(folder: Path, what: str | None = None) -> Path:
-    """Move the whole entry (or write one op, `what`) aside, where nothing reads it again."""
-    target = outbox_root() / QUARANTINE / f"{folder.name}-{time.time_ns()}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if what is None:
-        shutil.move(str(folder), str(target))
-    else:
-        write_atomic(target.with_suffix(".json"), what)
-        target = target.with_suffix(".json")
-    return target
-
-
 def _apply(tracker: Tracker, run_id: str, op: Mapping[str, Any]) -> None:
     if op["op"] == "log_batch":
         tracker.log_batch(run_id, op["params"], op["tags"])
@@ -222,7 +172,7 @@ def _send(folder: Path, document: dict[str, Any], tracker_uri: str, deadline: fl
         tracker = get_tracker(tracker_uri)
         from mlrun_cli.tracking.rest import RestTracker
 
-        if isinstance(tracker, RestTracker):  # each request ends by the deadline, no retries
+        if isinstance(tracker, RestTracker):  # no try starts after the deadline
             tracker.deadline = deadline
         while ops:
             if deadline is not None and time.monotonic() >= deadline:
@@ -290,16 +240,24 @@ def _flush_one(
     try:
         document = _read(folder)
     except _Damaged as problem:
+        from mlrun_cli.tracking.outbox_damage import replace_damaged
+
         aside = _quarantine(folder)
-        _warn(f"{folder / 'ops.json'}: {problem}; moved aside to {aside}")
-        return SyncResult(folder.name, "(unknown)", 0, 0, f"damaged, moved aside to {aside}", 1)
+        rebuilt, outcome = replace_damaged(folder, aside / "ops.json", str(problem))  # the run ends
+        _warn(f"{folder / 'ops.json'}: {problem}; moved aside to {aside}; {outcome}")
+        if rebuilt is None:
+            return SyncResult(folder.name, "(unknown)", 0, 0, f"damaged, moved aside to {aside}", 1)
+        document = rebuilt
     key = store_key(document["tracking_uri"])
     if wanted is not None and key != wanted:
         return None
     shown = redact_uri(document["tracking_uri"])
     if key in down:
         return SyncResult(document["run_id"], shown, 0, len(document["ops"]), down[key])
-    result = _send(folder, document, target_uri or document["tracking_uri"], deadline)
+    from mlrun_cli.budget import budget  # one budgeted try per run; a store that hangs is `down`
+
+    own = time.monotonic() + budget().operation_s
+    result = _send(folder, document, target_uri or document["tracking_uri"], min(deadline or own, own))
     if result.pending and result.error:
         down[key] = result.error
     return result

@@ -5,7 +5,6 @@ Only calls that are safe to repeat are retried; run creation never is.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from mlrun_cli.budget import Budget, budget, budget_help
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
 from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
 from mlrun_cli.tracking.uris import split_credentials
@@ -33,6 +33,14 @@ CHILD_HTTP_DEFAULTS = {
 }
 
 
+class _Retryable(Exception):
+    """A try that may be repeated: no answer in time, or a server error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class RestTracker:
     def __init__(self, uri: str) -> None:
         # Credentials in the URI authenticate; `uri` (shown, recorded, queued) never holds them.
@@ -40,35 +48,10 @@ class RestTracker:
         self.uri = clean.rstrip("/")
         self.display = self.uri
         self._auth = (user or "", password or "") if user is not None or password is not None else None
-        # Set by the outbox for a bounded attempt: no request may end after this (monotonic) time.
+        # Set by the outbox for a bounded attempt: no try starts after this (monotonic) time.
         self.deadline: float | None = None
 
     # -- HTTP ---------------------------------------------------------------------------------
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "User-Agent": "mlrun-cli"}
-        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-        user, password = (
-            os.environ.get("MLFLOW_TRACKING_USERNAME"),
-            os.environ.get("MLFLOW_TRACKING_PASSWORD"),
-        )
-        if self._auth is not None:
-            pair = base64.b64encode(":".join(self._auth).encode()).decode()
-            headers["Authorization"] = f"Basic {pair}"
-        elif token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif user and password:
-            pair = base64.b64encode(f"{user}:{password}".encode()).decode()
-            headers["Authorization"] = f"Basic {pair}"
-        return headers
-
-    def _context(self) -> Any:
-        import ssl
-
-        if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() in ("true", "1"):
-            return ssl._create_unverified_context()
-        cert = os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH")
-        return ssl.create_default_context(cafile=cert) if cert else None
 
     def request(
         self,
@@ -81,50 +64,64 @@ class RestTracker:
         data: bytes | None = None,
         api: str = "/api/2.0/mlflow/",
     ) -> dict[str, Any]:
+        url = f"{self.uri}{api}{path}" + (f"?{urlencode(query)}" if query else "")
+        payload = data if data is not None else (json.dumps(body).encode() if body is not None else None)
+        limits = budget()
+        end = limits.deadline().end if self.deadline is None else min(limits.deadline().end, self.deadline)
+        attempts, tried, reason = (_RETRIES if retry else 1), 0, "no time left"
+        # Each try waits at most call_s for an answer; a new try starts only while the operation
+        # has time left, so a server that accepts and never answers costs operation_s at most.
+        while tried < attempts and time.monotonic() < end:
+            tried += 1
+            try:
+                return self._send(method, path, url, payload, limits, end)
+            except _Retryable as error:
+                reason = error.reason
+                pause = 0.5 * 2 ** (tried - 1)
+                if tried < attempts and time.monotonic() + pause < end:
+                    time.sleep(pause)
+        raise TrackingUnreachable(
+            f"cannot reach the tracking server {self.display}: {reason} "
+            f"({tried} {'try' if tried == 1 else 'tries'} in at most {limits.operation_s:g} s)",
+            hint=f"is it up? {budget_help()}",
+        )
+
+    def _send(
+        self, method: str, path: str, url: str, payload: bytes | None, limits: Budget, end: float
+    ) -> dict[str, Any]:
+        import http.client
         import urllib.error
         import urllib.request
 
-        url = f"{self.uri}{api}{path}" + (f"?{urlencode(query)}" if query else "")
-        payload = data if data is not None else (json.dumps(body).encode() if body is not None else None)
-        timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "120"))
-        attempts = _RETRIES if retry and self.deadline is None else 1
-        if self.deadline is not None:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise TrackingUnreachable(f"no time left to reach the tracking server {self.display}")
-            timeout = min(timeout, left)
-        for attempt in range(attempts):
-            request = urllib.request.Request(url, data=payload, method=method, headers=self._headers())
-            try:
-                with urllib.request.urlopen(request, timeout=timeout, context=self._context()) as response:
-                    text = response.read().decode() or "{}"
-                    return json.loads(text) if text.strip().startswith("{") else {}
-            except urllib.error.HTTPError as error:
-                detail = self._detail(error)
-                if error.code in (401, 403):
-                    raise TrackingError(
-                        f"the tracking server {self.display} refused the credentials ({error.code})",
-                        hint="check MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN",
-                    ) from None
-                if error.code in (429, 500, 502, 503, 504):
-                    if attempt + 1 < attempts:
-                        time.sleep(0.5 * 2**attempt)
-                        continue
-                    raise TrackingUnreachable(
-                        f"the tracking server {self.display} keeps failing ({error.code}): {detail}"
-                    ) from None
+        from mlrun_cli.tracking.http_client import headers, open_url, tls_context
+
+        request = urllib.request.Request(url, data=payload, method=method, headers=headers(self._auth))
+        wait = max(0.001, min(limits.call_s, end - time.monotonic()))
+        try:
+            with open_url(
+                request, connect_s=limits.connect_s, timeout=wait, context=tls_context()
+            ) as response:
+                text = response.read().decode() or "{}"
+                return json.loads(text) if text.strip().startswith("{") else {}
+        except urllib.error.HTTPError as error:
+            detail = self._detail(error)
+            if error.code in (401, 403):
                 raise TrackingError(
-                    f"{method} {path} on {self.display} failed ({error.code}): {detail}",
+                    f"the tracking server {self.display} refused the credentials ({error.code})",
+                    hint="check MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN",
                 ) from None
-            except (urllib.error.URLError, OSError) as error:
-                if attempt + 1 < attempts:
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                reason = getattr(error, "reason", error)
-                raise TrackingUnreachable(
-                    f"cannot reach the tracking server {self.display}: {reason}"
-                ) from None
-        raise TrackingError(f"cannot reach the tracking server {self.display}")  # pragma: no cover
+            if error.code in (429, 500, 502, 503, 504):
+                raise _Retryable(f"it keeps failing ({error.code}): {detail}") from None
+            raise TrackingError(
+                f"{method} {path} on {self.display} failed ({error.code}): {detail}"
+            ) from None
+        except TimeoutError:
+            raise _Retryable("it accepted the connection but did not answer in time") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, TimeoutError):
+                reason = f"no connection within {limits.connect_s:g} s"
+            raise _Retryable(str(reason)) from None
 
     @staticmethod
     def _detail(error: Any) -> str:

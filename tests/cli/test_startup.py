@@ -84,6 +84,7 @@ LOCAL_RUN = [
     *("mlrun_cli.runs.ownership", "mlrun_cli.runs.plan", "mlrun_cli.runs.result", "mlrun_cli.runs.retries"),
     *("mlrun_cli.sources", "mlrun_cli.sources.git_urls", "mlrun_cli.tracking", "mlrun_cli.tracking.base"),
     *("mlrun_cli.tracking.file_records", "mlrun_cli.tracking.file_store", "mlrun_cli.tracking.outbox"),
+    "mlrun_cli.tracking.outbox_damage",
     "mlrun_cli.tracking.uris",
     "mlrun_cli.project.entry_points",
     "mlrun_cli.tracking.flat_yaml",

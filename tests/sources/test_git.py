@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import json
 import os
 import socket
@@ -11,8 +13,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -340,6 +343,72 @@ def test_network_operations_time_out_clearly(mlrun: Mlrun) -> None:
         for conn in accepted:
             conn.close()
         server.close()
+
+
+def test_a_hung_remote_is_exit_75_in_seconds_with_the_default_budget(mlrun: Mlrun) -> None:
+    from tests.test_faults import hung_server
+
+    env = {name: "" for name in ("MLRUN_GIT_TIMEOUT", "MLRUN_CALL_TIMEOUT")}  # what a user has
+    with hung_server() as url:
+        for remote in (url.replace("http://", "git://") + "/x.git", url + "/x.git"):
+            started = time.monotonic()
+            result = mlrun("run", remote, "--env-manager", "local", env=env, timeout=400)
+            took = time.monotonic() - started
+            assert result.returncode == 75, result.stderr
+            assert "timed out" in result.stderr and "MLRUN_CALL_TIMEOUT" in result.stderr, result.stderr
+            assert took < 30, f"{remote}: {took:.1f} s"
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Slow(_Quiet):
+    """A static file server that sends 4 KiB a second: slow, but never silent for long."""
+
+    def copyfile(self, source: Any, outputfile: Any) -> None:
+        while chunk := source.read(4096):
+            outputfile.write(chunk)
+            outputfile.flush()
+            time.sleep(1)
+
+
+@contextlib.contextmanager
+def _dumb_http(work: Path, root: Path, handler: type[SimpleHTTPRequestHandler]) -> Iterator[str]:
+    """`work`'s bare clone served as static files (git's "dumb" http: no shallow fetches)."""
+    served = root / "static"
+    git("clone", "-q", "--bare", str(work), str(served / "proj.git"), cwd=root)
+    git("update-server-info", cwd=served / "proj.git")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/proj.git"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_dumb_http_remote_runs(mlrun: Mlrun, repos: dict[str, object], tmp_path: Path) -> None:
+    with _dumb_http(Path(str(repos["work"])), tmp_path, _Quiet) as url:
+        for args, expected in (((), "two\n"), (("-v", "feature"), "feature\n"), (("-v", "v1.0"), "one\n")):
+            result = _run(mlrun, f"{url}#sub.dir", *args)
+            assert result.returncode == 0, result.stderr
+            assert expected in result.stderr  # the command's output, after the --json line
+
+
+def test_a_slow_download_that_makes_progress_is_not_cut_off(mlrun: Mlrun, tmp_path: Path) -> None:
+    work = tmp_path / "big"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    (work / "blob.bin").write_bytes(os.urandom(48 * 1024))  # 12 s at 4 KiB/s: past MLRUN_CALL_TIMEOUT
+    _commit(work, {"MLproject": "entry_points: {main: {command: 'wc -c < blob.bin'}}\n"}, "big")
+    with _dumb_http(work, tmp_path, _Slow) as url:
+        started = time.monotonic()
+        result = mlrun("run", url, "--env-manager", "local", timeout=400)
+        took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "49152" in result.stdout and took > 12
 
 
 def test_url_helpers() -> None:

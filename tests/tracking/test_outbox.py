@@ -39,7 +39,9 @@ def test_split_credentials_and_store_key() -> None:
 def test_credentials_authenticate_but_are_never_queued_nor_in_the_uri(isolated: Path) -> None:
     tracker = RestTracker(f"http://alice:s3cret@127.0.0.1:{free_port()}")
     assert tracker.uri.startswith("http://127.0.0.1:") and "s3cret" not in tracker.uri
-    assert tracker._headers()["Authorization"] == "Basic YWxpY2U6czNjcmV0"
+    from mlrun_cli.tracking.http_client import headers
+
+    assert headers(tracker._auth)["Authorization"] == "Basic YWxpY2U6czNjcmV0"
     env = tracker.child_env(RunRef("r" * 32, "1", ""))
     assert env["MLFLOW_TRACKING_URI"] == tracker.uri
     assert (env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"]) == ("alice", "s3cret")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import Problem
+from mlrun_cli.project.environment import ENV_KEYS, default_env
 from mlrun_cli.project.model import PARAM_TYPES
 from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
 
@@ -25,7 +26,6 @@ TOP_KEYS = ("name", "python_env", "conda_env", "docker_env", "entry_points", "da
 DOCKER_KEYS = ("image", "volumes", "environment", "dockerfile", "gpus")
 ENTRY_KEYS = ("command", "parameters", "timeout", "retries")
 PARAM_KEYS = ("type", "default", "choices", "description")
-ENV_KEYS = ("docker_env", "python_env", "conda_env")
 # Spellings of a type that mean the same thing; compared case-insensitively. `path` and `uri`
 # are not here: MLflow rewrites only the exact lower-case words, so `Path` is a plain string.
 TYPE_ALIASES = {
@@ -113,8 +113,6 @@ class _Triage:
             return None
         if self.directory is None or any(env in mapping for env in ENV_KEYS):
             return None
-        from mlrun_cli.project.environment import default_env
-
         fallback = default_env(self.directory)
         if fallback.file is None or fallback.file != self.directory / value:
             return None

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from mlrun_cli import tags
 from mlrun_cli.envs.base import ContainerSpec
-from mlrun_cli.errors import PluginError, UsageError
+from mlrun_cli.errors import MlrunError, PluginError, UsageError
 from mlrun_cli.registry import missing_attributes
 from mlrun_cli.tracking.base import RunStatus
 
@@ -162,6 +162,17 @@ class ExecutionBackend:
         """Where the job stands now; raise MlrunError when the cluster does not answer."""
         raise NotImplementedError
 
+    def status_many(self, refs: Sequence[JobRef]) -> Mapping[str, JobState | MlrunError]:
+        """Every job's state by job id, asked together (the process's one watcher calls it once
+        per poll for all the jobs it follows); override with one engine call for all of them."""
+        states: dict[str, JobState | MlrunError] = {}
+        for ref in refs:
+            try:
+                states[ref.job_id] = self.status(ref)
+            except MlrunError as error:
+                states[ref.job_id] = error
+        return states
+
     def cancel(self, ref: JobRef) -> None:
         """Stop the job; it ends KILLED."""
         raise NotImplementedError
@@ -240,8 +251,10 @@ def follow_job(
     timeout_s: float | None = None,
     run_id: str | None = None,
 ) -> JobState:
-    """The shared poll loop over a backend's job (see mlrun_cli.streaming.follow)."""
+    """The shared poll loop over a backend's job (see mlrun_cli.streaming.follow); its state
+    comes from the process's one watcher of the engine (mlrun_cli.watcher)."""
     from mlrun_cli.streaming import follow
+    from mlrun_cli.watcher import watcher_for
 
     shown = [0]
 
@@ -255,13 +268,15 @@ def follow_job(
         reason = f"cancelled by mlrun on signal {signum}"
         return JobState(word, RunStatus.KILLED, tags.exit_code_for_signal(signum), reason, signum)
 
-    return follow(
-        lambda: backend.status(ref),
-        new_output,
-        sink,
-        cancel=(lambda: backend.cancel(ref)) if cancel else None,
-        cancelled=cancelled,
-        timeout_s=timeout_s,
-        what=f"run {run_id}" if run_id else "the job",
-        job_label=f"{ref.backend} job {ref.job_id}",
-    )
+    with watcher_for(backend).watch(ref) as watch:
+        return follow(
+            watch.next_state,
+            new_output,
+            sink,
+            cancel=(lambda: backend.cancel(ref)) if cancel else None,
+            cancelled=cancelled,
+            timeout_s=timeout_s,
+            what=f"run {run_id}" if run_id else "the job",
+            job_label=f"{ref.backend} job {ref.job_id}",
+            paced=True,
+        )

@@ -25,6 +25,8 @@ class PointResult:
     reused: bool = False
     error: str | None = None
     objective: float | None = None
+    attempts: list[dict[str, object]] = field(default_factory=list)
+    """With --retries: each attempt's number, run id, status and exit code."""
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

@@ -111,9 +111,8 @@ class BatchSweep:
         start = lifecycle.start_tags(plan, self.env, self.user)
         run = self.tracker.create_run(self.experiment_id, plan.run_name, self.user, lifecycle.now_ms(), start)
         recorder = Recorder(self.tracker, run)
-        attempt = Attempt(
-            index, number, plan, run, recorder, None, first_run_id or run.run_id, time.monotonic()  # type: ignore[arg-type]
-        )
+        first = first_run_id or run.run_id
+        attempt = Attempt(index, number, plan, run, recorder, None, first, time.monotonic())  # type: ignore[arg-type]
         self.results[index].run_id = run.run_id
         try:
             scratch = self.scratch / run.run_id

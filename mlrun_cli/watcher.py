@@ -55,7 +55,7 @@ class Watcher:
         with self._cond:
             if not self._jobs:
                 self._interval = FIRST_INTERVAL_S  # a new burst of work: answer quickly first
-            entry = self._jobs.setdefault(ref.job_id, _Entry(ref))
+            entry = self._jobs.setdefault(ref.key, _Entry(ref))
             entry.holders += 1
             if on_end is not None:
                 entry.on_end.append(on_end)
@@ -72,18 +72,18 @@ class Watcher:
 
     def _forget(self, ref: JobRef) -> None:
         with self._cond:
-            entry = self._jobs.get(ref.job_id)
+            entry = self._jobs.get(ref.key)
             if entry is not None:
                 entry.holders -= 1
                 if entry.holders <= 0:
-                    del self._jobs[ref.job_id]
+                    del self._jobs[ref.key]
 
     def _state(self, ref: JobRef, seen: int, timeout_s: float) -> tuple[int, JobState | MlrunError | None]:
         """The job's state from a poll round after `seen` (an ended job's state at once)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while True:
-                entry = self._jobs.get(ref.job_id)
+                entry = self._jobs.get(ref.key)
                 if entry is None:
                     return seen, None
                 if entry.round > seen or _ended(entry.state):
@@ -104,22 +104,23 @@ class Watcher:
             if refs:
                 try:
                     self.queries += 1
-                    answers = dict(self.backend.status_many(refs))
+                    answers = {
+                        ref.key: state
+                        for ref, state in zip(refs, self.backend.status_many(refs), strict=True)
+                    }
                 except MlrunError as error:  # the engine did not answer: every job waits for the next round
-                    answers = {ref.job_id: error for ref in refs}
+                    answers = {ref.key: error for ref in refs}
                 except Exception as error:  # a plugin's bug must not stop every wait
                     sys.stderr.write(f"mlrun: warning: reading job states failed: {error!r}\n")
-                    answers = {
-                        ref.job_id: ExecutionError(f"reading job states failed: {error}") for ref in refs
-                    }
+                    answers = {ref.key: ExecutionError(f"reading job states failed: {error}") for ref in refs}
             ended: list[tuple[list[OnEnd], JobRef, JobState]] = []
             with self._cond:
                 self._round += 1
                 for ref in refs:
-                    entry = self._jobs.get(ref.job_id)
+                    entry = self._jobs.get(ref.key)
                     if entry is None:
                         continue
-                    entry.state = answers.get(ref.job_id, ExecutionError(f"no state for job {ref.job_id}"))
+                    entry.state = answers.get(ref.key, ExecutionError(f"no state for job {ref.job_id}"))
                     entry.round = self._round
                     if _ended(entry.state) and entry.on_end:
                         ended.append((entry.on_end, entry.ref, entry.state))  # type: ignore[arg-type]

@@ -86,6 +86,11 @@ class JobRef:
     data: Mapping[str, str] = field(default_factory=dict)
     """Whatever else the backend needs to find the job again (recorded as run tags)."""
 
+    @property
+    def key(self) -> str:
+        """One job, or one point of a batch (an Indexed Job's index): what the watcher follows."""
+        return "\x00".join([self.job_id, *(f"{k}={v}" for k, v in sorted(self.data.items()))])
+
     def tags(self) -> dict[str, str]:
         prefix = tags.job_prefix(self.backend)
         return {f"{prefix}job_id": self.job_id, **{f"{prefix}{k}": v for k, v in self.data.items()}}
@@ -162,15 +167,16 @@ class ExecutionBackend:
         """Where the job stands now; raise MlrunError when the cluster does not answer."""
         raise NotImplementedError
 
-    def status_many(self, refs: Sequence[JobRef]) -> Mapping[str, JobState | MlrunError]:
-        """Every job's state by job id, asked together (the process's one watcher calls it once
-        per poll for all the jobs it follows); override with one engine call for all of them."""
-        states: dict[str, JobState | MlrunError] = {}
+    def status_many(self, refs: Sequence[JobRef]) -> list[JobState | MlrunError]:
+        """Every job's state (or why it could not be read), in the order of `refs`, asked together:
+        the process's one watcher calls it once per poll for all the jobs it follows. Override
+        with one engine call for all of them."""
+        states: list[JobState | MlrunError] = []
         for ref in refs:
             try:
-                states[ref.job_id] = self.status(ref)
+                states.append(self.status(ref))
             except MlrunError as error:
-                states[ref.job_id] = error
+                states.append(error)
         return states
 
     def cancel(self, ref: JobRef) -> None:

@@ -202,9 +202,10 @@ def _submit_array(jobs: Sequence[Job], throttle: int, after: str | None) -> tupl
     return _sbatch(argv, jobs[0]), outputs
 
 
-def status_many(refs: Sequence[JobRef]) -> dict[str, JobState | MlrunError]:
+def status_many(refs: Sequence[JobRef]) -> list[JobState | MlrunError]:
     """Every job mlrun follows, in one squeue call (the watcher's one poll)."""
-    return slurm_states.query_many([ref.job_id for ref in refs])
+    states = slurm_states.query_many([ref.job_id for ref in refs])
+    return [states[ref.job_id] for ref in refs]
 
 
 def status(ref: JobRef) -> JobState:

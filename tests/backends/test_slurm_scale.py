@@ -186,3 +186,22 @@ def test_controller_down_is_75_and_leaves_no_run(
     assert "refused" not in result.stderr and "Traceback" not in result.stderr
     meta = list((isolated / "mlruns").glob("*/*/meta.yaml"))
     assert meta == [], meta  # no run at all, FAILED or otherwise
+
+
+def test_a_sweep_larger_than_max_array_size_is_split_and_every_point_finishes(
+    project_factory: Callable[[dict[str, str]], Path],
+    slurm_bin: Path,
+    mlrun: Run,
+    store: FileStore,
+    tmp_path: Path,
+) -> None:
+    """1,100 points on a cluster whose MaxArraySize is 1001: two array jobs, all FINISHED."""
+    project = project_factory({"MLproject": MLPROJECT.format(command="echo x={x}")})
+    env, calls = counting_shims(tmp_path / "shims", slurm_bin)
+    result = mlrun("run", str(project), *ON_SLURM, "-S", "x=range(0,1100)", "--json", env=env, timeout=1700)
+    assert result.returncode == 0, result.stderr[-3000:]
+    children = json.loads(result.stdout)["children"]
+    assert len(children) == 1100 and all(c["status"] == "FINISHED" for c in children)
+    arrays = {store.get_run(c["run_id"]).tags["mlrun.slurm.job_id"].split("_")[0] for c in children[::50]}
+    assert len(arrays) == 2, arrays
+    assert sum(" sbatch " in line for line in calls.read_text().splitlines()) == 2

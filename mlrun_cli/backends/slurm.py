@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from mlrun_cli.backends import job_script as job_script_file
 from mlrun_cli.backends import slurm_states
 from mlrun_cli.backends.base import Job, JobRef, JobState
+from mlrun_cli.backends.deadline import with_deadline
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError, UsageError
 from mlrun_cli.process import run_captured
 
@@ -177,7 +178,12 @@ def _submit_array(jobs: Sequence[Job], throttle: int, after: str | None) -> tupl
         _write_script(job)
     array_dir = jobs[0].job_dir.parent / f"array-{jobs[0].run_id}"
     array_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    cases = [f"  {i}) exec bash {shlex.quote(str(j.job_dir / SCRIPT_NAME))} ;;" for i, j in enumerate(jobs)]
+    # Each task keeps the point's own time limit (exit 124), from when it starts: `--time` is
+    # only in whole minutes, and mlrun stops no task itself (one poll loop follows them all).
+    cases = [
+        f"  {i}) {with_deadline(f'exec bash {shlex.quote(str(j.job_dir / SCRIPT_NAME))}', j.timeout_s)} ;;"
+        for i, j in enumerate(jobs)
+    ]
     driver = array_dir / SCRIPT_NAME
     driver.write_text(
         "#!/bin/bash\n# An mlrun sweep: array task i runs point i.\n"

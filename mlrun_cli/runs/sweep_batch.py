@@ -53,8 +53,6 @@ class Attempt:
     started: float
     ref: JobRef | None = None
     watch: Watch | None = None
-    deadline: float | None = None
-    timed_out: bool = False
 
 
 class BatchSweep:
@@ -161,8 +159,6 @@ class BatchSweep:
                 self.results[attempt.index].status = "RUNNING"
                 ownership.release(attempt.run.run_id, job_owns_folder=True)
                 continue
-            if attempt.plan.timeout_s is not None:
-                attempt.deadline = time.monotonic() + attempt.plan.timeout_s
             with self.lock:
                 self.out[attempt.run.run_id] = attempt
             attempt.watch = watcher.watch(ref, self._on_end(attempt))
@@ -183,12 +179,7 @@ class BatchSweep:
                     return
                 if due and self.signum is None:
                     self._submit([(i, n, first) for _, i, n, first in due], raise_refusal=False)
-                now = time.monotonic()
-                for attempt in out:
-                    if attempt.deadline is not None and now >= attempt.deadline and not attempt.timed_out:
-                        attempt.timed_out = True
-                        self._stop(attempt)
-                if cancel_by is not None and now >= cancel_by:
+                if cancel_by is not None and time.monotonic() >= cancel_by:
                     for attempt in out:  # the engine never said they ended: recorded KILLED anyway
                         self.ended.put((attempt, JobState("CANCELLED", RunStatus.KILLED)))
                 if on_progress is not None:
@@ -211,8 +202,8 @@ class BatchSweep:
             return
         try:
             attempt.watch.watcher.cancel(attempt.watch.ref)
-        except Exception:  # ended meanwhile, or the engine is slow
-            attempt.timed_out = False  # a time limit's stop is tried again at the next tick
+        except Exception:  # ended meanwhile; or the engine is slow, and the sweep's end records it
+            return
 
     def _take(self, attempt: Attempt) -> bool:
         with self.lock:
@@ -235,7 +226,8 @@ class BatchSweep:
         if self.signum is not None and state.status is not RunStatus.FINISHED:
             code = tags.exit_code_for_signal(self.signum)
             return JobState(state.state, RunStatus.KILLED, code, CANCELLED, self.signum)
-        if attempt.timed_out and state.status is not RunStatus.FINISHED:
+        # The point's own time limit, kept inside its job (backends/deadline.py): exit 124.
+        if attempt.plan.timeout_s is not None and state.exit_code == tags.EXIT_TIMEOUT:
             limit = format_duration(attempt.plan.timeout_s or 0)
             return JobState(
                 lifecycle.TIMED_OUT,

@@ -205,3 +205,20 @@ def test_a_sweep_larger_than_max_array_size_is_split_and_every_point_finishes(
     arrays = {store.get_run(c["run_id"]).tags["mlrun.slurm.job_id"].split("_")[0] for c in children[::50]}
     assert len(arrays) == 2, arrays
     assert sum(" sbatch " in line for line in calls.read_text().splitlines()) == 2
+
+
+def test_a_points_timeout_stops_that_array_task_alone(
+    project_factory: Callable[[dict[str, str]], Path], mlrun: Run, slurm_env: dict[str, str], store: FileStore
+) -> None:
+    command = "if [ {x} = 1 ]; then sleep 300; else sleep 2; echo done {x}; fi"
+    project = project_factory({"MLproject": MLPROJECT.format(command=command)})
+    started = time.monotonic()
+    result = mlrun(
+        "run", str(project), *ON_SLURM, "-S", "x=1,2,3", "--timeout", "8s", "--json", env=slurm_env
+    )
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 60
+    children = {c["point"]["x"]: store.get_run(c["run_id"]) for c in json.loads(result.stdout)["children"]}
+    assert children["1"].status.name == "FAILED" and children["1"].tags["mlrun.exit_code"] == "124"
+    assert children["1"].tags["mlrun.timeout"] == "8s"
+    assert children["2"].status.name == "FINISHED" and children["3"].status.name == "FINISHED"

@@ -62,7 +62,8 @@ def run_mlrun(work: Path, points: int) -> tuple[float, collections.Counter[str],
     argv = [sys.executable, "-m", "mlrun_cli", "run", "proj", "-b", "slurm", "--env-manager", "local",
             "--tracking-uri", str(work / "mlruns"), "-S", f"x=range(0,{points})", "--json"]  # fmt: skip
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_file, err_file = (work / "mlrun.out").open("w+b"), (work / "mlrun.err").open("w+b")
+    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=out_file, stderr=err_file)  # no pipe to fill
     threads, rss_kb = 0, 0
     while proc.poll() is None:
         status = _proc_status(proc.pid)
@@ -70,7 +71,9 @@ def run_mlrun(work: Path, points: int) -> tuple[float, collections.Counter[str],
         rss_kb = max(rss_kb, int(status.get("VmHWM", "0 kB").split()[0] or 0))
         time.sleep(0.05)
     wall = time.perf_counter() - start
-    out, err = proc.communicate()
+    out, err = (work / "mlrun.out").read_bytes(), (work / "mlrun.err").read_bytes()
+    out_file.close()
+    err_file.close()
     if proc.returncode != 0:
         failed = [c for c in json.loads(out or b"{}").get("children", []) if c["status"] != "FINISHED"]
         raise SystemExit(f"mlrun failed ({proc.returncode}): {failed[:3]}\n{err.decode()[-2000:]}")

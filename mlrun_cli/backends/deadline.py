@@ -16,7 +16,7 @@ def with_deadline(command: str, timeout_s: float | None) -> str:
     an index of an Indexed Job) keeps its own time limit, counted from when the point starts,
     so one point's limit stops that point alone. Busybox's shell is enough."""
     if timeout_s is None:
-        return f"sh -c {shlex.quote(command)}"
+        return f"exec sh -c {shlex.quote(command)}"
     seconds = max(1, math.ceil(timeout_s))
     # The watchdog tells this shell first (USR1: no file needed, an image may have no /tmp),
     # then stops the command; `wait` returns early on the trapped signal, so wait again.

@@ -180,10 +180,10 @@ def _submit_array(jobs: Sequence[Job], throttle: int, after: str | None) -> tupl
     array_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     # Each task keeps the point's own time limit (exit 124), from when it starts: `--time` is
     # only in whole minutes, and mlrun stops no task itself (one poll loop follows them all).
-    cases = [
-        f"  {i}) {with_deadline(f'exec bash {shlex.quote(str(j.job_dir / SCRIPT_NAME))}', j.timeout_s)} ;;"
-        for i, j in enumerate(jobs)
-    ]
+    cases = []
+    for i, job in enumerate(jobs):
+        run = f"exec bash {shlex.quote(str(job.job_dir / SCRIPT_NAME))}"
+        cases.append(f"  {i}) {run if job.timeout_s is None else with_deadline(run, job.timeout_s)} ;;")
     driver = array_dir / SCRIPT_NAME
     driver.write_text(
         "#!/bin/bash\n# An mlrun sweep: array task i runs point i.\n"

@@ -57,7 +57,10 @@ def preflight() -> None:
         )
     # The controller must answer before a run exists: a run made for a job that could never be
     # submitted would be left behind, FAILED, for an outage.
-    proc = run_captured(["scontrol", "ping"], timeout=60)
+    try:
+        proc = run_captured(["scontrol", "ping"], timeout=60)
+    except ExecutionError as error:  # it hung (a controller host that drops packets)
+        raise InfrastructureError(f"cannot reach the Slurm controller: {error.message}") from None
     said = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0 or " is UP" not in said:
         raise InfrastructureError(

@@ -133,7 +133,8 @@ class BatchSweep:
         result = self.results[attempt.index]
         result.status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
         result.error = getattr(error, "message", str(error) or type(error).__name__)
-        result.attempts.append(_attempt_dict(attempt, result.status, None))
+        if attempt.plan.retry.retries:
+            result.attempts.append(_attempt_dict(attempt, result.status, None))
 
     def _submit(self, wanted: list[tuple[int, int, str]], *, raise_refusal: bool) -> None:
         attempts: list[Attempt] = []
@@ -257,7 +258,8 @@ class BatchSweep:
         result = self.results[attempt.index]
         result.run_id, result.status, result.exit_code = attempt.run.run_id, status.name, code
         result.error = None if status is RunStatus.FINISHED else state.reason or None
-        result.attempts.append(_attempt_dict(attempt, status.name, code))
+        if attempt.plan.retry.retries:
+            result.attempts.append(_attempt_dict(attempt, status.name, code))
         ran = RunResult(attempt.run.run_id, attempt.run.experiment_id, status, code, 0.0, "", {}, "",
                         "", state.interrupted_by)  # fmt: skip
         policy = attempt.plan.retry

@@ -53,6 +53,7 @@ class Attempt:
     started: float
     ref: JobRef | None = None
     watch: Watch | None = None
+    claimed: bool = False
 
 
 class BatchSweep:
@@ -91,7 +92,11 @@ class BatchSweep:
         for thread in recorders:
             thread.start()
         try:
-            self._submit([(index, 1, "") for index in todo], raise_refusal=True)
+            try:
+                self._submit([(index, 1, "") for index in todo], raise_refusal=True)
+            except KeyboardInterrupt as interrupt:  # while the runs were made: none was submitted
+                self.signum = _signum(interrupt)
+                return self.signum  # the points not made yet get their KILLED run (runs/sweep.py)
             if not self.detach:
                 self._follow(on_progress)
         finally:
@@ -190,7 +195,7 @@ class BatchSweep:
                 time.sleep(TICK_S)
             except KeyboardInterrupt as interrupt:
                 if self.signum is None:
-                    self.signum = interrupt.signum if isinstance(interrupt, Terminated) else signal.SIGINT
+                    self.signum = _signum(interrupt)
                     cancel_by = time.monotonic() + CANCEL_WAIT_S
                     with self.lock:
                         self.retry_at = []
@@ -206,14 +211,18 @@ class BatchSweep:
         except Exception:  # ended meanwhile; or the engine is slow, and the sweep's end records it
             return
 
-    def _take(self, attempt: Attempt) -> bool:
+    def _claim(self, attempt: Attempt) -> bool:
+        """Whether this end is the attempt's first (the watcher's, or a cancelled sweep's)."""
         with self.lock:
-            return self.out.pop(attempt.run.run_id, None) is not None
+            if attempt.claimed:
+                return False
+            attempt.claimed = True
+            return True
 
     def _record_ends(self) -> None:
         while (item := self.ended.get()) is not None:
             attempt, state = item
-            if not self._take(attempt):
+            if not self._claim(attempt):
                 continue  # recorded already (the watcher, and a cancelled sweep's deadline)
             if attempt.watch is not None:
                 attempt.watch.close()
@@ -222,6 +231,9 @@ class BatchSweep:
             except Exception as error:  # the store failed: the run must still end
                 lifecycle.fail_run(attempt.recorder, error)
                 self.results[attempt.index].status = "FAILED"
+            finally:  # out only now: a retry it asked for is due before the sweep can end
+                with self.lock:
+                    self.out.pop(attempt.run.run_id, None)
 
     def _final_state(self, attempt: Attempt, state: JobState) -> JobState:
         if self.signum is not None and state.status is not RunStatus.FINISHED:
@@ -269,6 +281,10 @@ class BatchSweep:
                 self.retry_at.append(
                     (time.monotonic() + wait, attempt.index, attempt.number + 1, attempt.first_run_id)
                 )
+
+
+def _signum(interrupt: KeyboardInterrupt) -> int:
+    return interrupt.signum if isinstance(interrupt, Terminated) else signal.SIGINT
 
 
 def _attempt_dict(attempt: Attempt, status: str, exit_code: int | None) -> dict[str, object]:

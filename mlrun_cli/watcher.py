@@ -22,7 +22,7 @@ from mlrun_cli.errors import ExecutionError, MlrunError
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend, JobRef, JobState
 
-FIRST_INTERVAL_S = 0.5
+FIRST_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3.0
 BACKOFF = 1.5
 OnEnd = Callable[["JobRef", "JobState"], None]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mlrun_cli import tags
+from mlrun_cli.envs.base import EnvOptions
 from mlrun_cli.errors import UsageError
 from mlrun_cli.project import params
 from mlrun_cli.runs.plan import RunPlan, RunRequest
@@ -134,7 +135,8 @@ def replay_of(request: RerunRequest) -> Replay:
     notes += [note] if note else []
     overrides = params.parse_param_args(request.params)
     merged = {**values, **dict(overrides)}
-    freeze = read_artifact(tracker, record, ENV_FREEZE)
+    data = read_artifact(tracker, record, ENV_FREEZE)
+    freeze = None if data is None else data.decode(errors="replace")
     run_request = RunRequest(
         uri=uri,
         version=version,
@@ -144,10 +146,11 @@ def replay_of(request: RerunRequest) -> Replay:
         env_manager=record.tags.get(tags.ENV) or None,
         backend=request.backend or record.tags.get(tags.BACKEND) or "local",
         experiment_id=record.experiment_id,
+        env_options=EnvOptions(pins=_pins(freeze)),
         tracking_uri=tracking_uri,
         cwd=request.cwd,
     )
-    recorded = Recorded.of(record, values, None if freeze is None else freeze.decode(errors="replace"))
+    recorded = Recorded.of(record, values, freeze)
     return Replay(record, run_request, recorded, tuple(name for name, _ in overrides), tuple(notes))
 
 
@@ -170,6 +173,15 @@ def _source_of(record: RunRecord, name: str, cwd: Path) -> tuple[str, str | None
             f"run {record.run_id} was made from {local}, which is gone, and recorded no repository URL"
         )
     return (f"{url}#{subdir}" if subdir else url), commit
+
+
+def _pins(freeze: str | None) -> tuple[str, ...]:
+    """The exact versions of a recorded freeze an env can be built at (NAME==VERSION; not a
+    local path or an editable install, which belong to the machine that made them)."""
+    import re
+
+    exact = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+")
+    return tuple(line.strip() for line in (freeze or "").splitlines() if exact.fullmatch(line.strip()))
 
 
 def _recorded_params(record: RunRecord) -> tuple[dict[str, str], str | None]:

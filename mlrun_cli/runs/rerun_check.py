@@ -112,6 +112,8 @@ def _versions(recorded: Recorded, plan: RunPlan) -> Difference | None:
         return Difference("env versions", NOT_RECORDED, "the local interpreter's packages as they are now")
     if recorded.freeze is None:
         return Difference("env versions", f"{NOT_RECORDED} (no mlrun/environment.txt)", "resolved again")
+    if env.state is not EnvState.CACHED and env.pinned:
+        return None  # built at the recorded versions (EnvOptions.pins)
     if env.state is not EnvState.CACHED:
         return Difference(
             "env versions", "mlrun/environment.txt", "resolved again from the spec (may differ)"

@@ -234,3 +234,46 @@ def test_a_work_tree_run_on_a_real_mlflow_server(
     tags = shown["tags"]
     assert tags["mlrun.rerun_of"] == original and tags["mlrun.git.dirty"] == "true"
     assert "mlrun/git.diff" in shown["artifacts"]
+
+
+def test_an_env_that_must_be_built_again_is_built_at_the_recorded_versions(
+    mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    """Released since the run: a newer version its unpinned spec would now resolve to. A rerun
+    on a machine without the env (another $MLRUN_HOME) builds it at the recorded version."""
+    import sys
+
+    from tests.envs.conftest import build_wheel
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    build_wheel(wheels, "mlrun-demo-a", "1.0")
+    offline = {"UV_NO_INDEX": "1", "UV_FIND_LINKS": str(wheels), "UV_PYTHON_DOWNLOADS": "never",
+               "UV_CACHE_DIR": str(tmp_path / "uv-cache")}  # fmt: skip
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    show = "import importlib.metadata as m, sys\nprint('demo', m.version('mlrun-demo-a'), sys.argv[1])\n"
+    project = project_factory({
+        "MLproject": MLPROJECT.replace("python3 show.py", "python show.py"), "show.py": show,
+        "python_env.yaml": f'python: "{python}"\ndependencies: [mlrun-demo-a]\n', ".gitignore": "mlruns/\n",
+    })  # fmt: skip
+    _git(project, "init", "-q")
+    _commit(project, "one")
+    first = mlrun("run", str(project), "--env-manager", "uv", env=offline)
+    assert first.returncode == 0 and "demo 1.0 1" in first.stdout, first.stderr
+    original = first.stderr.split("mlrun: run ")[1].split()[0]
+    build_wheel(wheels, "mlrun-demo-a", "2.0")  # released since
+
+    elsewhere = {**offline, "MLRUN_HOME": str(tmp_path / "elsewhere")}
+    plain = mlrun("run", str(project), "--env-manager", "uv", env=elsewhere)
+    assert "demo 2.0 1" in plain.stdout, plain.stderr  # what the spec resolves to now
+    dry = mlrun("runs", "rerun", original, "--dry-run", env=elsewhere)
+    assert "env versions: mlrun-demo-a==1.0 -> mlrun-demo-a==2.0" in dry.stdout, dry.stderr
+    refused = mlrun("runs", "rerun", original, "--exact", env=elsewhere)
+    assert refused.returncode == 2 and "cannot be rerun exactly: env versions" in refused.stderr
+
+    fresh = {**offline, "MLRUN_HOME": str(tmp_path / "fresh")}
+    assert "nothing differs" in mlrun("runs", "rerun", original, "--dry-run", env=fresh).stdout
+    exact = mlrun("runs", "rerun", original, "--exact", env=fresh)
+    assert exact.returncode == 0 and "demo 1.0 1" in exact.stdout, exact.stderr
+    again = mlrun("runs", "rerun", original, "--exact", env=offline)  # its own env, still there
+    assert again.returncode == 0 and "demo 1.0 1" in again.stdout, again.stderr

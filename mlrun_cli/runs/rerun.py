@@ -116,7 +116,7 @@ def replay_of(request: RerunRequest) -> Replay:
             f"run {record.run_id} cannot be rerun: its record lacks {missing}",
             hint="only runs made by `mlrun run` (or `mlflow run`) record what a rerun needs",
         )
-    uri, version = _source_of(record, source_name, request.cwd)
+    uri, version = _source_of(record, source_name)
     notes: list[str] = []
     changes = None
     if record.tags.get(tags.GIT_DIRTY) == "true":
@@ -154,7 +154,7 @@ def replay_of(request: RerunRequest) -> Replay:
     return Replay(record, run_request, recorded, tuple(name for name, _ in overrides), tuple(notes))
 
 
-def _source_of(record: RunRecord, name: str, cwd: Path) -> tuple[str, str | None]:
+def _source_of(record: RunRecord, name: str) -> tuple[str, str | None]:
     """Where to fetch the run's source again, and at which commit: the local repository it was
     made from while it is still there, else the recorded repository URL."""
     from mlrun_cli.sources import split_subdirectory

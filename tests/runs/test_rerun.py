@@ -236,8 +236,9 @@ def test_a_work_tree_run_on_a_real_mlflow_server(
     assert "mlrun/git.diff" in shown["artifacts"]
 
 
+@pytest.mark.parametrize("manager", ["uv", "virtualenv"])
 def test_an_env_that_must_be_built_again_is_built_at_the_recorded_versions(
-    mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
+    manager: str, mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
 ) -> None:
     """Released since the run: a newer version its unpinned spec would now resolve to. A rerun
     on a machine without the env (another $MLRUN_HOME) builds it at the recorded version."""
@@ -249,7 +250,8 @@ def test_an_env_that_must_be_built_again_is_built_at_the_recorded_versions(
     wheels.mkdir()
     build_wheel(wheels, "mlrun-demo-a", "1.0")
     offline = {"UV_NO_INDEX": "1", "UV_FIND_LINKS": str(wheels), "UV_PYTHON_DOWNLOADS": "never",
-               "UV_CACHE_DIR": str(tmp_path / "uv-cache")}  # fmt: skip
+               "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "PIP_NO_INDEX": "1",
+               "PIP_FIND_LINKS": str(wheels)}  # fmt: skip
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     show = "import importlib.metadata as m, sys\nprint('demo', m.version('mlrun-demo-a'), sys.argv[1])\n"
     project = project_factory({
@@ -258,13 +260,13 @@ def test_an_env_that_must_be_built_again_is_built_at_the_recorded_versions(
     })  # fmt: skip
     _git(project, "init", "-q")
     _commit(project, "one")
-    first = mlrun("run", str(project), "--env-manager", "uv", env=offline)
+    first = mlrun("run", str(project), "--env-manager", manager, env=offline)
     assert first.returncode == 0 and "demo 1.0 1" in first.stdout, first.stderr
     original = first.stderr.split("mlrun: run ")[1].split()[0]
     build_wheel(wheels, "mlrun-demo-a", "2.0")  # released since
 
     elsewhere = {**offline, "MLRUN_HOME": str(tmp_path / "elsewhere")}
-    plain = mlrun("run", str(project), "--env-manager", "uv", env=elsewhere)
+    plain = mlrun("run", str(project), "--env-manager", manager, env=elsewhere)
     assert "demo 2.0 1" in plain.stdout, plain.stderr  # what the spec resolves to now
     dry = mlrun("runs", "rerun", original, "--dry-run", env=elsewhere)
     assert "env versions: mlrun-demo-a==1.0 -> mlrun-demo-a==2.0" in dry.stdout, dry.stderr

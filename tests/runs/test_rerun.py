@@ -279,3 +279,20 @@ def test_an_env_that_must_be_built_again_is_built_at_the_recorded_versions(
     assert exact.returncode == 0 and "demo 1.0 1" in exact.stdout, exact.stderr
     again = mlrun("runs", "rerun", original, "--exact", env=offline)  # its own env, still there
     assert again.returncode == 0 and "demo 1.0 1" in again.stdout, again.stderr
+
+
+def test_an_untracked_file_is_named_not_recorded_so_the_rerun_says_so(
+    mlrun: Mlrun, project_factory: ProjectFactory
+) -> None:
+    project = project_factory({"MLproject": MLPROJECT, "show.py": _show("one"), ".gitignore": "mlruns/\n"})
+    _git(project, "init", "-q")
+    _commit(project, "one")
+    (project / "notes.txt").write_text("untracked, not ignored")
+    original = str(_run_json(mlrun, "run", str(project), "--env-manager", "local")["run_id"])
+    (project / "notes.txt").unlink()
+    again = mlrun("runs", "rerun", original)
+    assert again.returncode == 0 and "one 1" in again.stdout, again.stderr
+    assert "Warning: rerun: untracked files were not recorded, only named: notes.txt" in again.stderr
+    assert "Warning: rerun: source: git:" in again.stderr  # its fingerprint counted the file's bytes
+    exact = mlrun("runs", "rerun", original, "--exact")
+    assert exact.returncode == 2 and "untracked files were not recorded" in exact.stderr

@@ -56,15 +56,22 @@ def _signals_as_exceptions() -> Iterator[None]:
 
 
 def run(
-    request: RunRequest, *, child_stdout: BinaryIO | None = None, log: BinaryIO | None = None
+    request: RunRequest,
+    *,
+    child_stdout: BinaryIO | None = None,
+    log: BinaryIO | None = None,
+    adjust: Callable[[RunPlan], RunPlan] | None = None,
 ) -> RunResult:
-    """Plan, create the run, execute, and always record a terminal status."""
+    """Plan, create the run, execute, and always record a terminal status. `adjust` sees the plan
+    before anything runs (a rerun checks it against the record and adds its tag)."""
     with _signals_as_exceptions():
         plan = plan_run(request)
         echo = log or sys.stderr.buffer
         # What MLflow would silently ignore runs as MLflow runs it, but the user is told.
         echo.write("".join(f"Warning: {w}\n" for w in plan.warnings).encode())
         try:
+            if adjust is not None:
+                plan = adjust(plan)
             reap_orphans()  # runs a killed mlrun left RUNNING, first
             flush_quietly(plan.tracking_uri)  # this store's backlog first, in a short bounded attempt
             done = _done_already(plan) if request.needed else None

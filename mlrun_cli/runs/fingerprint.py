@@ -61,7 +61,7 @@ def env_digest(env: EnvPlan) -> str:
 
 def source_digest(source: ProjectSource) -> str:
     commit = source.tags.get(tags.GIT_COMMIT)
-    if commit and source.cleanup is not None:  # a clean checkout made for this run
+    if commit and source.cleanup is not None and not source.changed:  # a clean checkout made for this run
         return f"git:{commit}"
     if commit:
         changes = _changes_digest(source.directory, source.changed or ())

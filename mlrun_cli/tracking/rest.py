@@ -231,8 +231,9 @@ class RestTracker:
     def read_artifact(self, record: RunRecord, path: str) -> bytes | None:
         """The run's artifact at `path`, None when it has none (tracking/artifacts.py)."""
         from mlrun_cli.tracking.artifacts import read_over_rest
+        from mlrun_cli.tracking.http_client import headers, tls_context
 
-        return read_over_rest(self.uri, self._headers(), self._context(), record.artifact_uri, path)
+        return read_over_rest(self.uri, headers(self._auth), tls_context(), record.artifact_uri, path)
 
     def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
         self.request(

@@ -297,4 +297,6 @@ def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBack
         )
     config = load_backend_config(request.backend_config, backend, request.cwd)
     backend.preflight()  # e.g. the cluster's client commands are installed
+    if not request.dry_run:  # a plan is printed without asking the engine
+        backend.check_reachable()
     return backend, config

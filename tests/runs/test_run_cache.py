@@ -1,0 +1,210 @@
+"""A run cache that does not miss (`--needed`): what a run writes into its project is not an input
+of the next run (plain folder and git work tree); `path` parameters count by content, a touched
+time stamp does not; an identical run in flight is waited for, not run twice. Real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mlrun_cli.tracking.file_store import FileStore
+from tests.conftest import MLRUN, Popen, Result
+
+Mlrun = Callable[..., Result]
+ProjectFactory = Callable[[dict[str, str]], Path]
+
+WRITES = """name: writes
+entry_points:
+  main:
+    parameters:
+      n: {type: int, default: 1}
+    command: "python3 train.py {n}"
+"""
+# As most MLflow examples do: the model and metrics are written into the project folder, and a
+# committed results file is rewritten.
+TRAIN = """import pathlib, sys
+pathlib.Path("model.txt").write_text("model " + sys.argv[1])
+pathlib.Path("out").mkdir(exist_ok=True)
+pathlib.Path("out/metrics.json").write_text('{"loss": 0.5}')
+pathlib.Path("results.csv").write_text("n,loss\\n" + sys.argv[1] + ",0.5\\n")
+"""
+
+
+def _needed(mlrun: Mlrun, project: Path, *extra: str) -> tuple[bool, str, Result]:
+    result = mlrun("run", str(project), "--env-manager", "local", "--needed", "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    return bool(out["reused"]), str(out["run_id"]), result
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def _outputs_artifact(isolated: Path, run_id: str) -> dict[str, object]:
+    [found] = list((isolated / "mlruns").glob(f"*/{run_id}/artifacts/mlrun/outputs.json"))
+    return dict(json.loads(found.read_text())["outputs"])
+
+
+def _check_outputs_do_not_count(mlrun: Mlrun, project: Path, isolated: Path) -> None:
+    reused, first, _ = _needed(mlrun, project)
+    assert not reused
+    assert sorted(_outputs_artifact(isolated, first)) == ["model.txt", "out/metrics.json", "results.csv"]
+    assert _needed(mlrun, project)[:2] == (True, first)  # its own outputs are not a change
+    dry = mlrun("run", str(project), "--env-manager", "local", "--needed", "--dry-run")
+    assert f"no, done already in run {first}" in dry.stdout  # the dry run says the same
+    (project / "model.txt").write_text("edited by hand")  # the user's own edit counts
+    reused, second, _ = _needed(mlrun, project)
+    assert not reused and second != first
+    assert _needed(mlrun, project)[:2] == (True, second)  # and that run's outputs are learned again
+    (project / "train.py").write_text(TRAIN + "# edited\n")  # an edit of the code, of course
+    assert not _needed(mlrun, project)[0]
+
+
+def test_outputs_written_into_a_plain_folder_do_not_count(
+    mlrun: Mlrun, project_factory: ProjectFactory, isolated: Path
+) -> None:
+    project = project_factory({"MLproject": WRITES, "train.py": TRAIN, "results.csv": "n,loss\n"})
+    _check_outputs_do_not_count(mlrun, project, isolated)
+
+
+def test_outputs_written_into_a_git_work_tree_do_not_count(
+    mlrun: Mlrun, project_factory: ProjectFactory, isolated: Path
+) -> None:
+    project = project_factory({"MLproject": WRITES, "train.py": TRAIN, "results.csv": "n,loss\n"})
+    _git(project, "init", "-q")
+    _git(project, "add", ".")
+    _git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    _check_outputs_do_not_count(mlrun, project, isolated)
+
+
+DATA = """name: data
+entry_points:
+  main:
+    parameters:
+      data: path
+    command: "echo ran >> {marks}; ls -d {{data}}"
+"""
+
+
+def test_a_path_parameter_counts_by_content_not_by_time_stamp(
+    mlrun: Mlrun, project_factory: ProjectFactory, isolated: Path, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    project = project_factory({"MLproject": DATA.format(marks=marks)})
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    reused, first, _ = _needed(mlrun, project, "-P", f"data={data}")
+    assert not reused
+    inputs = json.loads(FileStore(isolated / "mlruns").get_run(first).tags["mlrun.fingerprint.inputs"])
+    assert inputs["paths"]["data"].startswith("file:") and inputs["params"]["data"] == str(data)
+    assert (Path(os.environ["MLRUN_HOME"]) / "cache" / "digests.json").is_file()
+    later = time.time() + 100
+    os.utime(data, (later, later))  # a new time stamp alone: read again, the same digest
+    assert _needed(mlrun, project, "-P", f"data={data}")[:2] == (True, first)
+    data.write_text("a,b\n1,3\n")  # the same size, other bytes, even with the old mtime put back
+    os.utime(data, (later, later))
+    reused, second, _ = _needed(mlrun, project, "-P", f"data={data}")
+    assert not reused and second != first
+    folder = tmp_path / "dataset"
+    (folder / "part").mkdir(parents=True)
+    (folder / "part" / "0.csv").write_text("x\n")
+    reused, third, _ = _needed(mlrun, project, "-P", f"data={folder}")
+    assert not reused
+    assert _needed(mlrun, project, "-P", f"data={folder}")[:2] == (True, third)
+    (folder / "part" / "1.csv").write_text("y\n")  # a folder: its names and bytes
+    assert not _needed(mlrun, project, "-P", f"data={folder}")[0]
+    assert marks.read_text().count("ran") == 4
+
+
+def test_damaged_records_are_skipped_with_a_warning(
+    mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    project = project_factory({"MLproject": DATA.format(marks=tmp_path / "marks")})
+    data = tmp_path / "data.csv"
+    data.write_text("1\n")
+    home = Path(os.environ["MLRUN_HOME"])
+    (home / "cache").mkdir(parents=True)
+    (home / "cache" / "digests.json").write_text('{"1:2": [3, "not a list')
+    _, first, result = _needed(mlrun, project, "-P", f"data={data}")
+    assert "the digest cache" in result.stderr and "is damaged, skipped" in result.stderr
+    [record] = list((home / "outputs").glob("*.json"))
+    record.write_text('{"paths": {"model.txt": "bad"}}')
+    reused, again, result = _needed(mlrun, project, "-P", f"data={data}")
+    assert (reused, again) == (True, first)
+    assert "the record of outputs" in result.stderr and "is damaged, skipped" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+TWIN = """name: twin
+entry_points:
+  main:
+    command: "echo ran >> {marks}; sleep 3; [ $(wc -l < {marks}) -ge {fail_until} ]"
+"""
+
+
+def _start_needed(popen: Popen, project: Path) -> subprocess.Popen[str]:
+    argv = [*MLRUN, "run", str(project), "--env-manager", "local", "--needed", "--json"]
+    proc: subprocess.Popen[str] = popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc
+
+
+def test_two_identical_needed_runs_started_together_run_the_command_once(
+    popen: Popen, project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    project = project_factory({"MLproject": TWIN.format(marks=marks, fail_until=1)})
+    first, second = _start_needed(popen, project), _start_needed(popen, project)
+    deadline = time.monotonic() + 60
+    while not marks.exists() and time.monotonic() < deadline:  # one of them runs the command
+        time.sleep(0.1)
+    dry = subprocess.run(
+        [*MLRUN, "run", str(project), "--env-manager", "local", "--needed", "--dry-run"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "an identical --needed run is in flight here" in dry.stderr, dry.stderr
+    ends = [proc.communicate(timeout=120) for proc in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], ends
+    outs = [json.loads(out) for out, _ in ends]
+    assert marks.read_text() == "ran\n"  # the command ran once
+    assert sorted(o["reused"] for o in outs) == [False, True]
+    assert outs[0]["run_id"] == outs[1]["run_id"]
+    waiting = next(err for (_, err), o in zip(ends, outs, strict=True) if o["reused"])
+    assert "waiting for it to end" in waiting
+
+
+def test_a_twin_that_fails_is_run_again_by_the_one_waiting(
+    popen: Popen, project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    project = project_factory({"MLproject": TWIN.format(marks=marks, fail_until=2)})  # fails once
+    first = _start_needed(popen, project)
+    time.sleep(1.5)  # the first one runs its command
+    second = _start_needed(popen, project)
+    _, first_err = first.communicate(timeout=120)
+    out, err = second.communicate(timeout=120)
+    assert first.returncode == 1, first_err
+    assert second.returncode == 0, err
+    assert "ended FAILED, not FINISHED: running it here" in err
+    assert not json.loads(out)["reused"] and marks.read_text() == "ran\nran\n"
+
+
+def test_a_needed_run_waits_for_an_identical_run_started_without_needed(
+    popen: Popen, mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    project = project_factory({"MLproject": TWIN.format(marks=marks, fail_until=1)})
+    plain = popen([*MLRUN, "run", str(project), "--env-manager", "local"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marks.exists() and time.monotonic() < deadline:  # its command has started
+        time.sleep(0.1)
+    dry = mlrun("run", str(project), "--env-manager", "local", "--needed", "--dry-run")
+    assert dry.returncode == 0 and "is in flight here: a real run would wait for it" in dry.stderr
+    reused, _run_id, result = _needed(mlrun, project)
+    assert plain.wait(timeout=60) == 0
+    assert reused and "is running; waiting for it to end" in result.stderr
+    assert marks.read_text() == "ran\n"

@@ -74,19 +74,17 @@ def make(
 
 def of_run(source: ProjectSource, entry: EntryPoint, bound: BoundParams, env: str) -> Fingerprint:
     """A planned run's fingerprint: what earlier runs wrote into the project left out
-    (runs/outputs.py), `path` parameters by content (runs/path_digest.py)."""
+    (runs/outputs.py); `path` parameters by content (runs/path_digest.py), always: a path given
+    as the run's input counts, even one another run wrote."""
     from mlrun_cli.runs import outputs, path_digest
 
     is_output = outputs.is_output(source.directory) if source.cleanup is None else _nothing
     paths = {
         n: bound.values[n] for n, p in entry.parameters.items() if p.type == "path" and n in bound.values
     }
-    digests = path_digest.digests(paths)
-    for name, value in paths.items():  # a path parameter naming a run's output, untouched since
-        relative = Path(os.path.relpath(value, source.directory)).as_posix()
-        if not relative.startswith("../") and is_output(relative):
-            digests[name] = "output"
-    return make(source_digest(source, is_output), entry.name, bound.all_values(), env, digests)
+    return make(
+        source_digest(source, is_output), entry.name, bound.all_values(), env, path_digest.digests(paths)
+    )
 
 
 def env_digest(env: EnvPlan) -> str:

@@ -142,7 +142,8 @@ def remember(directory: Path, outputs: Mapping[str, Stat]) -> None:
 
 
 def learn(watch: Watch | None, plan: RunPlan, scratch: Path, recorder: Recorder) -> None:
-    """After the command: record what it changed, as the artifact mlrun/outputs.json too. Where
+    """After the command: record what it changed, as the artifact mlrun/outputs.json too (none
+    when it changed nothing). Where
     it rewrote a file that was there before (a results file in the project), the run's
     fingerprint is recorded again without it, as the next run will compute it: everything else
     is as it was when the run started (or it would be among the changes). Never fatal: the run's
@@ -151,6 +152,8 @@ def learn(watch: Watch | None, plan: RunPlan, scratch: Path, recorder: Recorder)
         return
     try:
         outputs = changes(watch)
+        if not outputs:  # nothing written: nothing to learn or show
+            return
         remember(watch.directory, outputs)
         artifact = scratch / OUTPUTS_FILE
         artifact.write_text(json.dumps({"outputs": _as_json(outputs)}, indent=1, sort_keys=True))

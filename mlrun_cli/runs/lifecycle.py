@@ -117,7 +117,7 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         echo.write(f"mlrun: run {run_ref.run_id} ({plan.run_name}) {where}: {plan.command}\n".encode())
         echo.flush()
         job = _job(plan, env, run_ref, tracker.child_env(run_ref))
-        watched = outputs.watch(plan.source, in_place=not plan.detach and job.cwd == plan.source.directory)
+        watched = outputs.watch(plan.source, in_place=not plan.detach and job.cwd == plan.project.directory)
         ref = plan.backend.submit(job)
         submitted = True
         job_id = None

@@ -47,6 +47,27 @@ def _stat(path: Path) -> Stat:
     return found.st_size, found.st_mtime_ns
 
 
+def _scan(folder: str, prefix: str, found: dict[str, Stat]) -> None:
+    """Every file under `folder` (its project-relative path starting with `prefix`): os.scandir
+    and plain strings, as this runs twice per run over the whole of a plain project."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        relative = prefix + entry.name
+        if entry.name in _NEVER or relative.endswith(".pyc"):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _scan(entry.path, relative + "/", found)
+                continue
+            stat = entry.stat(follow_symlinks=False)
+            found[relative] = (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            found[relative] = None
+
+
 def snapshot(directory: Path, entries: Iterable[str] | None) -> dict[str, Stat]:
     """The stat of every file under `directory` (entries None), or of the given entries (relative
     paths; a folder among them is walked)."""
@@ -57,13 +78,7 @@ def snapshot(directory: Path, entries: Iterable[str] | None) -> dict[str, Stat]:
             continue
         path = directory / root
         if path.is_dir() and not path.is_symlink():
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = [d for d in dirs if d not in _NEVER]
-                base = Path(folder)
-                for name in files:
-                    relative = (base / name).relative_to(directory).as_posix()
-                    if _kept(relative):
-                        found[relative] = _stat(base / name)
+            _scan(str(path), "" if root == "." else root + "/", found)
         else:
             found[root] = _stat(path)
     return found
@@ -135,10 +150,20 @@ def _as_json(paths: Mapping[str, Stat]) -> dict[str, object]:
 
 
 def remember(directory: Path, outputs: Mapping[str, Stat]) -> None:
-    """Merge a run's outputs into the project's record (the newest stat wins)."""
-    merged = {**recorded(directory), **outputs}
-    record = {"directory": os.fsdecode(os.path.realpath(directory)), "paths": _as_json(merged)}
-    write_atomic(_record_file(directory), json.dumps(record, sort_keys=True))
+    """Merge a run's outputs into the project's record (the newest stat wins), under a lock: the
+    points of a parallel sweep end together and none may lose another's outputs."""
+    import fcntl
+
+    path = _record_file(directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        merged = {**recorded(directory), **outputs}
+        record = {"directory": os.fsdecode(os.path.realpath(directory)), "paths": _as_json(merged)}
+        write_atomic(path, json.dumps(record, sort_keys=True))
+    finally:
+        os.close(fd)
 
 
 def learn(watch: Watch | None, plan: RunPlan, scratch: Path, recorder: Recorder) -> None:

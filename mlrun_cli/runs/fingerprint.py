@@ -46,14 +46,17 @@ class Fingerprint:
 
     def with_params(self, params: Mapping[str, str]) -> Fingerprint:
         """The same run with other parameter values (a sweep's point); a path parameter keeps its
-        content digest where its value is the same."""
+        content digest where its value is the same, and is read again where it is swept."""
+        from mlrun_cli.runs import path_digest
+
         inputs = self.inputs
         before = inputs.get("params")
-        paths = {
-            name: digest
-            for name, digest in dict(inputs.get("paths") or {}).items()  # type: ignore[call-overload]
-            if isinstance(before, dict) and params.get(name) == before.get(name)
-        }
+        before = before if isinstance(before, dict) else {}
+        named = inputs.get("paths")
+        paths = {str(k): str(v) for k, v in named.items()} if isinstance(named, dict) else {}
+        swept = {n: params[n] for n in paths if params.get(n) != before.get(n) and n in params}
+        paths.update(path_digest.digests({n: v for n, v in swept.items() if os.path.isabs(v)}))
+        paths = {n: d for n, d in paths.items() if n not in swept or os.path.isabs(swept[n])}
         return make(str(inputs["source"]), str(inputs["entry_point"]), params, str(inputs["env"]), paths)
 
 

@@ -211,3 +211,22 @@ def test_a_needed_run_waits_for_an_identical_run_started_without_needed(
     assert plain.wait(timeout=60) == 0
     assert reused and "is running; waiting for it to end" in result.stderr
     assert marks.read_text() == "ran\n"
+
+
+def test_a_swept_path_parameter_counts_by_content_point_by_point(
+    mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    project = project_factory({"MLproject": DATA.format(marks=marks)})
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    one.write_text("1\n")
+    two.write_text("2\n")
+    args = ("run", str(project), "--env-manager", "local", "--needed", "-S", f"data={one},{two}", "--json")
+    first = mlrun(*args)
+    assert first.returncode == 0, first.stderr
+    two.write_text("3\n")  # one point's data changes
+    again = mlrun(*args)
+    assert again.returncode == 0, again.stderr
+    reused = {c["point"]["data"]: c["reused"] for c in json.loads(again.stdout)["children"]}
+    assert reused == {str(one): True, str(two): False}
+    assert marks.read_text().count("ran") == 3

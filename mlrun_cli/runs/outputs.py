@@ -159,7 +159,9 @@ def remember(directory: Path, outputs: Mapping[str, Stat]) -> None:
     fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        merged = {**recorded(directory), **outputs}
+        # What the user changed since is no longer an output: it goes, so the record stays small.
+        kept = {p: stat for p, stat in recorded(directory).items() if _stat(directory / p) == stat}
+        merged = {**kept, **outputs}
         record = {"directory": os.fsdecode(os.path.realpath(directory)), "paths": _as_json(merged)}
         write_atomic(path, json.dumps(record, sort_keys=True))
     finally:
@@ -168,11 +170,10 @@ def remember(directory: Path, outputs: Mapping[str, Stat]) -> None:
 
 def learn(watch: Watch | None, plan: RunPlan, scratch: Path, recorder: Recorder) -> None:
     """After the command: record what it changed, as the artifact mlrun/outputs.json too (none
-    when it changed nothing). Where
-    it rewrote a file that was there before (a results file in the project), the run's
-    fingerprint is recorded again without it, as the next run will compute it: everything else
-    is as it was when the run started (or it would be among the changes). Never fatal: the run's
-    result matters more than what is learned from it."""
+    when it changed nothing). Where it rewrote a file that was there before (a results file in
+    the project), the run's fingerprint is recorded again without it, as the next run will
+    compute it: everything else is as it was when the run started (or it would be among the
+    changes). Never fatal: the run's result matters more than what is learned from it."""
     if watch is None:
         return
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -146,70 +147,101 @@ def test_damaged_records_are_skipped_with_a_warning(
 TWIN = """name: twin
 entry_points:
   main:
-    command: "echo ran >> {marks}; sleep 3; [ $(wc -l < {marks}) -ge {fail_until} ]"
+    command: >-
+      echo ran >> {marks}; while [ ! -f {go} ]; do sleep 0.1; done;
+      [ $(wc -l < {marks}) -ge {fail_until} ]
 """
 
 
-def _start_needed(popen: Popen, project: Path) -> subprocess.Popen[str]:
-    argv = [*MLRUN, "run", str(project), "--env-manager", "local", "--needed", "--json"]
-    proc: subprocess.Popen[str] = popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return proc
+class Started:
+    """`mlrun run --needed --json` in the background, its stderr read as it comes."""
+
+    def __init__(self, popen: Popen, project: Path, *extra: str) -> None:
+        argv = [*MLRUN, "run", str(project), "--env-manager", "local", *extra]
+        self.proc: subprocess.Popen[str] = popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.err: list[str] = []
+        self.out = ""
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None and self.proc.stdout is not None
+        self.err.extend(self.proc.stderr)
+        self.out = self.proc.stdout.read()
+
+    def says(self, text: str) -> bool:
+        return any(text in line for line in self.err)
+
+    def end(self) -> tuple[int, str]:
+        returncode = self.proc.wait(timeout=120)
+        self.reader.join(timeout=60)
+        return returncode, "".join(self.err)
+
+
+def _until(check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 120
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _twin(project_factory: ProjectFactory, tmp_path: Path, fail_until: int) -> tuple[Path, Path, Path]:
+    marks, go = tmp_path / "marks", tmp_path / "go"
+    project = project_factory({"MLproject": TWIN.format(marks=marks, go=go, fail_until=fail_until)})
+    return project, marks, go
+
+
+WAITING = "waiting for it to end"
 
 
 def test_two_identical_needed_runs_started_together_run_the_command_once(
-    popen: Popen, project_factory: ProjectFactory, tmp_path: Path
+    popen: Popen, mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
 ) -> None:
-    marks = tmp_path / "marks"
-    project = project_factory({"MLproject": TWIN.format(marks=marks, fail_until=1)})
-    first, second = _start_needed(popen, project), _start_needed(popen, project)
-    deadline = time.monotonic() + 60
-    while not marks.exists() and time.monotonic() < deadline:  # one of them runs the command
-        time.sleep(0.1)
-    dry = subprocess.run(
-        [*MLRUN, "run", str(project), "--env-manager", "local", "--needed", "--dry-run"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert "an identical --needed run is in flight here" in dry.stderr, dry.stderr
-    ends = [proc.communicate(timeout=120) for proc in (first, second)]
-    assert [first.returncode, second.returncode] == [0, 0], ends
-    outs = [json.loads(out) for out, _ in ends]
+    project, marks, go = _twin(project_factory, tmp_path, fail_until=1)
+    both = [Started(popen, project, "--needed", "--json") for _ in range(2)]
+    _until(lambda: any(run.says(WAITING) for run in both))  # one runs the command, one waits
+    dry = mlrun("run", str(project), "--env-manager", "local", "--needed", "--dry-run")
+    assert "an identical --needed run is in flight here: a real run would wait" in dry.stderr
+    go.touch()
+    ends = [run.end() for run in both]
+    assert [code for code, _ in ends] == [0, 0], ends
+    outs = [json.loads(run.out) for run in both]
     assert marks.read_text() == "ran\n"  # the command ran once
     assert sorted(o["reused"] for o in outs) == [False, True]
     assert outs[0]["run_id"] == outs[1]["run_id"]
-    waiting = next(err for (_, err), o in zip(ends, outs, strict=True) if o["reused"])
-    assert "waiting for it to end" in waiting
 
 
 def test_a_twin_that_fails_is_run_again_by_the_one_waiting(
     popen: Popen, project_factory: ProjectFactory, tmp_path: Path
 ) -> None:
-    marks = tmp_path / "marks"
-    project = project_factory({"MLproject": TWIN.format(marks=marks, fail_until=2)})  # fails once
-    first = _start_needed(popen, project)
-    time.sleep(1.5)  # the first one runs its command
-    second = _start_needed(popen, project)
-    _, first_err = first.communicate(timeout=120)
-    out, err = second.communicate(timeout=120)
-    assert first.returncode == 1, first_err
-    assert second.returncode == 0, err
+    project, marks, go = _twin(project_factory, tmp_path, fail_until=2)  # fails the first time
+    first = Started(popen, project, "--needed", "--json")
+    _until(marks.exists)
+    second = Started(popen, project, "--needed", "--json")
+    _until(lambda: second.says(WAITING))
+    go.touch()
+    assert first.end()[0] == 1
+    code, err = second.end()
+    assert code == 0, err
     assert "ended FAILED, not FINISHED: running it here" in err
-    assert not json.loads(out)["reused"] and marks.read_text() == "ran\nran\n"
+    assert not json.loads(second.out)["reused"] and marks.read_text() == "ran\nran\n"
 
 
 def test_a_needed_run_waits_for_an_identical_run_started_without_needed(
     popen: Popen, mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
 ) -> None:
-    marks = tmp_path / "marks"
-    project = project_factory({"MLproject": TWIN.format(marks=marks, fail_until=1)})
-    plain = popen([*MLRUN, "run", str(project), "--env-manager", "local"], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not marks.exists() and time.monotonic() < deadline:  # its command has started
-        time.sleep(0.1)
+    project, marks, go = _twin(project_factory, tmp_path, fail_until=1)
+    plain = Started(popen, project)
+    _until(marks.exists)  # its command has started
     dry = mlrun("run", str(project), "--env-manager", "local", "--needed", "--dry-run")
     assert dry.returncode == 0 and "is in flight here: a real run would wait for it" in dry.stderr
-    reused, _run_id, result = _needed(mlrun, project)
-    assert plain.wait(timeout=60) == 0
-    assert reused and "is running; waiting for it to end" in result.stderr
+    needed = Started(popen, project, "--needed", "--json")
+    _until(lambda: needed.says("is running; " + WAITING))
+    go.touch()
+    assert plain.end()[0] == 0
+    assert needed.end()[0] == 0 and json.loads(needed.out)["reused"]
     assert marks.read_text() == "ran\n"
 
 
@@ -230,3 +262,16 @@ def test_a_swept_path_parameter_counts_by_content_point_by_point(
     reused = {c["point"]["data"]: c["reused"] for c in json.loads(again.stdout)["children"]}
     assert reused == {str(one): True, str(two): False}
     assert marks.read_text().count("ran") == 3
+
+
+def test_long_fingerprint_inputs_are_split_over_tags_and_shown_whole(
+    mlrun: Mlrun, project_factory: ProjectFactory, isolated: Path
+) -> None:
+    project = project_factory({"MLproject": "name: long\nentry_points:\n  main:\n    command: 'true'\n"})
+    many = [arg for i in range(300) for arg in ("-P", f"extra_parameter_{i:03d}=value-{i:03d}")]
+    _, run_id, _ = _needed(mlrun, project, *many)
+    tags = FileStore(isolated / "mlruns").get_run(run_id).tags
+    assert int(tags["mlrun.fingerprint.inputs"]) >= 2 and len(tags["mlrun.fingerprint.inputs.0"]) == 8000
+    shown = json.loads(mlrun("runs", "show", run_id, "--json").stdout)["lineage"]["fingerprint_inputs"]
+    assert shown["params"]["extra_parameter_299"] == "value-299"
+    assert _needed(mlrun, project, *many)[:2] == (True, run_id)

@@ -90,13 +90,12 @@ def _live_twin(runs: list[RunRecord]) -> ownership.Owner | None:
     return None
 
 
-def _lock_path(
+def _lock_name(
     tracking_uri: str, experiment_name: str | None, experiment_id: str | None, fingerprint: str
 ) -> str:
     """The fingerprint's lock; the key is a hash (a tracking URI may hold a credential)."""
     text = f"{tracking_uri}\0{experiment_name}\0{experiment_id}\0{fingerprint}"
-    key = hashlib.sha256(text.encode()).hexdigest()[:32]
-    return str(writable_dir("needed") / f"{key}.lock")
+    return f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.lock"
 
 
 @contextlib.contextmanager
@@ -107,7 +106,7 @@ def in_flight(
     identical `--needed` run held it and was waited for."""
     import fcntl
 
-    path = writable_dir("needed") / _lock_path(tracking_uri, experiment_name, experiment_id, fingerprint)
+    path = writable_dir("needed") / _lock_name(tracking_uri, experiment_name, experiment_id, fingerprint)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         waited = False
@@ -129,7 +128,7 @@ def in_flight_now(
     import fcntl
 
     with contextlib.suppress(OSError):
-        lock = mlrun_home() / "needed" / _lock_path(tracking_uri, experiment_name, experiment_id, fingerprint)
+        lock = mlrun_home() / "needed" / _lock_name(tracking_uri, experiment_name, experiment_id, fingerprint)
         fd = os.open(lock, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -74,12 +74,13 @@ def run(
                 plan = adjust(plan)
             reap_orphans()  # runs a killed mlrun left RUNNING, first
             flush_quietly(plan.tracking_uri)  # this store's backlog first, in a short bounded attempt
-            done = _done_already(plan) if request.needed else None
-            if done is not None:
-                return done
-            return run_attempts(
-                plan, lambda attempt: lifecycle.execute(attempt, echo=echo, child_stdout=child_stdout)
-            )
+            with _twin_lock(plan) if request.needed else contextlib.nullcontext(False) as waited:
+                done = _done_already(plan, wait=True, waited=waited) if request.needed else None
+                if done is not None:
+                    return done
+                return run_attempts(
+                    plan, lambda attempt: lifecycle.execute(attempt, echo=echo, child_stdout=child_stdout)
+                )
         finally:
             plan.source.close()
 
@@ -108,13 +109,25 @@ def dry_sweep(request: SweepRequest) -> SweepPlan:
     return plan
 
 
-def _done_already(plan: RunPlan) -> RunResult | None:
-    """--needed: the FINISHED run with this plan's fingerprint, as this run's result."""
+def _twin_lock(plan: RunPlan) -> contextlib.AbstractContextManager[bool]:
+    """--needed: an identical --needed run in flight on this host is waited for (runs/needed.py)."""
+    from mlrun_cli.runs.needed import in_flight
+
+    assert plan.fingerprint is not None
+    return in_flight(plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value)
+
+
+def _done_already(plan: RunPlan, *, wait: bool = False, waited: bool = False) -> RunResult | None:
+    """--needed: the FINISHED run with this plan's fingerprint, as this run's result; with `wait`,
+    after an identical run in flight has ended."""
     from mlrun_cli.runs.needed import find_done
     from mlrun_cli.tracking.base import RunStatus
 
     assert plan.fingerprint is not None
-    found = find_done(plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value)
+    found = find_done(
+        plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value,
+        wait=wait, waited=waited,
+    )  # fmt: skip
     if found is None:
         return None
     duration = (found.end_time_ms - found.start_time_ms) / 1000 if found.end_time_ms else 0.0
@@ -130,6 +143,17 @@ def dry_run(request: RunRequest) -> tuple[RunPlan, str | None]:
     plan = plan_run(request)
     plan.source.close()
     done = _done_already(plan) if request.needed else None
+    if request.needed and done is None and plan.fingerprint is not None:
+        from mlrun_cli.runs.needed import in_flight_now
+
+        twin = in_flight_now(
+            plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value
+        )
+        if twin is not None:
+            sys.stderr.write(
+                f"mlrun: {twin} is in flight here: a real run would wait for it to end, and reuse it if "
+                "it finishes\n"
+            )
     return plan, None if done is None else done.run_id
 
 

@@ -234,9 +234,7 @@ def _plan(
         run_name=request.run_name or (continued.run_name if continued else "") or generate_run_name(),
         continued=continued,
         param_warnings=_undeclared(entry, bound),
-        fingerprint=fingerprint.make(
-            fingerprint.source_digest(source), entry.name, bound.all_values(), fingerprint.env_digest(env)
-        ),
+        fingerprint=fingerprint.of_run(source, entry, bound, fingerprint.env_digest(env)),
     )
     if request.strict and plan.warnings:
         raise StrictWarnings(plan.warnings)

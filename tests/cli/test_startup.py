@@ -76,6 +76,7 @@ LOCAL_RUN = [
         "mlrun_cli.runs.api",
     ),
     *("mlrun_cli.runs.detached", "mlrun_cli.runs.fingerprint", "mlrun_cli.runs.lifecycle"),
+    *("mlrun_cli.runs.outputs", "mlrun_cli.runs.path_digest"),  # a run's outputs; path parameters
     *("mlrun_cli.runs.ownership", "mlrun_cli.runs.plan", "mlrun_cli.runs.result", "mlrun_cli.runs.retries"),
     *("mlrun_cli.sources", "mlrun_cli.sources.git_urls", "mlrun_cli.tracking", "mlrun_cli.tracking.base"),
     *("mlrun_cli.tracking.file_records", "mlrun_cli.tracking.file_store", "mlrun_cli.tracking.outbox"),

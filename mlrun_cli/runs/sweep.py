@@ -73,6 +73,7 @@ def run_sweep(
     start = lifecycle.now_ms()
     parent = tracker.create_run(experiment.experiment_id, base.run_name, user, start, parent_tags)
     outcome = SweepResult(parent.run_id, parent.experiment_id, tracker.uri, results)
+    outcome.early_stop = plan.early_stop.to_dict() if plan.early_stop is not None else None
     recorder = Recorder(tracker, parent)
     scratch = Path(tempfile.mkdtemp(prefix="mlrun-sweep-"))
     try:
@@ -201,12 +202,17 @@ def _run_points(
             ended[n].set()
 
     signum = None
+    from mlrun_cli.runs import sweep_early_stop
+
+    stopper = sweep_early_stop.for_sweep(plan, backend, results)  # --early-stop: reads, decides, stops
     try:
         for n in range(threads):
             threading.Thread(target=worker, args=(n,), name=f"mlrun-sweep-{n}").start()
         signum = _wait_for(ended, backend, results, running, on_progress)
     finally:
         devnull.close()
+        if stopper is not None:
+            stopper.close()
     return signum
 
 

@@ -21,7 +21,8 @@ try:
 
 except ImportError:
     store = os.environ.get("MLFLOW_TRACKING_URI", "mlruns").removeprefix("file://")
-    run = os.path.join(store, os.environ.get("MLFLOW_EXPERIMENT_ID", "0"), os.environ.get("MLFLOW_RUN_ID", "none"))
+    experiment, run_id = os.environ.get("MLFLOW_EXPERIMENT_ID", "0"), os.environ.get("MLFLOW_RUN_ID", "none")
+    run = os.path.join(store, experiment, run_id)
 
     def log(value: float, step: int) -> None:
         if not os.path.isdir(run):

@@ -204,7 +204,8 @@ def _run_points(
     signum = None
     from mlrun_cli.runs import sweep_early_stop
 
-    stopper = sweep_early_stop.for_sweep(plan, backend, results)  # --early-stop: reads, decides, stops
+    names = [point.run_name for point in plan.points]
+    stopper = sweep_early_stop.for_sweep(plan, sweep_early_stop.WorkerPoints(backend, names), results)
     try:
         for n in range(threads):
             threading.Thread(target=worker, args=(n,), name=f"mlrun-sweep-{n}").start()

@@ -18,7 +18,7 @@ import math
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mlrun_cli import tags
 from mlrun_cli.runs.sweep_jobs import SweepBackend
@@ -40,22 +40,50 @@ POLL_S = 0.5
 """How often the histories are read: a losing point runs on at most this long past its rung."""
 
 
+class Points(Protocol):
+    """What the stopper needs of the part of the sweep that runs the points."""
+
+    def run_id_of(self, index: int) -> str | None:
+        """The run of the point's job (its latest attempt), once it has one."""
+
+    def stop_point(self, run_id: str, reason: str) -> None:
+        """Cancel the point's job; its run to end KILLED with `reason` (unless it finished)."""
+
+    def stopping_all(self) -> bool:
+        """Whether the whole sweep is being cancelled (nothing to judge then)."""
+
+
+class WorkerPoints:
+    """The points run by worker threads, one job each, through the sweep's backend view."""
+
+    def __init__(self, backend: SweepBackend, run_names: Sequence[str]) -> None:
+        self.backend = backend
+        self.run_names = run_names
+
+    def run_id_of(self, index: int) -> str | None:
+        return self.backend.run_ids.get(self.run_names[index])
+
+    def stop_point(self, run_id: str, reason: str) -> None:
+        self.backend.stop_point(run_id, reason)
+
+    def stopping_all(self) -> bool:
+        return self.backend.cancelled.is_set()
+
+
 class EarlyStopper:
     def __init__(
         self,
         options: EarlyStopOptions,
         objective: tuple[str, str],
         tracker: Tracker,
-        backend: SweepBackend,
+        points: Points,
         results: list[PointResult],
-        run_names: Sequence[str],
     ) -> None:
         self.options = options
         self.metric, self.goal = objective
         self.tracker = tracker
-        self.backend = backend
+        self.points = points
         self.results = results
-        self.run_names = run_names
         self.histories: dict[int, list[tuple[int, float]]] = {}
         self.decisions: dict[int, Decision] = {}
         self.rung_values: dict[int, dict[int, float]] = {}
@@ -91,10 +119,10 @@ class EarlyStopper:
         read: dict[int, str] = {}  # point -> run id, of the points still running
         for result in self.results:
             index = result.index
-            run_id = None if result.reused else self.backend.run_ids.get(self.run_names[index])
-            if run_id is None or index in self._read_to_end or self.backend.cancelled.is_set():
+            run_id = None if result.reused else self.points.run_id_of(index)
+            if run_id is None or index in self._read_to_end or self.points.stopping_all():
                 continue
-            ended = result.status is not RunStatus.SCHEDULED  # read once more after its end
+            ended = result.status not in (RunStatus.SCHEDULED, RunStatus.RUNNING)  # read once more then
             history = self._read(index, run_id)
             if history is None:
                 continue
@@ -110,7 +138,7 @@ class EarlyStopper:
             decision = self._decide(index, reached.get(index, []))
             if decision is not None and index not in self.decisions:
                 self.decisions[index] = decision
-                self.backend.stop_point(run_id, decision.describe(self.metric))
+                self.points.stop_point(run_id, decision.describe(self.metric))
         self._tag_ended()
 
     def _read(self, index: int, run_id: str) -> list[tuple[int, float]] | None:
@@ -154,10 +182,11 @@ class EarlyStopper:
     def _tag_ended(self) -> None:
         for index, decision in self.decisions.items():
             result = self.results[index]
-            if index in self._tagged or result.status is RunStatus.SCHEDULED or result.run_id is None:
+            ended = result.status not in (RunStatus.SCHEDULED, RunStatus.RUNNING)
+            if index in self._tagged or not ended or result.run_id is None:
                 continue
             self._tagged.add(index)
-            if result.status is not RunStatus.KILLED:  # it ended on its own before the cancel
+            if result.status != RunStatus.KILLED:  # it ended on its own before the cancel
                 continue
             result.early_stopped = decision.to_dict()
             try:
@@ -167,14 +196,14 @@ class EarlyStopper:
                 sys.stderr.write(f"mlrun: warning: cannot tag point {index} as stopped early: {error}\n")
 
 
-def for_sweep(plan: SweepPlan, backend: SweepBackend, results: list[PointResult]) -> EarlyStopper | None:
+def for_sweep(plan: SweepPlan, points: Points, results: list[PointResult]) -> EarlyStopper | None:
     """The sweep's stopper, started; None without --early-stop."""
     if plan.early_stop is None or plan.objective is None:
         return None
     from mlrun_cli.tracking import get_tracker
 
-    names = [point.run_name for point in plan.points]
-    tracker = get_tracker(plan.base.tracking_uri)
-    stopper = EarlyStopper(plan.early_stop, plan.objective, tracker, backend, results, names)
+    stopper = EarlyStopper(
+        plan.early_stop, plan.objective, get_tracker(plan.base.tracking_uri), points, results
+    )
     stopper.start()
     return stopper

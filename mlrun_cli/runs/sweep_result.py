@@ -32,7 +32,7 @@ class PointResult:
     @property
     def settled(self) -> bool:
         """Finished, or stopped early as asked: not a failure of the sweep."""
-        return self.status is RunStatus.FINISHED or self.early_stopped is not None
+        return self.status == RunStatus.FINISHED or self.early_stopped is not None
 
     def __post_init__(self) -> None:
         self.status = RunStatus(self.status)  # given as its name ("FINISHED"): the one type still

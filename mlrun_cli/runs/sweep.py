@@ -237,7 +237,7 @@ def _wait_for(
                 again = time.monotonic() + RECANCEL_S
             if on_progress is not None:
                 done = sum(r.status is not RunStatus.SCHEDULED for r in results)
-                failed = sum(r.status in ("FAILED", "KILLED") for r in results)
+                failed = sum(r.status in ("FAILED", "KILLED") and not r.settled for r in results)
                 on_progress(Progress(len(results), done, len(running), failed))
         except Terminated as error:  # first: a Terminated is a KeyboardInterrupt too
             signum = error.signum

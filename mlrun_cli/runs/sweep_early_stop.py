@@ -102,7 +102,10 @@ class EarlyStopper:
         self._closing.set()
         if self._thread.is_alive():
             self._thread.join()
-        self.tick()
+        try:
+            self.tick()
+        except Exception as error:  # never fatal: the sweep's own end is recorded all the same
+            sys.stderr.write(f"mlrun: warning: early stopping's last look failed: {error}\n")
 
     @property
     def stopped(self) -> int:

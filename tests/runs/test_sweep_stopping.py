@@ -8,7 +8,6 @@ import pytest
 
 from mlrun_cli.errors import UsageError
 from mlrun_cli.runs.sweep_stopping import (
-    Decision,
     EarlyStopOptions,
     asha_decision,
     median_decision,
@@ -67,7 +66,8 @@ def test_asha_keeps_the_top_third_of_a_rung_and_the_first_arrivals() -> None:
     assert asha_decision(3, 0.9, [0.9], "min", 3) is None  # the first at a rung always goes on
     assert asha_decision(3, 0.5, [0.9, 0.5], "min", 3) is None
     stopped = asha_decision(3, 0.9, [0.5, 0.9], "min", 3)
-    assert stopped == Decision("asha", 3, 0.9, pytest.approx(0.5 + 0.4 / 3))
+    assert stopped is not None and (stopped.rule, stopped.step, stopped.value) == ("asha", 3, 0.9)
+    assert stopped.threshold == pytest.approx(0.5 + 0.4 / 3)
     values = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
     kept = [v for v in values if asha_decision(9, v, values, "min", 3) is None]
     assert kept == [0.1, 0.2, 0.3]  # the top 1/3, the threshold interpolated at 0.3

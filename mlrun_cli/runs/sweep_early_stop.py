@@ -34,6 +34,7 @@ from mlrun_cli.runs.sweep_stopping import (
 from mlrun_cli.tracking.base import RunStatus, Tracker, metric_history
 
 if TYPE_CHECKING:
+    from mlrun_cli.runs.sweep_batch import BatchSweep
     from mlrun_cli.runs.sweep_plan import SweepPlan
 
 POLL_S = 0.5
@@ -68,6 +69,22 @@ class WorkerPoints:
 
     def stopping_all(self) -> bool:
         return self.backend.cancelled.is_set()
+
+
+class BatchPoints:
+    """The points of a batched sweep (runs/sweep_batch.py), stopped through the engine's watcher."""
+
+    def __init__(self, sweep: BatchSweep) -> None:
+        self.sweep = sweep
+
+    def run_id_of(self, index: int) -> str | None:
+        return self.sweep.results[index].run_id
+
+    def stop_point(self, run_id: str, reason: str) -> None:
+        self.sweep.stop_point(run_id, reason)
+
+    def stopping_all(self) -> bool:
+        return self.sweep.signum is not None
 
 
 class EarlyStopper:

@@ -26,6 +26,8 @@ class PointResult:
     reused: bool = False
     error: str | None = None
     objective: float | None = None
+    attempts: list[dict[str, object]] = field(default_factory=list)
+    """With --retries: each attempt's number, run id, status and exit code."""
     early_stopped: dict[str, object] | None = None
     """--early-stop: the rule, step, value and threshold that stopped it (its run ended KILLED)."""
 

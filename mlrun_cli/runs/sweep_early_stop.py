@@ -3,9 +3,10 @@ store and stop the ones a rule (`sweep_stopping.py`) marks as losing.
 
 A thread of the sweep's own, beside its workers: every POLL_S it reads, through the tracker's
 `metric_history` hook, the objective's history of every point that has a run and has not been
-read to its end, asks the rule, and stops a losing point through the sweep's backend view
-(`SweepBackend.stop_point`: the backend's cancel, whatever the backend), which ends its run KILLED
-and frees its worker for the next point; retries never try a KILLED run again. Once a stopped
+read to its end, asks the rule, and stops a losing point through the part of the sweep that runs
+it (`Points`: `SweepBackend.stop_point` for worker threads, `BatchSweep.stop_point` through the
+engine's watcher for a batch; the backend's cancel either way, no backend named), which ends its
+run KILLED and frees its slot for the next point; retries never try a KILLED run again. Once a stopped
 point's run has ended KILLED, it gets the tag `mlrun.early_stopped` (the rule, step, value,
 threshold). A history that cannot be read (a damaged file, a server that did not answer) is
 skipped for that tick, with one warning per point: early stopping never fails a sweep.

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -203,3 +205,23 @@ def test_a_backend_that_cancels_a_sweep_only_whole_is_refused(
     assert result.returncode == 2, result.stderr
     assert "the kubernetes backend can only cancel a sweep's points all together" in result.stderr
     assert not (isolated / "mlruns").exists()
+
+
+API = """
+import json, sys
+import mlrun_cli
+swept = mlrun_cli.run(
+    sys.argv[1], parameters={"pause": 0.2}, sweep={"rate": [0.4, 0.05], "floor": [0.1, 0.5]},
+    env_manager="local", max_parallel=2, objective="loss:min", early_stop="asha",
+)
+print(json.dumps([swept.exit_code, swept.stopped_early, swept.best.point, [p.status for p in swept.points]]))
+"""
+
+
+def test_the_python_api_takes_early_stop(example: Callable[[str], Path], isolated: Path) -> None:
+    argv = [sys.executable, "-c", API, str(example("curves"))]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=isolated, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    exit_code, stopped, best, statuses = json.loads(proc.stdout.splitlines()[-1])
+    assert exit_code == 0 and stopped >= 1 and best == {"rate": "0.4", "floor": "0.1"}
+    assert statuses.count("KILLED") == stopped and statuses.count("FINISHED") == 4 - stopped

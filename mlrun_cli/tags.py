@@ -64,6 +64,11 @@ SWEEP_DETACHED = "mlrun.sweep.detached"
 SWEEP_REUSED_POINTS = "mlrun.sweep.reused_points"
 """On a detached sweep's parent: JSON {point index: run id} of the points `--needed` reused,
 stored by split_value (past ~180 points it is longer than one tag holds)."""
+EARLY_STOPPED = "mlrun.early_stopped"
+"""On a point an early-stopping sweep stopped: JSON {rule, step, value, threshold} (KILLED, never
+retried)."""
+SWEEP_EARLY_STOP = "mlrun.sweep.early_stop"
+"""On an early-stopping sweep's parent: JSON {rule, options, stopped: how many points}."""
 
 MAX_TAG_LENGTH = 8000
 """MLflow's limit on a tag value; longer ones (a long command, a long error) are cut."""

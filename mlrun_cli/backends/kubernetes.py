@@ -25,6 +25,8 @@ CONFIG_SCHEMA = "kubernetes_config"
 ENV_KINDS = frozenset({"docker"})
 CODE_IN_IMAGE = True
 """A pod has no bind mount of the project folder: the code goes into the image (--build-image)."""
+STOPS_ONE_POINT = False
+"""A sweep's points are one Indexed Job, and cancelling one deletes the Job: no --early-stop."""
 
 
 def preflight() -> None:

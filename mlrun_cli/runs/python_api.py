@@ -108,6 +108,7 @@ def run(
     sweep: Mapping[str, str | Sequence[object]] | None = None,
     max_parallel: int | None = None,
     objective: str | None = None,
+    early_stop: str | None = None,
     run_id: str | None = None,
     storage_dir: str | None = None,
     docker_auth: Mapping[str, str] | None = None,
@@ -115,7 +116,8 @@ def run(
 ) -> RunResult | SubmittedRun | SweepResult:
     """Run an entry point of the project at `uri` and record it; the result (or, with
     `synchronous=False`, a handle with wait(), status() and cancel()). With `sweep` (name ->
-    `-S` SPEC text, or a list of values), one child run per point under a parent: a SweepResult."""
+    `-S` SPEC text, or a list of values), one child run per point under a parent: a SweepResult
+    (`early_stop`: "median" or "asha", judged by `objective`)."""
     from mlrun_cli.envs.base import EnvOptions
 
     for name, given in (("storage_dir", storage_dir), ("docker_auth", docker_auth)):
@@ -140,7 +142,11 @@ def run(
         from mlrun_cli.runs.sweep import SweepRequest
 
         specs = tuple(f"{name}={_spec(values)}" for name, values in sweep.items())
-        return api.sweep(SweepRequest(request, specs, max_parallel=max_parallel, objective=objective))
+        return api.sweep(
+            SweepRequest(
+                request, specs, max_parallel=max_parallel, objective=objective, early_stop=early_stop
+            )
+        )
     if not synchronous:
         return _submit(request)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
+from mlrun_cli import tags
 from mlrun_cli.errors import ExecutionError, MlrunError, UsageError
 from mlrun_cli.project.validate import ValidationReport
 from mlrun_cli.runs.plan import RunRequest
@@ -73,7 +74,7 @@ def _result_from_json(out: bytes, err: bytes, run_id: str | None = None) -> RunR
         ) from None
     if data.get("error") in ("Terminated", "Interrupted") and run_id is not None:
         # Stopped before its command started: the run exists, and was recorded KILLED.
-        code = int(data.get("exit_code", 143))
+        code = int(data.get("exit_code", tags.EXIT_TERMINATED))
         return RunResult(run_id, "", RunStatus.KILLED, code, 0.0, "", {}, "", "", interrupted_by=code - 128)
     if "error" in data:
         details = "; ".join(str(d) for d in data.get("details") or ())

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlrun_cli import tags
 from mlrun_cli.backends import kube_api, kube_job, kube_resources, kube_submit, kube_sweep
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError
@@ -70,7 +71,7 @@ def status(ref: JobRef) -> JobState:
     core, batch = kube_api.clients(ref.data.get("context"))
     job = kube_api.call("read the Job", batch.read_namespaced_job_status, ref.job_id, ref.data["namespace"])
     if job is None:
-        return JobState("Deleted", RunStatus.KILLED, 143, "the Job was deleted")
+        return JobState("Deleted", RunStatus.KILLED, tags.EXIT_TERMINATED, "the Job was deleted")
     if kube_sweep.INDEX in ref.data:  # one point of a sweep's Indexed Job
         return kube_sweep.index_state(job, int(ref.data[kube_sweep.INDEX]), _latest_pod(core, ref))
     counts = job.get("status", {})
@@ -111,7 +112,7 @@ def status_many(refs: Sequence[JobRef]) -> list[JobState | MlrunError]:
         for n in points:
             index = refs[n].data[kube_sweep.INDEX]
             if job is None:
-                states[n] = JobState("Deleted", RunStatus.KILLED, 143, "the Job was deleted")
+                states[n] = JobState("Deleted", RunStatus.KILLED, tags.EXIT_TERMINATED, "the Job was deleted")
             else:
                 states[n] = kube_sweep.index_state(job, int(index), kube_api.newest_pod(pods, index))
     return [s if s is not None else ExecutionError("no state") for s in states]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shlex
 import signal
 import sys
@@ -26,8 +25,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from mlrun_cli.backends import job_script
+from mlrun_cli.backends import job_script, ray_logs
 from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
+from mlrun_cli.backends.ray_logs import banner as _banner
+from mlrun_cli.backends.ray_logs import command_output
 from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
 from mlrun_cli.tracking.base import RunStatus
@@ -243,7 +244,14 @@ def _url(ref: JobRef) -> str:
 def status(ref: JobRef) -> JobState:
     url = _url(ref)
     info = _call(url, f"read job {ref.job_id}", lambda: _client(url).get_job_info(ref.job_id))
-    return to_job_state(str(getattr(info.status, "value", info.status)), info, "time_limit_s" in ref.data)
+    return _state(ref, info)
+
+
+def _state(ref: JobRef, info: Any) -> JobState:
+    state = to_job_state(str(getattr(info.status, "value", info.status)), info, "time_limit_s" in ref.data)
+    if state.done:
+        ray_logs.job_ended(ref)  # its last read waits for the log's stream to end
+    return state
 
 
 def to_job_state(word: str, info: Any, limited: bool = False) -> JobState:
@@ -270,25 +278,18 @@ def cancel(ref: JobRef) -> None:
     _call(url, f"stop job {ref.job_id}", lambda: _client(url).stop_job(ref.job_id))
 
 
-def _banner(submission_id: str) -> str:
-    return f"mlrun: ray job {submission_id} starts"
-
-
 def logs(ref: JobRef) -> bytes:
     """The command's output: what the job script prints after its banner, without the line Ray
-    writes about the entrypoint. Ray writes that line from a buffer flushed only once the command
-    has started, so it lands before, inside or after the first output: it is cut out wherever it is
-    (each read then extends the last one, as the poll loop's offsets need)."""
+    writes about the entrypoint (`ray_logs.command_output`)."""
     url = _url(ref)
     text = _call(url, f"read the log of job {ref.job_id}", lambda: _client(url).get_job_logs(ref.job_id))
     return command_output(text, ref.job_id)
 
 
-def command_output(text: str, submission_id: str) -> bytes:
-    banner = _banner(submission_id) + "\n"
-    start = text.find(banner)
-    if start < 0:
-        return b""  # the command has not started
-    # Not anchored: Ray's line may land after a partial line of the command's.
-    ray_line = re.compile(rf"Running entrypoint for job {re.escape(submission_id)}: bash [^\n]*\n")
-    return ray_line.sub("", text[start + len(banner) :], count=1).encode()
+def new_output(ref: JobRef, offset: int) -> bytes:
+    """Only what the job printed since the last poll, from one log stream per job (`ray_logs`)."""
+    url = _url(ref)
+    whole = functools.partial(
+        _call, url, f"read the log of job {ref.job_id}", lambda: _client(url).get_job_logs(ref.job_id)
+    )
+    return ray_logs.new_output(ref, offset, _client(url), whole, request_timeout_s())

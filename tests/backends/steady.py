@@ -23,4 +23,5 @@ Kubernetes (each line's timestamp, the last line seen again, a margin of lines).
 
 def assert_incremental(transferred: int, console_log: str) -> None:
     assert console_log == OUTPUT, "the console log is not the job's output, once, in order"
+    assert transferred >= len(OUTPUT), f"only {transferred} bytes counted: the count misses the log"
     assert transferred <= MOST * len(OUTPUT), f"{transferred} bytes moved for a {len(OUTPUT)}-byte log"

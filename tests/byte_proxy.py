@@ -4,9 +4,12 @@ really cost on the wire, whatever the protocol (HTTP, WebSocket)."""
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 from collections.abc import Iterator
+
+_REQUEST = re.compile(rb"(?:GET|POST|PUT|DELETE) \S+ HTTP/1\.[01]")
 
 
 class ByteProxy:
@@ -14,6 +17,8 @@ class ByteProxy:
         self.target = (host, port)
         self.received = 0
         """Bytes the server sent to the clients."""
+        self.requests: list[str] = []
+        """The HTTP request lines the clients sent (`GET /api/jobs/ HTTP/1.1`), in order."""
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
@@ -36,9 +41,11 @@ class ByteProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket, counted: bool) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
-                if counted:
-                    with self._lock:
+                with self._lock:
+                    if counted:
                         self.received += len(data)
+                    else:
+                        self.requests += [m.decode() for m in _REQUEST.findall(data)]
                 sink.sendall(data)
         for end in (source, sink):
             with contextlib.suppress(OSError):

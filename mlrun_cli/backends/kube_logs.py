@@ -43,7 +43,10 @@ _LOCK = threading.Lock()
 
 
 def lines_of(text: bytes) -> list[bytes]:
-    return text.splitlines(keepends=True)
+    """Lines as the runtime stamps them: ended by a newline only (a progress bar's `\\r` is
+    inside a line, not the start of one)."""
+    parts = text.split(b"\n")
+    return [part + b"\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def without_timestamp(line: bytes) -> bytes:

@@ -131,7 +131,9 @@ class FakeCluster:
     def _pod_log(self, request: Any) -> bytes:
         """The kubelet's log endpoint: `timestamps` and `tailLines` as the real one takes them."""
         params = request.params or {}
-        lines = self.stamped.get(request.name, b"").splitlines(keepends=True)
+        lines = [line + b"\n" for line in self.stamped.get(request.name, b"").split(b"\n")]
+        lines[-1] = lines[-1][:-1]  # what follows the last newline: an unfinished line, or nothing
+        lines = [line for line in lines if line]
         if "tailLines" in params:
             lines = lines[max(0, len(lines) - int(params["tailLines"])) :]
         if str(params.get("timestamps", "")).lower() != "true":
@@ -328,7 +330,8 @@ class FakeCluster:
         self.core.patch_namespaced_pod_status(pod_name, namespace, body, _preload_content=False)
         for chunk in container.logs(stream=True, follow=True, timestamps=True):
             self.stamped[pod_name] = self.stamped.get(pod_name, b"") + chunk
-            plain = b"".join(line.partition(b" ")[2] for line in chunk.splitlines(keepends=True))
+            plain = b"\n".join(line.partition(b" ")[2] for line in chunk.split(b"\n") if line)
+            plain += b"\n" if chunk.endswith(b"\n") else b""
             self.logs[pod_name] = self.logs.get(pod_name, b"") + plain
         code = int(container.wait()["StatusCode"])
         if self.job(name, namespace) is None or f"{namespace}/{name}" in self.past_deadline:

@@ -19,18 +19,18 @@ def test_a_pods_log_is_read_past_the_last_line_seen_through_growth_and_a_new_pod
 
     shown = b""
     for n in range(200):
-        log.append(f"2026-12-07T21:50:{n // 10:02d}.{n:09d}Z line {n}\n".encode())
+        log.append(f"2026-12-07T21:50:{n // 10:02d}.{n:09d}Z line {n}\r{n}% done\n".encode())
         if n % 7 == 0 or n % 50 == 49:  # polls at uneven paces: 1 line, 7 lines, bursts
             shown += kube_logs.new_output(ref, "pod-1", len(shown), read)
     shown += kube_logs.new_output(ref, "pod-1", len(shown), read)
-    assert shown == b"".join(f"line {n}\n".encode() for n in range(200))
+    assert shown == b"".join(f"line {n}\r{n}% done\n".encode() for n in range(200))
     assert asked.count(None) == 1  # the whole log once, at the first poll
     # A last line not finished yet is shown, then only its end once it is.
     log.append(b"2026-12-07T21:51:00.000000001Z partial")
     shown += kube_logs.new_output(ref, "pod-1", len(shown), read)
     log[-1] += b" line\n"
     shown += kube_logs.new_output(ref, "pod-1", len(shown), read)
-    assert shown.endswith(b"line 199\npartial line\n")
+    assert shown.endswith(b"199% done\npartial line\n")
     # Another pod (a retry): its own log, from its start.
     log[:] = [b"2026-12-07T21:52:00.000000001Z again\n"]
     assert kube_logs.new_output(ref, "pod-2", 0, read) == b"again\n"

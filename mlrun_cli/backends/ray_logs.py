@@ -58,8 +58,13 @@ class _Tail:
     received: int = 0
     """Characters of log received, over every stream opened."""
     stream: Future[None] | None = None
+    closed: bool = False
+    """The stream closed without an error: Ray does so once the job's log is read to its end
+    (or when the dashboard stops, which a status that still says running tells apart)."""
+    idle: int = 0
+    """Polls since the stream closed while the job was not known to have ended."""
     ended: bool = False
-    """A stream closed after the job's end: `out` holds the whole output."""
+    """The job ended and its output is all in: `out` holds the rest of it."""
 
     def feed(self, chunk: str) -> None:
         with self.lock:
@@ -108,7 +113,7 @@ async def _follow(client: Any, tail: _Tail) -> None:
             chunk, skip = chunk[dropped:], skip - dropped
         if chunk:
             tail.feed(chunk)
-    tail.ended = True
+    tail.closed = True
 
 
 def job_ended(ref: JobRef) -> None:
@@ -122,13 +127,18 @@ def new_output(ref: JobRef, offset: int, client: Any, whole: Callable[[], str], 
     with _LOCK:
         tail = _TAILS.setdefault(ref.key, _Tail(ref.job_id))
         ended = ref.key in _ENDED
-    if tail.stream is None or (tail.stream.done() and not tail.ended):
-        tail.stream = asyncio.run_coroutine_threadsafe(_follow(client, tail), _loop())
+    stream = tail.stream
+    if stream is not None and stream.done() and tail.closed and not ended:
+        tail.idle += 1  # the job's end is usually known at the next poll or two
+    if stream is None or (stream.done() and not tail.ended and (not tail.closed or tail.idle > 2)):
+        tail.closed, tail.idle = False, 0
+        stream = tail.stream = asyncio.run_coroutine_threadsafe(_follow(client, tail), _loop())
     if ended and not tail.ended:
         try:
-            tail.stream.result(timeout=wait_s)
+            stream.result(timeout=wait_s)
+            tail.ended = True
         except (FutureTimeout, Exception):  # a broken or silent tail: the log, whole, once
-            tail.stream.cancel()
+            stream.cancel()
             text = whole()
             tail.ended, tail.passing, tail.raw = True, True, ""
             with tail.lock:

@@ -7,8 +7,10 @@ cannot be pulled), so:
 - the images go to a real registry (Debian's docker-registry) on 127.0.0.1;
 - a small fake kubelet, written here, plays the Job controller and the kubelet: it sees each new
   Job, makes its Pod, pulls the Job's image by digest from that registry, runs the container with
-  the Job's command, env and working dir in the real Docker engine, serves its output as the
-  pod log, and sets the Pod's and the Job's status as Kubernetes would.
+  the Job's command, env, working dir and hostPath volumes in the real Docker engine, serves its
+  output as the pod log, and sets the Pod's and the Job's status as Kubernetes would; a pod past
+  its (lowered) activeDeadlineSeconds is stopped as the kubelet stops it, and the Indexed Job's
+  controller fails that index alone (backoffLimitPerIndex 0), as upstream's does.
 What this does not prove: scheduling, admission, RBAC, resource limits, real controller
 timing and status details, label-selector filtering, and TLS to the API server.
 """

@@ -5,7 +5,7 @@ here. One thread per engine asks the backend about all of them at once (`status_
 `squeue` call, others what their API lists), stores each job's state and wakes whoever waits on
 it. The interval starts short and backs off, so the number of engine calls per second does not
 grow with the number of jobs. `cancel` acts on a running job through the same object (a sweep
-stops a point at its time limit; early stopping will stop losing points).
+stops a losing point (`--early-stop`); `cancel_many` a whole sweep).
 """
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ class Watcher:
     def cancel(self, ref: JobRef) -> None:
         """Stop a job mlrun follows; it ends KILLED (the watcher reports that end as any other)."""
         self.backend.cancel(ref)
+
+    def cancel_many(self, refs: list[JobRef]) -> None:
+        """Stop these jobs together (a whole sweep): the engine stops a batch at once."""
+        self.backend.cancel_many(refs)
 
     def _forget(self, ref: JobRef) -> None:
         with self._cond:

@@ -131,9 +131,6 @@ class ExecutionBackend:
     """The env managers it can run (None: all of them)."""
     CODE_IN_IMAGE: bool = False
     """Docker environments bake the code into the image (as --build-image): no bind mount."""
-    STOPS_ONE_POINT: bool = True
-    """Whether `cancel` of one point of a sweep stops that point alone (`--early-stop` needs it);
-    a batch that can only be cancelled whole (Kubernetes' Indexed Job) says False."""
 
     def preflight(self) -> None:
         """Before any run exists: raise when the backend cannot be used here (clients missing)."""
@@ -187,8 +184,20 @@ class ExecutionBackend:
         return states
 
     def cancel(self, ref: JobRef) -> None:
-        """Stop the job; it ends KILLED."""
+        """Stop the job, one point of a batch alone (`--early-stop`); it ends KILLED."""
         raise NotImplementedError
+
+    def cancel_many(self, refs: Sequence[JobRef]) -> None:
+        """Stop these jobs together (a whole sweep): `cancel` each. An engine holding them as one
+        batch overrides it to stop the batch at once, so no queued point starts meanwhile."""
+        first: MlrunError | None = None
+        for ref in refs:
+            try:
+                self.cancel(ref)
+            except MlrunError as error:  # the others still; then the first error
+                first = first or error
+        if first is not None:
+            raise first
 
     def logs(self, ref: JobRef) -> bytes:
         """The job's whole output so far."""

@@ -5,8 +5,8 @@ keeps its own JobRef (the Job's name plus the index), so each child run is follo
 logged on its own; `backoffLimitPerIndex: 0` lets one failed point fail alone.
 
 Each point keeps its own --timeout inside its pod (`with_deadline`: exit 124, that point alone
-FAILED, the others go on). Cancelling deletes the whole Job (Kubernetes cannot stop one index
-of a Job): Ctrl-C stops the sweep in one call.
+FAILED, the others go on). One point is stopped alone (`stop_index`: --early-stop); a whole
+sweep (Ctrl-C) deletes the Job in one call (`kubernetes.cancel_many`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ INDEX = "index"
 DEADLINE_MARGIN_S = 600
 """Added to the Indexed Job's activeDeadlineSeconds: scheduling and image pulls, which no point's
 own timeout counts."""
+STOP_DEADLINE_S = 1
+"""A stopped point's pod's activeDeadlineSeconds: past already, so its kubelet stops it now."""
 NEVER_STARTED = "never started: the Job exceeded its activeDeadlineSeconds before this point ran"
 
 
@@ -34,13 +36,23 @@ def dispatch_command(
     commands: Sequence[str], own_env: Sequence[dict[str, str]], timeout_s: float | None = None
 ) -> str:
     """The pod's command: point i's own variables, then its command, as `sh -c` would run it,
-    stopped at the point's own time limit (exit 124) when it has one."""
+    stopped at the point's own time limit (exit 124) when it has one.
+
+    The shell is the container's PID 1, which the kernel gives no signal it has no handler for:
+    the kubelet's SIGTERM (a point stopped, `stop_index`) would wait out the grace period. So the
+    command runs in the background, and a trap passes SIGTERM on to every process of the pod."""
     cases = []
     for i, (command, env) in enumerate(zip(commands, own_env, strict=True)):
         exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(env.items()))
-        run = f"eval {shlex.quote(command)}" if timeout_s is None else with_deadline(command, timeout_s)
+        run = (
+            f"eval {shlex.quote(command)} & mlrun_pid=$!; wait $mlrun_pid; mlrun_code=$?; "
+            "while kill -0 $mlrun_pid 2>/dev/null; do wait $mlrun_pid; mlrun_code=$?; done; exit $mlrun_code"
+            if timeout_s is None
+            else with_deadline(command, timeout_s)
+        )
         cases.append(f"  {i}) {exports}{run} ;;")
     return (
+        "trap 'trap - TERM; kill -TERM 0' TERM\n"
         'case "$JOB_COMPLETION_INDEX" in\n' + "\n".join(cases) + "\n"
         '  *) echo "mlrun: no point for index $JOB_COMPLETION_INDEX" >&2; exit 2 ;;\nesac'
     )
@@ -81,6 +93,23 @@ def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
     )
     ref = kube_submit.create(rendered)
     return [JobRef(ref.backend, ref.job_id, {**ref.data, INDEX: str(i)}) for i in range(len(jobs))]
+
+
+def stop_index(ref: JobRef) -> None:
+    """Stop one point of the Indexed Job alone: its pod's `activeDeadlineSeconds` (one of the few
+    fields a pod may change; only lowered) set to 1 s. The kubelet then stops the pod as at any
+    deadline (SIGTERM, the grace period, SIGKILL) and marks it Failed, DeadlineExceeded; the Job
+    controller counts a failed pod against its index, and with `backoffLimitPerIndex: 0` that
+    index fails without a retry while the others go on. Deleting the pod would do the same (a
+    deleted pod counts as failed) but lose its log and its status. A point with no pod yet (its
+    index not started) has nothing to stop: it runs when its turn comes."""
+    core, _ = kube_api.clients(ref.data.get("context"))
+    namespace, index = ref.data["namespace"], ref.data[INDEX]
+    for pod in kube_api.job_pods(core, namespace, ref.job_id):
+        running = (pod.get("status") or {}).get("phase") in ("Pending", "Running")
+        if running and kube_api.pod_index(pod) == index:
+            name, body = pod["metadata"]["name"], {"spec": {"activeDeadlineSeconds": STOP_DEADLINE_S}}
+            kube_api.call("stop the point's pod", core.patch_namespaced_pod, name, namespace, body)
 
 
 def indexes(text: str | None) -> set[int]:

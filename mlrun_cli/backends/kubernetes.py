@@ -2,8 +2,10 @@
 
 The project's docker image is built with the code in it, pushed to `repository-uri` and pinned by
 digest; a Job made from MLflow's job template runs the command; the pod's log becomes
-mlrun/console.log; cancelling deletes the Job with its pods. Secrets (a token, a password, a
-tracking URI with credentials: `is_private`) go in a Secret the Job owns, not in the Job's spec.
+mlrun/console.log; cancelling deletes the Job with its pods (one point of a sweep's Indexed
+Job is stopped alone, `kube_sweep.stop_index`; a whole sweep deletes its Job, `cancel_many`).
+Secrets (a token, a password, a tracking URI with credentials: `is_private`) go in a Secret the
+Job owns, not in the Job's spec.
 This module is the protocol; submitting is `kube_submit` (one path for a run and for a sweep's
 Indexed Job, `kube_sweep`), API calls and reading a Job's status are `kube_api`.
 """
@@ -26,8 +28,6 @@ CONFIG_SCHEMA = "kubernetes_config"
 ENV_KINDS = frozenset({"docker"})
 CODE_IN_IMAGE = True
 """A pod has no bind mount of the project folder: the code goes into the image (--build-image)."""
-STOPS_ONE_POINT = False
-"""A sweep's points are one Indexed Job, and cancelling one deletes the Job: no --early-stop."""
 
 
 def preflight() -> None:
@@ -153,6 +153,9 @@ def new_output(ref: JobRef, offset: int) -> bytes:
 
 
 def cancel(ref: JobRef) -> None:
+    if kube_sweep.INDEX in ref.data:  # one point of a sweep: its pod alone, the Job goes on
+        kube_sweep.stop_index(ref)
+        return
     core, batch = kube_api.clients(ref.data.get("context"))
     namespace = ref.data["namespace"]
     kube_api.call(
@@ -160,3 +163,17 @@ def cancel(ref: JobRef) -> None:
     )
     if "secret" in ref.data:
         kube_api.call("delete the Secret", core.delete_namespaced_secret, ref.data["secret"], namespace)
+
+
+def cancel_many(refs: Sequence[JobRef]) -> None:
+    """A whole sweep: each Indexed Job its points belong to deleted once (no queued index starts)."""
+    jobs = {(r.job_id, r.data["namespace"], r.data.get("context")): r for r in refs}
+    first: MlrunError | None = None
+    for ref in jobs.values():
+        whole = JobRef(ref.backend, ref.job_id, {k: v for k, v in ref.data.items() if k != kube_sweep.INDEX})
+        try:
+            cancel(whole)
+        except MlrunError as error:  # the others still; then the first error
+            first = first or error
+    if first is not None:
+        raise first

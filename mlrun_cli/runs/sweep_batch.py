@@ -11,6 +11,7 @@ Each attempt is a run of its own made with the lifecycle's parts (`start_tags`, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import queue
 import shutil
@@ -118,6 +119,9 @@ class BatchSweep:
         recorder = Recorder(self.tracker, run)
         first = first_run_id or run.run_id
         attempt = Attempt(index, number, plan, run, recorder, None, first, time.monotonic())  # type: ignore[arg-type]
+        # RUNNING before the run id: a retry is not its failed attempt (the stopper reads the
+        # run id, then the status, and judges the attempt that runs).
+        self.results[index].status = RunStatus.RUNNING
         self.results[index].run_id = run.run_id
         try:
             scratch = self.scratch / run.run_id
@@ -202,8 +206,10 @@ class BatchSweep:
                     with self.lock:
                         self.retry_at = []
                         out = list(self.out.values())
-                    for attempt in out:
-                        self._stop(attempt)
+                    watches = [a.watch for a in out if a.watch is not None]
+                    if watches:  # together: an engine holding them as one batch stops it at once
+                        with contextlib.suppress(Exception):  # the sweep's end records them anyway
+                            watches[0].watcher.cancel_many([w.ref for w in watches])
 
     def stop_point(self, run_id: str, reason: str) -> None:
         """--early-stop: cancel one point's job through the engine's watcher; it ends KILLED."""

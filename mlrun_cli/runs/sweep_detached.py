@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlrun_cli import tags
 from mlrun_cli.errors import MlrunError, TrackingError, TrackingUnreachable
@@ -22,6 +23,9 @@ from mlrun_cli.runs.sweep_result import PointResult, SweepResult, settle_parent
 from mlrun_cli.runs.sweep_spec import parse_objective
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker, find_runs_by_tag
 from mlrun_cli.tracking.outbox import Recorder
+
+if TYPE_CHECKING:
+    from mlrun_cli.backends.base import ExecutionBackend, JobRef
 
 
 def is_detached_sweep(record: RunRecord) -> bool:
@@ -83,15 +87,18 @@ def _watch_all(kids: list[RunRecord], watching: contextlib.ExitStack) -> None:
 
 def _cancel_jobs(kids: list[RunRecord]) -> None:
     """Every point's job before any is waited for: cancelling one by one frees a slot of the
-    cluster's `--max-parallel` limit, and a queued point would start in it before its turn came."""
+    cluster's `--max-parallel` limit, and a queued point would start in it before its turn came.
+    Together (`cancel_many`): an engine holding them as one batch stops it at once."""
+    jobs: dict[str, tuple[ExecutionBackend, list[JobRef]]] = {}
     for child in kids:
         pending = detached.pending_job(child)
         if pending is not None:
-            backend, ref = pending
-            try:
-                backend.cancel(ref)
-            except MlrunError as error:  # it may have just ended; settling it tells
-                sys.stderr.write(f"mlrun: warning: cannot cancel run {child.run_id}'s job: {error.message}\n")
+            jobs.setdefault(pending[0].NAME, (pending[0], []))[1].append(pending[1])
+    for backend, refs in jobs.values():
+        try:
+            backend.cancel_many(refs)
+        except MlrunError as error:  # some may have just ended; settling them tells
+            sys.stderr.write(f"mlrun: warning: cannot cancel every point's job: {error.message}\n")
 
 
 def _settle_parent(tracker: Tracker, parent: RunRecord, settled: list[RunRecord], *, cancelled: bool) -> None:

@@ -106,6 +106,8 @@ class EarlyStopper:
         self.decisions: dict[int, Decision] = {}
         self.rung_values: dict[int, dict[int, float]] = {}
         """ASHA: rung -> {point index: its value there}, in the order the points reached it."""
+        self._judged_run: dict[int, str] = {}
+        """Point -> the run (attempt) its history, rungs and end are of; a retry starts afresh."""
         self._read_to_end: set[int] = set()
         self._warned: set[int] = set()
         self._objective_checked = False
@@ -143,6 +145,8 @@ class EarlyStopper:
         for result in self.results:
             index = result.index
             run_id = None if result.reused else self.points.run_id_of(index)
+            if run_id is not None and self._judged_run.setdefault(index, run_id) != run_id:
+                self._new_attempt(index, run_id)
             if run_id is None or index in self._read_to_end or self.points.stopping_all():
                 continue
             ended = result.status not in (RunStatus.SCHEDULED, RunStatus.RUNNING)  # read once more then
@@ -167,6 +171,16 @@ class EarlyStopper:
                 self.decisions[index] = decision
                 self.points.stop_point(run_id, decision.describe(self.metric))
         self._tag_ended()
+
+    def _new_attempt(self, index: int, run_id: str) -> None:
+        """A retry of a point that failed (a stopped point is never retried): judged on its own
+        history, as the attempt that runs; the failed attempt's values are forgotten."""
+        self._judged_run[index] = run_id
+        self._read_to_end.discard(index)
+        self._warned.discard(index)
+        self.histories.pop(index, None)
+        for recorded in self.rung_values.values():
+            recorded.pop(index, None)
 
     def _read(self, index: int, run_id: str) -> list[tuple[int, float]] | None:
         try:

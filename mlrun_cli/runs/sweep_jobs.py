@@ -29,7 +29,6 @@ class SweepBackend(ExecutionBackend):
         self.CONFIG_SCHEMA = inner.CONFIG_SCHEMA
         self.ENV_KINDS = inner.ENV_KINDS
         self.CODE_IN_IMAGE = inner.CODE_IN_IMAGE
-        self.STOPS_ONE_POINT = inner.STOPS_ONE_POINT
         self.cancelled = threading.Event()
         self.signum: int = signal.SIGINT
         self._lock = threading.Lock()

@@ -186,11 +186,6 @@ def _plan_points(
         raise UsageError("--max-parallel must be at least 1")
     objective = sweep_spec.parse_objective(spec.objective) if spec.objective else None
     early_stop = EarlyStopOptions.of(spec.early_stop) if spec.early_stop else None
-    if early_stop is not None and not base.backend.STOPS_ONE_POINT:
-        raise UsageError(
-            f"--early-stop stops one point at a time; the {base.backend.NAME} backend can only cancel"
-            " a sweep's points all together"
-        )
     return SweepPlan(base, spec, tuple(points), min(parallel, len(points)), objective, early_stop)
 
 

@@ -7,8 +7,10 @@ cannot be pulled), so:
 - the images go to a real registry (Debian's docker-registry) on 127.0.0.1;
 - a small fake kubelet, written here, plays the Job controller and the kubelet: it sees each new
   Job, makes its Pod, pulls the Job's image by digest from that registry, runs the container with
-  the Job's command, env and working dir in the real Docker engine, serves its output as the
-  pod log, and sets the Pod's and the Job's status as Kubernetes would.
+  the Job's command, env, working dir and hostPath volumes in the real Docker engine, serves its
+  output as the pod log, and sets the Pod's and the Job's status as Kubernetes would; a pod past
+  its (lowered) activeDeadlineSeconds is stopped as the kubelet stops it, and the Indexed Job's
+  controller fails that index alone (backoffLimitPerIndex 0), as upstream's does.
 What this does not prove: scheduling, admission, RBAC, resource limits, real controller
 timing and status details, label-selector filtering, and TLS to the API server.
 """
@@ -316,11 +318,20 @@ class FakeCluster:
         image = engine.images.pull(spec["image"])  # by digest, from the registry
         # A pull takes at least half a second on a real node; the pod shows ContainerCreating meanwhile.
         time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+        pod_spec = job["spec"]["template"]["spec"]
+        volumes = pod_spec.get("volumes", [])
+        host_paths = {v["name"]: v["hostPath"]["path"] for v in volumes if "hostPath" in v}
+        binds = {  # hostPath volumes, mounted from this machine (the node) as a kubelet does
+            host_paths[m["name"]]: {"bind": m["mountPath"], "mode": "ro" if m.get("readOnly") else "rw"}
+            for m in spec.get("volumeMounts", [])
+            if m["name"] in host_paths
+        }
         container = engine.containers.run(
             image.id,
             spec["command"],
             environment=environment,
             working_dir=spec.get("workingDir"),
+            volumes=binds,
             network_mode="none",
             detach=True,
         )
@@ -328,12 +339,22 @@ class FakeCluster:
         running = {**waiting, "ready": True, "imageID": image.id, "state": {"running": {"startedAt": _now()}}}
         body = {"status": {"phase": "Running", "containerStatuses": [running]}}
         self.core.patch_namespaced_pod_status(pod_name, namespace, body, _preload_content=False)
-        for chunk in container.logs(stream=True, follow=True, timestamps=True):
-            self.stamped[pod_name] = self.stamped.get(pod_name, b"") + chunk
-            plain = b"\n".join(line.partition(b" ")[2] for line in chunk.split(b"\n") if line)
-            plain += b"\n" if chunk.endswith(b"\n") else b""
-            self.logs[pod_name] = self.logs.get(pod_name, b"") + plain
-        code = int(container.wait()["StatusCode"])
+        ended, past_deadline = threading.Event(), threading.Event()
+        grace = int(pod_spec.get("terminationGracePeriodSeconds", 30))
+        threading.Thread(
+            target=self._pod_deadline,
+            args=(pod_name, namespace, container, time.monotonic(), grace, ended, past_deadline),
+            daemon=True,
+        ).start()
+        try:
+            for chunk in container.logs(stream=True, follow=True, timestamps=True):
+                self.stamped[pod_name] = self.stamped.get(pod_name, b"") + chunk
+                plain = b"\n".join(line.partition(b" ")[2] for line in chunk.split(b"\n") if line)
+                plain += b"\n" if chunk.endswith(b"\n") else b""
+                self.logs[pod_name] = self.logs.get(pod_name, b"") + plain
+            code = int(container.wait()["StatusCode"])
+        finally:
+            ended.set()
         if self.job(name, namespace) is None or f"{namespace}/{name}" in self.past_deadline:
             return None  # deleted (cancelled), or its pod deleted at the deadline: nothing to report
         terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
@@ -346,6 +367,8 @@ class FakeCluster:
             "state": {"terminated": terminated},
         }
         status = {"phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [container_status]}
+        if past_deadline.is_set():
+            status["reason"] = "DeadlineExceeded"
         self.core.patch_namespaced_pod_status(pod_name, namespace, {"status": status}, _preload_content=False)
         if index is not None:
             return code  # the indexed controller above reports to the Job
@@ -354,3 +377,31 @@ class FakeCluster:
         body = {"status": {"active": 0, count: 1, "conditions": [condition], "completionTime": _now()}}
         self.batch.patch_namespaced_job_status(name, namespace, body, _preload_content=False)
         return code
+
+    def _pod_deadline(
+        self,
+        pod_name: str,
+        namespace: str,
+        container: Any,
+        started: float,
+        grace: int,
+        ended: threading.Event,
+        past: threading.Event,
+    ) -> None:
+        """The kubelet's pod `activeDeadlineSeconds` (which mlrun lowers on a running pod to stop one
+        point of an Indexed Job): past it, the pod is stopped as the kubelet stops it (SIGTERM, the
+        pod's terminationGracePeriodSeconds, SIGKILL: `docker stop` does the same) and marked Failed
+        with reason DeadlineExceeded; the Job controller above then fails that index alone."""
+        import json
+
+        while not ended.wait(0.1):
+            try:
+                raw = self.core.read_namespaced_pod(pod_name, namespace, _preload_content=False)
+            except k8s.exceptions.ApiException:
+                continue
+            deadline = (json.loads(raw.data).get("spec") or {}).get("activeDeadlineSeconds")
+            if deadline is not None and time.monotonic() - started >= int(deadline):
+                past.set()
+                with contextlib.suppress(Exception):
+                    container.stop(timeout=grace)
+                return

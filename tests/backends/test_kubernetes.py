@@ -332,6 +332,24 @@ def test_detached_sweep_on_kubernetes_then_runs_wait(
     assert store.get_run(sweep["parent_run_id"]).status is RunStatus.FAILED
 
 
+def test_a_detached_sweep_cancelled_as_a_whole_deletes_its_job_at_once(
+    mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
+) -> None:
+    """`runs cancel PARENT` cancels the points together (`cancel_many`): the Indexed Job is
+    deleted once, so no queued index starts, and every child ends KILLED (cancelling them one by
+    one would stop only each one's pod and let the queued ones run)."""
+    project = docker_project(project_factory, "echo started {text}; sleep 300")
+    args = ("-S", "text=a,b,c", "--max-parallel", "1", "--detach", "--json")
+    submitted = _run(mlrun, project, kube_env, *args)
+    assert submitted.returncode == 0, submitted.stderr
+    sweep = json.loads(submitted.stdout)
+    cancelled = mlrun("runs", "cancel", sweep["parent_run_id"], env=kube_env, timeout=180)
+    assert cancelled.returncode == 0, cancelled.stderr
+    children = assert_sweep_killed(FileStore(isolated / "mlruns"), sweep, points=3)
+    [job] = {c.tags["mlrun.kubernetes.job_id"] for c in children}
+    assert cluster.job(job, "mlflow") is None  # the whole Job deleted
+
+
 def test_a_points_timeout_stops_that_point_alone_and_the_others_finish(
     mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
 ) -> None:

@@ -176,37 +176,6 @@ def test_a_bad_rule_in_the_sweep_file_is_exit_2(
     assert result.returncode == 2 and "early_stop" in result.stderr, result.stderr
 
 
-KUBE_TEMPLATE = """apiVersion: batch/v1
-kind: Job
-metadata: {name: "{replaced with MLflow Project name}"}
-spec:
-  template:
-    spec:
-      containers:
-      - name: "{replaced with MLflow Project name}"
-        image: "{replaced with URI of Docker image created during Project execution}"
-        command: ["{replaced with MLflow Project entry point command}"]
-      restartPolicy: Never
-"""
-
-
-def test_a_backend_that_cancels_a_sweep_only_whole_is_refused(
-    mlrun: Mlrun, project_factory: Callable[[dict[str, str]], Path], tmp_path: Path, isolated: Path
-) -> None:
-    """Kubernetes runs a sweep as one Indexed Job and cancelling a point deletes it: stopping one
-    losing point would stop them all, so --early-stop is refused before anything exists."""
-    mlproject = "docker_env: {image: busybox}\nentry_points:\n  main:\n    parameters: {a: float}\n"
-    mlproject += "    command: 'echo {a}'\n"
-    project = project_factory({"MLproject": mlproject})
-    (tmp_path / "job.yaml").write_text(KUBE_TEMPLATE)
-    config = json.dumps({"kube-job-template-path": str(tmp_path / "job.yaml"), "repository-uri": "reg/x"})
-    args = ("-b", "kubernetes", "-c", config, "-S", "a=1,2", "--objective", "loss", "--early-stop", "asha")
-    result = mlrun("run", str(project), *args)
-    assert result.returncode == 2, result.stderr
-    assert "the kubernetes backend can only cancel a sweep's points all together" in result.stderr
-    assert not (isolated / "mlruns").exists()
-
-
 API = """
 import json, sys
 import mlrun_cli

@@ -4,9 +4,10 @@ The record gives a RunRequest (the source at its commit, with the run's `mlrun/g
 applied; its entry point and parameter values, `-P` overriding; its env kind; its backend unless
 another is given; its experiment), which goes the way of every `mlrun run`: plan, then execute
 (runs/api.py). Before anything runs the plan is held against the record (runs/rerun_check.py):
-what differs (source, parameters, env digest, exact package versions) is said, and with
-`exact` anything but a `-P` override refuses the rerun (exit 2). The new run is tagged
-`mlrun.rerun_of`.
+what differs (source, parameters, the content of path parameters, env digest, exact package
+versions) is said, and with `exact` anything but a `-P` override refuses the rerun (exit 2),
+save what cannot be compared (a path's content the run never recorded): a warning. The new run
+is tagged `mlrun.rerun_of`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ class RerunCheck:
     @property
     def warnings(self) -> tuple[str, ...]:
         return (*self.replay.notes, *(d.line() for d in self.differences if not d.requested))
+
+    @property
+    def refusals(self) -> tuple[str, ...]:
+        """What `exact` refuses: the warnings but those that only say what cannot be compared."""
+        return (*self.replay.notes, *(d.line() for d in self.differences if not d.requested and d.refuses))
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -188,7 +194,7 @@ def _recorded_params(record: RunRecord) -> tuple[dict[str, str], str | None]:
     """The values mlrun passed to the command (the fingerprint's inputs: not what the command
     logged itself), secrets left out (masked in the record: given again as for any run)."""
     values: dict[str, str] | None = None
-    text = record.tags.get(tags.FINGERPRINT_INPUTS)
+    text = tags.joined_value(record.tags, tags.FINGERPRINT_INPUTS)  # long ones are split
     if text:
         try:
             values = {str(k): str(v) for k, v in json.loads(text)["params"].items()}
@@ -216,9 +222,9 @@ def dry_rerun(request: RerunRequest) -> RerunCheck:
 def _checked(replay: Replay, plan: RunPlan, request: RerunRequest) -> RerunCheck:
     """The plan held against the record; with `exact`, UsageError for any difference not asked for."""
     found = RerunCheck(replay, plan, check(replay.recorded, plan, replay.overrides, request.backend))
-    if request.exact and found.warnings:
+    if request.exact and found.refusals:
         raise UsageError(
-            f"run {replay.record.run_id} cannot be rerun exactly: " + "; ".join(found.warnings),
+            f"run {replay.record.run_id} cannot be rerun exactly: " + "; ".join(found.refusals),
             hint="leave out --exact to rerun it all the same",
         )
     return found

@@ -1,8 +1,9 @@
 """A rerun's plan held against the run it rebuilds: what differs, before anything runs.
 
 Compared: the fingerprint's inputs as recorded (source digest, entry point, parameter values, env
-digest), the backend, and the env's exact package versions (the run's `mlrun/environment.txt`
-against the freeze of the env the rerun would use). A difference the user asked for (`-P`, `-b`)
+digest), the content of `path` parameters (their recorded digests against the files now), the
+backend, and the env's exact package versions (the run's `mlrun/environment.txt` against the
+freeze of the env the rerun would use). A difference the user asked for (`-P`, `-b`)
 is `requested`; any other one means the rerun is not the run it replays.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mlrun_cli import tags
 from mlrun_cli.envs.base import EnvState
@@ -28,10 +29,14 @@ class Difference:
     now: str
     requested: bool = False
     """Asked for (-P, -b): shown, never a reason to refuse."""
+    refuses: bool = True
+    """False for what cannot be compared (a path's content the run never recorded): a warning."""
+    text: str | None = None
+    """How the line says it, when `recorded -> now` does not."""
 
     def line(self) -> str:
         asked = " (asked for)" if self.requested else ""
-        return f"{self.what}: {self.recorded} -> {self.now}{asked}"
+        return f"{self.what}: {self.text or f'{self.recorded} -> {self.now}'}{asked}"
 
     def to_dict(self) -> dict[str, object]:
         return {"what": self.what, "recorded": self.recorded, "now": self.now, "requested": self.requested}
@@ -48,12 +53,15 @@ class Recorded:
     backend: str
     freeze: str | None
     """Its env's `uv pip freeze` (mlrun/environment.txt), when it recorded one."""
+    paths: Mapping[str, str] = field(default_factory=dict)
+    """{path parameter: content digest} as recorded (runs/path_digest.py); none before mlrun
+    recorded them."""
 
     @classmethod
     def of(cls, record: RunRecord, values: Mapping[str, str], freeze: str | None) -> Recorded:
         inputs: dict[str, object] = {}
         try:
-            loaded = json.loads(record.tags.get(tags.FINGERPRINT_INPUTS) or "{}")
+            loaded = json.loads(tags.joined_value(record.tags, tags.FINGERPRINT_INPUTS) or "{}")
             inputs = loaded if isinstance(loaded, dict) else {}
         except ValueError:
             pass
@@ -61,6 +69,7 @@ class Recorded:
         if env is None and record.tags.get(tags.ENV_KEY):
             env = f"{record.tags.get(tags.ENV)}:{record.tags[tags.ENV_KEY]}"
         source = inputs.get("source")
+        paths = inputs.get("paths")
         return cls(
             source=None if source is None else str(source),
             entry_point=record.tags.get(tags.ENTRY_POINT, ""),
@@ -68,6 +77,7 @@ class Recorded:
             env=None if env is None else str(env),
             backend=record.tags.get(tags.BACKEND, "local"),
             freeze=freeze,
+            paths={str(k): str(v) for k, v in paths.items()} if isinstance(paths, dict) else {},
         )
 
 
@@ -89,6 +99,7 @@ def check(
         if before != after:
             was, now = (repr(v) if v is not None else "(none)" for v in (before, after))
             found.append(Difference(f"params.{name}", was, now, requested=name in overrides))
+    found += _contents(recorded, inputs.get("paths"), overrides)
     env_now = env_digest(plan.env)
     if recorded.env != env_now:
         found.append(Difference("env", recorded.env or NOT_RECORDED, env_now))
@@ -100,6 +111,30 @@ def check(
             Difference("backend", recorded.backend, plan.backend.NAME, requested=backend is not None)
         )
     return tuple(found)
+
+
+def _contents(recorded: Recorded, planned: object, overrides: tuple[str, ...]) -> list[Difference]:
+    """Each `path` parameter's content now (the plan's fingerprint) against its recorded digest: a
+    file changed or gone differs; a run that recorded no digest for it cannot be compared."""
+    now = {str(k): str(v) for k, v in planned.items()} if isinstance(planned, dict) else {}
+    found = []
+    for name, digest in sorted(now.items()):
+        before, what = recorded.paths.get(name), f"params.{name}"
+        if before is None:
+            text = "content not recorded by the original run, cannot be compared"
+            found.append(Difference(what, NOT_RECORDED, digest, name in overrides, False, text))
+        elif before != digest:
+            text = f"content differs from the original run's ({_shown(before)} -> {_shown(digest)})"
+            found.append(Difference(what, before, digest, name in overrides, text=text))
+    return found
+
+
+def _shown(digest: str) -> str:
+    """A path digest (runs/path_digest.py) as a line says it."""
+    kind, _, value = digest.partition(":")
+    if kind in ("file", "folder") and value:
+        return f"{'folder ' if kind == 'folder' else ''}sha256 {value[:12]}…"
+    return {"missing": "no file there now", "link": f"a broken link to {value}"}.get(kind, digest)
 
 
 def _versions(recorded: Recorded, plan: RunPlan) -> Difference | None:

@@ -296,3 +296,68 @@ def test_an_untracked_file_is_named_not_recorded_so_the_rerun_says_so(
     assert "Warning: rerun: source: git:" in again.stderr  # its fingerprint counted the file's bytes
     exact = mlrun("runs", "rerun", original, "--exact")
     assert exact.returncode == 2 and "untracked files were not recorded" in exact.stderr
+
+
+PATH_MLPROJECT = """name: data
+entry_points:
+  main:
+    parameters:
+      data: {type: path}
+      note: {type: string, default: ""}
+      more: {type: string, default: ""}
+    command: "python3 -c \\"print(open('{data}').read().strip())\\""
+"""
+
+
+def test_a_changed_or_gone_path_parameter_file_differs_from_the_original(
+    mlrun: Mlrun, project_factory: ProjectFactory, isolated: Path, tmp_path: Path
+) -> None:
+    """The bytes behind a `path` parameter are the run's input as much as its value: a rerun
+    compares their digest with the recorded one (the run cache already does, for --needed)."""
+    project = project_factory({"MLproject": PATH_MLPROJECT})
+    data = tmp_path / "ext.csv"
+    data.write_text("1 2\n")
+    long_note = "n" * 5000  # twice: the inputs tag is split over several tags
+    first = _run_json(mlrun, "run", str(project), "--env-manager", "local", "-P", f"data={data}",
+                      "-P", f"note={long_note}", "-P", f"more={long_note}")  # fmt: skip
+    original = str(first["run_id"])
+    same = mlrun("runs", "rerun", original, "--dry-run")
+    assert same.returncode == 0, same.stderr
+    assert "params." not in same.stdout and "content" not in same.stdout  # the same bytes, the same note
+
+    with data.open("a") as handle:
+        handle.write("3\n")
+    changed = mlrun("runs", "rerun", original, "--dry-run")
+    assert changed.returncode == 0, changed.stderr
+    assert "  params.data: content differs from the original run's (sha256 " in changed.stdout
+    exact = mlrun("runs", "rerun", original, "--exact", "--dry-run")
+    assert exact.returncode == 2 and "params.data: content differs" in exact.stderr, exact.stderr
+    plan = _run_json(mlrun, "runs", "rerun", original, "--dry-run")
+    assert "params.data" in [d["what"] for d in plan["differences"]]
+
+    other = tmp_path / "other.csv"
+    other.write_text("4\n")
+    asked = mlrun("runs", "rerun", original, "--dry-run", "-P", f"data={other}")
+    assert "params.data: content differs" in asked.stdout and "(asked for)" in asked.stdout, asked.stdout
+
+    data.unlink()  # gone: refused before any comparison, as for any run, with or without --exact
+    gone = mlrun("runs", "rerun", original, "--dry-run")
+    assert gone.returncode == 2 and f"data (path): no such file or directory: {data}" in gone.stderr
+
+    # A run recorded before path digests existed: said, not refused.
+    data.write_text("1 2\n")
+    store = FileStore(isolated / "mlruns")
+    record = store.get_run(original)
+    from mlrun_cli import tags
+
+    inputs = json.loads(tags.joined_value(record.tags, tags.FINGERPRINT_INPUTS) or "{}")
+    del inputs["paths"], inputs["params"]["note"], inputs["params"]["more"]
+    store.log_batch(original, {}, {tags.FINGERPRINT_INPUTS: json.dumps(inputs)})
+    old = mlrun("runs", "rerun", original, "--dry-run", "-P", "note=", "-P", "more=")
+    assert "params.data: content not recorded" in old.stdout, old.stdout
+    refused = mlrun("runs", "rerun", original, "--exact", "--dry-run", "-P", "note=", "-P", "more=")
+    assert refused.returncode == 2 and "cannot be rerun exactly: env versions" in refused.stderr
+    assert "params.data" not in refused.stderr.split("cannot be rerun exactly")[1]
+    run = mlrun("runs", "rerun", original, "-P", "note=", "-P", "more=")
+    assert run.returncode == 0 and "1 2" in run.stdout, run.stderr
+    assert "Warning: rerun: params.data: content not recorded" in run.stderr

@@ -45,6 +45,11 @@ _OPTIONS = {
 
 
 _UNREACHABLE = ("unable to contact", "timed out", "connection refused", "temporarily unavailable")
+_UNCONFIGURED = (
+    "could not establish a configuration source",
+    "unable to process configuration file",
+    "fetch_config: dns srv lookup failed",
+)
 _RESERVED = ("--output", "--error", "--chdir", "--parsable", "--wrap", "-o", "-e", "-D")
 
 
@@ -65,6 +70,8 @@ def check_reachable() -> None:
     except ExecutionError as error:  # it hung (a controller host that drops packets)
         raise InfrastructureError(f"cannot reach the Slurm controller: {error.message}") from None
     said = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        _unconfigured(said)
     if proc.returncode != 0 or " is UP" not in said:
         raise InfrastructureError(
             f"cannot reach the Slurm controller: {said or f'scontrol ping exited {proc.returncode}'}",
@@ -72,9 +79,29 @@ def check_reachable() -> None:
         )
 
 
+def _unconfigured(said: str) -> None:
+    """Slurm's clients found no configuration (no slurm.conf, no controller by DNS SRV lookup, or
+    a SLURM_CONF they cannot read): a setup problem no retry fixes, so exit 2, not 75."""
+    lowered = said.lower()
+    if not any(sign in lowered for sign in _UNCONFIGURED):
+        return
+    stat_failed = re.search(r"cannot stat file (\S+)", said)
+    if stat_failed:
+        detail = f"cannot read {stat_failed.group(1)}"
+    elif "dns srv" in lowered:
+        detail = "no slurm.conf, and no controller found by DNS SRV lookup"
+    else:
+        detail = "its configuration cannot be read"
+    raise UsageError(
+        f"Slurm is not configured on this machine ({detail})",
+        hint="set SLURM_CONF to the cluster's slurm.conf, or run mlrun on a login node of the cluster",
+    )
+
+
 def _refused(what: str, message: str) -> NoReturn:
     """A Slurm client failed: the controller did not answer (exit 75, retry-worthy), or it refused
     the job's settings (exit 2)."""
+    _unconfigured(message)
     if any(sign in message.lower() for sign in _UNREACHABLE):
         raise InfrastructureError(
             f"cannot reach the Slurm controller ({what}): {message}",

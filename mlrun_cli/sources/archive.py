@@ -100,8 +100,18 @@ def _checkout(tree: Path, subdir: str, name: str) -> ProjectSource:
         source.close()
         raise UsageError(f"subdirectory {subdir!r} not found in {name}")
     if not subdir and not (copy / "MLproject").exists():
-        inner = [p.name for p in copy.iterdir() if (p / "MLproject").is_file()]
-        if len(inner) == 1:
+        inner = sorted(p.name for p in copy.iterdir() if (p / "MLproject").is_file())
+        scripts = [p for p in copy.iterdir() if p.suffix in (".py", ".sh") and p.is_file()]
+        if inner and not scripts:
+            # As `zip -r p.zip project/` makes it. MLflow runs an archive from its top too, and
+            # fails there; nothing at the top could run, so say which folder to name.
+            source.close()
+            folders = " or ".join(f"{name}#{folder}" for folder in inner)
+            raise UsageError(
+                f"{name} has no MLproject at its top, only inside {', '.join(f + '/' for f in inner)}",
+                hint=f"run {folders} (as mlflow run, the archive runs from its top unless #folder is given)",
+            )
+        if inner:
             sys.stderr.write(
                 f"mlrun: warning: the archive has no MLproject at its top, its folder {inner[0]}/ "
                 f"has one: run {name}#{inner[0]}\n"

@@ -225,3 +225,24 @@ def test_a_points_timeout_stops_that_array_task_alone(
     assert children["1"].status.name == "FAILED" and children["1"].tags["mlrun.exit_code"] == "124"
     assert children["1"].tags["mlrun.timeout"] == "8s"
     assert children["2"].status.name == "FINISHED" and children["3"].status.name == "FINISHED"
+
+
+def test_no_slurm_configuration_is_2_with_a_hint_not_75(
+    project_factory: Callable[[dict[str, str]], Path],
+    mlrun: Run,
+    slurm_bin: Path,
+    isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slurm's real clients without the wrappers: no slurm.conf here, and the DNS SRV lookup for a
+    controller fails. No retry can fix that (unlike a controller that is down: exit 75 above)."""
+    monkeypatch.delenv("SLURM_CONF", raising=False)
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != slurm_bin]
+    project = project_factory({"MLproject": MLPROJECT.format(command="echo x={x}")})
+    result = mlrun("run", str(project), *ON_SLURM, env={"PATH": os.pathsep.join(["/usr/bin", *path])})
+    assert result.returncode == 2, result.stderr
+    assert "Slurm is not configured on this machine" in result.stderr
+    assert "SLURM_CONF" in result.stderr and "login node" in result.stderr
+    assert "cannot reach" not in result.stderr and "resolve_ctls_from_dns_srv" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list((isolated / "mlruns").glob("*/*/meta.yaml")) == []

@@ -89,6 +89,21 @@ def test_a_file_url_zip_with_a_subdirectory(mlrun: Mlrun, tmp_path: Path, isolat
     assert with_version.returncode == 2 and "a zip archive has no versions" in with_version.stderr
 
 
+def test_a_zipped_project_folder_is_refused_naming_the_folder(
+    mlrun: Mlrun, tmp_path: Path, isolated: Path
+) -> None:
+    # `zip -r p.zip project/`: MLflow unpacks it and runs its top, which has no MLproject.
+    archive = _zip(tmp_path / "p.zip", {"project/MLproject": MLPROJECT, "project/data.txt": "inner\n"})
+    result = mlrun("run", str(archive), "--env-manager", "local")
+    assert result.returncode == 2, result.stderr
+    assert f"{archive} has no MLproject at its top" in result.stderr
+    assert f"{archive}#project" in result.stderr
+    assert "checkouts" not in result.stderr and "-e" not in result.stderr and "Traceback" not in result.stderr
+    assert _runs(isolated) == [] and list((_home() / "archives" / "checkouts").iterdir()) == []
+    named = mlrun("run", f"{archive}#project", "--env-manager", "local")
+    assert named.returncode == 0 and named.stdout == "inner\n", named.stderr
+
+
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     served = tmp_path / "served"

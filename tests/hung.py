@@ -15,19 +15,24 @@ def hung_port() -> Iterator[int]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
+    server.settimeout(0.1)  # closing a socket does not wake an accept() blocked in another thread
     held: list[socket.socket] = []
+    stop = threading.Event()
 
     def accept() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 held.append(server.accept()[0])
-            except OSError:  # closed on exit
-                return
+            except TimeoutError:
+                continue
 
-    threading.Thread(target=accept, daemon=True).start()
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
     try:
         yield server.getsockname()[1]
     finally:
+        stop.set()
+        thread.join()  # nothing is accepted after this: every held socket is closed below
         server.close()
         for conn in held:
             conn.close()

@@ -173,6 +173,17 @@ def mlflow_python() -> Path:
     return ensure_mlflow_python()
 
 
+@pytest.fixture(scope="module")
+def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server`, one per test module that asks for it (mark such tests mlflow)."""
+    from tests.git_daemon import free_port
+    from tests.mlflow_server import start_server, stop_server
+
+    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("server"), free_port())
+    yield url
+    stop_server(proc)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     tiers.enter(item)

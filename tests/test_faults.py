@@ -9,12 +9,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,8 +23,11 @@ from mlrun_cli.tracking.rest import RestTracker
 from tests.conftest import MLRUN, Popen, Result
 from tests.docker_images import containers_labelled, docker_project
 from tests.git_daemon import free_port
+from tests.hung import hung_server
+from tests.mid_run import read_only, run_as_its_store_turns_read_only
 from tests.mlflow_env import on_path
 from tests.mlflow_server import ADMIN, start_server, stop_server
+from tests.outbox import pending
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]
@@ -36,59 +36,6 @@ QUICK = {"MLproject": "entry_points: {main: {command: 'true'}}\n"}
 
 def _home() -> Path:
     return Path(os.environ["MLRUN_HOME"])
-
-
-@contextmanager
-def hung_server() -> Iterator[str]:
-    """A tracking server that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        server.close()
-        for conn in held:
-            conn.close()
-
-
-def _pending(run_id: str, uri: str, ops: list[object]) -> Path:
-    folder = _home() / "outbox" / run_id
-    folder.mkdir(parents=True)
-    (folder / "ops.json").write_text(json.dumps({"tracking_uri": uri, "run_id": run_id, "ops": ops}))
-    return folder
-
-
-@contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """`path` read-only for everyone, root included: a read-only bind mount over itself."""
-    if os.geteuid() != 0:  # every folder, so no file can be written or created anywhere in it
-        folders = [path, *(p for p in path.rglob("*") if p.is_dir())]
-        for folder in folders:
-            folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            for folder in folders:
-                folder.chmod(0o755)
-        return
-    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(path)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot make a read-only bind mount: {mounted.stderr.decode().strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", str(path)], check=True)
 
 
 def _warnings(text: str) -> list[str]:
@@ -105,7 +52,7 @@ def test_a_pending_outbox_for_a_hung_server_holds_up_no_other_run(
 
     project = project_factory(QUICK)
     with hung_server() as url:
-        folder = _pending("a" * 32, url, [{"op": "end_run", "status": "FINISHED", "end_time": 1}])
+        folder = pending("a" * 32, url, [{"op": "end_run", "status": "FINISHED", "end_time": 1}])
         for args in (["--no-track"], ["--tracking-uri", str(isolated / "mlruns")]):
             started = time.monotonic()
             result = mlrun("run", str(project), "--env-manager", "local", *args, timeout=60)
@@ -160,7 +107,7 @@ def test_unknown_ops_and_missing_staged_files_are_never_sent_nor_block_the_end(
         {"op": "log_batch", "params": {}, "tags": {"t": "1"}},
         {"op": "end_run", "status": "FINISHED", "end_time": int(time.time() * 1000)},
     ]
-    _pending(run.run_id, store.uri, ops)
+    pending(run.run_id, store.uri, ops)
     synced = mlrun("runs", "sync")
     assert synced.returncode == 0, synced.stderr
     assert f"run {run.run_id} -> {store.uri}: 2 sent, 2 damaged, moved aside" in synced.stdout
@@ -240,22 +187,9 @@ def test_a_store_turning_read_only_mid_run_keeps_the_exit_code_and_syncs_later(
     mlrun: Mlrun, project_factory: Factory, isolated: Path
 ) -> None:
     store = isolated / "mlruns"
-    project = project_factory(
-        {"MLproject": "entry_points: {main: {command: 'echo started; sleep 2; exit 4'}}\n"}
-    )
     FileStore(store).check()
-    with subprocess.Popen(
-        [*MLRUN, "run", str(project), "--env-manager", "local", "--tracking-uri", str(store)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=isolated,
-        env=os.environ.copy(),
-    ) as proc:
-        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
-        with read_only(store):
-            _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 4, err  # the command's own exit code
+    code, err = run_as_its_store_turns_read_only(project_factory, store, cwd=isolated)
+    assert code == 4, err  # the command's own exit code
     assert "mlrun runs sync" in err and "unexpected internal error" not in err
     run_id = err.split("mlrun: run ", 1)[1].split()[0]
     assert FileStore(store).get_run(run_id).status is RunStatus.RUNNING  # until it is synced

@@ -52,18 +52,6 @@ _CREDENTIAL_HELPER = (
 )
 
 
-_NO_ANSWER = (
-    "timed out",
-    "could not resolve host",
-    "connection refused",
-    "failed to connect",
-    "connection reset",
-    "network is unreachable",
-    "no route to host",
-    "temporary failure in name resolution",
-)
-
-
 class GitError(UsageError):
     """A git operation failed; the message never carries credentials."""
 

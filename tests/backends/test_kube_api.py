@@ -11,7 +11,7 @@ import pytest
 
 from mlrun_cli.backends import kube_api
 from mlrun_cli.errors import InfrastructureError
-from tests.test_faults import hung_server
+from tests.hung import hung_server
 
 pytestmark = pytest.mark.kubernetes
 

@@ -23,6 +23,7 @@ from tests.conftest import MLRUN, Popen, Result
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 Run = Callable[..., Result]
+SweepProject = Callable[[str], Path]
 ON_SLURM = ("-b", "slurm", "--env-manager", "local")
 MLPROJECT = """\
 name: scale-on-slurm
@@ -38,6 +39,12 @@ STATE_QUERIES = ("squeue", "sacct", "scontrol show job")
 @pytest.fixture
 def store(isolated: Path) -> FileStore:
     return FileStore(isolated / "mlruns")
+
+
+@pytest.fixture
+def sweep_project(project_factory: Callable[[dict[str, str]], Path]) -> SweepProject:
+    """A project whose entry point `main` takes `x` and runs the command given."""
+    return lambda command: project_factory({"MLproject": MLPROJECT.format(command=command)})
 
 
 def counting_shims(folder: Path, slurm_bin: Path) -> tuple[dict[str, str], Path]:
@@ -71,14 +78,14 @@ def _threads(pid: int) -> int:
 
 
 def test_a_60_point_sweep_one_watcher_bounded_threads_few_queries(
-    project_factory: Callable[[dict[str, str]], Path],
+    sweep_project: SweepProject,
     slurm_bin: Path,
     isolated: Path,
     store: FileStore,
     tmp_path: Path,
     popen: Popen,
 ) -> None:
-    project = project_factory({"MLproject": MLPROJECT.format(command="echo point x={x}; sleep 1")})
+    project = sweep_project("echo point x={x}; sleep 1")
     env, calls = counting_shims(tmp_path / "shims", slurm_bin)
     started = time.monotonic()
     proc = popen(
@@ -108,7 +115,7 @@ def test_a_60_point_sweep_one_watcher_bounded_threads_few_queries(
 
 
 def test_retries_in_an_array_sweep_submit_the_next_attempt(
-    project_factory: Callable[[dict[str, str]], Path],
+    sweep_project: SweepProject,
     mlrun: Run,
     slurm_env: dict[str, str],
     store: FileStore,
@@ -118,7 +125,7 @@ def test_retries_in_an_array_sweep_submit_the_next_attempt(
     marks = tmp_path / "marks"
     marks.mkdir()
     command = f"echo try x={{x}}; test -f {marks}/{{x}} || {{{{ touch {marks}/{{x}}; exit 3; }}}}"
-    project = project_factory({"MLproject": MLPROJECT.format(command=command)})
+    project = sweep_project(command)
     result = mlrun(
         "run", str(project), *ON_SLURM, "-S", "x=1,2", "--retries", "2", "--retry-delay", "1s", "--json",
         env=slurm_env, timeout=300,
@@ -142,13 +149,13 @@ def test_retries_in_an_array_sweep_submit_the_next_attempt(
 
 @pytest.mark.parametrize("detach", [False, True])
 def test_a_sweep_slurm_refuses_exits_2_and_leaves_nothing_running(
-    project_factory: Callable[[dict[str, str]], Path],
+    sweep_project: SweepProject,
     mlrun: Run,
     slurm_env: dict[str, str],
     store: FileStore,
     detach: bool,
 ) -> None:
-    project = project_factory({"MLproject": MLPROJECT.format(command="echo x={x}")})
+    project = sweep_project("echo x={x}")
     extra = ("--detach",) if detach else ()
     result = mlrun(
         "run", str(project), *ON_SLURM, "-S", "x=1,2,3", "-c", '{"partition": "nope"}', *extra, env=slurm_env
@@ -175,13 +182,13 @@ def controller_down(slurm_bin: Path, tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("sweep", [False, True])
 def test_controller_down_is_75_and_leaves_no_run(
-    project_factory: Callable[[dict[str, str]], Path],
+    sweep_project: SweepProject,
     mlrun: Run,
     controller_down: dict[str, str],
     isolated: Path,
     sweep: bool,
 ) -> None:
-    project = project_factory({"MLproject": MLPROJECT.format(command="echo x={x}")})
+    project = sweep_project("echo x={x}")
     extra = ("-S", "x=1,2") if sweep else ()
     result = mlrun("run", str(project), *ON_SLURM, *extra, env=controller_down)
     assert result.returncode == 75, result.stderr
@@ -192,14 +199,14 @@ def test_controller_down_is_75_and_leaves_no_run(
 
 
 def test_a_sweep_larger_than_max_array_size_is_split_and_every_point_finishes(
-    project_factory: Callable[[dict[str, str]], Path],
+    sweep_project: SweepProject,
     slurm_bin: Path,
     mlrun: Run,
     store: FileStore,
     tmp_path: Path,
 ) -> None:
     """1,100 points on a cluster whose MaxArraySize is 1001: two array jobs, all FINISHED."""
-    project = project_factory({"MLproject": MLPROJECT.format(command="echo x={x}")})
+    project = sweep_project("echo x={x}")
     env, calls = counting_shims(tmp_path / "shims", slurm_bin)
     result = mlrun("run", str(project), *ON_SLURM, "-S", "x=range(0,1100)", "--json", env=env, timeout=1700)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -211,10 +218,10 @@ def test_a_sweep_larger_than_max_array_size_is_split_and_every_point_finishes(
 
 
 def test_a_points_timeout_stops_that_array_task_alone(
-    project_factory: Callable[[dict[str, str]], Path], mlrun: Run, slurm_env: dict[str, str], store: FileStore
+    sweep_project: SweepProject, mlrun: Run, slurm_env: dict[str, str], store: FileStore
 ) -> None:
     command = "if [ {x} = 1 ]; then sleep 300; else sleep 2; echo done {x}; fi"
-    project = project_factory({"MLproject": MLPROJECT.format(command=command)})
+    project = sweep_project(command)
     started = time.monotonic()
     result = mlrun(
         "run", str(project), *ON_SLURM, "-S", "x=1,2,3", "--timeout", "8s", "--json", env=slurm_env

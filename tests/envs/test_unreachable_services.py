@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,8 @@ import pytest
 from tests.conftest import Result
 from tests.envs.conda_channel import build_test_channel
 from tests.git_daemon import free_port
-from tests.test_faults import hung_server
+from tests.hung import hung_server
+from tests.serving import serving
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]
@@ -30,13 +30,8 @@ RETRY_LATER = "retry later"
 def answering_server(root: Path) -> Iterator[str]:
     """A static HTTP server over `root` (an index or channel that answers, 404 included)."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield url
 
 
 def closed_port() -> str:

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -231,16 +231,6 @@ def test_env_requirements_are_part_of_the_fingerprint(mlrun: Mlrun, project_fact
     (project / "python_env.yaml").write_text("dependencies:\n  - requests==2.32.0\n")
     after = inputs()
     assert after["env"] != before["env"] and str(after["env"]).startswith("virtualenv:")
-
-
-@pytest.fixture(scope="module")
-def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tests.git_daemon import free_port
-    from tests.mlflow_server import start_server, stop_server
-
-    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("server"), free_port())
-    yield url
-    stop_server(proc)
 
 
 @pytest.mark.mlflow

@@ -21,6 +21,7 @@ from mlrun_cli.tracking.file_store import FileStore
 from mlrun_cli.tracking.rest import RestTracker
 from tests.conftest import MLRUN, Popen, Result
 from tests.git_daemon import free_port
+from tests.mid_run import run_as_its_store_turns_read_only
 from tests.mlflow_server import start_server, stop_server
 
 
@@ -205,24 +206,10 @@ def test_kill_9_while_sending_the_end_to_a_stopped_server(
 def test_an_end_sent_through_the_outbox_is_kept_in_the_job_folder_until_sent(
     mlrun: Mlrun, project_factory: Factory, isolated: Path
 ) -> None:
-    from tests.test_faults import read_only
-
     store = isolated / "mlruns"
-    project = project_factory(
-        {"MLproject": "entry_points: {main: {command: 'echo started; sleep 2; exit 4'}}\n"}
-    )
     FileStore(store).check()
-    with subprocess.Popen(
-        [*MLRUN, "run", str(project), "--env-manager", "local", "--tracking-uri", str(store)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    ) as proc:
-        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
-        with read_only(store):
-            _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 4, err
+    code, err = run_as_its_store_turns_read_only(project_factory, store)
+    assert code == 4, err
     folder = _only_job()
     end = json.loads((folder / "end.json").read_text())
     assert end["status"] == "FAILED" and end["exit_code"] == 4

@@ -208,16 +208,6 @@ def test_runs_that_cannot_be_replayed_exit_2_and_record_nothing(
     assert len(store.search_runs(None, 100)) == count  # nothing was created
 
 
-@pytest.fixture(scope="module")
-def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tests.git_daemon import free_port
-    from tests.mlflow_server import start_server, stop_server
-
-    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("server"), free_port())
-    yield url
-    stop_server(proc)
-
-
 @pytest.mark.mlflow
 def test_a_work_tree_run_on_a_real_mlflow_server(
     server: str, mlrun: Mlrun, project_factory: ProjectFactory

@@ -24,6 +24,8 @@ import pytest
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import Result
 from tests.git_daemon import free_port
+from tests.hung import hung_port
+from tests.serving import serving
 
 Mlrun = Callable[..., Result]
 MLPROJECT = "name: z\nentry_points:\n  main:\n    command: cat data.txt\n"
@@ -152,32 +154,8 @@ def test_a_server_that_refuses_is_worth_a_retry(mlrun: Mlrun, isolated: Path) ->
     assert _runs(isolated) == []
 
 
-@contextmanager
-def _hung_server() -> Iterator[int]:
-    """Accepts connections and never answers a byte."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        server.close()
-        for conn in held:
-            conn.close()
-
-
 def test_a_server_that_never_answers_costs_the_budget_not_forever(mlrun: Mlrun, isolated: Path) -> None:
-    with _hung_server() as port:
+    with hung_port() as port:
         started = time.monotonic()
         result = mlrun("run", f"http://127.0.0.1:{port}/p.zip", "--env-manager", "local", timeout=120)
         elapsed = time.monotonic() - started
@@ -214,13 +192,11 @@ def _slow_server(body: bytes) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        released.set()
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        try:
+            yield url
+        finally:
+            released.set()  # before the shutdown, as a stalled handler waits for it
 
 
 def test_a_slow_download_that_progresses_goes_on_and_one_that_stalls_ends(

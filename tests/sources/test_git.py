@@ -8,7 +8,6 @@ import contextlib
 import functools
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -23,6 +22,8 @@ from mlrun_cli.sources.git_urls import clean_url, parse_git_uri, redact
 from mlrun_cli.tracking.file_store import FileStore
 from tests.conftest import MLRUN, Popen, Result
 from tests.git_daemon import start_git_daemon
+from tests.hung import hung_port, hung_server
+from tests.serving import serving
 
 Mlrun = Callable[..., Result]
 GIT_ENV = {
@@ -325,13 +326,7 @@ def test_inherited_git_variables_do_not_redirect_git(
 
 
 def test_network_operations_time_out_clearly(mlrun: Mlrun) -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    accepted: list[socket.socket] = []
-    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
-    port = server.getsockname()[1]
-    try:
+    with hung_port() as port:
         started = time.monotonic()
         result = mlrun(
             "run", f"git://127.0.0.1:{port}/x.git", "--env-manager", "local", env={"MLRUN_GIT_TIMEOUT": "2"}
@@ -339,15 +334,9 @@ def test_network_operations_time_out_clearly(mlrun: Mlrun) -> None:
         assert result.returncode == 75  # infrastructure: a retry may succeed
         assert "timed out after 2 s" in result.stderr and "MLRUN_GIT_TIMEOUT" in result.stderr
         assert time.monotonic() - started < 20
-    finally:
-        for conn in accepted:
-            conn.close()
-        server.close()
 
 
 def test_a_hung_remote_is_exit_75_in_seconds_with_the_default_budget(mlrun: Mlrun) -> None:
-    from tests.test_faults import hung_server
-
     env = {name: "" for name in ("MLRUN_GIT_TIMEOUT", "MLRUN_CALL_TIMEOUT")}  # what a user has
     with hung_server() as url:
         for remote in (url.replace("http://", "git://") + "/x.git", url + "/x.git"):
@@ -381,12 +370,8 @@ def _dumb_http(work: Path, root: Path, handler: type[SimpleHTTPRequestHandler]) 
     git("clone", "-q", "--bare", str(work), str(served / "proj.git"), cwd=root)
     git("update-server-info", cwd=served / "proj.git")
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(served)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/proj.git"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield f"{url}/proj.git"
 
 
 def test_a_dumb_http_remote_runs(mlrun: Mlrun, repos: dict[str, object], tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -19,10 +18,12 @@ from mlrun_cli.budget import budget
 from mlrun_cli.errors import UsageError
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_store import FileStore
-from tests.conftest import MLRUN, Result
+from tests.conftest import Result
 from tests.git_daemon import free_port
+from tests.hung import hung_server
+from tests.mid_run import started_run
 from tests.mlflow_server import start_server, stop_server
-from tests.test_faults import hung_server
+from tests.outbox import pending
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]
@@ -38,13 +39,6 @@ def _default_budget(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _home() -> Path:
     return Path(os.environ["MLRUN_HOME"])
-
-
-def _pending(run_id: str, uri: str, ops: list[object]) -> Path:
-    folder = _home() / "outbox" / run_id
-    folder.mkdir(parents=True)
-    (folder / "ops.json").write_text(json.dumps({"tracking_uri": uri, "run_id": run_id, "ops": ops}))
-    return folder
 
 
 def test_the_budget_reads_its_variables_and_refuses_nonsense() -> None:
@@ -76,7 +70,7 @@ def test_a_hung_server_at_the_start_is_exit_75_within_30_s(
 def test_runs_sync_against_a_hung_server_is_one_budgeted_try_then_exit_1(mlrun: Mlrun) -> None:
     end = [{"op": "end_run", "status": "FINISHED", "end_time": 1}]
     with hung_server() as url:
-        folders = [_pending(name * 32, url, end) for name in "ab"]
+        folders = [pending(name * 32, url, end) for name in "ab"]
         started = time.monotonic()
         result = mlrun("runs", "sync", timeout=400)
         took = time.monotonic() - started
@@ -96,15 +90,8 @@ def test_a_server_hung_mid_run_holds_up_neither_the_run_nor_its_end(
         {"MLproject": "entry_points: {main: {command: 'echo started; sleep 4; echo done'}}\n"}
     )
     try:
-        with subprocess.Popen(
-            [*MLRUN, "run", str(project), "--env-manager", "local", "--tracking-uri", url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=isolated,
-            env=os.environ.copy(),
-        ) as run:
-            assert run.stdout is not None and run.stdout.readline() == "started\n"
+        with started_run(project, url, cwd=isolated) as run:
+            assert run.stdout is not None
             os.killpg(proc.pid, signal.SIGSTOP)  # the server hangs: it still accepts connections
             assert run.stdout.readline() == "done\n"
             command_ended = time.time()
@@ -143,7 +130,7 @@ def test_a_damaged_outbox_entry_still_ends_its_run(
         code = 0 if recorded == "FINISHED" else 3
         end = {"status": recorded, "exit_code": code, "end_time_ms": ended_ms}
         (job / "end.json").write_text(json.dumps(end))
-    folder = _pending(run.run_id, store.uri, [{"op": "end_run", "status": "FINISHED", "end_time": 1}])
+    folder = pending(run.run_id, store.uri, [{"op": "end_run", "status": "FINISHED", "end_time": 1}])
     text = (folder / "ops.json").read_text()
     (folder / "ops.json").write_text(text[: len(text) // 2])  # truncated, as by a full disk
     synced = mlrun("runs", "sync")

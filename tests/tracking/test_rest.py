@@ -19,13 +19,6 @@ from tests.mlflow_server import ADMIN, start_server, stop_server
 pytestmark = pytest.mark.mlflow
 
 
-@pytest.fixture(scope="module")
-def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("server"), free_port())
-    yield url
-    stop_server(proc)
-
-
 def test_sklearn_example_recorded_on_a_tracking_server(
     server: str,
     mlflow_python: Path,
@@ -105,7 +98,7 @@ def test_server_lost_mid_run_then_runs_sync_sends_everything(
     tmp_path: Path,
     isolated: Path,
 ) -> None:
-    from tests.conftest import MLRUN
+    from tests.mid_run import started_run
 
     root, port = tmp_path / "server", free_port()
     proc, url = start_server(mlflow_python, root, port)
@@ -113,15 +106,7 @@ def test_server_lost_mid_run_then_runs_sync_sends_everything(
         {"MLproject": "entry_points: {main: {command: 'echo started; sleep 4; echo done'}}\n"}
     )
     try:
-        with subprocess.Popen(
-            [*MLRUN, "run", str(project), "--env-manager", "local", "--tracking-uri", url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=isolated,
-            env=os.environ.copy(),
-        ) as run:
-            assert run.stdout is not None and run.stdout.readline() == "started\n"
+        with started_run(project, url, cwd=isolated) as run:
             stop_server(proc)  # the server goes away while the command runs
             out, err = run.communicate(timeout=120)
         assert run.returncode == 0, err  # the run's own result, whatever happened to tracking

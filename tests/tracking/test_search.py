@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Result
-from tests.git_daemon import free_port
-from tests.mlflow_server import start_server, stop_server
 
 pytestmark = pytest.mark.mlflow
 
@@ -149,13 +147,6 @@ def _logged(python: Path, uri: str) -> dict[str, object]:
     logged = _mlflow(python, LOG, uri, json.dumps(RUNS))
     assert isinstance(logged, dict)
     return logged
-
-
-@pytest.fixture(scope="module")
-def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("search-server"), free_port())
-    yield url
-    stop_server(proc)
 
 
 def _mlrun_names(mlrun: Callable[..., Result], uri: str, query: tuple[str, list[str], str, int]) -> object:

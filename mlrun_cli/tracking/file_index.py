@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.file_records import (
@@ -40,9 +40,6 @@ from mlrun_cli.tracking.file_records import (
     warn,
 )
 from mlrun_cli.tracking.search import values_of
-
-if TYPE_CHECKING:
-    from mlrun_cli.tracking.file_store import FileStore
 
 VERSION = 2
 _SETTLE_NS = 2_000_000_000
@@ -63,13 +60,13 @@ _unsaved_warned = False
 
 
 class RunIndex:
-    def __init__(self, store: FileStore) -> None:
+    def __init__(self, store_root: Path) -> None:
         from mlrun_cli.home import HomeNotWritable, writable_dir
 
-        self.store = store
-        self.root = f"{store.root}{os.sep}"  # paths by concatenation: os.path.join is the cost here
+        self.store_root = store_root
+        self.root = f"{store_root}{os.sep}"  # paths by concatenation: os.path.join is the cost here
         self.files: dict[tuple[str, str], str | None] = {}
-        key = hashlib.sha256(str(store.root).encode()).hexdigest()[:24]
+        key = hashlib.sha256(str(store_root).encode()).hexdigest()[:24]
         self.base: Path | None = None  # None: kept in memory only (a read-only $MLRUN_HOME)
         try:
             self.base = (
@@ -99,7 +96,7 @@ class RunIndex:
         return self.base.with_name(f"{self.base.name}.{suffix}")
 
     def _empty(self, name: str) -> dict[str, Any]:
-        return {"root": str(self.store.root), "name": name, "experiments": {}, "entries": {}}
+        return {"root": str(self.store_root), "name": name, "experiments": {}, "entries": {}}
 
     def _load(self, name: str) -> dict[str, Any]:
         if self.base is None:
@@ -109,7 +106,7 @@ class RunIndex:
             loaded = marshal.loads(path.read_bytes())
             if (
                 isinstance(loaded, dict)
-                and loaded.get("root") == str(self.store.root)
+                and loaded.get("root") == str(self.store_root)
                 and loaded.get("name") == name
                 and isinstance(loaded.get("entries"), dict)
                 and isinstance(loaded.get("experiments"), dict)
@@ -141,7 +138,7 @@ class RunIndex:
         """Every folder of these experiments (runs, and folders that may yet become runs)."""
         known: dict[str, Any] = self.light["experiments"]
         for exp_id in experiment_ids:
-            exp_dir = os.path.join(self.store.root, exp_id)
+            exp_dir = os.path.join(self.store_root, exp_id)
             mtime, stored = _mtime(exp_dir), known.get(exp_id)
             if stored is None or stored[0] != mtime or stored[1]:
                 try:
@@ -248,7 +245,7 @@ class RunIndex:
         stored = entries.get(rel)
         if stored is None or stored[0] != light[0] or light[4]:
             try:
-                attributes = values_of(read_run(Path(self.store.root, rel), "", full=False))["attribute"]
+                attributes = values_of(read_run(Path(self.store_root, rel), "", full=False))["attribute"]
             except DamagedRecord:
                 attributes = {}
             entries[rel] = stored = (light[0], attributes)

@@ -10,7 +10,7 @@ rows returned are read from the store itself, never from the index.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlrun_cli.tracking import search_eval as se
 from mlrun_cli.tracking import search_query as sq
@@ -18,15 +18,13 @@ from mlrun_cli.tracking.base import RunQuery, RunRecord, ViewType
 from mlrun_cli.tracking.file_index import RunIndex
 from mlrun_cli.tracking.file_records import DamagedRecord, read_run, warn
 
-if TYPE_CHECKING:
-    from mlrun_cli.tracking.file_store import FileStore
 
-
-def query(store: FileStore, experiments: dict[str, str], request: RunQuery) -> list[RunRecord]:
-    """The runs of `experiments` (id -> name) that `request` asks for."""
+def query(store_root: Path, experiments: dict[str, str], request: RunQuery) -> list[RunRecord]:
+    """The runs of `experiments` (id -> name) of the file store at `store_root` that `request`
+    asks for."""
     clauses = sq.parse_filter(request.filter)
     orders = [sq.parse_order_by(text) for text in request.order_by]
-    index = RunIndex(store)
+    index = RunIndex(store_root)
     try:
         chosen = _choose(index, experiments, request, clauses, orders)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
@@ -34,7 +32,7 @@ def query(store: FileStore, experiments: dict[str, str], request: RunQuery) -> l
         index.reset()
         chosen = _choose(index, experiments, request, clauses, orders)
     index.save()
-    return _fresh(store, experiments, chosen)
+    return _fresh(store_root, experiments, chosen)
 
 
 def _view_ok(view: ViewType, lifecycle: str) -> bool:
@@ -101,13 +99,13 @@ def _newest(index: RunIndex, experiments: dict[str, str], request: RunQuery,
     return chosen
 
 
-def _fresh(store: FileStore, experiments: dict[str, str], rels: list[str]) -> list[RunRecord]:
+def _fresh(store_root: Path, experiments: dict[str, str], rels: list[str]) -> list[RunRecord]:
     """The chosen runs, read from the store itself (what is shown is never the index's copy)."""
     records = []
     for rel in rels:
         try:
             experiment = experiments[rel.split("/", 1)[0]]
-            records.append(read_run(Path(store.root, rel), experiment, full=True, artifacts=False))
+            records.append(read_run(Path(store_root, rel), experiment, full=True, artifacts=False))
         except DamagedRecord as error:
             warn(f"skipping run: {error.message}")
     return records

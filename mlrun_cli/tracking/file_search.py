@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mlrun_cli.tracking.base import RunRecord
-from mlrun_cli.tracking.file_records import DamagedRecord, read_yaml, safe_key_path
-
-if TYPE_CHECKING:
-    from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.file_records import DamagedRecord, read_run, read_yaml, safe_key_path
 
 
-def search_by_tag(store: FileStore, experiment_id: str, key: str, value: str) -> list[RunRecord]:
-    exp_dir = store.root / experiment_id
+def search_by_tag(store_root: Path, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+    """The runs of the file store at `store_root` whose tag `key` is `value`, newest first."""
+    exp_dir = store_root / experiment_id
     if not experiment_id or "/" in experiment_id or not (exp_dir / "meta.yaml").is_file():
         return []
     try:
@@ -39,7 +36,7 @@ def search_by_tag(store: FileStore, experiment_id: str, key: str, value: str) ->
                 continue
             try:
                 if read_yaml(Path(entry.path) / "meta.yaml").get("lifecycle_stage") != "deleted":
-                    found.append(store._record(Path(entry.path), name, full=False))
+                    found.append(read_run(Path(entry.path), name, full=False))
             except (OSError, ValueError, KeyError, DamagedRecord):
                 continue  # a damaged run: not a match
     found.sort(key=lambda r: r.start_time_ms, reverse=True)

@@ -280,17 +280,17 @@ class FileStore:
         return self._record(run_dir, name, full=True)
 
     def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
-        from mlrun_cli.tracking.file_search import search_by_tag
+        from mlrun_cli.tracking.file_search import search_by_tag  # here: only --needed searches by tag
 
-        return search_by_tag(self, experiment_id, key, value)
+        return search_by_tag(self.root, experiment_id, key, value)
 
     def query_runs(self, query: RunQuery) -> list[RunRecord]:
         """MLflow's search, answered through the run index beside the cache (`file_query.py`)."""
-        from mlrun_cli.tracking.file_query import query as index_query
+        from mlrun_cli.tracking.file_query import query as index_query  # here: a run never lists runs
 
         ids = query.experiment_ids
         names = {p.name: str(m["name"]) for p, m in self._experiments() if ids is None or p.name in ids}
-        return index_query(self, names, query)
+        return index_query(self.root, names, query)
 
     def set_deleted(self, run_id: str, deleted: bool) -> None:
         """lifecycle_stage (and deleted_time) in meta.yaml, as MLflow's delete_run/restore_run."""

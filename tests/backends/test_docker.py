@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Result
 from tests.docker_images import BUSYBOX, containers_labelled, docker_project
 from tests.mlflow_env import read_run

@@ -16,7 +16,7 @@ import pytest
 
 from mlrun_cli.backends import kube_job
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.cancelling import assert_killed_by_ctrl_c, assert_sweep_killed, ctrl_c
 from tests.backends.kube_cluster import FakeCluster, registry
 from tests.conftest import MLRUN, Popen, Result

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
 from tests.conftest import EXAMPLES, Popen, Result, run_captured
 from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures

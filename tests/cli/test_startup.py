@@ -83,11 +83,12 @@ LOCAL_RUN = [
     *("mlrun_cli.runs.detached", "mlrun_cli.runs.fingerprint", "mlrun_cli.runs.lifecycle"),
     *("mlrun_cli.runs.ownership", "mlrun_cli.runs.plan", "mlrun_cli.runs.result", "mlrun_cli.runs.retries"),
     *("mlrun_cli.sources", "mlrun_cli.sources.git_urls", "mlrun_cli.tracking", "mlrun_cli.tracking.base"),
-    *("mlrun_cli.tracking.file_records", "mlrun_cli.tracking.file_store", "mlrun_cli.tracking.outbox"),
+    *("mlrun_cli.tracking.filestore", "mlrun_cli.tracking.filestore.records"),
+    *("mlrun_cli.tracking.filestore.store", "mlrun_cli.tracking.outbox"),
     "mlrun_cli.tracking.outbox_damage",
     "mlrun_cli.tracking.uris",
     "mlrun_cli.project.entry_points",
-    "mlrun_cli.tracking.flat_yaml",
+    "mlrun_cli.tracking.filestore.flat_yaml",
 ]
 PROBE = """
 import json, sys
@@ -130,7 +131,7 @@ def test_a_local_run_imports_only_what_it_runs(tmp_path: Path) -> None:
     first = _modules(*argv)
     assert not [m for m in (*NEVER, "git", "filelock") if m in first]
     modules = _modules(*argv)  # the project is known valid now
-    # No yaml either: MLflow's flat meta.yaml is written and read without it (tracking/flat_yaml.py).
+    # No yaml either: MLflow's flat meta.yaml is written and read without it (filestore/flat_yaml.py).
     assert not [
         m for m in (*NEVER, "git", "filelock", "jsonschema", "yaml", "difflib", "asyncio") if m in modules
     ]

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mlrun_cli.tracking.base import RunRecord, RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Popen, Result
 from tests.sweep_marks import max_running
 

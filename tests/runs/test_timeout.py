@@ -12,7 +12,7 @@ import pytest
 
 from mlrun_cli.backends import kube_job
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 from tests.docker_images import containers_labelled, docker_project
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from mlrun_cli.sources.git_urls import clean_url, parse_git_uri, redact
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Popen, Result
 from tests.git_daemon import start_git_daemon
 

@@ -66,7 +66,7 @@ def test_a_run_goes_on_when_even_the_outbox_cannot_be_written(
 
 
 def test_a_run_flushes_only_its_own_store(isolated: Path) -> None:
-    from mlrun_cli.tracking.file_store import FileStore
+    from mlrun_cli.tracking.filestore.store import FileStore
 
     mine, other = FileStore(isolated / "mine"), FileStore(isolated / "other")
     for store in (mine, other):
@@ -86,7 +86,7 @@ def test_a_run_flushes_only_its_own_store(isolated: Path) -> None:
 
 def test_a_queued_metric_is_sent_later(isolated: Path) -> None:
     """A sweep's parent logs its best value as a metric: kept in the outbox like the rest."""
-    from mlrun_cli.tracking.file_store import FileStore
+    from mlrun_cli.tracking.filestore.store import FileStore
 
     store = FileStore(isolated / "mlruns")
     store.check()

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 from mlrun_cli.errors import TrackingError, TrackingUnreachable, disk_unavailable
 from mlrun_cli.home import probe_write, write_atomic
 from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
-from mlrun_cli.tracking.file_records import (
+from mlrun_cli.tracking.filestore.records import (
     DamagedRecord,
     dump_yaml,
     read_run,
@@ -280,13 +280,13 @@ class FileStore:
         return self._record(run_dir, name, full=True)
 
     def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
-        from mlrun_cli.tracking.file_search import search_by_tag  # here: only --needed searches by tag
+        from mlrun_cli.tracking.filestore.search import search_by_tag  # here: only --needed searches by tag
 
         return search_by_tag(self.root, experiment_id, key, value)
 
     def query_runs(self, query: RunQuery) -> list[RunRecord]:
         """MLflow's search, answered through the run index beside the cache (`file_query.py`)."""
-        from mlrun_cli.tracking.file_query import query as index_query  # here: a run never lists runs
+        from mlrun_cli.tracking.filestore.query import query as index_query  # here: a run never lists runs
 
         ids = query.experiment_ids
         names = {p.name: str(m["name"]) for p, m in self._experiments() if ids is None or p.name in ids}

@@ -13,8 +13,8 @@ from typing import Any
 from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
 from mlrun_cli.tracking.base import RunRecord, RunStatus
-from mlrun_cli.tracking.flat_yaml import dump as dump_flat
-from mlrun_cli.tracking.flat_yaml import parse as parse_flat
+from mlrun_cli.tracking.filestore.flat_yaml import dump as dump_flat
+from mlrun_cli.tracking.filestore.flat_yaml import parse as parse_flat
 
 
 def safe_key_path(base: Path, key: str) -> Path:

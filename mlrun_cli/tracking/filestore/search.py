@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from mlrun_cli.tracking.base import RunRecord
-from mlrun_cli.tracking.file_records import DamagedRecord, read_run, read_yaml, safe_key_path
+from mlrun_cli.tracking.filestore.records import DamagedRecord, read_run, read_yaml, safe_key_path
 
 
 def search_by_tag(store_root: Path, experiment_id: str, key: str, value: str) -> list[RunRecord]:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_records import (
+from mlrun_cli.tracking.filestore.records import (
     DamagedRecord,
     dataset_values,
     latest_metric,

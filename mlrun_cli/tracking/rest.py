@@ -251,7 +251,7 @@ class RestTracker:
         return {str(e["experiment_id"]): str(e["name"]) for e in data.get("experiments", [])}
 
     def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
-        from mlrun_cli.tracking import rest_search
+        from mlrun_cli.tracking import rest_search  # here: a run records and never searches
 
         return rest_search.recent(self, experiment_ids, max_results)
 

@@ -5,19 +5,33 @@ INVALID_PARAMETER_VALUE is exit 2 with its message), pages followed up to max_re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.tracking.base import RunQuery, RunRecord, RunStatus
 from mlrun_cli.tracking.search import refused_search
 
-if TYPE_CHECKING:
-    from mlrun_cli.tracking.rest import RestTracker
-
 PAGE = 1000  # MLflow's servers cap one runs/search page (SEARCH_MAX_RESULTS_DEFAULT)
 
 
-def query(tracker: RestTracker, request: RunQuery) -> list[RunRecord]:
+class RestApi(Protocol):
+    """What a search needs of the REST tracker (`rest.py`): its calls, within their budget."""
+
+    display: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        query: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]: ...
+
+    def experiment_names(self) -> dict[str, str]: ...
+
+
+def query(tracker: RestApi, request: RunQuery) -> list[RunRecord]:
     names = tracker.experiment_names()
     ids = list(request.experiment_ids) if request.experiment_ids is not None else list(names)
     body: dict[str, Any] = {
@@ -45,11 +59,11 @@ def query(tracker: RestTracker, request: RunQuery) -> list[RunRecord]:
     return [run_record(tracker, run, names, full=False) for run in runs]
 
 
-def set_deleted(tracker: RestTracker, run_id: str, deleted: bool) -> None:
+def set_deleted(tracker: RestApi, run_id: str, deleted: bool) -> None:
     tracker.request("POST", "runs/delete" if deleted else "runs/restore", {"run_id": run_id})
 
 
-def recent(tracker: RestTracker, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
+def recent(tracker: RestApi, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
     names = tracker.experiment_names()
     body = {
         "experiment_ids": list(experiment_ids or names),
@@ -60,7 +74,7 @@ def recent(tracker: RestTracker, experiment_ids: Sequence[str] | None, max_resul
     return [run_record(tracker, run, names, full=False) for run in runs]
 
 
-def by_tag(tracker: RestTracker, experiment_id: str, key: str, value: str) -> list[RunRecord]:
+def by_tag(tracker: RestApi, experiment_id: str, key: str, value: str) -> list[RunRecord]:
     if '"' in value or "`" in key:
         raise TrackingError(f"cannot search {tracker.display} for the tag {key}={value!r}")
     body = {
@@ -75,7 +89,7 @@ def by_tag(tracker: RestTracker, experiment_id: str, key: str, value: str) -> li
 
 
 def run_record(
-    tracker: RestTracker, run: Mapping[str, Any], names: Mapping[str, str], *, full: bool
+    tracker: RestApi, run: Mapping[str, Any], names: Mapping[str, str], *, full: bool
 ) -> RunRecord:
     """A run of the REST API as a RunRecord; `full`: with the mlrun/ artifacts listed (a request)."""
     info, data = run["info"], run.get("data", {})

@@ -33,8 +33,8 @@ TRACKERS: Registry[TrackerFactory] = Registry(
     {
         "": "mlrun_cli.tracking.filestore.store:FileStore.from_uri",
         "file": "mlrun_cli.tracking.filestore.store:FileStore.from_uri",
-        "http": "mlrun_cli.tracking.rest:RestTracker",
-        "https": "mlrun_cli.tracking.rest:RestTracker",
+        "http": "mlrun_cli.tracking.rest.tracker:RestTracker",
+        "https": "mlrun_cli.tracking.rest.tracker:RestTracker",
         # MLflow's own client writes its databases; mlrun never does.
         **dict.fromkeys(_DATABASES, "mlrun_cli.tracking.mlflow_client:MlflowClientTracker"),
     },

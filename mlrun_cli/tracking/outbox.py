@@ -170,7 +170,7 @@ def _send(folder: Path, document: dict[str, Any], tracker_uri: str, deadline: fl
     error = None
     try:
         tracker = get_tracker(tracker_uri)
-        from mlrun_cli.tracking.rest import RestTracker
+        from mlrun_cli.tracking.rest.tracker import RestTracker
 
         if isinstance(tracker, RestTracker):  # no try starts after the deadline
             tracker.deadline = deadline

@@ -16,7 +16,7 @@ from mlrun_cli.process import group_alive
 from mlrun_cli.runs import ownership
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
-from mlrun_cli.tracking.rest import RestTracker
+from mlrun_cli.tracking.rest.tracker import RestTracker
 from tests.conftest import MLRUN, Popen, Result
 from tests.git_daemon import free_port
 from tests.mlflow_server import start_server, stop_server

@@ -10,7 +10,7 @@ import pytest
 
 from mlrun_cli.tracking import outbox
 from mlrun_cli.tracking.base import RunRef, RunStatus
-from mlrun_cli.tracking.rest import CHILD_HTTP_DEFAULTS, RestTracker
+from mlrun_cli.tracking.rest.tracker import CHILD_HTTP_DEFAULTS, RestTracker
 from mlrun_cli.tracking.uris import redact_uri, split_credentials, store_key
 from tests.git_daemon import free_port
 
@@ -39,7 +39,7 @@ def test_split_credentials_and_store_key() -> None:
 def test_credentials_authenticate_but_are_never_queued_nor_in_the_uri(isolated: Path) -> None:
     tracker = RestTracker(f"http://alice:s3cret@127.0.0.1:{free_port()}")
     assert tracker.uri.startswith("http://127.0.0.1:") and "s3cret" not in tracker.uri
-    from mlrun_cli.tracking.http_client import headers
+    from mlrun_cli.tracking.rest.http_client import headers
 
     assert headers(tracker._auth)["Authorization"] == "Basic YWxpY2U6czNjcmV0"
     env = tracker.child_env(RunRef("r" * 32, "1", ""))

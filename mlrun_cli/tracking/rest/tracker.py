@@ -93,7 +93,7 @@ class RestTracker:
         import urllib.error
         import urllib.request
 
-        from mlrun_cli.tracking.http_client import headers, open_url, tls_context
+        from mlrun_cli.tracking.rest.http_client import headers, open_url, tls_context
 
         request = urllib.request.Request(url, data=payload, method=method, headers=headers(self._auth))
         wait = max(0.001, min(limits.call_s, end - time.monotonic()))
@@ -251,12 +251,12 @@ class RestTracker:
         return {str(e["experiment_id"]): str(e["name"]) for e in data.get("experiments", [])}
 
     def search_runs(self, experiment_ids: Sequence[str] | None, max_results: int) -> list[RunRecord]:
-        from mlrun_cli.tracking import rest_search  # here: a run records and never searches
+        from mlrun_cli.tracking.rest import search as rest_search  # here: a run records and never searches
 
         return rest_search.recent(self, experiment_ids, max_results)
 
     def get_run(self, run_id: str) -> RunRecord:
-        from mlrun_cli.tracking import rest_search
+        from mlrun_cli.tracking.rest import search as rest_search
 
         try:
             run = self.request("GET", "runs/get", query={"run_id": run_id})["run"]
@@ -268,16 +268,16 @@ class RestTracker:
 
     def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
         """A tag filter in runs/search: the server does the searching."""
-        from mlrun_cli.tracking import rest_search
+        from mlrun_cli.tracking.rest import search as rest_search
 
         return rest_search.by_tag(self, experiment_id, key, value)
 
     def query_runs(self, query: RunQuery) -> list[RunRecord]:
-        from mlrun_cli.tracking import rest_search
+        from mlrun_cli.tracking.rest import search as rest_search
 
         return rest_search.query(self, query)
 
     def set_deleted(self, run_id: str, deleted: bool) -> None:
-        from mlrun_cli.tracking import rest_search
+        from mlrun_cli.tracking.rest import search as rest_search
 
         rest_search.set_deleted(self, run_id, deleted)

@@ -39,7 +39,7 @@ from mlrun_cli.tracking.filestore.records import (
     read_yaml,
     warn,
 )
-from mlrun_cli.tracking.search import values_of
+from mlrun_cli.tracking.search.runs import values_of
 
 VERSION = 2
 _SETTLE_NS = 2_000_000_000

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli.tracking import search_eval as se
-from mlrun_cli.tracking import search_query as sq
 from mlrun_cli.tracking.base import RunQuery, RunRecord, ViewType
 from mlrun_cli.tracking.filestore.index import RunIndex
 from mlrun_cli.tracking.filestore.records import DamagedRecord, read_run, warn
+from mlrun_cli.tracking.search import evaluate as se
+from mlrun_cli.tracking.search import grammar as sq
 
 
 def query(store_root: Path, experiments: dict[str, str], request: RunQuery) -> list[RunRecord]:

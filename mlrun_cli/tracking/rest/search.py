@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.tracking.base import RunQuery, RunRecord, RunStatus
-from mlrun_cli.tracking.search import refused_search
+from mlrun_cli.tracking.search.runs import refused_search
 
 PAGE = 1000  # MLflow's servers cap one runs/search page (SEARCH_MAX_RESULTS_DEFAULT)
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlrun_cli.tracking.search_query import Clause, OrderKey
+from mlrun_cli.tracking.search.grammar import Clause, OrderKey
 
 
 def _like(value: str, pattern: str, flags: int = 0) -> bool:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlrun_cli.errors import NotAvailableError, UsageError
-from mlrun_cli.tracking import search_eval as se
-from mlrun_cli.tracking import search_query as sq
 from mlrun_cli.tracking.base import FULL_SCAN_LIMIT, RunQuery, RunRecord, Tracker, ViewType
+from mlrun_cli.tracking.search import evaluate as se
+from mlrun_cli.tracking.search import grammar as sq
 
 
 def run_query(tracker: Tracker, query: RunQuery) -> list[RunRecord]:

@@ -48,7 +48,7 @@ def _download(url: str, local: Path) -> None:
     import urllib.request
 
     from mlrun_cli.budget import budget
-    from mlrun_cli.sources.git_urls import redact
+    from mlrun_cli.sources.git.urls import redact
 
     partial = local.with_suffix(local.suffix + ".part")
     try:

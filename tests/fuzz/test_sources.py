@@ -27,7 +27,7 @@ URL_TOKENS = ["::", "--upload-pack=touch x", "-u", " ", "\n", "\x00", "@", ":", 
     examples=[(b"https://h:99999/o/r", ""), (b"https://[::1/o/r", ""), (b"http://h:-1/x", "sub")],
 )  # fmt: skip
 def check_git_urls(case: tuple[bytes, str]) -> None:
-    from mlrun_cli.sources import git_urls
+    from mlrun_cli.sources.git import urls as git_urls
 
     url = case[0].decode("utf-8", "replace")
 

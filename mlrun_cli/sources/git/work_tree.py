@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mlrun_cli import tags as tag_keys
 from mlrun_cli.sources import WRITTEN_BY_RUNS
-from mlrun_cli.sources.git import GitError, run_git
-from mlrun_cli.sources.git_urls import clean_url
+from mlrun_cli.sources.git.run import GitError, run_git
+from mlrun_cli.sources.git.urls import clean_url
 
 # What runs write into a project is neither a change of it nor a line of git.diff (a default
 # ./mlruns would list every earlier run's files in each new diff); `top`: from any subfolder.

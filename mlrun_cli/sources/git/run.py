@@ -15,7 +15,7 @@ from typing import IO
 
 from mlrun_cli.budget import CALL_VAR, budget
 from mlrun_cli.errors import EXIT_INFRA, InfrastructureError, UsageError
-from mlrun_cli.sources.git_urls import redact
+from mlrun_cli.sources.git.urls import redact
 
 TOTAL_VAR = "MLRUN_GIT_TIMEOUT"
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"

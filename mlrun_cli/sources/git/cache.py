@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlrun_cli.home import mlrun_home, writable_dir
-from mlrun_cli.sources.git_run import GitError, GitUnreachable, run_git, total_timeout_s
-from mlrun_cli.sources.git_urls import clean_url, credentials_of
+from mlrun_cli.sources.git.run import GitError, GitUnreachable, run_git, total_timeout_s
+from mlrun_cli.sources.git.urls import clean_url, credentials_of
 
 __all__ = ["GitError", "GitUnreachable", "RepoCache", "Resolved", "lock_for", "run_git"]
 

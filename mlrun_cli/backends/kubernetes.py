@@ -17,7 +17,7 @@ from typing import Any
 from mlrun_cli.backends import kube_api, kube_job, kube_resources, kube_submit, kube_sweep
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.errors import InfrastructureError, NotAvailableError
-from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.shared_types import RunStatus
 
 NAME = kube_api.BACKEND
 DETACHABLE = True

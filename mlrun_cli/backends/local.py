@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlrun_cli.backends.base import Job, JobRef, JobState
-from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.errors import ExecutionError, UsageError
 from mlrun_cli.process import DEFAULT_GRACE_S, Outcome, run_streaming
-from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.shared_types import ContainerSpec, RunStatus
 
 NAME = "local"
 

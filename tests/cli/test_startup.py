@@ -88,6 +88,7 @@ LOCAL_RUN = [
     *("mlrun_cli.tracking.filestore.store", "mlrun_cli.tracking.outbox"),
     "mlrun_cli.tracking.outbox_damage",
     "mlrun_cli.tracking.uris",
+    "mlrun_cli.shared_types",
     "mlrun_cli.project.entry_points",
     "mlrun_cli.tracking.filestore.flat_yaml",
 ]

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.errors import ExecutionError, UsageError
+from mlrun_cli.job_records import PGID_FILE
 from mlrun_cli.process import DEFAULT_GRACE_S, Outcome, run_streaming
 from mlrun_cli.shared_types import ContainerSpec, RunStatus
 
@@ -101,7 +102,7 @@ def _started(ref: JobRef, job: Job, pid: int) -> None:
     # The command's process group, for whoever finds this run orphaned (mlrun_cli.runs.ownership).
     with contextlib.suppress(OSError):
         job.job_dir.mkdir(parents=True, exist_ok=True)
-        (job.job_dir / "pgid").write_text(str(pid))
+        (job.job_dir / PGID_FILE).write_text(str(pid))
 
 
 def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from mlrun_cli import __version__, tags
+from mlrun_cli import __version__, job_records, tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.leases import lease
@@ -133,7 +133,7 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         state = _wait(plan, ref, console_log, child_stdout)
         ended_ms = now_ms()  # the command's end, however long sending it then takes
         ended, exit_code = end_of(state)
-        ownership.write_end(run_ref.run_id, ended.name, exit_code, ended_ms)
+        job_records.write_end(run_ref.run_id, ended.name, exit_code, ended_ms)
         if state.state == TIMED_OUT and plan.timeout_s is not None:
             recorder.log_batch({}, {tags.TIMEOUT: format_duration(plan.timeout_s)})
         record_end(recorder, state, console_log, ended_ms)

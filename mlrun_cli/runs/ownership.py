@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -31,11 +30,8 @@ from typing import Any
 
 from mlrun_cli.errors import MlrunError
 from mlrun_cli.home import mlrun_home, write_atomic
+from mlrun_cli.job_records import END_FILE, LOCK_FILE, OWNER_FILE, job_folder
 
-OWNER_FILE = "owner.json"
-LOCK_FILE = "owner.lock"
-END_FILE = "end.json"
-PGID_FILE = "pgid"
 KILLED_REASON = "mlrun was killed"
 _held: dict[str, int] = {}  # run id -> the lock this process holds on it while it owns the run
 
@@ -63,10 +59,6 @@ def _start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot ('' where /proc is missing)."""
     fields = _stat(pid)
     return fields[19] if len(fields) > 19 else ""
-
-
-def job_folder(run_id: str) -> Path:
-    return mlrun_home() / "jobs" / run_id
 
 
 def owner_file(run_id: str) -> Path:
@@ -182,26 +174,6 @@ def release(run_id: str, *, job_owns_folder: bool = False) -> None:
     if not job_owns_folder:
         with contextlib.suppress(OSError):
             folder.rmdir()
-
-
-def write_end(run_id: str, status: str, exit_code: int, end_time_ms: int) -> None:
-    """The end of the run's command, kept in its job folder before anything is sent."""
-    end = {"status": status, "exit_code": exit_code, "end_time_ms": end_time_ms}
-    try:
-        write_atomic(job_folder(run_id) / END_FILE, json.dumps(end))
-    except OSError as error:  # the end is still sent; only a crash while sending would lose it
-        sys.stderr.write(f"mlrun: warning: cannot keep the end of run {run_id}: {error}\n")
-
-
-def read_end(folder: Path) -> dict[str, Any] | None:
-    """The end.json of a job folder, when it is there and whole (else the run's end is unknown)."""
-    try:
-        end = json.loads((folder / END_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    whole = isinstance(end, dict) and end.get("status") in ("FINISHED", "FAILED", "KILLED")
-    whole = whole and isinstance(end.get("exit_code"), int) and isinstance(end.get("end_time_ms"), int)
-    return end if whole else None
 
 
 def _owner(data: Any) -> Owner:

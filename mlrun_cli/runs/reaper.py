@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from mlrun_cli import tags
+from mlrun_cli.job_records import END_FILE, LOCK_FILE, OWNER_FILE, PGID_FILE, read_end, write_end
 from mlrun_cli.runs import ownership
-from mlrun_cli.runs.ownership import END_FILE, LOCK_FILE, OWNER_FILE, PGID_FILE, Owner
+from mlrun_cli.runs.ownership import Owner
 
 TERM_GRACE_S = 0.2  # the reap pass has ~0.5 s: what ignores SIGTERM this long is killed
 
@@ -67,7 +68,7 @@ def _remove_containers_detached(run_id: str) -> None:
 
 def _end(folder: Path, owner: Owner, damage: str | None) -> tuple[str, int, int, dict[str, str]]:
     """(status, exit code, end time, end tags): the command's own end when the folder has it."""
-    end = ownership.read_end(folder)
+    end = read_end(folder)
     if end is not None:
         code = end["exit_code"]
         end_tags = {tags.EXIT_CODE: str(code)}
@@ -140,7 +141,7 @@ def reap(folder: Path, owner: Owner | None, damage: str | None, *, locked: bool)
     shutil.rmtree(folder, ignore_errors=True)
     how = f"recorded it {status}" if status == "KILLED" else f"recorded it {status} (exit code {code})"
     if queued:  # the job folder keeps the end until the outbox has sent it
-        ownership.write_end(run_id, status, code, end_time_ms)
+        write_end(run_id, status, code, end_time_ms)
         how = f"its end ({status}, exit code {code}) waits in the outbox (send it with: mlrun runs sync)"
     _say(f"run {run_id} was left RUNNING by a killed mlrun; {how}")
 

@@ -89,6 +89,7 @@ LOCAL_RUN = [
     "mlrun_cli.tracking.outbox_damage",
     "mlrun_cli.tracking.uris",
     "mlrun_cli.shared_types",
+    "mlrun_cli.job_records",
     "mlrun_cli.project.entry_points",
     "mlrun_cli.tracking.filestore.flat_yaml",
 ]

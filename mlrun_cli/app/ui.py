@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from mlrun_cli.errors import CommandFailed, InfrastructureError, UsageError
 from mlrun_cli.tracking import NO_TRACKING, resolve_tracking_uri
-from mlrun_cli.tracking.uris import redact_uri, split_credentials
+from mlrun_cli.uri_credentials import redact_uri, split_credentials
 
 TOOL_DIR = ("tools", "mlflow")
 READY = "mlrun-ready"

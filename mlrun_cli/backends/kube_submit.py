@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from mlrun_cli.backends import kube_api, kube_job, kube_resources
 from mlrun_cli.backends.base import Job, JobRef, is_private
 from mlrun_cli.errors import UsageError
-from mlrun_cli.tracking.uris import redact_uri
+from mlrun_cli.uri_credentials import redact_uri
 
 
 def push_image(local_tag: str, repository: str) -> str:

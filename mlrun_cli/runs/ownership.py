@@ -146,7 +146,7 @@ def _lock(folder: Path, record: str) -> int | None:
 
 def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str, *, detachable: bool,
           scratch: Path) -> None:  # fmt: skip
-    from mlrun_cli.tracking.uris import split_credentials
+    from mlrun_cli.uri_credentials import split_credentials
 
     owner = Owner(
         run_id, experiment_id, artifact_uri, split_credentials(tracking_uri)[0], detachable, str(scratch),

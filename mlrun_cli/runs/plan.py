@@ -26,7 +26,7 @@ from mlrun_cli.runs.fingerprint import Fingerprint
 from mlrun_cli.runs.retries import RetryPolicy
 from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
-from mlrun_cli.tracking.uris import redact_uri
+from mlrun_cli.uri_credentials import redact_uri
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend

@@ -89,7 +89,7 @@ def _record(owner: Owner, status: str, end_time_ms: int, end_tags: dict[str, str
     """Record the end; True when it went to the outbox instead of the store."""
     from mlrun_cli.tracking import NO_TRACKING
     from mlrun_cli.tracking.base import RunRef, RunStatus
-    from mlrun_cli.tracking.uris import store_key
+    from mlrun_cli.uri_credentials import store_key
 
     if owner.tracking_uri == NO_TRACKING:
         return False

@@ -87,7 +87,7 @@ LOCAL_RUN = [
     *("mlrun_cli.tracking.filestore", "mlrun_cli.tracking.filestore.records"),
     *("mlrun_cli.tracking.filestore.store", "mlrun_cli.tracking.outbox"),
     "mlrun_cli.tracking.outbox_damage",
-    "mlrun_cli.tracking.uris",
+    "mlrun_cli.uri_credentials",
     "mlrun_cli.shared_types",
     "mlrun_cli.job_records",
     "mlrun_cli.project.entry_points",

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 from mlrun_cli.budget import Budget, budget, budget_help
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
 from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
-from mlrun_cli.tracking.uris import split_credentials
+from mlrun_cli.uri_credentials import split_credentials
 
 BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
 MAX_PARAM, MAX_TAG = 6000, 8000

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli import tags
+from mlrun_cli.docker_args import parse_docker_args
 from mlrun_cli.envs.base import ContainerSpec, EnvOptions, EnvPlan, EnvState, PreparedEnv
-from mlrun_cli.envs.docker_args import parse_docker_args
 from mlrun_cli.envs.network import network_failure
 from mlrun_cli.envs.progress import progress
 from mlrun_cli.errors import InfrastructureError, MlrunError, ServiceUnreachable, UsageError

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from mlrun_cli.backends.base import Job
 from mlrun_cli.docker_args import gpu_request
-from mlrun_cli.envs.docker import CODE_DIR, client
+from mlrun_cli.docker_engine import CODE_DIR, client
 from mlrun_cli.process import DEFAULT_GRACE_S, Outcome
 from mlrun_cli.shared_types import ContainerSpec
 from mlrun_cli.streaming import ConsoleLog, Sink, start_pumps

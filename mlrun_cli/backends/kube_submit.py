@@ -20,7 +20,7 @@ from mlrun_cli.uri_credentials import redact_uri
 
 def push_image(local_tag: str, repository: str) -> str:
     """Tag the built image under `repository`, push it, and return it pinned by digest."""
-    from mlrun_cli.envs.docker import DockerError, client
+    from mlrun_cli.docker_engine import DockerError, client
 
     engine = client()
     tag = local_tag.rsplit(":", 1)[-1]

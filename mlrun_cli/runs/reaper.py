@@ -54,7 +54,7 @@ def remove_containers(run_id: str) -> None:
     from mlrun_cli.backends.container import RUN_ID_LABEL
 
     with contextlib.suppress(Exception):  # no engine, no containers: nothing left to stop
-        from mlrun_cli.envs.docker import client
+        from mlrun_cli.docker_engine import client
 
         for container in client().containers.list(all=True, filters={"label": f"{RUN_ID_LABEL}={run_id}"}):
             container.remove(force=True)

@@ -39,6 +39,7 @@ NEVER = (
     "httpx",
     "mlrun_cli.envs.conda",
     "mlrun_cli.envs.docker",
+    "mlrun_cli.docker_engine",
     "mlrun_cli.backends.container",
     "mlrun_cli.backends.slurm",
     "mlrun_cli.backends.kubernetes",

@@ -1,4 +1,4 @@
-"""House rules that a reviewer would check: lint, types, one test command."""
+"""House rules that a reviewer would check: lint, types, import layers, one test command."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ def test_ruff_is_clean() -> None:
 
 def test_mypy_strict_is_clean() -> None:
     proc = subprocess.run([_tool("mypy")], capture_output=True, text=True, check=False, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_imports_keep_the_layers() -> None:
+    """The contracts in pyproject.toml ([tool.importlinter]): the layers of ARCHITECTURE.md, and
+    engines that never import each other."""
+    proc = subprocess.run(
+        [_tool("lint-imports"), "--no-cache"], capture_output=True, text=True, check=False, cwd=REPO
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlrun_cli import __version__
 from mlrun_cli.errors import Problem
 from mlrun_cli.home import mlrun_home
 from mlrun_cli.project.schemas import load_schema, schema_text
 from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
+from mlrun_cli.version import __version__
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

@@ -48,6 +48,7 @@ NEVER = (
 )
 CLI = [
     "mlrun_cli",
+    "mlrun_cli.version",
     "mlrun_cli.cli",
     "mlrun_cli.cli.common",
     "mlrun_cli.cli.env",

@@ -210,12 +210,14 @@ def follow(
     timeout_s: float | None = None,
     what: str = "the job",
     job_label: str = "job",
+    paced: bool = False,
 ) -> JobState:
     """Poll until the job ends, copying its new output as it comes.
 
     On Ctrl-C or SIGTERM: with `cancel`, cancel the job and return `cancelled(last state, signal)`
     (a KILLED state); without (following a job mlrun did not start, as `mlrun runs wait` does),
-    stop waiting and let the job go on.
+    stop waiting and let the job go on. `paced`: `status` itself waits for the next answer (the
+    engine's watcher polls for every job at once), so no sleep of our own between polls.
     """
     started = time.monotonic()
     interval = FIRST_INTERVAL_S
@@ -239,7 +241,8 @@ def follow(
                     hint="it goes on; wait again later",
                 )
             interval = _interval(started, interval)
-            time.sleep(interval)
+            if not paced:
+                time.sleep(interval)
     except KeyboardInterrupt as interrupt:
         if cancel is None or cancelled is None:
             raise

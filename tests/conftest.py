@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests import tiers
 from tests.mlflow_env import ensure_mlflow_python
 
 # Session fixtures shared by several tiers: the test images.
@@ -170,3 +171,8 @@ def project_factory(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
 def mlflow_python() -> Path:
     """MLflow really installed, so tests can prove that its own client reads what mlrun writes."""
     return ensure_mlflow_python()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    tiers.enter(item)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import tiers
+
 Factory = Callable[[dict[str, str]], Path]
 BUSYBOX = "mlrun-test/busybox:1"
 
@@ -20,6 +22,7 @@ def busybox(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A FROM-scratch image holding a static busybox (Debian's busybox-static), built once."""
     import docker
 
+    tiers.require("docker")
     engine = docker.from_env()
     engine.ping()  # no engine is a failure here, not a skip: CI starts one
     source = shutil.which("busybox") or "/bin/busybox"

@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests import tiers
 from tests.side_venv import SideVenv
 
 MLFLOW_VENV = SideVenv(
@@ -21,6 +22,7 @@ MLFLOW_VENV = SideVenv(
 
 
 def ensure_mlflow_python() -> Path:
+    tiers.require("mlflow")
     return MLFLOW_VENV.python()
 
 

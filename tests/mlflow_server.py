@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests import tiers
+
 ADMIN = ("admin", "Mlrun-Test-Admin-7")
 
 
@@ -21,6 +23,7 @@ def start_server(
     """`mlflow server` from the side venv on 127.0.0.1, SQLite backend, artifacts served;
     with MLflow's basic-auth app when asked; `prefix` runs it (and the health check) inside
     another network namespace."""
+    tiers.require("mlflow")
     root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     auth: list[str] = []

@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import tiers
 from tests.side_venv import REPO, SideVenv
 
 RAY_VENV = SideVenv(
@@ -32,6 +33,7 @@ RAY_VENV = SideVenv(
 
 def ensure_ray_python() -> Path:
     """The side venv's python: mlrun-cli of THIS checkout with its `ray` extra."""
+    tiers.require("ray")
     return RAY_VENV.python()
 
 
@@ -66,6 +68,7 @@ def ray_env() -> dict[str, str]:
 def start_head(python: Path) -> RayHead:
     """One Ray head on 127.0.0.1, in a temp dir of its own (a short path: Ray's unix sockets live
     there), in the foreground of its own process group (`--block`) so it can be stopped alone."""
+    tiers.require("ray")
     temp_dir = Path(tempfile.mkdtemp(prefix="mlrun-ray-", dir="/tmp"))
     gcs, dashboard, client, agent = _ports(4)
     argv = [

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from mlrun_cli import tags
 from mlrun_cli.envs.base import ContainerSpec
-from mlrun_cli.errors import PluginError, UsageError
+from mlrun_cli.errors import MlrunError, PluginError, UsageError
 from mlrun_cli.registry import missing_attributes
 from mlrun_cli.tracking.base import RunStatus
 
@@ -85,6 +85,11 @@ class JobRef:
     job_id: str
     data: Mapping[str, str] = field(default_factory=dict)
     """Whatever else the backend needs to find the job again (recorded as run tags)."""
+
+    @property
+    def key(self) -> str:
+        """One job, or one point of a batch (an Indexed Job's index): what the watcher follows."""
+        return "\x00".join([self.job_id, *(f"{k}={v}" for k, v in sorted(self.data.items()))])
 
     def tags(self) -> dict[str, str]:
         prefix = tags.job_prefix(self.backend)
@@ -161,6 +166,18 @@ class ExecutionBackend:
     def status(self, ref: JobRef) -> JobState:
         """Where the job stands now; raise MlrunError when the cluster does not answer."""
         raise NotImplementedError
+
+    def status_many(self, refs: Sequence[JobRef]) -> list[JobState | MlrunError]:
+        """Every job's state (or why it could not be read), in the order of `refs`, asked together:
+        the process's one watcher calls it once per poll for all the jobs it follows. Override
+        with one engine call for all of them."""
+        states: list[JobState | MlrunError] = []
+        for ref in refs:
+            try:
+                states.append(self.status(ref))
+            except MlrunError as error:
+                states.append(error)
+        return states
 
     def cancel(self, ref: JobRef) -> None:
         """Stop the job; it ends KILLED."""
@@ -240,8 +257,10 @@ def follow_job(
     timeout_s: float | None = None,
     run_id: str | None = None,
 ) -> JobState:
-    """The shared poll loop over a backend's job (see mlrun_cli.streaming.follow)."""
+    """The shared poll loop over a backend's job (see mlrun_cli.streaming.follow); its state
+    comes from the process's one watcher of the engine (mlrun_cli.watcher)."""
     from mlrun_cli.streaming import follow
+    from mlrun_cli.watcher import watcher_for
 
     shown = [0]
 
@@ -255,13 +274,15 @@ def follow_job(
         reason = f"cancelled by mlrun on signal {signum}"
         return JobState(word, RunStatus.KILLED, tags.exit_code_for_signal(signum), reason, signum)
 
-    return follow(
-        lambda: backend.status(ref),
-        new_output,
-        sink,
-        cancel=(lambda: backend.cancel(ref)) if cancel else None,
-        cancelled=cancelled,
-        timeout_s=timeout_s,
-        what=f"run {run_id}" if run_id else "the job",
-        job_label=f"{ref.backend} job {ref.job_id}",
-    )
+    with watcher_for(backend).watch(ref) as watch:
+        return follow(
+            watch.next_state,
+            new_output,
+            sink,
+            cancel=(lambda: backend.cancel(ref)) if cancel else None,
+            cancelled=cancelled,
+            timeout_s=timeout_s,
+            what=f"run {run_id}" if run_id else "the job",
+            job_label=f"{ref.backend} job {ref.job_id}",
+            paced=True,
+        )

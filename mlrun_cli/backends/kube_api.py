@@ -5,6 +5,7 @@ or pod's status says. The client is imported inside the functions, only when the
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobRef, JobState
@@ -43,12 +44,20 @@ def api(context: str | None) -> Any:
         return client.ApiClient(settings)
 
 
+_CLIENTS: dict[str | None, tuple[Any, Any]] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def clients(context: str | None) -> tuple[Any, Any]:
-    """The core (pods, secrets) and batch (jobs) APIs for a kube context."""
+    """The core (pods, secrets) and batch (jobs) APIs for a kube context: made once per process
+    (reading the kubeconfig and opening a connection pool), shared by every call and thread."""
     from kubernetes import client
 
-    connection = api(context)
-    return client.CoreV1Api(connection), client.BatchV1Api(connection)
+    with _CLIENTS_LOCK:
+        if context not in _CLIENTS:
+            connection = api(context)
+            _CLIENTS[context] = (client.CoreV1Api(connection), client.BatchV1Api(connection))
+        return _CLIENTS[context]
 
 
 def call(what: str, fn: Any, *args: Any, raw: bool = False, **kwargs: Any) -> Any:
@@ -81,16 +90,22 @@ def call(what: str, fn: Any, *args: Any, raw: bool = False, **kwargs: Any) -> An
 
 def latest_pod(core: Any, ref: JobRef, index: str | None = None) -> dict[str, Any] | None:
     """The newest pod of the ref's Job; of point `index` only, for an Indexed Job's point."""
-    pods = call(
-        "list pods", core.list_namespaced_pod, ref.data["namespace"], label_selector=f"job-name={ref.job_id}"
-    )
+    return newest_pod(job_pods(core, ref.data["namespace"], ref.job_id), index)
+
+
+def job_pods(core: Any, namespace: str, job: str) -> list[dict[str, Any]]:
+    """Every pod of a Job, in one list call by label selector."""
+    pods = call("list pods", core.list_namespaced_pod, namespace, label_selector=f"job-name={job}")
     # Filtered here as well: not every API server (or emulator) honours label selectors.
-    mine = [
+    return [
         p
         for p in (pods or {}).get("items", [])
-        if p.get("metadata", {}).get("labels", {}).get("job-name") == ref.job_id
-        and (index is None or pod_index(p) == index)
+        if p.get("metadata", {}).get("labels", {}).get("job-name") == job
     ]
+
+
+def newest_pod(pods: list[dict[str, Any]], index: str | None = None) -> dict[str, Any] | None:
+    mine = [p for p in pods if index is None or pod_index(p) == index]
     mine.sort(key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
     return mine[-1] if mine else None
 

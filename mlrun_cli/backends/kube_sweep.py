@@ -4,8 +4,9 @@ sets that point's own handshake (its child run's MLFLOW_RUN_ID) and runs its com
 keeps its own JobRef (the Job's name plus the index), so each child run is followed, settled and
 logged on its own; `backoffLimitPerIndex: 0` lets one failed point fail alone.
 
-Cancelling any point deletes the whole Job (Kubernetes cannot stop one index of a Job): Ctrl-C
-stops the sweep in one call, and a per-point --timeout stops the whole sweep.
+Each point keeps its own --timeout inside its pod (`with_deadline`: exit 124, that point alone
+FAILED, the others go on). Cancelling deletes the whole Job (Kubernetes cannot stop one index
+of a Job): Ctrl-C stops the sweep in one call.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from mlrun_cli.backends import kube_api, kube_job, kube_submit
 from mlrun_cli.backends.base import Job, JobRef, JobState, is_private
+from mlrun_cli.backends.deadline import with_deadline
 from mlrun_cli.errors import UsageError
 from mlrun_cli.tags import EXIT_TERMINATED
 from mlrun_cli.tracking.base import RunStatus
@@ -28,12 +30,16 @@ own timeout counts."""
 NEVER_STARTED = "never started: the Job exceeded its activeDeadlineSeconds before this point ran"
 
 
-def dispatch_command(commands: Sequence[str], own_env: Sequence[dict[str, str]]) -> str:
-    """The pod's command: point i's own variables, then its command, as `sh -c` would run it."""
+def dispatch_command(
+    commands: Sequence[str], own_env: Sequence[dict[str, str]], timeout_s: float | None = None
+) -> str:
+    """The pod's command: point i's own variables, then its command, as `sh -c` would run it,
+    stopped at the point's own time limit (exit 124) when it has one."""
     cases = []
     for i, (command, env) in enumerate(zip(commands, own_env, strict=True)):
         exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(env.items()))
-        cases.append(f"  {i}) {exports}eval {shlex.quote(command)} ;;")
+        run = f"eval {shlex.quote(command)}" if timeout_s is None else with_deadline(command, timeout_s)
+        cases.append(f"  {i}) {exports}{run} ;;")
     return (
         'case "$JOB_COMPLETION_INDEX" in\n' + "\n".join(cases) + "\n"
         '  *) echo "mlrun: no point for index $JOB_COMPLETION_INDEX" >&2; exit 2 ;;\nesac'
@@ -61,7 +67,7 @@ def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
     rendered = kube_submit.render(
         first,
         name=kube_job.job_name(f"{first.run_name}-sweep", first.run_id),
-        command=dispatch_command([j.command for j in jobs], own),
+        command=dispatch_command([j.command for j in jobs], own, first.timeout_s),
         env=shared,
         deadline_s=deadline_s,
     )

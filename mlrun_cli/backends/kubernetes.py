@@ -16,7 +16,7 @@ from typing import Any
 
 from mlrun_cli.backends import kube_api, kube_job, kube_resources, kube_submit, kube_sweep
 from mlrun_cli.backends.base import Job, JobRef, JobState
-from mlrun_cli.errors import InfrastructureError, NotAvailableError
+from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError
 from mlrun_cli.shared_types import RunStatus
 
 NAME = kube_api.BACKEND
@@ -82,6 +82,37 @@ def status(ref: JobRef) -> JobState:
     if reason == "DeadlineExceeded":
         return kube_api.DEADLINE
     return kube_api.failed(reason, reason, _latest_pod(core, ref))
+
+
+def status_many(refs: Sequence[JobRef]) -> list[JobState | MlrunError]:
+    """The watcher's one poll: per Job (a sweep's Indexed Job holds every point), one read of the
+    Job and one list of its pods by label selector, whatever the number of points."""
+    states: list[JobState | MlrunError | None] = [None] * len(refs)
+    jobs: dict[tuple[str, str, str | None], list[int]] = {}
+    for n, ref in enumerate(refs):
+        if kube_sweep.INDEX in ref.data:
+            jobs.setdefault((ref.job_id, ref.data["namespace"], ref.data.get("context")), []).append(n)
+        else:
+            try:
+                states[n] = status(ref)
+            except MlrunError as error:
+                states[n] = error
+    for (name, namespace, context), points in jobs.items():
+        try:
+            core, batch = kube_api.clients(context)
+            job = kube_api.call("read the Job", batch.read_namespaced_job_status, name, namespace)
+            pods = kube_api.job_pods(core, namespace, name) if job is not None else []
+        except MlrunError as error:
+            for n in points:
+                states[n] = error
+            continue
+        for n in points:
+            index = refs[n].data[kube_sweep.INDEX]
+            if job is None:
+                states[n] = JobState("Deleted", RunStatus.KILLED, 143, "the Job was deleted")
+            else:
+                states[n] = kube_sweep.index_state(job, int(index), kube_api.newest_pod(pods, index))
+    return [s if s is not None else ExecutionError("no state") for s in states]
 
 
 def logs(ref: JobRef) -> bytes:

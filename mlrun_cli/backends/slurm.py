@@ -10,16 +10,18 @@ the shared disk.
 from __future__ import annotations
 
 import math
+import re
 import shlex
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mlrun_cli.backends import job_script as job_script_file
 from mlrun_cli.backends import slurm_states
 from mlrun_cli.backends.base import Job, JobRef, JobState
-from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
+from mlrun_cli.backends.deadline import with_deadline
+from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError, UsageError
 from mlrun_cli.process import run_captured
 
 NAME = "slurm"
@@ -53,6 +55,29 @@ def preflight() -> None:
             "sbatch is not installed (not found on PATH)",
             hint="the slurm backend submits with Slurm's own clients; run mlrun on a login node",
         )
+    # The controller must answer before a run exists: a run made for a job that could never be
+    # submitted would be left behind, FAILED, for an outage.
+    try:
+        proc = run_captured(["scontrol", "ping"], timeout=60)
+    except ExecutionError as error:  # it hung (a controller host that drops packets)
+        raise InfrastructureError(f"cannot reach the Slurm controller: {error.message}") from None
+    said = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0 or " is UP" not in said:
+        raise InfrastructureError(
+            f"cannot reach the Slurm controller: {said or f'scontrol ping exited {proc.returncode}'}",
+            hint="check that slurmctld is up (`scontrol ping`), then run again",
+        )
+
+
+def _refused(what: str, message: str) -> NoReturn:
+    """A Slurm client failed: the controller did not answer (exit 75, retry-worthy), or it refused
+    the job's settings (exit 2)."""
+    if any(sign in message.lower() for sign in _UNREACHABLE):
+        raise InfrastructureError(
+            f"cannot reach the Slurm controller ({what}): {message}",
+            hint="check that slurmctld is up (`scontrol ping`), then run again",
+        )
+    raise UsageError(f"{what} refused the job: {message}")
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -92,8 +117,7 @@ def _sbatch(argv: list[str], job: Job) -> str:
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
         # Retry-worthy when the controller did not answer; the job's own settings otherwise.
-        unreachable = any(sign in message.lower() for sign in _UNREACHABLE)
-        raise (InfrastructureError if unreachable else UsageError)(f"sbatch refused the job: {message}")
+        _refused("sbatch", message)
     job_id = proc.stdout.strip().split(";")[0]
     if not job_id.isdigit():
         raise ExecutionError(f"sbatch answered without a job id: {proc.stdout.strip()[:200]!r}")
@@ -116,16 +140,53 @@ def submit(job: Job) -> JobRef:
     return JobRef(NAME, _sbatch(argv, job), {"output": str(output)})
 
 
+def limits() -> tuple[int, int]:
+    """The cluster's MaxArraySize and MaxJobCount (`scontrol show config`)."""
+    proc = run_captured(["scontrol", "show", "config"], timeout=60)
+    if proc.returncode != 0:
+        _refused(
+            "scontrol show config", (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
+        )
+    found = dict(re.findall(r"^(MaxArraySize|MaxJobCount)\s*=\s*(\d+)", proc.stdout, re.MULTILINE))
+    return int(found.get("MaxArraySize", 1001)), int(found.get("MaxJobCount", 10000))
+
+
 def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
-    """A sweep as ONE array job (`--array=0-(n-1)%P`): task i runs job i's own script, which
-    sets its own run's MLFLOW_RUN_ID, so each task records to its own child run."""
+    """A sweep as array jobs (`--array=0-(n-1)%P`), each within the cluster's MaxArraySize: task i
+    runs its job's own script, which sets its own run's MLFLOW_RUN_ID. `max_parallel` is shared
+    out among the arrays' throttles; with fewer than arrays, an array waits for an earlier one."""
     if len(jobs) == 1:
         return [submit(jobs[0])]
+    max_array, max_jobs = limits()
+    if len(jobs) > max_jobs:
+        raise UsageError(
+            f"a sweep of {len(jobs)} runs is more than the cluster holds (MaxJobCount {max_jobs})"
+        )
+    size = max(1, max_array)
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    parallel = max(1, max_parallel)
+    ids: list[str] = []
+    refs: list[JobRef] = []
+    for n, chunk in enumerate(chunks):
+        throttle = max(1, parallel // len(chunks) + (1 if n < parallel % len(chunks) else 0))
+        after = ids[n - parallel] if parallel < len(chunks) and n >= parallel else None
+        array_id, outputs = _submit_array(chunk, throttle, after)
+        ids.append(array_id)
+        refs += [JobRef(NAME, f"{array_id}_{i}", {"output": str(out)}) for i, out in enumerate(outputs)]
+    return refs
+
+
+def _submit_array(jobs: Sequence[Job], throttle: int, after: str | None) -> tuple[str, list[Path]]:
     for job in jobs:
         _write_script(job)
     array_dir = jobs[0].job_dir.parent / f"array-{jobs[0].run_id}"
     array_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    cases = [f"  {i}) exec bash {shlex.quote(str(j.job_dir / SCRIPT_NAME))} ;;" for i, j in enumerate(jobs)]
+    # Each task keeps the point's own time limit (exit 124), from when it starts: `--time` is
+    # only in whole minutes, and mlrun stops no task itself (one poll loop follows them all).
+    cases = []
+    for i, job in enumerate(jobs):
+        run = f"exec bash {shlex.quote(str(job.job_dir / SCRIPT_NAME))}"
+        cases.append(f"  {i}) {run if job.timeout_s is None else with_deadline(run, job.timeout_s)} ;;")
     driver = array_dir / SCRIPT_NAME
     driver.write_text(
         "#!/bin/bash\n# An mlrun sweep: array task i runs point i.\n"
@@ -139,15 +200,21 @@ def submit_many(jobs: Sequence[Job], max_parallel: int) -> list[JobRef]:
     argv = [
         "sbatch",
         "--parsable",
-        f"--array=0-{len(jobs) - 1}%{max(1, max_parallel)}",
+        f"--array=0-{len(jobs) - 1}%{throttle}",
         f"--output={array_dir / 'task-%a.log'}",
         f"--chdir={jobs[0].cwd}",
         f"--comment=mlrun sweep of {len(jobs)} runs, first {jobs[0].run_id}",
+        *([f"--dependency=afterany:{after}"] if after else []),
         *sbatch_options(jobs[0].config, jobs[0].run_name, jobs[0].timeout_s),
         str(driver),
     ]
-    array_id = _sbatch(argv, jobs[0])
-    return [JobRef(NAME, f"{array_id}_{i}", {"output": str(out)}) for i, out in enumerate(outputs)]
+    return _sbatch(argv, jobs[0]), outputs
+
+
+def status_many(refs: Sequence[JobRef]) -> list[JobState | MlrunError]:
+    """Every job mlrun follows, in one squeue call (the watcher's one poll)."""
+    states = slurm_states.query_many([ref.job_id for ref in refs])
+    return [states[ref.job_id] for ref in refs]
 
 
 def status(ref: JobRef) -> JobState:

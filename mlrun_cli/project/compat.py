@@ -13,10 +13,12 @@ import copy
 import datetime
 import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import Problem
+from mlrun_cli.project.environment import ENV_KEYS, default_env
 from mlrun_cli.project.model import PARAM_TYPES
 from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
 
@@ -24,7 +26,6 @@ TOP_KEYS = ("name", "python_env", "conda_env", "docker_env", "entry_points", "da
 DOCKER_KEYS = ("image", "volumes", "environment", "dockerfile", "gpus")
 ENTRY_KEYS = ("command", "parameters", "timeout", "retries")
 PARAM_KEYS = ("type", "default", "choices", "description")
-ENV_KEYS = ("docker_env", "python_env", "conda_env")
 # Spellings of a type that mean the same thing; compared case-insensitively. `path` and `uri`
 # are not here: MLflow rewrites only the exact lower-case words, so `Path` is a plain string.
 TYPE_ALIASES = {
@@ -41,7 +42,6 @@ TYPE_ALIASES = {
     "boolean": "bool",
 }
 _GLUED = re.compile(r"^\s*(type|default|choices|description)\s*([:=]|\s)\s*(.*)$", re.DOTALL)
-MAX_PROBLEMS = 50
 MAX_UNKNOWN_KEYS = 200
 
 
@@ -113,8 +113,6 @@ class _Triage:
             return None
         if self.directory is None or any(env in mapping for env in ENV_KEYS):
             return None
-        from mlrun_cli.project.envfiles import default_env
-
         fallback = default_env(self.directory)
         if fallback.file is None or fallback.file != self.directory / value:
             return None
@@ -221,20 +219,29 @@ def _line_key(warning: str, file: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def limit_problems(problems: list[Problem]) -> list[Problem]:
-    """At most MAX_PROBLEMS, then one line saying how many more: a file with a million unknown
-    keys must not print a million lines."""
-    if len(problems) <= MAX_PROBLEMS:
-        return problems
-    rest = len(problems) - MAX_PROBLEMS
-    last = problems[MAX_PROBLEMS]
-    return [
-        *problems[:MAX_PROBLEMS],
-        Problem(last.file, None, "", f"... and {rest} more problems; fix these first"),
-    ]
+@dataclass(frozen=True)
+class MisspeltSection:
+    """A top-level key that resembles a known one (`entry_point:`) hides its content from the
+    schema: `doc` holds that content under the key it resembles, triaged, so the schema checks it
+    too and every problem shows in one pass; `refused` is what the triage refused in it."""
+
+    key: str
+    meant: str
+    doc: YamlDocument
+    refused: list[Problem]
 
 
-def limit_warnings(warnings: list[str]) -> tuple[str, ...]:
-    if len(warnings) <= MAX_PROBLEMS:
-        return tuple(warnings)
-    return (*warnings[:MAX_PROBLEMS], f"... and {len(warnings) - MAX_PROBLEMS} more warnings")
+def misspelt_sections(doc: YamlDocument) -> list[MisspeltSection]:
+    """The misspelt top-level sections of a triaged document, in file order."""
+    data: dict[str, Any] = doc.data
+    found: list[MisspeltSection] = []
+    for key in [k for k in data if isinstance(k, str) and k not in TOP_KEYS]:
+        matches = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
+        if not matches or matches[0] in data or not isinstance(data[key], (dict, list)):
+            continue
+        meant = matches[0]
+        lines = {(meant, *p[1:]) if p[:1] == (key,) else p: line for p, line in doc.lines.items()}
+        # No text: a renamed copy must never be remembered as valid content.
+        renamed, refused, _ = triage(YamlDocument(doc.file, {meant: data[key]}, None, lines))
+        found.append(MisspeltSection(key, meant, renamed, refused))
+    return found

@@ -28,8 +28,13 @@ _HERE = Path(__file__).resolve().parent
 _CODE = (
     "known.py",
     "loader.py",
+    "pipeline.py",
     "compat.py",
+    "building.py",
+    "environment.py",
     "envfiles.py",
+    "hints.py",
+    "image_refs.py",
     "params.py",
     "durations.py",
     "model.py",
@@ -104,7 +109,8 @@ def remember(project: Project, spec_digest_seen: str | None) -> None:
         files = [
             [str(file), seen[file] if file in seen else _digest(file)] for file in _dependencies(project)
         ]
-        write_atomic(path, json.dumps({"files": files, "project": _to_dict(project)}))
+        record = json.dumps({"files": files, "project": _to_dict(project)})
+        write_atomic(path, record)
 
 
 def _to_dict(project: Project) -> dict[str, Any]:

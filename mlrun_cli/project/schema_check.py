@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
+import dataclasses
 import hashlib
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlrun_cli.errors import Problem
 from mlrun_cli.home import mlrun_home
+from mlrun_cli.project.hints import describe_value, did_you_mean
 from mlrun_cli.project.schemas import load_schema, schema_text
 from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
 from mlrun_cli.version import __version__
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
+
+_ENV_FILE_SCHEMAS = ("python_env", "conda_env")
 
 _JSON_TYPE_WORDS = {
     "object": "a mapping",
@@ -27,25 +29,6 @@ _JSON_TYPE_WORDS = {
     "boolean": "true or false",
     "null": "null",
 }
-
-
-def describe_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if value is None:
-        return "nothing (null)"
-    return f"the string {value!r}"
-
-
-def did_you_mean(word: str, options: Iterable[str]) -> str:
-    matches = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 
 def check_against_schema(doc: YamlDocument, schema_name: str) -> list[Problem]:
@@ -65,7 +48,11 @@ def check_against_schema(doc: YamlDocument, schema_name: str) -> list[Problem]:
         problems.extend(_to_problems(error, doc))
     problems.sort(key=lambda p: (p.line or 0, p.field))
     if not problems and marker is not None:
-        _remember(marker)
+        with contextlib.suppress(OSError):  # a read-only home only costs speed
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+    if schema_name in _ENV_FILE_SCHEMAS:
+        return [_pip_mapping(p) for p in _dedupe(problems)]
     return _dedupe(problems)
 
 
@@ -77,12 +64,6 @@ def _valid_marker(doc: YamlDocument, schema_name: str) -> Path | None:
         digest.update(part.encode())
         digest.update(b"\0")
     return mlrun_home() / "validated" / digest.hexdigest()
-
-
-def _remember(marker: Path) -> None:
-    with contextlib.suppress(OSError):  # a read-only home only costs speed
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -116,7 +97,7 @@ def _to_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
     if kind == "required" and isinstance(instance, dict):
         missing = [key for key in expected if key not in instance]
         # Located at the mapping, but its path names the missing key: what else the mapping
-        # holds is not broken by the absence, and is still checked (loader._check_valid_parts).
+        # holds is not broken by the absence, and is still checked (building._entry_points).
         return [
             Problem(
                 doc.file, doc.line_of(path), format_path(path), f"missing required key '{key}'", (*path, key)
@@ -137,7 +118,10 @@ def _to_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
     if kind == "pattern" and isinstance(instance, str):
         return [_problem(doc, path, f"{instance!r} does not match the expected form {expected!r}")]
     if kind == "propertyNames" and isinstance(instance, dict):
-        bad = [key for key in instance if _invalid_name(key, error)]
+        from jsonschema import Draft202012Validator
+
+        name_schema: Any = error.validator_value
+        bad = [key for key in instance if not Draft202012Validator(name_schema).is_valid(key)]
         return [
             _problem(
                 doc,
@@ -159,8 +143,13 @@ def _to_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
     return [_problem(doc, path, error.message)]
 
 
-def _invalid_name(key: str, error: ValidationError) -> bool:
-    from jsonschema import Draft202012Validator
-
-    schema: Any = error.validator_value
-    return not Draft202012Validator(schema).is_valid(key)
+def _pip_mapping(problem: Problem) -> Problem:
+    """`- numpy: 1.26` in a pip list is a mapping to YAML: say so, not only 'expected a string'."""
+    in_pip_list = "pip" in problem.path or problem.path[:1] in (("dependencies",), ("build_dependencies",))
+    if in_pip_list and problem.message.startswith("expected a string, got a mapping"):
+        return dataclasses.replace(
+            problem,
+            message="a mapping inside a pip list: pip takes requirement lines such as 'numpy==1.26' "
+            "('- name: version' is a mapping to YAML; write '- name==version')",
+        )
+    return problem

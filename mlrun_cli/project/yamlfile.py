@@ -251,3 +251,14 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
     finally:
         loader.dispose()
     return doc
+
+
+def json_of(data: Any) -> str | None:
+    """JSON that reads back as exactly `data`, or None (a YAML date, a number key, NaN, ...)."""
+    import json
+
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return text if json.loads(text) == data else None

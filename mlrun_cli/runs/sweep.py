@@ -44,6 +44,8 @@ from mlrun_cli.tracking.outbox import Recorder
 __all__ = ["SweepPlan", "SweepRequest", "plan_sweep", "run_sweep"]
 NEVER_STARTED = "the sweep was cancelled before this point started"
 RECANCEL_S = 2.0
+MAX_WORKERS = 16
+"""Worker threads of a sweep on an engine that takes one job at a time, whatever --max-parallel."""
 
 
 def run_sweep(
@@ -83,7 +85,12 @@ def run_sweep(
         (scratch / "sweep.json").write_text(json.dumps(plan.spec.to_dict(), indent=2))
         recorder.log_artifact(scratch / "sweep.json", lifecycle.ARTIFACT_DIR)
         env_plan = dataclasses.replace(base.env, builder=lambda _plan: prepared)
-        outcome.interrupted_by = _run_points(plan, parent, env_plan, results, on_progress)
+        if base.backend.batches_sweeps():
+            outcome.interrupted_by = _run_batched(
+                plan, parent, prepared, tracker, scratch, results, on_progress
+            )
+        else:
+            outcome.interrupted_by = _run_points(plan, parent, env_plan, results, on_progress)
         if outcome.interrupted_by is not None:
             _record_never_started(plan, parent, tracker, prepared, results, outcome.interrupted_by)
         outcome.created = [r.run_id for r in results if r.run_id and not r.reused]
@@ -155,13 +162,10 @@ def _run_points(
     for result in results:
         if not result.reused:
             todo.put(result.index)
-    count = todo.qsize()
-    # A backend with its own `submit_many` (Slurm's array job) gets every job at once, so every
-    # point needs its worker at once; the cluster holds them to max_parallel. Otherwise (local,
-    # Ray, ...) max_parallel workers each submit and follow one job at a time.
-    queued = plan.base.backend.batches_sweeps()
-    backend = SweepBackend(plan.base.backend, batch=count if queued else None, max_parallel=plan.max_parallel)
-    threads = count if queued else plan.max_parallel
+    # Engines that take one job at a time (local, Ray, plugins): at most max_parallel workers,
+    # each submitting and following one job (its state from the engine's one watcher).
+    backend = SweepBackend(plan.base.backend)
+    threads = max(1, min(plan.max_parallel, todo.qsize(), MAX_WORKERS))
     running: set[int] = set()
     devnull = open(os.devnull, "wb")  # noqa: SIM115 - shared by the workers, closed below
 
@@ -180,13 +184,20 @@ def _run_points(
                     point, lambda attempt: lifecycle.execute(attempt, echo=io.BytesIO(), child_stdout=devnull)
                 )
                 result.run_id, result.status, result.exit_code = ran.run_id, ran.status, ran.exit_code
+                result.attempts = [
+                    {
+                        "attempt": a.attempt,
+                        "run_id": a.run_id,
+                        "status": a.status,
+                        "exit_code": a.exit_code,
+                    }
+                    for a in ran.attempts
+                ]
             except BaseException as error:  # the lifecycle has ended the run FAILED (KILLED) already
                 killed = isinstance(error, KeyboardInterrupt)
                 result.status = RunStatus.KILLED if killed else RunStatus.FAILED
                 result.error = getattr(error, "message", str(error) or type(error).__name__)
                 result.run_id = backend.run_ids.get(point.run_name)
-                if result.run_id is None:
-                    backend.give_up()
             finally:
                 running.discard(index)
 
@@ -208,6 +219,25 @@ def _run_points(
     finally:
         devnull.close()
     return signum
+
+
+def _run_batched(
+    plan: SweepPlan,
+    parent: RunRef,
+    prepared: PreparedEnv,
+    tracker: Tracker,
+    scratch: Path,
+    results: list[PointResult],
+    on_progress: Callable[[Progress], None] | None,
+) -> int | None:
+    """The points on an engine that holds them itself (runs/sweep_batch.py); the signal, if any."""
+    from mlrun_cli.runs.sweep_batch import BatchSweep
+
+    sweep = BatchSweep(
+        lambda index: _point_plan(plan, index, parent), prepared, tracker, parent.experiment_id,
+        scratch, plan.max_parallel, results, detach=plan.detach,
+    )  # fmt: skip
+    return sweep.run([r.index for r in results if not r.reused], on_progress)
 
 
 def _wait_for(

@@ -5,6 +5,7 @@ cancel PARENT_ID` cancels every child's job first, and the parent ends KILLED.""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -47,24 +48,37 @@ def follow_sweep(
     kids = children(tracker, parent)
     if cancel:
         _cancel_jobs(kids)
-    for child in kids:
-        if cancel and detached.pending_job(child) is not None:
-            child = detached.wait_and_settle(tracker, child, timeout_s=120, stdout=io.BytesIO())
-        elif detached.pending_job(child) is not None:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            # Each child's output is in its own console.log; here, one line per point.
-            child = detached.wait_and_settle(tracker, child, timeout_s=left, stdout=io.BytesIO())
-        point = child.tags.get(tags.SWEEP_POINT, "?")
-        code = detached.exit_code_of(child)
-        sys.stderr.write(
-            f"mlrun: point {point}: {child.status.name} (run {child.run_id}, exit code {code})\n"
-        )
-        settled.append(child)
+    with contextlib.ExitStack() as watching:
+        _watch_all(kids, watching)
+        for child in kids:
+            if cancel and detached.pending_job(child) is not None:
+                child = detached.wait_and_settle(tracker, child, timeout_s=120, stdout=io.BytesIO())
+            elif detached.pending_job(child) is not None:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                # Each child's output is in its own console.log; here, one line per point.
+                child = detached.wait_and_settle(tracker, child, timeout_s=left, stdout=io.BytesIO())
+            point = child.tags.get(tags.SWEEP_POINT, "?")
+            code = detached.exit_code_of(child)
+            sys.stderr.write(
+                f"mlrun: point {point}: {child.status.name} (run {child.run_id}, exit code {code})\n"
+            )
+            settled.append(child)
     with detached.run_lock(parent.run_id):
         fresh = tracker.get_run(parent.run_id)
         if tags.EXIT_CODE not in fresh.tags:
             _settle_parent(tracker, fresh, settled, cancelled=cancel)
     return tracker.get_run(parent.run_id)
+
+
+def _watch_all(kids: list[RunRecord], watching: contextlib.ExitStack) -> None:
+    """Every pending child's job registered with its engine's one watcher at once: one state
+    query per poll answers for all of them, and each child waited on in turn is known at once."""
+    from mlrun_cli.watcher import watcher_for
+
+    for child in kids:
+        pending = detached.pending_job(child)
+        if pending is not None:
+            watching.enter_context(watcher_for(pending[0]).watch(pending[1]))
 
 
 def _cancel_jobs(kids: list[RunRecord]) -> None:

@@ -2,9 +2,8 @@
 
 A thin wrapper through the ExecutionBackend protocol (no backend named): `submit` remembers the
 job, `cancel_all` cancels every job still out, and a job that ends after the sweep was cancelled
-ends KILLED, whatever its command made of the signal. With `batch` (a backend whose jobs queue on
-a cluster), the points' `submit` calls wait for each other, and the last one hands all the jobs
-to the backend's `submit_many` at once (Slurm: one array job; Kubernetes: one Indexed Job).
+ends KILLED, whatever its command made of the signal. Used for engines that take one job at a
+time; a sweep on an engine that batches goes through runs/sweep_batch.py instead.
 """
 
 from __future__ import annotations
@@ -23,15 +22,8 @@ CANCELLED = "the sweep was cancelled"
 
 
 class SweepBackend(ExecutionBackend):
-    def __init__(self, inner: ExecutionBackend, *, batch: int | None = None, max_parallel: int = 1) -> None:
+    def __init__(self, inner: ExecutionBackend) -> None:
         self.inner = inner
-        self.batch = batch
-        self.max_parallel = max_parallel
-        self._waiting: list[Job] = []
-        self._given_up = 0
-        self._batched: dict[str, JobRef] = {}
-        self._batch_error: BaseException | None = None
-        self._batch_done = threading.Event()
         self.NAME = inner.NAME
         self.DETACHABLE = inner.DETACHABLE
         self.CONFIG_SCHEMA = inner.CONFIG_SCHEMA
@@ -47,43 +39,12 @@ class SweepBackend(ExecutionBackend):
     def submit(self, job: Job) -> JobRef:
         with self._lock:  # known before submitting: a point cancelled meanwhile still has its run
             self.run_ids[job.run_name] = job.run_id
-        ref = self._submit_batched(job) if self.batch is not None else self.inner.submit(job)
+        ref = self.inner.submit(job)
         with self._lock:
             self._out[job.run_id] = ref
         if self.cancelled.is_set():
             self.inner.cancel(ref)
         return ref
-
-    def _submit_batched(self, job: Job) -> JobRef:
-        with self._lock:
-            self._waiting.append(job)
-        self._maybe_submit_batch()
-        while not self._batch_done.wait(0.2):
-            if self.cancelled.is_set():
-                raise KeyboardInterrupt  # the run ends KILLED, its job never submitted
-        if self._batch_error is not None:
-            raise self._batch_error
-        return self._batched[job.run_id]
-
-    def give_up(self) -> None:
-        """A point that failed before submitting: the batch goes without it."""
-        with self._lock:
-            self._given_up += 1
-        self._maybe_submit_batch()
-
-    def _maybe_submit_batch(self) -> None:
-        with self._lock:
-            jobs = list(self._waiting)
-            if self.batch is None or self._batch_done.is_set() or len(jobs) + self._given_up < self.batch:
-                return
-            try:
-                if jobs and not self.cancelled.is_set():
-                    refs = self.inner.submit_many(jobs, self.max_parallel)
-                    self._batched = {job.run_id: ref for job, ref in zip(jobs, refs, strict=True)}
-            except Exception as error:
-                self._batch_error = error
-            finally:
-                self._batch_done.set()
 
     def status(self, ref: JobRef) -> JobState:
         return self._killed(self.inner.status(ref))

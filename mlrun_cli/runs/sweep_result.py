@@ -26,6 +26,8 @@ class PointResult:
     reused: bool = False
     error: str | None = None
     objective: float | None = None
+    attempts: list[dict[str, object]] = field(default_factory=list)
+    """With --retries: each attempt's number, run id, status and exit code."""
 
     def __post_init__(self) -> None:
         self.status = RunStatus(self.status)  # given as its name ("FINISHED"): the one type still

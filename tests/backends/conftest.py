@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import tiers
 from tests.conftest import REPO
 
 SLURM_DIR = Path(os.environ.get("MLRUN_SLURM_DIR", "/tmp/mlrun-slurm"))
@@ -16,6 +17,7 @@ SLURM_DIR = Path(os.environ.get("MLRUN_SLURM_DIR", "/tmp/mlrun-slurm"))
 @pytest.fixture(scope="session")
 def slurm_bin() -> Path:
     """The folder of Slurm client wrappers (they enter the cluster's network namespace)."""
+    tiers.require("slurm")
     proc = subprocess.run(
         ["bash", str(REPO / ".ci" / "slurm-up")], capture_output=True, text=True, timeout=600, check=False
     )

@@ -29,6 +29,8 @@ from typing import Any
 import kmock
 from kubernetes import client as k8s
 
+from tests import tiers
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -43,6 +45,7 @@ def _now() -> str:
 @contextlib.contextmanager
 def registry(root: Path) -> Iterator[str]:
     """Debian's docker-registry (the CNCF distribution registry) on 127.0.0.1."""
+    tiers.require("docker")
     port = free_port()
     config = root / "registry.yml"
     config.write_text(
@@ -85,6 +88,7 @@ class FakeCluster:
         """Jobs (namespace/name) made to exceed their activeDeadlineSeconds (exceed_deadline)."""
 
     def __enter__(self) -> FakeCluster:
+        tiers.require("kubernetes")
         threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
         if not self._ready.wait(30):
             raise RuntimeError("kmock did not start")

@@ -332,23 +332,27 @@ def test_detached_sweep_on_kubernetes_then_runs_wait(
     assert store.get_run(sweep["parent_run_id"]).status is RunStatus.FAILED
 
 
-def test_a_points_timeout_on_a_sweep_deletes_the_whole_indexed_job(
+def test_a_points_timeout_stops_that_point_alone_and_the_others_finish(
     mlrun: Mlrun, project_factory: Factory, kube_env: dict[str, str], cluster: FakeCluster, isolated: Path
 ) -> None:
-    """Kubernetes cannot stop one index of a Job: the first point to time out ends them all."""
-    project = docker_project(project_factory, "sleep 300")
+    """Each point keeps its own time limit inside its pod: point a times out (124, FAILED), the
+    Job is not deleted, and points b and c, running beside it and after, end FINISHED."""
+    project = docker_project(
+        project_factory, 'if [ "{text}" = a ]; then sleep 300; else sleep 2; echo done {text}; fi'
+    )
     started = time.monotonic()
     result = _run(
-        mlrun, project, kube_env, "-S", "text=a,b", "--max-parallel", "1", "--timeout", "20s", "--json"
+        mlrun, project, kube_env, "-S", "text=a,b,c", "--max-parallel", "2", "--timeout", "15s", "--json"
     )
     assert result.returncode == 1, result.stderr
     assert time.monotonic() - started < 100
     store = FileStore(isolated / "mlruns")
-    children = [store.get_run(c["run_id"]) for c in json.loads(result.stdout)["children"]]
-    assert all(c.status is not RunStatus.FINISHED for c in children)
-    assert "124" in {c.tags["mlrun.exit_code"] for c in children}  # the point that timed out
-    [job] = {c.tags["mlrun.kubernetes.job_id"] for c in children}
-    assert cluster.job(job, "mlflow") is None
+    children = {c["point"]["text"]: store.get_run(c["run_id"]) for c in json.loads(result.stdout)["children"]}
+    assert children["a"].status is RunStatus.FAILED and children["a"].tags["mlrun.exit_code"] == "124"
+    assert children["a"].tags["mlrun.timeout"] == "15s"
+    assert children["b"].status is RunStatus.FINISHED and children["c"].status is RunStatus.FINISHED
+    [job] = {c.tags["mlrun.kubernetes.job_id"] for c in children.values()}
+    assert cluster.job(job, "mlflow") is not None  # the sweep's Job was not deleted
 
 
 def test_a_sweeps_deadline_counts_every_points_timeout_not_rounds_of_parallel_points(

@@ -230,20 +230,20 @@ def test_runs_wait_survives_the_cluster_failing_twice_in_a_row(
     mlrun: Mlrun, project_factory: Factory, slurm_env: dict[str, str], slurm_bin: Path, tmp_path: Path
 ) -> None:
     """The same poll loop as an attached run: a controller that does not answer for a while is
-    waited out, not fatal."""
+    waited out, not fatal (the watcher's one squeue call fails twice)."""
     project = project_factory({"MLproject": PROJECT})
     submitted = mlrun("run", str(project), *ON_SLURM, "--detach", "--json", "-P", "code=3", env=slurm_env)
     data = _json(submitted)
     flaky, failures = tmp_path / "flaky-bin", tmp_path / "failures"
     flaky.mkdir()
-    (flaky / "scontrol").write_text(
+    (flaky / "squeue").write_text(
         "#!/bin/sh\n"
         f"n=$(cat {failures} 2>/dev/null || echo 0)\n"
         f'if [ "$n" -lt 2 ]; then echo $((n + 1)) > {failures}; '
         'echo "slurm_load_jobs error: Unable to contact slurm controller" >&2; exit 1; fi\n'
-        f'exec {slurm_bin / "scontrol"} "$@"\n'
+        f'exec {slurm_bin / "squeue"} "$@"\n'
     )
-    (flaky / "scontrol").chmod(0o755)
+    (flaky / "squeue").chmod(0o755)
     env = {**slurm_env, "PATH": f"{flaky}{os.pathsep}{slurm_env['PATH']}"}
     waited = mlrun("runs", "wait", str(data["run_id"]), env=env)
     assert waited.returncode == 3, waited.stderr

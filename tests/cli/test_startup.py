@@ -59,14 +59,9 @@ CLI += ["mlrun_cli.cli.project", "mlrun_cli.cli.run", "mlrun_cli.cli.runs", "mlr
 # the `mlflow run` options that are refused.
 CLI += ["mlrun_cli.cli.completion", "mlrun_cli.cli.mlflow_options", "mlrun_cli.runs", "mlrun_cli.runs.resume"]
 # A project already found valid: no YAML, schema or compat code (mlrun_cli/project/known.py).
-KNOWN_PROJECT = ["mlrun_cli.errors", "mlrun_cli.home", "mlrun_cli.project", "mlrun_cli.project.durations"]
-KNOWN_PROJECT += ["mlrun_cli.project.envfiles", "mlrun_cli.project.known", "mlrun_cli.project.loader"]
-KNOWN_PROJECT += [
-    "mlrun_cli.project.model",
-    "mlrun_cli.project.params",
-    "mlrun_cli.tags",
-    "mlrun_cli.cli.render",
-]
+KNOWN_PROJECT = ["mlrun_cli.errors", "mlrun_cli.home", "mlrun_cli.project"]
+KNOWN_PROJECT += ["mlrun_cli.project.known", "mlrun_cli.project.loader", "mlrun_cli.project.model"]
+KNOWN_PROJECT += ["mlrun_cli.tags", "mlrun_cli.cli.render"]
 LOCAL_RUN = [
     *(
         "mlrun_cli.backends",
@@ -93,6 +88,7 @@ LOCAL_RUN = [
     "mlrun_cli.shared_types",
     "mlrun_cli.job_records",
     "mlrun_cli.project.entry_points",
+    *("mlrun_cli.project.durations", "mlrun_cli.project.params"),
     "mlrun_cli.tracking.filestore.flat_yaml",
 ]
 PROBE = """
@@ -125,7 +121,9 @@ def test_validating_a_known_project_imports_no_yaml_or_schema_code() -> None:
     _modules("validate", str(EXAMPLES / "sklearn_linear"))
     modules = _modules("validate", str(EXAMPLES / "sklearn_linear"))
     assert not [m for m in (*HEAVY, *NEVER, "jsonschema", "yaml", "difflib") if m in modules]
-    assert _ours(modules) == sorted([*CLI, *KNOWN_PROJECT, "mlrun_cli.project.validate"])
+    assert _ours(modules) == sorted(
+        [*CLI, *KNOWN_PROJECT, "mlrun_cli.project.hints", "mlrun_cli.project.validate"]
+    )
 
 
 def test_a_local_run_imports_only_what_it_runs(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlrun_cli.project import known
-from mlrun_cli.project.loader import _check_project, check_project, find_mlproject, load_project
+from mlrun_cli.project.loader import check_project, find_mlproject, load_project
+from mlrun_cli.project.pipeline import check as _check_project
 
 
 def _records() -> list[Path]:

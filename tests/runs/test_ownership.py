@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from mlrun_cli.process import group_alive
 from mlrun_cli.runs import ownership
 from mlrun_cli.tracking.base import RunStatus
@@ -154,6 +156,7 @@ def test_the_reaper_records_the_end_the_job_folder_keeps(
     assert precious.is_dir()
 
 
+@pytest.mark.mlflow
 def test_kill_9_while_sending_the_end_to_a_stopped_server(
     popen: Popen, mlrun: Mlrun, project_factory: Factory, mlflow_python: Path, tmp_path: Path
 ) -> None:

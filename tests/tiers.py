@@ -1,0 +1,34 @@
+"""Test tiers: each service a test starts or uses carries a marker, so a marker expression selects
+the tests that need no service (the fast tier, README "Development").
+
+Every helper that starts or reaches a service calls `require(MARKER)`: a test that uses the service
+without carrying the marker fails at once, saying which marker to add, so the fast tier cannot
+quietly grow a test that needs Docker, Slurm, Ray, the Kubernetes emulator or an MLflow server.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+SERVICE_MARKERS = ("mlflow", "docker", "slurm", "ray", "kubernetes")
+FAST_TIER = "not (" + " or ".join(SERVICE_MARKERS) + " or fuzz)"
+"""The fast tier's marker expression: every test that needs none of the services."""
+
+_current: set[str] = set()
+
+
+def enter(item: pytest.Item) -> None:
+    """Called as each test's setup starts (tests/conftest.py): the markers it carries."""
+    _current.clear()
+    _current.update(mark.name for mark in item.iter_markers())
+
+
+def require(marker: str) -> None:
+    if marker not in SERVICE_MARKERS:
+        raise ValueError(marker)
+    if marker not in _current:
+        pytest.fail(
+            f"this test uses what the '{marker}' marker stands for but is not marked with it: add "
+            f"pytest.mark.{marker}, so the fast tier ({FAST_TIER!r}) leaves it out",
+            pytrace=False,
+        )

@@ -141,7 +141,7 @@ def test_a_swept_secret_is_refused_before_a_bad_point_could_show_it(
 
 
 def test_a_bad_point_is_described_with_its_secret_masked() -> None:
-    from mlrun_cli.runs.sweep_spec import describe
+    from mlrun_cli.runs.sweeps.spec import describe
 
     assert describe({"token": CANARY, "level": "x"}, {"token"}) == "token=*** level=x"
 

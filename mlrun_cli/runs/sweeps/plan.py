@@ -13,9 +13,9 @@ from typing import Any
 from mlrun_cli.errors import ParameterError, UsageError
 from mlrun_cli.project import params
 from mlrun_cli.project.model import EntryPoint
-from mlrun_cli.runs import sweep_spec
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
-from mlrun_cli.runs.sweep_spec import SweepSpec, describe
+from mlrun_cli.runs.sweeps import spec as sweep_spec
+from mlrun_cli.runs.sweeps.spec import SweepSpec, describe
 
 LABEL_MAX = 40
 VALUE_MAX = 12

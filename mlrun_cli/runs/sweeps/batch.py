@@ -29,7 +29,7 @@ from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs import lifecycle, ownership
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.result import RunResult
-from mlrun_cli.runs.sweep_result import PointResult, Progress
+from mlrun_cli.runs.sweeps.result import PointResult, Progress
 from mlrun_cli.streaming import ConsoleLog, Sink, masking
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder

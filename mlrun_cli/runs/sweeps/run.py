@@ -1,15 +1,15 @@
 """A sweep: one parent run, and one child run per point, each made by the same lifecycle as a
 single run (mlrun_cli.runs.lifecycle.execute).
 
-Planning (mlrun_cli.runs.sweep_plan) binds and checks every point before anything exists.
+Planning (mlrun_cli.runs.sweeps.plan) binds and checks every point before anything exists.
 Running builds the env once, creates the parent, skips the points `--needed` finds done, and runs
 the rest from at most `--max-parallel` worker threads. A worker thread runs its point to the end,
 blocking on it, so the local backend's parent-death signal (armed per *thread* by
 mlrun_cli.process) stays armed as long as the child lives. Ctrl-C (or SIGTERM) in the main thread
-cancels every job still out; they end KILLED (mlrun_cli.runs.sweep_jobs), and each point not
+cancels every job still out; they end KILLED (mlrun_cli.runs.sweeps.jobs), and each point not
 started yet gets its child run, recorded KILLED at once, so that every point of a cancelled sweep
 has its record. With --detach the points' runs are left RUNNING under a RUNNING parent, for
-mlrun_cli.runs.sweep_detached to settle.
+mlrun_cli.runs.sweeps.detached to settle.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from mlrun_cli.home import writable_dir
 from mlrun_cli.runs import lifecycle, needed, ownership
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.retries import run_attempts
-from mlrun_cli.runs.sweep_jobs import SweepBackend
-from mlrun_cli.runs.sweep_plan import SweepPlan, SweepRequest, plan_sweep
-from mlrun_cli.runs.sweep_result import PointResult, Progress, SweepResult, settle_parent
+from mlrun_cli.runs.sweeps.jobs import SweepBackend
+from mlrun_cli.runs.sweeps.plan import SweepPlan, SweepRequest, plan_sweep
+from mlrun_cli.runs.sweeps.result import PointResult, Progress, SweepResult, settle_parent
 from mlrun_cli.tracking import get_tracker
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
@@ -231,7 +231,7 @@ def _run_batched(
     on_progress: Callable[[Progress], None] | None,
 ) -> int | None:
     """The points on an engine that holds them itself (runs/sweep_batch.py); the signal, if any."""
-    from mlrun_cli.runs.sweep_batch import BatchSweep
+    from mlrun_cli.runs.sweeps.batch import BatchSweep
 
     sweep = BatchSweep(
         lambda index: _point_plan(plan, index, parent), prepared, tracker, parent.experiment_id,

@@ -13,7 +13,7 @@ BACKENDS: Registry[ExecutionBackend] = Registry(
     {
         "local": "mlrun_cli.backends.local",
         "slurm": "mlrun_cli.backends.slurm",
-        "kubernetes": "mlrun_cli.backends.kubernetes",
+        "kubernetes": "mlrun_cli.backends.kubernetes.backend",
         "ray": "mlrun_cli.backends.ray",
     },
     adapt,

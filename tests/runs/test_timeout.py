@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.backends import kube_job
+from mlrun_cli.backends.kubernetes import job as kube_job
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result

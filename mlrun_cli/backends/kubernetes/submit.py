@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from mlrun_cli.backends import kube_api, kube_job, kube_resources
 from mlrun_cli.backends.base import Job, JobRef, is_private
+from mlrun_cli.backends.kubernetes import api as kube_api
+from mlrun_cli.backends.kubernetes import job as kube_job
+from mlrun_cli.backends.kubernetes import resources as kube_resources
 from mlrun_cli.errors import UsageError
 from mlrun_cli.uri_credentials import redact_uri
 

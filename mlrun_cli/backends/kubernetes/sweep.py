@@ -16,9 +16,11 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from mlrun_cli.backends import kube_api, kube_job, kube_submit
 from mlrun_cli.backends.base import Job, JobRef, JobState, is_private
 from mlrun_cli.backends.deadline import with_deadline
+from mlrun_cli.backends.kubernetes import api as kube_api
+from mlrun_cli.backends.kubernetes import job as kube_job
+from mlrun_cli.backends.kubernetes import submit as kube_submit
 from mlrun_cli.errors import UsageError
 from mlrun_cli.tags import EXIT_TERMINATED
 from mlrun_cli.tracking.base import RunStatus

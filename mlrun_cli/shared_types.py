@@ -1,7 +1,9 @@
 """The types several engines share, on the ground so that none imports another for them: a run's
-status (trackers record it, backends map their jobs' states to it) and how to run a command in a
-container (env managers describe it, backends honour or refuse it). Their old homes re-export
-them: `mlrun_cli.tracking.base.RunStatus`, `mlrun_cli.envs.base.ContainerSpec`."""
+status (trackers record it, backends map their jobs' states to it), a job's state as a backend
+reports it, and how to run a command in a container (env managers describe it, backends honour or
+refuse it). Their old homes re-export them, where plugins take them:
+`mlrun_cli.tracking.base.RunStatus`, `mlrun_cli.backends.base.JobState` (and `RunStatus`,
+`ContainerSpec`), `mlrun_cli.envs.base.ContainerSpec`. Exit codes live in `errors.py` and `tags.py`."""
 
 from __future__ import annotations
 
@@ -66,3 +68,19 @@ class ContainerSpec:
     """The same, as Docker SDK arguments."""
     gpus: str | None = None
     keep: bool = False
+
+
+@dataclass(frozen=True)
+class JobState:
+    state: str
+    """The backend's own word for it: PENDING, COMPLETED, TIMEOUT, Succeeded, ..."""
+    status: RunStatus | None
+    """The run status it maps to; None while the job has not ended."""
+    exit_code: int | None = None
+    reason: str = ""
+    interrupted_by: int | None = None
+    """The signal mlrun received and acted on (by cancelling the job), if any."""
+
+    @property
+    def done(self) -> bool:
+        return self.status is not None

@@ -30,7 +30,7 @@ from mlrun_cli.backends import job_script
 from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
 from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
-from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.shared_types import RunStatus
 
 NAME = "ray"
 DETACHABLE = True

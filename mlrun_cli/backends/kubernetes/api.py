@@ -11,7 +11,7 @@ from typing import Any
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobRef, JobState
 from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, UsageError
-from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.shared_types import RunStatus
 
 BACKEND = "kubernetes"
 """The backend's registry name, which every JobRef made here carries."""

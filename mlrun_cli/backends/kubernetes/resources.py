@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.errors import UsageError
+from mlrun_cli.shared_types import ContainerSpec
 
 VOLUMES_KEY = "volumes"
 _CPU = ("cpus",)

@@ -1,6 +1,6 @@
 """A sweep on a backend that batches (`batches_sweeps()`: Slurm's array jobs, Kubernetes' Indexed
 Job): every point's run is made, the jobs go to `submit_many` together, and the engine's one watcher
-(mlrun_cli.watcher) follows them all. A few recorder threads write each point's end as the watcher
+(mlrun_cli.backends.watcher) follows them all. A few recorder threads write each point's end as the watcher
 reports it; a failed point with retries left gets its next attempt, submitted with the others
 that failed meanwhile (a new array job), tagged `mlrun.attempt`/`mlrun.retry_of` as a single run's
 retries are. Threads do not grow with the points: the main thread, the watcher, RECORDERS.
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from mlrun_cli import tags
 from mlrun_cli.backends.base import ExecutionBackend, Job, JobRef, JobState
+from mlrun_cli.backends.watcher import Watch, watcher_for
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.errors import Terminated
 from mlrun_cli.project.durations import format_duration
@@ -33,7 +34,6 @@ from mlrun_cli.runs.sweeps.result import PointResult, Progress
 from mlrun_cli.streaming import ConsoleLog, Sink, masking
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
-from mlrun_cli.watcher import Watch, watcher_for
 
 RECORDERS = 4
 TICK_S = 0.2

@@ -73,7 +73,7 @@ def follow_sweep(
 def _watch_all(kids: list[RunRecord], watching: contextlib.ExitStack) -> None:
     """Every pending child's job registered with its engine's one watcher at once: one state
     query per poll answers for all of them, and each child waited on in turn is known at once."""
-    from mlrun_cli.watcher import watcher_for
+    from mlrun_cli.backends.watcher import watcher_for
 
     for child in kids:
         pending = detached.pending_job(child)

@@ -2,7 +2,7 @@
 their names and the end record's shape are written down.
 
 - `owner.lock` and `owner.json`: who owns the running run (written and judged by
-  `runs/ownership.py`);
+  `app/ownership.py`);
 - `pgid`: the local backend's command's process group, for the reaper to stop;
 - `end.json`: the end of the run's command (status, exit code, end time), written before the end
   is sent, read by the reaper and by the outbox when an entry is damaged.

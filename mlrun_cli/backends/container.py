@@ -65,7 +65,7 @@ def run_in_container(
         "init": True,
         **spec.run_options,
     }
-    # Found again by run id if mlrun dies (see mlrun_cli.runs.ownership).
+    # Found again by run id if mlrun dies (see mlrun_cli.app.ownership).
     options["labels"] = {**options.get("labels", {}), RUN_ID_LABEL: run_id}
     if spec.gpus is not None and "device_requests" not in options:
         options["device_requests"] = [gpu_request(spec.gpus)]

@@ -99,7 +99,7 @@ def _run_process(ref: JobRef, job: Job, console_log: Path, stdout: BinaryIO | No
 
 def _started(ref: JobRef, job: Job, pid: int) -> None:
     _pids[ref.job_id] = pid
-    # The command's process group, for whoever finds this run orphaned (mlrun_cli.runs.ownership).
+    # The command's process group, for whoever finds this run orphaned (mlrun_cli.app.ownership).
     with contextlib.suppress(OSError):
         job.job_dir.mkdir(parents=True, exist_ok=True)
         (job.job_dir / PGID_FILE).write_text(str(pid))

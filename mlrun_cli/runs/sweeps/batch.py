@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlrun_cli import tags
+from mlrun_cli.app import ownership
 from mlrun_cli.backends.base import ExecutionBackend, Job, JobRef, JobState
 from mlrun_cli.backends.watcher import Watch, watcher_for
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.errors import Terminated
 from mlrun_cli.project.durations import format_duration
-from mlrun_cli.runs import lifecycle, ownership
+from mlrun_cli.runs import lifecycle
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.result import RunResult
 from mlrun_cli.runs.sweeps.result import PointResult, Progress

@@ -28,10 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlrun_cli import tags
+from mlrun_cli.app import ownership
 from mlrun_cli.envs.base import EnvPlan, PreparedEnv
 from mlrun_cli.errors import Terminated
 from mlrun_cli.home import writable_dir
-from mlrun_cli.runs import lifecycle, needed, ownership
+from mlrun_cli.runs import lifecycle, needed
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.retries import run_attempts
 from mlrun_cli.runs.sweeps.jobs import SweepBackend

@@ -1,4 +1,4 @@
-"""Settling a run whose mlrun died (found by runs/ownership.py's reap pass), on the path of an
+"""Settling a run whose mlrun died (found by app/ownership.py's reap pass), on the path of an
 unrelated command: it never waits on a server.
 
 What the dead mlrun left is stopped: the command's process group (the local backend's `pgid`
@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from mlrun_cli import tags
+from mlrun_cli.app import ownership
+from mlrun_cli.app.ownership import Owner
 from mlrun_cli.job_records import END_FILE, LOCK_FILE, OWNER_FILE, PGID_FILE, read_end, write_end
-from mlrun_cli.runs import ownership
-from mlrun_cli.runs.ownership import Owner
 
 TERM_GRACE_S = 0.2  # the reap pass has ~0.5 s: what ignores SIGTERM this long is killed
 
@@ -63,7 +63,7 @@ def remove_containers(run_id: str) -> None:
 def _remove_containers_detached(run_id: str) -> None:
     from mlrun_cli.process import start_detached
 
-    start_detached([sys.executable, "-m", "mlrun_cli.runs.reaper", run_id], {})
+    start_detached([sys.executable, "-m", "mlrun_cli.app.reaper", run_id], {})
 
 
 def _end(folder: Path, owner: Owner, damage: str | None) -> tuple[str, int, int, dict[str, str]]:
@@ -172,6 +172,6 @@ def drop_sent_ends(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-if __name__ == "__main__":  # the detached helper: python -m mlrun_cli.runs.reaper RUN_ID...
+if __name__ == "__main__":  # the detached helper: python -m mlrun_cli.app.reaper RUN_ID...
     for run_id in sys.argv[1:]:
         remove_containers(run_id)

@@ -12,7 +12,7 @@ While `mlrun run` has a run open it keeps, in the run's job folder `$MLRUN_HOME/
   the end is sent, so whoever finishes the job records what the command really returned.
 
 If mlrun is killed (`kill -9`, OOM, a closed laptop lid), the next mlrun command on this host
-takes the free lock, stops what is left and settles the run (runs/reaper.py) without waiting on
+takes the free lock, stops what is left and settles the run (app/reaper.py) without waiting on
 any server. A job that outlives mlrun by design (slurm, kubernetes) is left to run: its tags let
 `mlrun runs wait/show` settle it.
 """
@@ -225,7 +225,7 @@ def stop_owner(owner: Owner, timeout_s: float = 60.0) -> None:
 def reap_orphans() -> None:
     """Called by every command that opens MLRUN_HOME or a store. It costs a directory listing and
     a lock tried per open run; a run whose owner died is settled without waiting on any server
-    (runs/reaper.py, imported only then)."""
+    (app/reaper.py, imported only then)."""
     root = mlrun_home() / "jobs"
     if not root.is_dir():
         return
@@ -240,13 +240,13 @@ def reap_orphans() -> None:
                 continue
             if owner is not None and owner.host != _host():
                 continue  # another host's run (a shared MLRUN_HOME) is not ours to judge
-            from mlrun_cli.runs.reaper import reap
+            from mlrun_cli.app.reaper import reap
 
             reap(folder, owner, damage, locked=fd is not None)
         finally:
             if fd is not None:
                 os.close(fd)
     if any(root.glob(f"*/{END_FILE}")):
-        from mlrun_cli.runs.reaper import drop_sent_ends
+        from mlrun_cli.app.reaper import drop_sent_ends
 
         drop_sent_ends(root)

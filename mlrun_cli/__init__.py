@@ -1,8 +1,8 @@
 """mlrun-cli: run MLflow-style projects fast, strictly and safely.
 
 As a library: `mlrun_cli.run(uri, entry_point, parameters={...})`, named like
-`mlflow.projects.run`, and `mlrun_cli.validate(path)`. Importing this package stays light: the
-API is loaded on first use.
+`mlflow.projects.run`, `mlrun_cli.rerun(run_id)` and `mlrun_cli.validate(path)`. Importing this
+package stays light: the API is loaded on first use.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ __all__ = [
     "SubmittedRun",
     "SweepResult",
     "ValidationReport",
+    "rerun",
     "run",
     "validate",
 ]
@@ -25,13 +26,14 @@ __all__ = [
 if TYPE_CHECKING:
     from mlrun_cli.errors import MlrunError
     from mlrun_cli.project.validate import ValidationReport
-    from mlrun_cli.runs.python_api import SubmittedRun, run, validate
+    from mlrun_cli.runs.python_api import SubmittedRun, rerun, run, validate
     from mlrun_cli.runs.result import RunResult
     from mlrun_cli.runs.sweeps.result import SweepResult
     from mlrun_cli.tracking.base import RunStatus
 
 _LAZY = {
     "run": "mlrun_cli.runs.python_api",
+    "rerun": "mlrun_cli.runs.python_api",
     "validate": "mlrun_cli.runs.python_api",
     "SubmittedRun": "mlrun_cli.runs.python_api",
     "RunResult": "mlrun_cli.runs.result",

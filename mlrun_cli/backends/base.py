@@ -122,6 +122,10 @@ class ExecutionBackend:
     def preflight(self) -> None:
         """Before any run exists: raise when the backend cannot be used here (clients missing)."""
 
+    def check_reachable(self) -> None:
+        """Before any run exists, when one will be made (not for --dry-run): raise
+        InfrastructureError when the engine does not answer, so an outage leaves no run behind."""
+
     def check_config(self, config: Mapping[str, Any]) -> None:
         """What a JSON schema cannot say about the config; raise UsageError. A backend that
         overrides this (or has a CONFIG_SCHEMA) takes --backend-config; others refuse it."""

@@ -55,8 +55,11 @@ def preflight() -> None:
             "sbatch is not installed (not found on PATH)",
             hint="the slurm backend submits with Slurm's own clients; run mlrun on a login node",
         )
-    # The controller must answer before a run exists: a run made for a job that could never be
-    # submitted would be left behind, FAILED, for an outage.
+
+
+def check_reachable() -> None:
+    """The controller must answer before a run exists: a run made for a job that could never be
+    submitted would be left behind, FAILED, for an outage."""
     try:
         proc = run_captured(["scontrol", "ping"], timeout=60)
     except ExecutionError as error:  # it hung (a controller host that drops packets)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from mlrun_cli.cli.common import debug_enabled, print_json
+from mlrun_cli.cli.common import debug_enabled, print_json, warn
 from mlrun_cli.cli.completion import lazy
 from mlrun_cli.cli.error_handler import error_handler
 
@@ -134,6 +134,53 @@ def runs_wait(
         else:
             click.echo(f"mlrun: run {record.run_id} {record.status.name} (exit code {exit_code})", err=True)
         sys.exit(exit_code)
+
+
+@runs.command("rerun")
+@click.argument("run_id", shell_complete=lazy("run_id"))
+@click.option(
+    "-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a recorded value."
+)
+@click.option("-b", "--backend", default=None, help="[default: the backend the run used]")
+@click.option(
+    "--exact", is_flag=True, help="Refuse (exit 2) if source, env or package versions would differ."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would run and how it differs from the original.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (or the plan) as JSON.")
+@click.option("--tracking-uri", default=None, help="[default: MLFLOW_TRACKING_URI, else ./mlruns]")
+@click.pass_context
+def runs_rerun(ctx: click.Context, run_id: str, params: tuple[str, ...], backend: str | None, exact: bool,
+               dry_run: bool, as_json: bool, tracking_uri: str | None) -> None:  # fmt: skip
+    """Run a recorded run again from its record: its commit with its uncommitted changes, its
+    entry point and parameters, its env; a new run tagged mlrun.rerun_of."""
+    with error_handler(debug=debug_enabled(ctx), as_json=as_json):
+        from mlrun_cli.runs import rerun
+
+        request = rerun.RerunRequest(run_id, params, backend, exact, tracking_uri)
+        if dry_run:
+            found = rerun.dry_rerun(request)
+            if as_json:
+                print_json(found.to_dict())
+            else:
+                click.echo(found.text())
+            warn(found.warnings)
+            return
+        result, found = rerun.rerun(request, child_stdout=sys.stderr.buffer if as_json else None)
+        if as_json:
+            print_json(
+                {
+                    **result.to_dict(),
+                    "rerun_of": run_id,
+                    "differences": [d.to_dict() for d in found.differences],
+                }
+            )
+        else:
+            click.echo(
+                f"mlrun: run {result.run_id} (rerun of {run_id}) {result.status.name} in "
+                f"{result.duration_s:.2f}s (exit code {result.exit_code})",
+                err=True,
+            )
+        sys.exit(result.exit_code)
 
 
 @runs.command("cancel")

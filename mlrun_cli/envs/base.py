@@ -27,6 +27,9 @@ class EnvOptions:
     build_image: bool = False
     docker_args: tuple[str, ...] = ()
     keep_container: bool = False
+    pins: tuple[str, ...] = ()
+    """NAME==VERSION lines a Python env is built at, if it must be built (a rerun's recorded
+    versions): installer constraints, not part of the env's key (that key's env was built at them)."""
 
 
 DEFAULT_OPTIONS = EnvOptions()
@@ -70,6 +73,8 @@ class EnvPlan:
     description: str = ""
     warnings: tuple[str, ...] = ()
     container: ContainerSpec | None = None
+    pinned: bool = False
+    """A build would install exactly the EnvOptions' pins."""
     builder: Callable[[EnvPlan], PreparedEnv] = field(default=_nothing_to_build, compare=False, repr=False)
 
     def build(self) -> PreparedEnv:

@@ -27,6 +27,8 @@ class PythonEnvInputs:
     files: dict[str, str] = field(default_factory=dict)
     uv_lock: bool = False
     warnings: tuple[str, ...] = ()
+    pins: tuple[str, ...] = ()
+    """EnvOptions.pins: constraints of the install, not of the key (key_data leaves them out)."""
 
     def key_data(self) -> dict[str, Any]:
         return {

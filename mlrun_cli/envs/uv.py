@@ -50,8 +50,8 @@ def build_env(
     installer = [uv, "pip", "install", "--python", str(venvs.python_in(env.path))]
     steps = [lines for lines in (inputs.build_dependencies, inputs.dependencies) if lines]
     for lines in steps:
-        venvs.install_requirements(installer, env, lines, project, log, _UV_ENV)
+        venvs.install_requirements(installer, env, lines, project, log, _UV_ENV, inputs.pins)
 
 
 def plan(project: Project, options: EnvOptions) -> EnvPlan:
-    return venvs.plan(project, NAME, build_env)
+    return venvs.plan(project, NAME, build_env, options.pins)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
@@ -118,13 +119,20 @@ def install_requirements(
     project: Project,
     log: IO[str],
     env_patch: dict[str, str | None],
+    pins: tuple[str, ...] = (),
 ) -> None:
-    """Install requirement lines with `installer` (uv pip or pip), from a file kept with the env."""
+    """Install requirement lines with `installer` (uv pip or pip), from a file kept with the env;
+    `pins` (NAME==VERSION) as constraints."""
     if not lines:
         return
     requirements = env.meta_dir / f"requirements-{len(list(env.meta_dir.glob('requirements-*')))}.txt"
     requirements.write_text("\n".join(absolute_requirement_lines(lines, project.directory)) + "\n")
-    run_logged([*installer, "-r", str(requirements)], log=log, env_patch=env_patch, cwd=project.directory)
+    constraints: list[str] = []
+    if pins:
+        (env.meta_dir / "pins.txt").write_text("\n".join(pins) + "\n")
+        constraints = ["-c", str(env.meta_dir / "pins.txt")]
+    argv = [*installer, "-r", str(requirements), *constraints]
+    run_logged(argv, log=log, env_patch=env_patch, cwd=project.directory)
 
 
 def freeze(env: cache.CachedEnv, log: IO[str]) -> None:
@@ -184,9 +192,10 @@ def _standard_library(env_dir: Path) -> Path | None:
     return Path(out) if out and os.path.isfile(os.path.join(out, "os.py")) else None
 
 
-def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:
-    """Resolve inputs, interpreter and cache key once; the plan's build() uses them as they are."""
-    inputs = python_env_inputs(project, manager)
+def plan(project: Project, manager: str, builder: Builder, pins: tuple[str, ...] = ()) -> EnvPlan:
+    """Resolve inputs, interpreter and cache key once; the plan's build() uses them as they are.
+    `pins`: exact versions a build installs (a uv.lock's own are exact already)."""
+    inputs = dataclasses.replace(python_env_inputs(project, manager), pins=pins)
     interpreter = find_interpreter(inputs.python, uv_executable)
     env = cache.cached_env(manager, cache.content_key(key_data(manager, inputs, interpreter)))
 
@@ -232,5 +241,6 @@ def plan(project: Project, manager: str, builder: Builder) -> EnvPlan:
         str(env.path),
         f"{'reuse' if cached else 'build'} {env.path} (python {interpreter.version})",
         inputs.warnings,
+        pinned=bool(pins),
         builder=build,
     )

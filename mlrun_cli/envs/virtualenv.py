@@ -35,8 +35,8 @@ def build_env(
     # pip compiles bytecode at install by default.
     installer = [str(venvs.python_in(env.path)), "-m", "pip", "install"]
     for lines in (inputs.build_dependencies, inputs.dependencies):
-        venvs.install_requirements(installer, env, lines, project, log, _PIP_ENV)
+        venvs.install_requirements(installer, env, lines, project, log, _PIP_ENV, inputs.pins)
 
 
 def plan(project: Project, options: EnvOptions) -> EnvPlan:
-    return venvs.plan(project, NAME, build_env)
+    return venvs.plan(project, NAME, build_env, options.pins)

@@ -56,23 +56,31 @@ def _signals_as_exceptions() -> Iterator[None]:
 
 
 def run(
-    request: RunRequest, *, child_stdout: BinaryIO | None = None, log: BinaryIO | None = None
+    request: RunRequest,
+    *,
+    child_stdout: BinaryIO | None = None,
+    log: BinaryIO | None = None,
+    adjust: Callable[[RunPlan], RunPlan] | None = None,
 ) -> RunResult:
-    """Plan, create the run, execute, and always record a terminal status."""
+    """Plan, create the run, execute, and always record a terminal status. `adjust` sees the plan
+    before anything runs (a rerun checks it against the record and adds its tag)."""
     with _signals_as_exceptions():
         plan = plan_run(request)
         echo = log or sys.stderr.buffer
         # What MLflow would silently ignore runs as MLflow runs it, but the user is told.
         echo.write("".join(f"Warning: {w}\n" for w in plan.warnings).encode())
         try:
+            if adjust is not None:
+                plan = adjust(plan)
             reap_orphans()  # runs a killed mlrun left RUNNING, first
             flush_quietly(plan.tracking_uri)  # this store's backlog first, in a short bounded attempt
-            done = _done_already(plan) if request.needed else None
-            if done is not None:
-                return done
-            return run_attempts(
-                plan, lambda attempt: lifecycle.execute(attempt, echo=echo, child_stdout=child_stdout)
-            )
+            with _twin_lock(plan) if request.needed else contextlib.nullcontext(False) as waited:
+                done = _done_already(plan, wait=True, waited=waited) if request.needed else None
+                if done is not None:
+                    return done
+                return run_attempts(
+                    plan, lambda attempt: lifecycle.execute(attempt, echo=echo, child_stdout=child_stdout)
+                )
         finally:
             plan.source.close()
 
@@ -101,13 +109,25 @@ def dry_sweep(request: SweepRequest) -> SweepPlan:
     return plan
 
 
-def _done_already(plan: RunPlan) -> RunResult | None:
-    """--needed: the FINISHED run with this plan's fingerprint, as this run's result."""
+def _twin_lock(plan: RunPlan) -> contextlib.AbstractContextManager[bool]:
+    """--needed: an identical --needed run in flight on this host is waited for (runs/needed.py)."""
+    from mlrun_cli.runs.needed import in_flight
+
+    assert plan.fingerprint is not None
+    return in_flight(plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value)
+
+
+def _done_already(plan: RunPlan, *, wait: bool = False, waited: bool = False) -> RunResult | None:
+    """--needed: the FINISHED run with this plan's fingerprint, as this run's result; with `wait`,
+    after an identical run in flight has ended."""
     from mlrun_cli.runs.needed import find_done
     from mlrun_cli.tracking.base import RunStatus
 
     assert plan.fingerprint is not None
-    found = find_done(plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value)
+    found = find_done(
+        plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value,
+        wait=wait, waited=waited,
+    )  # fmt: skip
     if found is None:
         return None
     duration = (found.end_time_ms - found.start_time_ms) / 1000 if found.end_time_ms else 0.0
@@ -123,6 +143,17 @@ def dry_run(request: RunRequest) -> tuple[RunPlan, str | None]:
     plan = plan_run(request)
     plan.source.close()
     done = _done_already(plan) if request.needed else None
+    if request.needed and done is None and plan.fingerprint is not None:
+        from mlrun_cli.runs.needed import in_flight_now
+
+        twin = in_flight_now(
+            plan.tracking_uri, plan.experiment_name, plan.experiment_id, plan.fingerprint.value
+        )
+        if twin is not None:
+            sys.stderr.write(
+                f"mlrun: {twin} is in flight here: a real run would wait for it to end, and reuse it if "
+                "it finishes\n"
+            )
     return plan, None if done is None else done.run_id
 
 

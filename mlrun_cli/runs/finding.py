@@ -55,9 +55,10 @@ def lineage(record: RunRecord) -> dict[str, object]:
     ):
         if key in record.tags:
             found[name] = record.tags[key]
-    if tags.FINGERPRINT_INPUTS in record.tags:
+    inputs = tags.joined_value(record.tags, tags.FINGERPRINT_INPUTS)  # long ones are split
+    if inputs is not None:
         try:
-            found["fingerprint_inputs"] = json.loads(record.tags[tags.FINGERPRINT_INPUTS])
+            found["fingerprint_inputs"] = json.loads(inputs)
         except ValueError:  # cut at the tag length limit, or written by hand: shown as it is
-            found["fingerprint_inputs"] = record.tags[tags.FINGERPRINT_INPUTS]
+            found["fingerprint_inputs"] = inputs
     return found

@@ -28,6 +28,7 @@ from mlrun_cli.envs.leases import lease
 from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.home import writable_dir
 from mlrun_cli.project.durations import format_duration
+from mlrun_cli.runs import outputs
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.result import RunResult
 from mlrun_cli.streaming import masking
@@ -117,6 +118,7 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         echo.write(f"mlrun: run {run_ref.run_id} ({plan.run_name}) {where}: {plan.command}\n".encode())
         echo.flush()
         job = _job(plan, env, run_ref, tracker.child_env(run_ref))
+        watched = outputs.watch(plan.source, in_place=not plan.detach and job.cwd == plan.project.directory)
         ref = plan.backend.submit(job)
         submitted = True
         job_id = None
@@ -134,6 +136,7 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         ended_ms = now_ms()  # the command's end, however long sending it then takes
         ended, exit_code = end_of(state)
         job_records.write_end(run_ref.run_id, ended.name, exit_code, ended_ms)
+        outputs.learn(watched, plan, scratch, recorder)  # what it wrote: mlrun/outputs.json
         if state.state == TIMED_OUT and plan.timeout_s is not None:
             recorder.log_batch({}, {tags.TIMEOUT: format_duration(plan.timeout_s)})
         record_end(recorder, state, console_log, ended_ms)

@@ -76,6 +76,7 @@ class RunRequest:
     """--run-id: record into this existing, not yet ended run instead of creating one."""
     strict: bool = False
     """--strict: every warning (an undeclared -P, what MLflow silently accepts) stops the plan."""
+    changes: str | None = None  # a rerun's recorded git.diff, applied to the checkout of `version`
 
 
 @dataclass(frozen=True)
@@ -112,10 +113,6 @@ class RunPlan:
     def own_tags(self) -> dict[str, str]:
         """The fingerprint's tags, and the run's extra ones."""
         return {**(self.fingerprint.tags() if self.fingerprint is not None else {}), **self.extra_tags}
-
-    @property
-    def env_manager(self) -> str:
-        return self.env.manager
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -167,6 +164,10 @@ def plan_run(request: RunRequest, *, check_entry: Callable[[EntryPoint], None] |
     given = params.parse_param_args(request.params)
     source = resolve_source(request.uri, request.version, request.cwd, refresh=request.refresh)
     try:
+        if request.changes is not None:
+            from mlrun_cli.sources.replay import apply_changes
+
+            apply_changes(source, request.changes)
         return _plan(request, source, given, experiment_name, experiment_id, check_entry)
     except BaseException:
         source.close()  # a git checkout made for this plan
@@ -233,9 +234,7 @@ def _plan(
         run_name=request.run_name or (continued.run_name if continued else "") or generate_run_name(),
         continued=continued,
         param_warnings=_undeclared(entry, bound),
-        fingerprint=fingerprint.make(
-            fingerprint.source_digest(source), entry.name, bound.all_values(), fingerprint.env_digest(env)
-        ),
+        fingerprint=fingerprint.of_run(source, entry, bound, fingerprint.env_digest(env)),
     )
     if request.strict and plan.warnings:
         raise StrictWarnings(plan.warnings)
@@ -296,4 +295,6 @@ def _check_backend(request: RunRequest, env_manager: str) -> tuple[ExecutionBack
         )
     config = load_backend_config(request.backend_config, backend, request.cwd)
     backend.preflight()  # e.g. the cluster's client commands are installed
+    if not request.dry_run:  # a plan is printed without asking the engine
+        backend.check_reachable()
     return backend, config

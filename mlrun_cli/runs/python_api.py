@@ -148,6 +148,25 @@ def run(
     return api.run(request, child_stdout=_bytes_of(sys.stdout), log=_bytes_of(sys.stderr))
 
 
+def rerun(
+    run_id: str,
+    parameters: Mapping[str, object] | None = None,
+    backend: str | None = None,
+    *,
+    exact: bool = False,
+    tracking_uri: str | None = None,
+) -> RunResult:
+    """Run a recorded run again from its record (`mlrun runs rerun`): its commit with its
+    uncommitted changes, entry point, parameters (`parameters` override them) and env; a new run
+    tagged `mlrun.rerun_of`. With `exact`, UsageError when anything else would differ."""
+    from mlrun_cli.runs import rerun as replay
+
+    overrides = tuple(f"{k}={v}" for k, v in (parameters or {}).items())
+    request = replay.RerunRequest(run_id, overrides, backend, exact, tracking_uri)
+    result, _ = replay.rerun(request, child_stdout=_bytes_of(sys.stdout), log=_bytes_of(sys.stderr))
+    return result
+
+
 def _spec(values: str | Sequence[object]) -> str:
     """A list of values as an -S comma list (commas inside a value escaped); text as it is."""
     if isinstance(values, str):

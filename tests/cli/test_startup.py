@@ -78,6 +78,7 @@ LOCAL_RUN = [
         "mlrun_cli.runs.api",
     ),
     *("mlrun_cli.runs.detached", "mlrun_cli.runs.fingerprint", "mlrun_cli.runs.lifecycle"),
+    *("mlrun_cli.runs.outputs", "mlrun_cli.runs.path_digest"),  # a run's outputs; path parameters
     *("mlrun_cli.app", "mlrun_cli.app.ownership"),
     *("mlrun_cli.runs.plan", "mlrun_cli.runs.result", "mlrun_cli.runs.retries"),
     *("mlrun_cli.sources", "mlrun_cli.sources.git", "mlrun_cli.sources.git.urls"),

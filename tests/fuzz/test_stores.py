@@ -152,3 +152,30 @@ test_store_outbox_fast, test_store_outbox_long = check_store_outbox  # type: ign
 test_store_env_records_fast, test_store_env_records_long = check_store_env_records  # type: ignore[misc]
 test_store_owner_fast, test_store_owner_long = check_store_owner  # type: ignore[misc]
 test_end_to_end_fast, test_end_to_end_long = check_end_to_end  # type: ignore[misc]
+
+
+RUN_CACHE_PROJECT = "entry_points: {main: {parameters: {d: {type: path, default: d.txt}}, command: ls}}\n"
+OUTPUTS_RECORD = json.dumps({"directory": "D", "paths": {"model.txt": [2, 1], "gone.txt": None}})
+DIGESTS = json.dumps({"1:2": [3, 4, 5, "0123456789abcdef0123456789abcdef"]})
+
+
+@surface("store_run_cache", st.tuples(st.booleans(), mutated([OUTPUTS_RECORD, DIGESTS])), fast=15, long=300,
+         examples=[(True, b"[]"), (True, b'{"paths": []}'), (False, b'{"1:2": [1]}'),
+                   (False, b"\xff")])  # fmt: skip
+def check_store_run_cache(case: tuple[bool, bytes]) -> None:
+    """The run cache's records (runs/outputs.py, runs/path_digest.py) damaged: `--needed --dry-run`
+    still plans, with a warning."""
+    import hashlib
+
+    outputs, text = case
+    files = {"MLproject": RUN_CACHE_PROJECT, "d.txt": "1\n", "model.txt": "m\n"}
+    with project_dir(files) as directory:
+        home = directory / "home"
+        key = hashlib.sha256(os.fsencode(os.path.realpath(directory))).hexdigest()[:24]
+        record = home / "outputs" / f"{key}.json" if outputs else home / "cache" / "digests.json"
+        record.parent.mkdir(parents=True)
+        record.write_bytes(text)
+        store = str(directory / "mlruns")
+        dry = ["--dry-run", "--needed", "--env-manager", "local", "--tracking-uri", store]
+        _cli(["run", str(directory), *dry], home)
+test_store_run_cache_fast, test_store_run_cache_long = check_store_run_cache  # type: ignore[misc]

@@ -170,11 +170,11 @@ def test_a_damaged_index_records_a_plain_folder_with_a_warning(
     assert json.loads(result.stdout)["fingerprint_inputs"]["source"].startswith("files:")
 
 
-def test_a_dirty_work_tree_costs_four_git_processes(
+def test_a_dirty_work_tree_costs_five_git_processes(
     mlrun: Mlrun, project_factory: ProjectFactory, tmp_path: Path
 ) -> None:
     """Each git process costs a run milliseconds: the tags, the diff and the fingerprint share
-    one `git status` (it was seven processes)."""
+    one `git status` (it was seven processes); learning the run's outputs costs one `ls-files`."""
     project = project_factory({"MLproject": MLPROJECT, "count.py": COUNT, ".gitignore": "mlruns/\n"})
     _git(project, "init", "-q")
     _git(project, "add", ".")
@@ -193,14 +193,15 @@ def test_a_dirty_work_tree_costs_four_git_processes(
     result = mlrun("run", str(project), "--env-manager", "local", "-P", "n=1", env=env)
     assert result.returncode == 0, result.stderr
     invoked = calls.read_text().splitlines()
-    assert len(invoked) == 4, invoked  # rev-parse, status, config, diff
+    assert len(invoked) == 5, invoked  # rev-parse, status, config, diff; ls-files after the run
+    assert " ls-files " in invoked[-1]
     # No index lock taken behind the user's back: their own git at the same moment would fail.
     assert all(line.startswith("locks=0 ") for line in invoked), invoked
     _git(project, "checkout", "--", "count.py")
     (project / "notes.txt").unlink()
     calls.unlink()
     assert mlrun("run", str(project), "--env-manager", "local", "-P", "n=1", env=env).returncode == 0
-    assert len(calls.read_text().splitlines()) == 3, calls.read_text()  # clean: no diff
+    assert len(calls.read_text().splitlines()) == 4, calls.read_text()  # clean: no diff
 
 
 def test_a_file_name_that_is_not_utf8_is_fingerprinted(mlrun: Mlrun, project_factory: ProjectFactory) -> None:

@@ -75,3 +75,22 @@ def _status_paths(status: str) -> tuple[list[str], list[str]]:
         elif "R" in code or "C" in code:
             changed.append(next(fields, ""))
     return untracked, changed
+
+
+def changed_files(directory: Path) -> list[str] | None:
+    """What differs from the index inside `directory` (modified, deleted, untracked and not
+    ignored; an untracked folder as one entry), relative to it: one git process, for learning a
+    run's outputs (runs/outputs.py). None where git cannot say."""
+    listing = (
+        "--modified",
+        "--deleted",
+        "--others",
+        "--exclude-standard",
+        "--directory",
+        "--no-empty-directory",
+    )
+    try:
+        out = run_git("ls-files", "-z", *listing, "--", ".", *_NOT_RUN_OUTPUT, cwd=directory)
+    except GitError:
+        return None
+    return [path for path in out.split("\0") if path]

@@ -228,6 +228,13 @@ class RestTracker:
             "(start the server with its artifact proxy: mlflow server --serve-artifacts)"
         )
 
+    def read_artifact(self, record: RunRecord, path: str) -> bytes | None:
+        """The run's artifact at `path`, None when it has none (tracking/artifacts.py)."""
+        from mlrun_cli.tracking.artifacts import read_over_rest
+        from mlrun_cli.tracking.rest.http_client import headers, tls_context
+
+        return read_over_rest(self.uri, headers(self._auth), tls_context(), record.artifact_uri, path)
+
     def end_run(self, run_id: str, status: RunStatus, end_time_ms: int) -> None:
         self.request(
             "POST", "runs/update", {"run_id": run_id, "status": status.name, "end_time": end_time_ms}

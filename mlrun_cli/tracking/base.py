@@ -24,7 +24,7 @@ class ViewType(enum.Enum):
 @dataclass(frozen=True)
 class RunQuery:
     """A run search in MLflow's terms: filter and order-by in its search grammar
-    (`tracking/search_query.py`); no experiment ids: every experiment."""
+    (`tracking/search/grammar.py`); no experiment ids: every experiment."""
 
     experiment_ids: tuple[str, ...] | None = None
     filter: str = ""
@@ -99,7 +99,7 @@ class Tracker(Protocol):
     Third-party backends register a factory `(uri: str) -> Tracker` under the entry-point group
     `mlrun_cli.tracking`, named by the scheme they serve.
 
-    Two more methods are optional, found by `tracking/search.py`: `query_runs(RunQuery)` (a search
+    Two more methods are optional, found by `tracking/search/runs.py`: `query_runs(RunQuery)` (a search
     in MLflow's grammar; without it `search_runs` is scanned and filtered here) and
     `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused). So is
     `log_metrics(run_id, metrics, timestamp_ms)`, found by `log_metrics` below.

@@ -66,7 +66,7 @@ VERSIONS = st.one_of(
 def check_git_versions(version: str) -> None:
     from mlrun_cli.sources import resolve_source
 
-    version = version.replace("\0", "")  # a NUL crashes sources/git.py: see the skipped test below
+    version = version.replace("\0", "")  # a NUL crashes sources/git/cache.py: see the skipped test below
 
     def resolve() -> None:
         source = resolve_source(_repository().as_uri(), version, Path.cwd())

@@ -3,7 +3,7 @@
 A thin wrapper through the ExecutionBackend protocol (no backend named): `submit` remembers the
 job, `cancel_all` cancels every job still out, and a job that ends after the sweep was cancelled
 ends KILLED, whatever its command made of the signal. Used for engines that take one job at a
-time; a sweep on an engine that batches goes through runs/sweep_batch.py instead.
+time; a sweep on an engine that batches goes through runs/sweeps/batch.py instead.
 """
 
 from __future__ import annotations

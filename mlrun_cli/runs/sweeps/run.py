@@ -110,7 +110,7 @@ def run_sweep(
 
 def _leave_running(plan: SweepPlan, recorder: Recorder, outcome: SweepResult) -> None:
     """--detach: the points' jobs are submitted and their runs RUNNING; the parent stays RUNNING
-    until `mlrun runs wait/cancel` (runs/sweep_detached.py) settles its children, then it."""
+    until `mlrun runs wait/cancel` (runs/sweeps/detached.py) settles its children, then it."""
     outcome.detached = True
     reused = {str(r.index): r.run_id for r in outcome.points if r.reused}
     marks = {tags.SWEEP_DETACHED: "true", **tags.split_value(tags.SWEEP_REUSED_POINTS, json.dumps(reused))}
@@ -231,7 +231,7 @@ def _run_batched(
     results: list[PointResult],
     on_progress: Callable[[Progress], None] | None,
 ) -> int | None:
-    """The points on an engine that holds them itself (runs/sweep_batch.py); the signal, if any."""
+    """The points on an engine that holds them itself (runs/sweeps/batch.py); the signal, if any."""
     from mlrun_cli.runs.sweeps.batch import BatchSweep
 
     sweep = BatchSweep(

@@ -1,6 +1,6 @@
 """Projects from git: safe URL parsing, a fetch cache under $MLRUN_HOME/git, one worktree per run.
 
-git is driven through its CLI, every call through `run_git` (git_run.py: the environment we
+git is driven through its CLI, every call through `run_git` (run.py: the environment we
 control, and the network time budget).
 """
 

@@ -10,7 +10,7 @@ an entry is trusted only while its files are unchanged:
   for the other attributes): per run folder (the file's mtime, its value). A query loads and checks
   only the columns it names, so the first filter on a key reads that one file of each run.
 
-A query (`file_query.py`) checks only what its answer depends on: each experiment folder's mtime
+A query (`query.py`) checks only what its answer depends on: each experiment folder's mtime
 (runs added or removed), meta.yaml of the runs it visits, the files of the keys it names. A value
 read within two seconds of its file's change is read again next time (mtimes are coarser than
 writes). A damaged index is rebuilt with a warning; concurrent writers each replace a file

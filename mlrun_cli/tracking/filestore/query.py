@@ -1,4 +1,4 @@
-"""A file store's run search, answered through its run index (`file_index.py`) as MLflow's
+"""A file store's run search, answered through its run index (`index.py`) as MLflow's
 `search_runs` answers it: the filter, the view (active/deleted/all), the order, max_results.
 
 Without an order key, runs are visited newest first (start times do not change) and the search

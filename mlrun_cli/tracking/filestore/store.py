@@ -285,7 +285,7 @@ class FileStore:
         return search_by_tag(self.root, experiment_id, key, value)
 
     def query_runs(self, query: RunQuery) -> list[RunRecord]:
-        """MLflow's search, answered through the run index beside the cache (`file_query.py`)."""
+        """MLflow's search, answered through the run index beside the cache (`query.py`)."""
         from mlrun_cli.tracking.filestore.query import query as index_query  # here: a run never lists runs
 
         ids = query.experiment_ids

@@ -1,4 +1,4 @@
-"""Evaluating a parsed search (`search_query.py`) over runs as MLflow's SearchUtils does: which runs
+"""Evaluating a parsed search (`grammar.py`) over runs as MLflow's SearchUtils does: which runs
 match the filter, and in which order. A dataset condition holds when any of the run's dataset
 inputs satisfies it (as MLflow's file store); a run without dataset inputs matches none."""
 

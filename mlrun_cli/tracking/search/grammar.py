@@ -1,6 +1,6 @@
 """MLflow's run search grammar (`search_runs`' filter_string and order_by), parsed here as MLflow 3
 parses it (`SearchUtils.parse_search_filter`, with the comparator checks its stores make when they
-evaluate), for the stores whose filter mlrun evaluates itself (`search_eval.py`).
+evaluate), for the stores whose filter mlrun evaluates itself (`evaluate.py`).
 
     metrics.rmse < 0.8 and params.alpha = '0.1' and tags.`mlflow.parentRunId` = 'abc'
     attributes.status = 'FAILED' and run_name LIKE 'train%' and run_id IN ('a1', 'b2')

@@ -245,7 +245,7 @@ def _undeclared(entry: EntryPoint, bound: params.BoundParams) -> tuple[str, ...]
     """-P names the entry point does not declare: appended as MLflow does, but said."""
     if entry.is_script or not bound.extras:
         return ()  # a script takes every -P as --name value: that is the point
-    from mlrun_cli.project.hints import did_you_mean
+    from mlrun_cli.documents.hints import did_you_mean
 
     declared = list(entry.parameters)
     return tuple(

@@ -124,7 +124,12 @@ def test_validating_a_known_project_imports_no_yaml_or_schema_code() -> None:
     modules = _modules("validate", str(EXAMPLES / "sklearn_linear"))
     assert not [m for m in (*HEAVY, *NEVER, "jsonschema", "yaml", "difflib") if m in modules]
     assert _ours(modules) == sorted(
-        [*CLI, *KNOWN_PROJECT, "mlrun_cli.project.hints", "mlrun_cli.project.validate"]
+        [
+            *CLI,
+            *KNOWN_PROJECT,
+            "mlrun_cli.documents", "mlrun_cli.documents.hints",
+            "mlrun_cli.project.validate",
+        ]
     )
 
 

@@ -34,7 +34,7 @@ def job_name(project_name: str, run_id: str) -> str:
 
 
 def load_template(path_text: str) -> dict[str, Any]:
-    from mlrun_cli.project.yamlfile import load_yaml
+    from mlrun_cli.documents.yamlfile import load_yaml
 
     path = Path(path_text).expanduser().absolute()
     if not path.is_file():

@@ -153,9 +153,9 @@ def parse_sweep_args(pairs: Sequence[str]) -> list[tuple[str, str]]:
 def load_sweep_file(path: Path) -> dict[str, Any]:
     """The file, read with the MLproject's limits (size, aliases) and checked against
     schemas/sweep.schema.json; every problem with its line."""
+    from mlrun_cli.documents.schema_check import check_against_schema
+    from mlrun_cli.documents.yamlfile import load_yaml
     from mlrun_cli.errors import SpecError
-    from mlrun_cli.project.schema_check import check_against_schema
-    from mlrun_cli.project.yamlfile import load_yaml
 
     if not path.is_file():
         raise UsageError(f"--sweep-file: no such file: {path}")

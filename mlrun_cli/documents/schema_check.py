@@ -8,11 +8,11 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrun_cli.documents.hints import describe_value, did_you_mean
+from mlrun_cli.documents.schemas import load_schema, schema_text
+from mlrun_cli.documents.yamlfile import JsonPath, YamlDocument, format_path
 from mlrun_cli.errors import Problem
 from mlrun_cli.home import mlrun_home
-from mlrun_cli.project.hints import describe_value, did_you_mean
-from mlrun_cli.project.schemas import load_schema, schema_text
-from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
 from mlrun_cli.version import __version__
 
 if TYPE_CHECKING:

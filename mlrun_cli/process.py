@@ -1,5 +1,7 @@
-"""The one subprocess helper: child env from a patch, a command in its own process group with
-its output teed live to a log, signals forwarded, and short client and build commands."""
+"""The one subprocess helper (git's hardened runner, sources/git/run.py, is the one other): child env
+from a patch, a command in its own process group with its output teed live to a log, signals
+forwarded, short client and build commands, a child on pipes, a detached helper; process groups
+signalled and stopped here only."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, TypeAlias
 
 from mlrun_cli.errors import CommandFailed, ExecutionError
 from mlrun_cli.streaming import ConsoleLog, Sink, read_pipe, start_pumps
+from mlrun_cli.tags import exit_code_for_signal, exit_code_of
 
 DEFAULT_GRACE_S = 10.0
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -66,9 +69,20 @@ def _die_with_parent() -> Callable[[], None] | None:
     return arm
 
 
-def _signal_group(pgid: int, signum: int) -> None:
+def signal_group(pgid: int, signum: int) -> None:
+    """Send `signum` to every process of the group; a group already gone is no error."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+def kill_group_after(pgid: int, signum: int, grace_s: float) -> threading.Timer:
+    """`signum` to the group now, SIGKILL `grace_s` later (cancel the timer when it ended);
+    never blocks, so it is safe in a signal handler and from any thread."""
+    signal_group(pgid, signum)
+    killer = threading.Timer(grace_s, signal_group, (pgid, signal.SIGKILL))
+    killer.daemon = True
+    killer.start()
+    return killer
 
 
 def group_alive(pgid: int) -> bool:
@@ -90,12 +104,12 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def _stop_group(pgid: int, deadline: float) -> None:
-    """After the leader exits on a signal: terminate what is left, kill it at the deadline."""
-    _signal_group(pgid, signal.SIGTERM)
+def stop_group(pgid: int, deadline: float, poll_s: float = 0.05) -> None:
+    """SIGTERM to the group, then SIGKILL to what is still alive at `deadline` (time.monotonic())."""
+    signal_group(pgid, signal.SIGTERM)
     while group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    _signal_group(pgid, signal.SIGKILL)
+        time.sleep(poll_s)
+    signal_group(pgid, signal.SIGKILL)
 
 
 def run_streaming(
@@ -120,14 +134,9 @@ def run_streaming(
     start = time.monotonic()
     try:
         proc = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell string
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=_die_with_parent() if die_with_parent else None,
-        )
+            list(argv), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=_die_with_parent() if die_with_parent else None,
+        )  # fmt: skip
     except OSError as error:
         raise ExecutionError(f"cannot start {argv[0]!r}: {error}") from None
     if on_start is not None:
@@ -138,15 +147,11 @@ def run_streaming(
 
     def on_signal(signum: int, _frame: object) -> None:
         if received:  # a second signal: stop waiting
-            _signal_group(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
             return
         received.append(signum)
         deadline[0] = time.monotonic() + grace_s
-        _signal_group(proc.pid, signum)
-        timer = threading.Timer(grace_s, _signal_group, (proc.pid, signal.SIGKILL))
-        timer.daemon = True
-        timer.start()
-        killer.append(timer)
+        killer.append(kill_group_after(proc.pid, signum, grace_s))
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, on_signal) for s in _FORWARDED} if in_main else {}
@@ -158,13 +163,13 @@ def run_streaming(
             returncode = proc.wait()
         finally:
             if proc.poll() is None:
-                _signal_group(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
             for timer in killer:
                 timer.cancel()
             if received:
                 # Background jobs of a non-interactive shell ignore SIGINT: end them too.
-                _stop_group(proc.pid, deadline[0])
+                stop_group(proc.pid, deadline[0])
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             for pump in pumps:
@@ -174,9 +179,8 @@ def run_streaming(
                 sink.close()  # what it held back goes into the log; later output is not the run's
     duration = time.monotonic() - start
     if received:
-        return Outcome(128 + received[0], received[0], duration)
-    exit_code = 128 - returncode if returncode < 0 else returncode
-    return Outcome(exit_code, None, duration)
+        return Outcome(exit_code_for_signal(received[0]), received[0], duration)
+    return Outcome(exit_code_of(returncode), None, duration)
 
 
 def run_logged(
@@ -188,20 +192,14 @@ def run_logged(
     timeout: float | None = None,
 ) -> str:
     """Run a build step, appending its output to `log`; CommandFailed names the step.
-
-    Returns the step's standard output (also written to the log).
-    """
+    Returns the step's standard output (also written to the log)."""
     log.write(f"$ {shlex.join(argv)}\n")
     log.flush()
     try:
         proc = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell string
-            list(argv),
-            cwd=cwd,
-            env=merged_env(env_patch or {}),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+            list(argv), cwd=cwd, env=merged_env(env_patch or {}),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
     except OSError as error:
         log.write(f"{error}\n")
         raise CommandFailed(argv, None, str(error)) from None
@@ -254,27 +252,39 @@ def replace_process(argv: Sequence[str], env_patch: Mapping[str, str | None]) ->
 def run_captured(
     argv: Sequence[str], *, timeout: float = 60, env_patch: Mapping[str, str | None] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a short client command (sbatch, squeue, ...) and capture its output.
-
-    ExecutionError when it cannot be started or does not answer in time; the caller reads the
-    return code.
-    """
+    """Run a short client command (sbatch, squeue, ...) and capture its output. ExecutionError
+    when it cannot be started or does not answer in time; the caller reads the return code."""
     try:
         return subprocess.run(  # noqa: S603 - argv is a list, never a shell string
-            list(argv),
-            env=merged_env(env_patch or {}),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+            list(argv), env=merged_env(env_patch or {}), capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )  # fmt: skip
     except FileNotFoundError:
         raise ExecutionError(f"{argv[0]!r} is not installed (not found on PATH)") from None
     except (OSError, subprocess.TimeoutExpired) as error:
         raise ExecutionError(f"'{shlex.join(argv[:3])}' failed: {error}") from None
 
 
-_detached: list[subprocess.Popen[bytes]] = []  # kept: none is collected while it still runs
+ChildProcess: TypeAlias = "subprocess.Popen[bytes]"
+
+
+def start_piped(argv: Sequence[str], env_patch: Mapping[str, str | None]) -> ChildProcess:
+    """Start `argv` with its stdin, stdout and stderr on pipes (its signals are its own)."""
+    pipe = subprocess.PIPE
+    return subprocess.Popen(  # noqa: S603 - argv is a list, never a shell string
+        list(argv), stdin=pipe, stdout=pipe, stderr=pipe, env=merged_env(env_patch)
+    )
+
+
+def output_of(proc: ChildProcess, timeout: float | None) -> bytes | None:
+    """A piped child's whole stdout once it ended; None when it had not ended after `timeout`."""
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        return None
+
+
+_detached: list[ChildProcess] = []  # kept: none is collected while it still runs
 
 
 def start_detached(argv: Sequence[str], env_patch: Mapping[str, str | None]) -> None:

@@ -64,24 +64,37 @@ SWEEP_DETACHED = "mlrun.sweep.detached"
 SWEEP_REUSED_POINTS = "mlrun.sweep.reused_points"
 """On a detached sweep's parent: JSON {point index: run id} of the points `--needed` reused,
 stored by split_value (past ~180 points it is longer than one tag holds)."""
+EARLY_STOPPED = "mlrun.early_stopped"
+"""On a point an early-stopping sweep stopped: JSON {rule, step, value, threshold} (KILLED, never
+retried)."""
+SWEEP_EARLY_STOP = "mlrun.sweep.early_stop"
+"""On an early-stopping sweep's parent: JSON {rule, options, stopped: how many points}."""
 
 MAX_TAG_LENGTH = 8000
 """MLflow's limit on a tag value; longer ones (a long command, a long error) are cut."""
 
+
+def exit_code_for_signal(signum: int) -> int:
+    """What a command ended by signal N exits with, as a shell reports it: 128+N. The one place
+    this is reckoned."""
+    return 128 + signum
+
+
+def exit_code_of(returncode: int) -> int:
+    """A child's return code as an exit code: Popen's -N (ended by signal N) becomes 128+N."""
+    return exit_code_for_signal(-returncode) if returncode < 0 else returncode
+
+
 EXIT_TIMEOUT = 124
 """A run that hit its time limit, as timeout(1) exits."""
-EXIT_OUT_OF_MEMORY = 128 + signal.SIGKILL
-EXIT_TERMINATED = 128 + signal.SIGTERM
-EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_OUT_OF_MEMORY = exit_code_for_signal(signal.SIGKILL)
+EXIT_TERMINATED = exit_code_for_signal(signal.SIGTERM)
+EXIT_INTERRUPTED = exit_code_for_signal(signal.SIGINT)
 
 
 def job_prefix(backend: str) -> str:
     """Tags that find a backend's job again: `mlrun.<backend>.job_id`, `mlrun.slurm.output`, ..."""
     return f"mlrun.{backend}."
-
-
-def exit_code_for_signal(signum: int) -> int:
-    return 128 + signum
 
 
 def recorded_exit_code(tags: Mapping[str, str], status_name: str) -> int:

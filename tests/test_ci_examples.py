@@ -128,8 +128,8 @@ def test_the_validate_and_key_steps_run_as_written(tmp_path: Path) -> None:
 
 
 def test_the_pre_commit_hook_readme_names_exists() -> None:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## pre-commit") : readme.index("## CI")]
+    page = (REPO / "docs" / "ci.md").read_text()
+    section = page[page.index("## pre-commit") : page.index("## CI")]
     config = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
     [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert config["repos"][0]["hooks"][0]["id"] == hook["id"] == "mlrun-validate"

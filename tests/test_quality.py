@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -44,3 +45,30 @@ def test_ci_runs_the_readme_test_command() -> None:
         line for line in (REPO / ".ci" / "run").read_text().splitlines() if line.startswith("python3 -m venv")
     )
     assert f"```sh\n{command}\n```" in (REPO / "README.md").read_text()
+
+
+def test_the_docs_site_builds_strictly_and_lists_every_option(tmp_path: Path) -> None:
+    """`mkdocs build --strict` (a broken link, a missing page or include fails it), and the CLI
+    reference it generates from the Click commands holds every option of `mlrun run`."""
+    import click
+
+    from mlrun_cli.cli import cli
+
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [_tool("mkdocs"), "build", "--strict", "--site-dir", str(site)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    reference = (site / "reference" / "cli" / "index.html").read_text()
+    run = cli.commands["run"]
+    shown = [p for p in run.params if isinstance(p, click.Option) and not p.hidden]
+    options = [o for p in shown for o in p.opts if o.startswith("--")]
+    assert "--retry-on-timeout" in options and "--sweep-file" in options
+    missing = [o for o in options if o not in reference]
+    assert missing == []

@@ -14,6 +14,17 @@ SERVICE_MARKERS = ("mlflow", "docker", "slurm", "ray", "kubernetes")
 FAST_TIER = "not (" + " or ".join(SERVICE_MARKERS) + " or fuzz)"
 """The fast tier's marker expression: every test that needs none of the services."""
 
+# Fixtures that hold a service for the whole session: `require` runs once, in the first test
+# that asks for them, so every later test that asks is checked by name here.
+FIXTURE_MARKERS = {
+    "mlflow_python": "mlflow",
+    "busybox": "docker",
+    "slurm_bin": "slurm",
+    "slurm_env": "slurm",
+    "ray_python": "ray",
+    "ray_head": "ray",
+}
+
 _current: set[str] = set()
 
 
@@ -21,6 +32,10 @@ def enter(item: pytest.Item) -> None:
     """Called as each test's setup starts (tests/conftest.py): the markers it carries."""
     _current.clear()
     _current.update(mark.name for mark in item.iter_markers())
+    for fixture in getattr(item, "fixturenames", ()):
+        marker = FIXTURE_MARKERS.get(fixture)
+        if marker is not None:
+            require(marker)
 
 
 def require(marker: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ def _say(message: str) -> None:
 
 
 def _stop_group(pgid_file: Path) -> None:
-    from mlrun_cli.process import group_alive
+    from mlrun_cli.process import stop_group
 
     try:
         pgid = int(pgid_file.read_text())
@@ -41,12 +40,7 @@ def _stop_group(pgid_file: Path) -> None:
         return
     if pgid <= 1 or pgid == os.getpgrp():  # a damaged file never stops init, nor this command
         return
-    deadline = time.monotonic() + TERM_GRACE_S
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signum)
-        while group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.02)
+    stop_group(pgid, time.monotonic() + TERM_GRACE_S, poll_s=0.02)
 
 
 def remove_containers(run_id: str) -> None:

@@ -118,6 +118,9 @@ class ExecutionBackend:
     """The env managers it can run (None: all of them)."""
     CODE_IN_IMAGE: bool = False
     """Docker environments bake the code into the image (as --build-image): no bind mount."""
+    STOPS_ONE_POINT: bool = True
+    """Whether `cancel` of one point of a sweep stops that point alone (`--early-stop` needs it);
+    a batch that can only be cancelled whole (Kubernetes' Indexed Job) says False."""
 
     def preflight(self) -> None:
         """Before any run exists: raise when the backend cannot be used here (clients missing)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
+from mlrun_cli import tags
 from mlrun_cli.backends.base import Job
 from mlrun_cli.docker_args import gpu_request
 from mlrun_cli.docker_engine import CODE_DIR, client
@@ -113,7 +114,7 @@ def run_in_container(
             container.remove(force=True)
     duration = time.monotonic() - started
     if received:
-        return Outcome(128 + received[0], received[0], duration)
+        return Outcome(tags.exit_code_for_signal(received[0]), received[0], duration)
     return Outcome(int(status.get("StatusCode", 1)), None, duration)
 
 

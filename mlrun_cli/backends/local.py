@@ -12,15 +12,15 @@ import itertools
 import os
 import shutil
 import signal
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mlrun_cli import tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.errors import ExecutionError, UsageError
 from mlrun_cli.job_records import PGID_FILE
-from mlrun_cli.process import DEFAULT_GRACE_S, Outcome, run_streaming
+from mlrun_cli.process import DEFAULT_GRACE_S, Outcome, kill_group_after, run_streaming
 from mlrun_cli.shared_types import ContainerSpec, RunStatus
 
 NAME = "local"
@@ -120,11 +120,6 @@ def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> J
     return state
 
 
-def _kill_group(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
-
-
 def cancel(ref: JobRef) -> None:
     """As on SIGTERM: the process group (or container) is asked to stop, and killed after the grace
     period. Safe from another thread than the one waiting for the job."""
@@ -136,12 +131,9 @@ def cancel(ref: JobRef) -> None:
         return
     pid = _pids.get(ref.job_id)
     if pid is not None:
-        _kill_group(pid, signal.SIGTERM)
-        killer = threading.Timer(grace_period(), _kill_group, (pid, signal.SIGKILL))
-        killer.daemon = True
-        killer.start()
+        kill_group_after(pid, signal.SIGTERM, grace_period())
     elif ref.job_id not in _ended:
-        _ended[ref.job_id] = JobState("CANCELLED", RunStatus.KILLED, 128 + signal.SIGTERM, "cancelled")
+        _ended[ref.job_id] = JobState("CANCELLED", RunStatus.KILLED, tags.EXIT_TERMINATED, "cancelled")
 
 
 def logs(ref: JobRef) -> bytes:

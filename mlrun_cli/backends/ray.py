@@ -20,12 +20,12 @@ import functools
 import os
 import re
 import shlex
-import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from mlrun_cli import tags
 from mlrun_cli.backends import job_script
 from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
 from mlrun_cli.budget import budget
@@ -38,7 +38,7 @@ CONFIG_SCHEMA = "ray_config"
 ENV_KINDS = frozenset({"local", "uv", "virtualenv", "conda"})
 ADDRESS_VARIABLE = "RAY_ADDRESS"
 TIMEOUT_VARIABLE = "MLRUN_RAY_REQUEST_TIMEOUT"
-_EXIT_STOPPED = 128 + signal.SIGTERM
+_EXIT_STOPPED = tags.EXIT_TERMINATED
 _ENTRYPOINT_OPTIONS = {
     "num_cpus": "entrypoint_num_cpus",
     "num_gpus": "entrypoint_num_gpus",
@@ -259,7 +259,9 @@ def to_job_state(word: str, info: Any, limited: bool = False) -> JobState:
     if code is None:  # it never ran: the runtime env or the supervisor failed
         return JobState(word, RunStatus.FAILED, 1, f"the Ray job failed: {message or 'no reason given'}")
     if code < 0:  # Popen's way of saying "killed by a signal"
-        return JobState(word, RunStatus.FAILED, 128 - code, f"the command was killed by signal {-code}")
+        return JobState(
+            word, RunStatus.FAILED, tags.exit_code_of(code), f"the command was killed by signal {-code}"
+        )
     if code == EXIT_TIMEOUT and limited:
         return JobState(word, RunStatus.FAILED, code, "the job exceeded its time limit")
     return JobState(word, RunStatus.FAILED, code, f"command exited with code {code}")

@@ -4,16 +4,16 @@ accounting database, else from the job completion log), mapped to run statuses a
 from __future__ import annotations
 
 import re
-import signal
 from collections.abc import Sequence
 
+from mlrun_cli import tags
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobState
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError
 from mlrun_cli.process import run_captured
 from mlrun_cli.shared_types import RunStatus
 
-EXIT_OUT_OF_MEMORY = 128 + signal.SIGKILL
-EXIT_CANCELLED = 128 + signal.SIGTERM
+EXIT_OUT_OF_MEMORY = tags.EXIT_OUT_OF_MEMORY
+EXIT_CANCELLED = tags.EXIT_TERMINATED
 
 # Terminal states, with the status and the reason recorded; anything else (PENDING, RUNNING,
 # CONFIGURING, COMPLETING, SUSPENDED, REQUEUED, ...) is still on its way.
@@ -55,9 +55,9 @@ def to_job_state(raw_state: str, raw_exit: str, reason: str = "") -> JobState:
     elif word == "OUT_OF_MEMORY":
         exit_code = EXIT_OUT_OF_MEMORY
     elif word == "CANCELLED":
-        exit_code = 128 + sig if sig else EXIT_CANCELLED
+        exit_code = tags.exit_code_for_signal(sig) if sig else EXIT_CANCELLED
     else:
-        exit_code = code or (128 + sig if sig else 1)
+        exit_code = code or (tags.exit_code_for_signal(sig) if sig else 1)
     if word == "FAILED":
         why = f"command exited with code {code}" if code else f"the job was killed by signal {sig}"
     return JobState(word, status, exit_code, why)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlrun_cli.errors import MlrunError
 
-EXIT_SIGINT = 130
 # The core names commands as `mlrun <command>` (it never imports click, so knows no other name).
 _COMMAND_MENTION = r"\bmlrun (?=(?:run|runs|env|validate|schema|completion|ui)\b)"
 
@@ -93,12 +92,16 @@ def error_handler(*, debug: bool = False, as_json: bool = False) -> Iterator[Non
         _print_error(err, as_json=as_json)
         raise SystemExit(err.exit_code) from None
     except Terminated as err:
-        code = 128 + err.signum
+        from mlrun_cli.tags import exit_code_for_signal
+
+        code = exit_code_for_signal(err.signum)
         _simple("Terminated", f"Terminated by signal {err.signum}.", code, as_json=as_json)
         raise SystemExit(code) from None
     except KeyboardInterrupt:
-        _simple("Interrupted", "Interrupted.", EXIT_SIGINT, as_json=as_json)
-        raise SystemExit(EXIT_SIGINT) from None
+        from mlrun_cli.tags import EXIT_INTERRUPTED
+
+        _simple("Interrupted", "Interrupted.", EXIT_INTERRUPTED, as_json=as_json)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     except BrokenPipeError:
         # Output piped into `head` and friends: not an error worth a traceback.
         sys.stderr.close()

@@ -139,6 +139,8 @@ def _detach_help() -> str:
               help="Sweep points running at once [default: 1 locally; all on a cluster].")  # fmt: skip
 @click.option("--objective", default=None, metavar="METRIC[:min|max]",
               help="The sweep's parent records the best point by this metric.")  # fmt: skip
+@click.option("--early-stop", type=click.Choice(["median", "asha"]), default=None,
+              help="Stop losing sweep points by their logged --objective metric.")  # fmt: skip
 @click.option(
     "--json",
     "as_json",
@@ -182,6 +184,7 @@ def run(
     seed: int | None,
     max_parallel: int | None,
     objective: str | None,
+    early_stop: str | None,
     as_json: bool,
     run_id: str | None,
 ) -> None:
@@ -217,7 +220,8 @@ def run(
             run_id=run_id,
             strict=strict,
         )
-        _check_sweep_options(sweeps, sweep_file is not None, random_points, seed, max_parallel, objective)
+        shaping = (random_points, seed, max_parallel, objective, early_stop)
+        _check_sweep_options(sweeps, sweep_file is not None, *shaping)
         if sweeps or sweep_file is not None:
             if run_id is not None:
                 from mlrun_cli.errors import UsageError
@@ -226,8 +230,7 @@ def run(
             from mlrun_cli.cli.sweep import run_sweep
             from mlrun_cli.runs.sweeps.run import SweepRequest
 
-            options = (random_points, seed, max_parallel, objective)
-            run_sweep(SweepRequest(request, sweeps, sweep_file, *options), dry_run=dry_run, as_json=as_json)
+            run_sweep(SweepRequest(request, sweeps, sweep_file, *shaping), dry_run=dry_run, as_json=as_json)
         if dry_run:
             plan, reused = api.dry_run(request)
             if as_json:
@@ -287,6 +290,7 @@ def _check_sweep_options(
     seed: int | None,
     max_parallel: int | None,
     objective: str | None,
+    early_stop: str | None,
 ) -> None:
     """Options that only shape a sweep are refused elsewhere, rather than silently ignored."""
     from mlrun_cli.errors import UsageError
@@ -296,6 +300,7 @@ def _check_sweep_options(
         "--seed": seed,
         "--max-parallel": max_parallel,
         "--objective": objective,
+        "--early-stop": early_stop,
     }
     named = [name for name, value in given.items() if value is not None]
     if named and not (sweeps or in_file):

@@ -52,7 +52,8 @@ def points_table(result: SweepResult) -> str:
     rows = [header]
     for point in result.points:
         run = (point.run_id or "-") + (" (reused)" if point.reused else "")
-        row = [str(point.index), *(point.point[n] for n in names), point.status, run]
+        status = f"{point.status} (stopped early)" if point.early_stopped else point.status
+        row = [str(point.index), *(point.point[n] for n in names), status, run]
         if result.objective:
             row.append("-" if point.objective is None else f"{point.objective:g}")
         rows.append(row)
@@ -71,6 +72,8 @@ def _summary(result: SweepResult) -> None:
         )
         return
     text = f"mlrun: sweep {result.parent_run_id} {result.status.name}: {ran} run, {reused} reused"
+    if result.early_stop is not None:
+        text += f", {result.stopped_early} stopped early ({result.early_stop['rule']})"
     click.echo(text, err=True)
     if result.best is not None:
         click.echo(
@@ -78,7 +81,7 @@ def _summary(result: SweepResult) -> None:
             f"in run {result.best.run_id}",
             err=True,
         )
-    failed = [p for p in result.points if p.status != "FINISHED"]
+    failed = [p for p in result.points if not p.settled]
     for point in failed:
         where = f" (run {point.run_id})" if point.run_id else ""
         point_text = " ".join(f"{k}={v}" for k, v in point.point.items())

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrun_cli.errors import UsageError
+from mlrun_cli.errors import ExecutionError, UsageError
+from mlrun_cli.process import run_captured
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -49,18 +49,14 @@ def _pyenv() -> list[Interpreter]:
 
 
 def _uv_installed(uv: str) -> list[Interpreter]:
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    argv = [uv, "python", "list", "--only-installed", "--output-format", "json"]
     try:
-        out = subprocess.run(  # noqa: S603 - fixed argv
-            [uv, "python", "list", "--only-installed", "--output-format", "json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=30,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
+        listed = run_captured(argv, timeout=30, env_patch={"UV_PYTHON_DOWNLOADS": "never"})
+    except ExecutionError:  # not found, not started, or no answer in time
         return []
+    if listed.returncode != 0:
+        return []
+    out = listed.stdout
     found = []
     for item in json.loads(out or "[]"):
         path, version = item.get("path"), item.get("version")

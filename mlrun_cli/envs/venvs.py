@@ -17,7 +17,8 @@ from mlrun_cli.envs.base import EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter, find_interpreter
 from mlrun_cli.envs.progress import announce, progress
 from mlrun_cli.envs.python_spec import PythonEnvInputs, absolute_requirement_lines, python_env_inputs
-from mlrun_cli.process import run_logged
+from mlrun_cli.errors import ExecutionError
+from mlrun_cli.process import run_captured, run_logged
 from mlrun_cli.project.model import Project
 
 # Where packages come from decides what gets installed, so these are part of the key.
@@ -67,17 +68,11 @@ def health_check(env_dir: Path, expected_version: str | None = None, *, run: boo
         if found is not None and not found.startswith(expected_version):
             return f"its base interpreter changed from Python {found} to {expected_version}"
     if run:
-        import subprocess
-
         try:
-            subprocess.run(  # noqa: S603 - the env's own interpreter, fixed arguments
-                [str(python), "-I", "-S", "-c", ""],
-                check=True,
-                timeout=30,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.SubprocessError):
+            ran = run_captured([str(python), "-I", "-S", "-c", ""], timeout=30).returncode == 0
+        except (ExecutionError, UnicodeDecodeError):  # not started, no answer in time, or garbled
+            ran = False
+        if not ran:
             return f"its interpreter {python} does not run"
     return None
 
@@ -171,24 +166,14 @@ def seed_bytecode(env: cache.CachedEnv, version: str, log: IO[str]) -> None:
 
 def _standard_library(env_dir: Path) -> Path | None:
     """Where the env's interpreter keeps its standard library, as it says itself."""
-    import subprocess
-
+    ask = "import sysconfig; print(sysconfig.get_path('stdlib'))"
     try:
-        out = subprocess.run(  # noqa: S603 - the env's own interpreter, fixed arguments
-            [
-                str(python_in(env_dir)),
-                "-I",
-                "-S",
-                "-c",
-                "import sysconfig; print(sysconfig.get_path('stdlib'))",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        asked = run_captured([str(python_in(env_dir)), "-I", "-S", "-c", ask], timeout=30)
+    except ExecutionError:  # not started, or no answer in time
         return None
+    if asked.returncode != 0:
+        return None
+    out = asked.stdout.strip()
     return Path(out) if out and os.path.isfile(os.path.join(out, "os.py")) else None
 
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -20,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
+from mlrun_cli import tags
 from mlrun_cli.errors import ExecutionError, MlrunError, UsageError
 from mlrun_cli.project.validate import ValidationReport
 from mlrun_cli.runs.plan import RunRequest
 from mlrun_cli.runs.result import RunResult
 
 if TYPE_CHECKING:
+    from mlrun_cli.process import ChildProcess
     from mlrun_cli.runs.sweeps.result import SweepResult
 from mlrun_cli.tracking.base import RunStatus
 
@@ -36,7 +36,7 @@ _RUN_LINE = re.compile(rb"^mlrun: run ([0-9a-f]{32}) ")
 class SubmittedRun:
     """A run started with `synchronous=False`: it goes on in its own mlrun process."""
 
-    process: subprocess.Popen[bytes]
+    process: ChildProcess
     run_id: str | None = None
     _result: RunResult | None = field(default=None, repr=False)
     _stderr: list[bytes] = field(default_factory=list, repr=False)
@@ -48,10 +48,11 @@ class SubmittedRun:
 
     def wait(self, timeout: float | None = None) -> RunResult:
         if self._result is None:
-            try:
-                out, _ = self.process.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise ExecutionError(f"run {self.run_id} has not ended after {timeout:g} s") from None
+            from mlrun_cli.process import output_of
+
+            out = output_of(self.process, timeout)
+            if out is None:
+                raise ExecutionError(f"run {self.run_id} has not ended after {timeout:g} s")
             if self._reader is not None:
                 self._reader.join()
             self._result = _result_from_json(out, b"".join(self._stderr), self.run_id)
@@ -73,7 +74,7 @@ def _result_from_json(out: bytes, err: bytes, run_id: str | None = None) -> RunR
         ) from None
     if data.get("error") in ("Terminated", "Interrupted") and run_id is not None:
         # Stopped before its command started: the run exists, and was recorded KILLED.
-        code = int(data.get("exit_code", 143))
+        code = int(data.get("exit_code", tags.EXIT_TERMINATED))
         return RunResult(run_id, "", RunStatus.KILLED, code, 0.0, "", {}, "", "", interrupted_by=code - 128)
     if "error" in data:
         details = "; ".join(str(d) for d in data.get("details") or ())
@@ -108,6 +109,7 @@ def run(
     sweep: Mapping[str, str | Sequence[object]] | None = None,
     max_parallel: int | None = None,
     objective: str | None = None,
+    early_stop: str | None = None,
     run_id: str | None = None,
     storage_dir: str | None = None,
     docker_auth: Mapping[str, str] | None = None,
@@ -115,7 +117,8 @@ def run(
 ) -> RunResult | SubmittedRun | SweepResult:
     """Run an entry point of the project at `uri` and record it; the result (or, with
     `synchronous=False`, a handle with wait(), status() and cancel()). With `sweep` (name ->
-    `-S` SPEC text, or a list of values), one child run per point under a parent: a SweepResult."""
+    `-S` SPEC text, or a list of values), one child run per point under a parent: a SweepResult
+    (`early_stop`: "median" or "asha", judged by `objective`)."""
     from mlrun_cli.envs.base import EnvOptions
 
     for name, given in (("storage_dir", storage_dir), ("docker_auth", docker_auth)):
@@ -140,7 +143,11 @@ def run(
         from mlrun_cli.runs.sweeps.run import SweepRequest
 
         specs = tuple(f"{name}={_spec(values)}" for name, values in sweep.items())
-        return api.sweep(SweepRequest(request, specs, max_parallel=max_parallel, objective=objective))
+        return api.sweep(
+            SweepRequest(
+                request, specs, max_parallel=max_parallel, objective=objective, early_stop=early_stop
+            )
+        )
     if not synchronous:
         return _submit(request)
 
@@ -225,12 +232,10 @@ def _argv(request: RunRequest) -> list[str]:
 
 def _submit(request: RunRequest) -> SubmittedRun:
     """An mlrun process of its own: signals, the parent-death guard and Ctrl-C stay its business."""
-    env = dict(os.environ)
-    if request.tracking_uri is not None:
-        env["MLFLOW_TRACKING_URI"] = request.tracking_uri
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, a list of arguments
-        _argv(request), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    from mlrun_cli.process import start_piped
+
+    uri = request.tracking_uri
+    process = start_piped(_argv(request), {} if uri is None else {"MLFLOW_TRACKING_URI": uri})
     assert process.stdin is not None
     process.stdin.write(json.dumps(list(request.params)).encode() if request.params else b"")
     process.stdin.close()

@@ -101,8 +101,9 @@ class Tracker(Protocol):
 
     Two more methods are optional, found by `tracking/search/runs.py`: `query_runs(RunQuery)` (a search
     in MLflow's grammar; without it `search_runs` is scanned and filtered here) and
-    `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused). So is
-    `log_metrics(run_id, metrics, timestamp_ms)`, found by `log_metrics` below.
+    `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused). So are
+    `log_metrics(run_id, metrics, timestamp_ms)` and `metric_history(run_id, key)`, found by
+    `log_metrics` and `metric_history` below.
     """
 
     uri: str
@@ -160,6 +161,17 @@ def log_metrics(tracker: Tracker, run_id: str, metrics: Mapping[str, float], tim
     own = getattr(tracker, "log_metrics", None)
     if callable(own) and metrics:
         own(run_id, metrics, timestamp_ms)
+
+
+def metric_history(tracker: Tracker, run_id: str, key: str) -> list[tuple[int, float]]:
+    """Every value the run logged for metric `key` as (step, value), in step order (an early-stopping
+    sweep reads its points' curves), with the tracker's optional `metric_history`; a tracker
+    without it has none to give (its points are never stopped early)."""
+    own = getattr(tracker, "metric_history", None)
+    if not callable(own):
+        return []
+    history: list[tuple[int, float]] = own(run_id, key)
+    return sorted(history, key=lambda point: point[0])
 
 
 def find_runs_by_tag(tracker: Tracker, experiment_id: str, key: str, value: str) -> list[RunRecord]:

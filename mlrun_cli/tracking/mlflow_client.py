@@ -98,6 +98,9 @@ class MlflowClientTracker:
 
         self._call("log_batch", run_id, metrics=[Metric(k, v, timestamp_ms, 0) for k, v in metrics.items()])
 
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        return [(int(m.step), float(m.value)) for m in self._call("get_metric_history", run_id, key)]
+
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
         self._call("log_artifact", run_id, str(local_path), artifact_path)
 

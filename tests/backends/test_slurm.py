@@ -160,6 +160,7 @@ def test_ctrl_c_cancels_the_job_and_records_killed(
     assert scontrol_state(slurm_bin, record.tags["mlrun.slurm.job_id"]) == "CANCELLED"
 
 
+@pytest.mark.mlflow
 def test_the_childs_mlflow_logs_into_the_run(
     mlrun: Mlrun, project_factory: Factory, slurm_bin: Path, mlflow_python: Path, isolated: Path
 ) -> None:

@@ -1,5 +1,5 @@
 """Every shipped JSON schema has a stable `$id` and a `title` of one form, is a valid schema of
-the draft it names, and its `$ref`s resolve as validation resolves them; README's editor
+the draft it names, and its `$ref`s resolve as validation resolves them; the docs' editor
 mapping names real files."""
 
 from __future__ import annotations
@@ -56,15 +56,15 @@ def test_id_title_and_draft(name: str, mlrun: Any) -> None:
 
 
 def test_readme_maps_the_schemas_for_the_editor(tmp_path: Path) -> None:
-    """README's commands save the schemas where its VS Code settings and its comment look."""
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### Editor support") :]
+    """The docs' commands save the schemas where its VS Code settings and its comment look."""
+    page = (REPO / "docs" / "mlproject.md").read_text()
+    section = page[page.index("## Editor support") :]
     save = re.search(r"```sh\n(mkdir -p \.schemas .*?)\n```", section, re.S)
-    assert save, "README's command that saves the schemas"
+    assert save, "the docs' command that saves the schemas"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(["bash", "-ec", save.group(1)], cwd=tmp_path, env=env, check=True)
     block = re.search(r"```jsonc?\n(\{.*?\n\})\n```", section, re.S)
-    assert block, "README's VS Code settings block"
+    assert block, "the docs' VS Code settings block"
     settings = json.loads(block.group(1))
     assert settings["files.associations"]["MLproject"] == "yaml"
     mapped = {Path(path).name: patterns for path, patterns in settings["yaml.schemas"].items()}

@@ -132,3 +132,22 @@ def test_tracking_uri_resolution(tmp_path: Path) -> None:
 def test_schemes_without_a_backend_are_clear_errors(uri: str, message: str) -> None:
     with pytest.raises(TrackingError, match=message):
         get_tracker(uri)
+
+
+def test_metric_history_is_every_step_and_skips_damaged_lines(tmp_path: Path) -> None:
+    """What an early-stopping sweep reads (`metric_history`): (step, value) in step order; a line
+    cut short or garbled is skipped, a metric never logged is an empty history."""
+    from mlrun_cli.tracking.base import metric_history
+
+    store = FileStore(tmp_path)
+    store.check()
+    run = store.create_run("0", "r", "u", 1, {})
+    metric = tmp_path / "0" / run.run_id / "metrics" / "loss"
+    metric.write_bytes(b"100 0.9 0\n300 0.5 2\n\x00\xff junk\n200 0.7 1\n400 0.4\n500 nan-ish 3\n600 0.3 4")
+    assert metric_history(store, run.run_id, "loss") == [(0, 0.9), (0, 0.4), (1, 0.7), (2, 0.5), (4, 0.3)]
+    assert metric_history(store, run.run_id, "accuracy") == []
+
+    class Plugin:  # a tracker written before the hook: no history, so nothing is ever stopped
+        uri = "plugin://x"
+
+    assert metric_history(Plugin(), run.run_id, "loss") == []  # type: ignore[arg-type]

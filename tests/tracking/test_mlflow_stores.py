@@ -95,3 +95,27 @@ def test_sqlite_store_through_mlflows_client(
         subprocess.run(read, capture_output=True, text=True, env=env, check=True).stdout
     )
     assert params == {"alpha": out["best"]["point"]["alpha"]} and metrics == {"mse": out["best"]["objective"]}
+
+
+HISTORY = """
+import json, sys
+from mlflow.tracking import MlflowClient
+from mlrun_cli.tracking import get_tracker
+from mlrun_cli.tracking.base import metric_history
+client = MlflowClient(tracking_uri=sys.argv[1])
+run = client.create_run("0")
+for step in (2, 0, 1):
+    client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1), step=step)
+tracker = get_tracker(sys.argv[1])
+print(json.dumps([type(tracker).__name__, metric_history(tracker, run.info.run_id, "loss")]))
+"""
+
+
+def test_metric_history_through_mlflows_client(mlflow_python: Path, tmp_path: Path) -> None:
+    """What --early-stop reads from a SQL store: every step MLflow's client logged, in order
+    (this checkout on PYTHONPATH beside MLflow, nothing installed into its venv)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    argv = [str(mlflow_python), "-c", HISTORY, f"sqlite:///{tmp_path}/mlflow.db"]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    name, history = json.loads(out.splitlines()[-1])
+    assert name == "MlflowClientTracker" and history == [[0, 1.0], [1, 0.5], [2, 1 / 3]]

@@ -218,3 +218,41 @@ def test_a_sweeps_parent_on_the_server_holds_the_best_point(
     params, metrics = json.loads(subprocess.run(read, capture_output=True, text=True, check=True).stdout)
     assert params == {"alpha": out["best"]["point"]["alpha"]}
     assert metrics == {"mse": out["best"]["objective"]}
+
+
+def test_an_early_stopping_sweep_reads_the_points_histories_from_the_server(
+    server: str,
+    mlflow_python: Path,
+    mlrun: Callable[..., Result],
+    example: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    """The points log `loss` with MLflow's own client (`mlflow.log_metric(..., step=)`); mlrun reads
+    them back through metrics/get-history and stops the losing ones on the server."""
+    from mlrun_cli.tracking.rest.tracker import RestTracker
+
+    rules = tmp_path / "sweep.yaml"
+    rules.write_text(
+        "parameters: {rate: [0.4, 0.05], floor: [0.1, 0.5]}\nobjective: loss:min\n"
+        "early_stop: {rule: asha, min_steps: 3, reduction_factor: 2}\n"
+    )
+    args = ("--sweep-file", str(rules), "--max-parallel", "2", "-P", "pause=0.3", "--tracking-uri", server)
+    result = mlrun(
+        "run", str(example("curves")), "--env-manager", "local", *args, "--json",
+        env=on_path(mlflow_python), timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    stopped = [p for p in out["children"] if p["early_stopped"]]
+    assert stopped and out["stopped_early"] == len(stopped)
+    tracker = RestTracker(server)
+    for point in out["children"]:
+        data = read_run(mlflow_python, server, point["run_id"])
+        steps = [step for step, _ in tracker.metric_history(point["run_id"], "loss")]
+        assert steps == list(range(len(steps)))
+        if point["early_stopped"]:
+            assert data["status"] == "KILLED" and len(steps) < 27
+            assert json.loads(data["tags"]["mlrun.early_stopped"])["rule"] == "asha"
+        else:
+            assert data["status"] == "FINISHED" and len(steps) == 27
+    assert out["best"]["point"] == {"rate": "0.4", "floor": "0.1"}

@@ -8,6 +8,7 @@ import json
 import threading
 from typing import Any
 
+from mlrun_cli import tags
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobRef, JobState
 from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, UsageError
@@ -16,7 +17,7 @@ from mlrun_cli.shared_types import RunStatus
 BACKEND = "kubernetes"
 """The backend's registry name, which every JobRef made here carries."""
 INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
-OOM_EXIT = 137
+OOM_EXIT = tags.EXIT_OUT_OF_MEMORY
 DEADLINE = JobState(
     "DeadlineExceeded", RunStatus.FAILED, EXIT_TIMEOUT, "the Job exceeded activeDeadlineSeconds"
 )

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlrun_cli import tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.backends.kubernetes import api as kube_api
 from mlrun_cli.backends.kubernetes import job as kube_job
@@ -29,6 +30,8 @@ CONFIG_SCHEMA = "kubernetes_config"
 ENV_KINDS = frozenset({"docker"})
 CODE_IN_IMAGE = True
 """A pod has no bind mount of the project folder: the code goes into the image (--build-image)."""
+STOPS_ONE_POINT = False
+"""A sweep's points are one Indexed Job, and cancelling one deletes the Job: no --early-stop."""
 
 
 def preflight() -> None:
@@ -72,7 +75,7 @@ def status(ref: JobRef) -> JobState:
     core, batch = kube_api.clients(ref.data.get("context"))
     job = kube_api.call("read the Job", batch.read_namespaced_job_status, ref.job_id, ref.data["namespace"])
     if job is None:
-        return JobState("Deleted", RunStatus.KILLED, 143, "the Job was deleted")
+        return JobState("Deleted", RunStatus.KILLED, tags.EXIT_TERMINATED, "the Job was deleted")
     if kube_sweep.INDEX in ref.data:  # one point of a sweep's Indexed Job
         return kube_sweep.index_state(job, int(ref.data[kube_sweep.INDEX]), _latest_pod(core, ref))
     counts = job.get("status", {})
@@ -113,7 +116,7 @@ def status_many(refs: Sequence[JobRef]) -> list[JobState | MlrunError]:
         for n in points:
             index = refs[n].data[kube_sweep.INDEX]
             if job is None:
-                states[n] = JobState("Deleted", RunStatus.KILLED, 143, "the Job was deleted")
+                states[n] = JobState("Deleted", RunStatus.KILLED, tags.EXIT_TERMINATED, "the Job was deleted")
             else:
                 states[n] = kube_sweep.index_state(job, int(index), kube_api.newest_pod(pods, index))
     return [s if s is not None else ExecutionError("no state") for s in states]

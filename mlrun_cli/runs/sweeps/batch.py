@@ -85,6 +85,8 @@ class BatchSweep:
         self.retry_at: list[tuple[float, int, int, str]] = []
         self.lock = threading.Lock()
         self.signum: int | None = None
+        self.stopped: dict[str, str] = {}
+        """Run id -> why, of the points --early-stop stopped (`stop_point`)."""
 
     def run(self, todo: list[int], on_progress: Callable[[Progress], None] | None) -> int | None:
         recorders = [
@@ -204,6 +206,14 @@ class BatchSweep:
                     for attempt in out:
                         self._stop(attempt)
 
+    def stop_point(self, run_id: str, reason: str) -> None:
+        """--early-stop: cancel one point's job through the engine's watcher; it ends KILLED."""
+        with self.lock:
+            self.stopped[run_id] = reason
+            attempt = self.out.get(run_id)
+        if attempt is not None:
+            self._stop(attempt)
+
     def _stop(self, attempt: Attempt) -> None:
         if attempt.watch is None:
             return
@@ -240,6 +250,9 @@ class BatchSweep:
         if self.signum is not None and state.status is not RunStatus.FINISHED:
             code = tags.exit_code_for_signal(self.signum)
             return JobState(state.state, RunStatus.KILLED, code, CANCELLED, self.signum)
+        stopped = self.stopped.get(attempt.run.run_id)
+        if stopped is not None and state.status is not RunStatus.FINISHED:  # never tried again
+            return JobState(state.state, RunStatus.KILLED, tags.exit_code_for_signal(signal.SIGTERM), stopped)
         # The point's own time limit, kept inside its job (backends/deadline.py): exit 124.
         if attempt.plan.timeout_s is not None and state.exit_code == tags.EXIT_TIMEOUT:
             limit = format_duration(attempt.plan.timeout_s or 0)

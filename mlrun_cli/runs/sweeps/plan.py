@@ -14,6 +14,7 @@ from mlrun_cli.errors import ParameterError, UsageError
 from mlrun_cli.project import params
 from mlrun_cli.project.model import EntryPoint
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
+from mlrun_cli.runs.sweep_stopping import EarlyStopOptions
 from mlrun_cli.runs.sweeps import spec as sweep_spec
 from mlrun_cli.runs.sweeps.spec import SweepSpec, describe
 
@@ -31,6 +32,7 @@ class SweepRequest:
     seed: int | None = None
     max_parallel: int | None = None
     objective: str | None = None
+    early_stop: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class SweepPlan:
     points: tuple[RunPlan, ...]
     max_parallel: int
     objective: tuple[str, str] | None
+    early_stop: EarlyStopOptions | None = None
 
     @property
     def detach(self) -> bool:
@@ -70,8 +73,13 @@ def plan_sweep(request: SweepRequest) -> SweepPlan:
     """Every point bound and checked with the entry point's typed parameters; nothing created."""
     spec = sweep_spec.build(
         request.sweeps, sweep_file=request.sweep_file, random_points=request.random, seed=request.seed,
-        max_parallel=request.max_parallel, objective=request.objective,
+        max_parallel=request.max_parallel, objective=request.objective, early_stop=request.early_stop,
     )  # fmt: skip
+    early_stop = EarlyStopOptions.of(spec.early_stop) if spec.early_stop else None
+    if early_stop is not None and not spec.objective:
+        raise UsageError("--early-stop judges the points by a metric: give --objective METRIC:min|max")
+    if early_stop is not None and request.run.detach:
+        raise UsageError("--early-stop watches the points while they run: not with --detach")
     fixed = params.parse_param_args(request.run.params)
     overlap = sorted({n for n, _ in fixed} & {d.name for d in spec.dimensions})
     if overlap:
@@ -177,7 +185,13 @@ def _plan_points(
     if parallel < 1:
         raise UsageError("--max-parallel must be at least 1")
     objective = sweep_spec.parse_objective(spec.objective) if spec.objective else None
-    return SweepPlan(base, spec, tuple(points), min(parallel, len(points)), objective)
+    early_stop = EarlyStopOptions.of(spec.early_stop) if spec.early_stop else None
+    if early_stop is not None and not base.backend.STOPS_ONE_POINT:
+        raise UsageError(
+            f"--early-stop stops one point at a time; the {base.backend.NAME} backend can only cancel"
+            " a sweep's points all together"
+        )
+    return SweepPlan(base, spec, tuple(points), min(parallel, len(points)), objective, early_stop)
 
 
 def point_name(sweep_name: str, index: int, point: dict[str, str]) -> str:

@@ -28,6 +28,13 @@ class PointResult:
     objective: float | None = None
     attempts: list[dict[str, object]] = field(default_factory=list)
     """With --retries: each attempt's number, run id, status and exit code."""
+    early_stopped: dict[str, object] | None = None
+    """--early-stop: the rule, step, value and threshold that stopped it (its run ended KILLED)."""
+
+    @property
+    def settled(self) -> bool:
+        """Finished, or stopped early as asked: not a failure of the sweep."""
+        return self.status == RunStatus.FINISHED or self.early_stopped is not None
 
     def __post_init__(self) -> None:
         self.status = RunStatus(self.status)  # given as its name ("FINISHED"): the one type still
@@ -49,6 +56,12 @@ class SweepResult:
     created: list[str] = field(default_factory=list)
     detached: bool = False
     """Submitted and left running (`--detach`): `mlrun runs wait` settles it."""
+    early_stop: dict[str, object] | None = None
+    """--early-stop: the rule and its options."""
+
+    @property
+    def stopped_early(self) -> int:
+        return sum(p.early_stopped is not None for p in self.points)
 
     @property
     def exit_code(self) -> int:
@@ -56,7 +69,7 @@ class SweepResult:
             return tags.exit_code_for_signal(self.interrupted_by)
         if self.detached:
             return 1 if any(p.status in ("FAILED", "KILLED") for p in self.points) else 0
-        return 0 if all(p.status == "FINISHED" for p in self.points) else 1
+        return 0 if all(p.settled for p in self.points) else 1
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -68,6 +81,8 @@ class SweepResult:
             "exit_code": self.exit_code,
             "objective": self.objective,
             "best": self.best.to_dict() if self.best is not None else None,
+            "early_stop": self.early_stop,
+            "stopped_early": self.stopped_early,
             "children": [p.to_dict() for p in self.points],
         }
 
@@ -116,7 +131,9 @@ def settle_parent(
             recorder.log_metrics({objective[0]: outcome.best.objective}, lifecycle.now_ms())
     (scratch / "points.json").write_text(json.dumps([r.to_dict() for r in outcome.points], indent=2))
     recorder.log_artifact(scratch / "points.json", lifecycle.ARTIFACT_DIR)
-    finished = all(r.status == "FINISHED" for r in outcome.points)
+    finished = all(r.settled for r in outcome.points)
+    if outcome.early_stop is not None:
+        end_tags[tags.SWEEP_EARLY_STOP] = json.dumps({**outcome.early_stop, "stopped": outcome.stopped_early})
     if outcome.interrupted_by is not None:
         outcome.status = RunStatus.KILLED
         end_tags[tags.ERROR] = f"cancelled by signal {outcome.interrupted_by}"

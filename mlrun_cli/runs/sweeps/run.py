@@ -76,6 +76,7 @@ def run_sweep(
     start = lifecycle.now_ms()
     parent = tracker.create_run(experiment.experiment_id, base.run_name, user, start, parent_tags)
     outcome = SweepResult(parent.run_id, parent.experiment_id, tracker.uri, results)
+    outcome.early_stop = plan.early_stop.to_dict() if plan.early_stop is not None else None
     recorder = Recorder(tracker, parent)
     scratch = Path(tempfile.mkdtemp(prefix="mlrun-sweep-"))
     try:
@@ -213,12 +214,18 @@ def _run_points(
             ended[n].set()
 
     signum = None
+    from mlrun_cli.runs import sweep_early_stop
+
+    names = [point.run_name for point in plan.points]
+    stopper = sweep_early_stop.for_sweep(plan, sweep_early_stop.WorkerPoints(backend, names), results)
     try:
         for n in range(threads):
             threading.Thread(target=worker, args=(n,), name=f"mlrun-sweep-{n}").start()
         signum = _wait_for(ended, backend, results, running, on_progress)
     finally:
         devnull.close()
+        if stopper is not None:
+            stopper.close()
     return signum
 
 
@@ -232,13 +239,19 @@ def _run_batched(
     on_progress: Callable[[Progress], None] | None,
 ) -> int | None:
     """The points on an engine that holds them itself (runs/sweeps/batch.py); the signal, if any."""
+    from mlrun_cli.runs import sweep_early_stop
     from mlrun_cli.runs.sweeps.batch import BatchSweep
 
     sweep = BatchSweep(
         lambda index: _point_plan(plan, index, parent), prepared, tracker, parent.experiment_id,
         scratch, plan.max_parallel, results, detach=plan.detach,
     )  # fmt: skip
-    return sweep.run([r.index for r in results if not r.reused], on_progress)
+    stopper = sweep_early_stop.for_sweep(plan, sweep_early_stop.BatchPoints(sweep), results)
+    try:
+        return sweep.run([r.index for r in results if not r.reused], on_progress)
+    finally:
+        if stopper is not None:
+            stopper.close()
 
 
 def _wait_for(
@@ -261,7 +274,7 @@ def _wait_for(
                 again = time.monotonic() + RECANCEL_S
             if on_progress is not None:
                 done = sum(r.status is not RunStatus.SCHEDULED for r in results)
-                failed = sum(r.status in ("FAILED", "KILLED") for r in results)
+                failed = sum(r.status in ("FAILED", "KILLED") and not r.settled for r in results)
                 on_progress(Progress(len(results), done, len(running), failed))
         except Terminated as error:  # first: a Terminated is a KeyboardInterrupt too
             signum = error.signum

@@ -51,6 +51,8 @@ class SweepSpec:
     max_parallel: int | None = None
     objective: str | None = None
     points: tuple[dict[str, str], ...] = field(default=(), compare=False)
+    early_stop: dict[str, Any] | None = None
+    """The rule (`rule`) and its options: --early-stop and the file's `early_stop`."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -60,6 +62,7 @@ class SweepSpec:
             "max_parallel": self.max_parallel,
             "objective": self.objective,
             "points": [dict(p) for p in self.points],
+            "early_stop": self.early_stop,
         }
 
 
@@ -175,6 +178,7 @@ def build(
     seed: int | None = None,
     max_parallel: int | None = None,
     objective: str | None = None,
+    early_stop: str | None = None,
 ) -> SweepSpec:
     """The spec from the command line and the file (the command line wins), with its points."""
     data = load_sweep_file(sweep_file) if sweep_file is not None else {}
@@ -208,8 +212,22 @@ def build(
         seed,
         max_parallel if max_parallel is not None else data.get("max_parallel"),
         objective if objective is not None else data.get("objective"),
+        early_stop=_early_stop(data.get("early_stop"), early_stop),
     )
     return SweepSpec(**{**vars(spec), "points": tuple(_points(spec))})
+
+
+def _early_stop(in_file: object, rule: str | None) -> dict[str, Any] | None:
+    """The file's `early_stop` (a rule, or a mapping with `rule` and options); --early-stop
+    names the rule, keeping the file's options."""
+    given: dict[str, Any] = {}
+    if isinstance(in_file, str):
+        given["rule"] = in_file
+    elif isinstance(in_file, dict):
+        given.update(in_file)
+    if rule is not None:
+        given["rule"] = rule
+    return given or None
 
 
 def _escape(value: object) -> str:

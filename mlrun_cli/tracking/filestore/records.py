@@ -111,6 +111,25 @@ def latest_metric(path: Path | str) -> float | None:
     return None if latest is None else latest[2]
 
 
+def metric_history(path: Path | str) -> list[tuple[int, float]]:
+    """(step, value) of every line `TIMESTAMP VALUE [STEP]` of a metric file; a damaged line (a
+    write cut short, a stray byte) is skipped, and a missing file is an empty history."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return []
+    history = []
+    for line in lines:
+        fields = line.split()
+        try:
+            value = float(fields[1])
+            history.append((int(fields[2]) if len(fields) > 2 else 0, value))
+        except (IndexError, ValueError):
+            continue
+    return history
+
+
 def read_run(run_dir: Path, experiment_name: str, *, full: bool, artifacts: bool = True) -> RunRecord:
     """The run in `run_dir`: meta.yaml and tags; with `full`, params, latest metrics and (with
     `artifacts`) the artifact files too."""

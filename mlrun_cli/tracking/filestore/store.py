@@ -279,6 +279,11 @@ class FileStore:
             name = ""
         return self._record(run_dir, name, full=True)
 
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        from mlrun_cli.tracking.filestore.records import metric_history
+
+        return metric_history(safe_key_path(self._run_dir(run_id) / "metrics", key))
+
     def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
         from mlrun_cli.tracking.filestore.search import search_by_tag  # here: only --needed searches by tag
 

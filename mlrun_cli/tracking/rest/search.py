@@ -114,3 +114,23 @@ def run_record(
         user_id=str(info.get("user_id", "")),
         lifecycle_stage=str(info.get("lifecycle_stage", "active")),
     )
+
+
+def metric_history(tracker: RestApi, run_id: str, key: str) -> list[tuple[int, float]]:
+    """metrics/get-history, every page: (step, value) of each value logged; an entry the server
+    gives without a number is skipped."""
+    history: list[tuple[int, float]] = []
+    token = None
+    while True:
+        query = {"run_id": run_id, "metric_key": key, "max_results": str(25_000)}
+        if token:
+            query["page_token"] = token
+        data = tracker.request("GET", "metrics/get-history", query=query)
+        for metric in data.get("metrics", []):
+            try:
+                history.append((int(metric.get("step", 0)), float(metric["value"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+        token = data.get("next_page_token")
+        if not token:
+            return history

@@ -273,6 +273,11 @@ class RestTracker:
             raise
         return rest_search.run_record(self, run, self.experiment_names(), full=True)
 
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        from mlrun_cli.tracking.rest import search as rest_search
+
+        return rest_search.metric_history(self, run_id, key)
+
     def search_runs_by_tag(self, experiment_id: str, key: str, value: str) -> list[RunRecord]:
         """A tag filter in runs/search: the server does the searching."""
         from mlrun_cli.tracking.rest import search as rest_search

@@ -14,9 +14,9 @@ from mlrun_cli.errors import ParameterError, UsageError
 from mlrun_cli.project import params
 from mlrun_cli.project.model import EntryPoint
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
-from mlrun_cli.runs.sweep_stopping import EarlyStopOptions
 from mlrun_cli.runs.sweeps import spec as sweep_spec
 from mlrun_cli.runs.sweeps.spec import SweepSpec, describe
+from mlrun_cli.runs.sweeps.stopping import EarlyStopOptions
 
 LABEL_MAX = 40
 VALUE_MAX = 12

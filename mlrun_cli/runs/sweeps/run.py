@@ -214,7 +214,7 @@ def _run_points(
             ended[n].set()
 
     signum = None
-    from mlrun_cli.runs import sweep_early_stop
+    from mlrun_cli.runs.sweeps import early_stop as sweep_early_stop
 
     names = [point.run_name for point in plan.points]
     stopper = sweep_early_stop.for_sweep(plan, sweep_early_stop.WorkerPoints(backend, names), results)
@@ -239,7 +239,7 @@ def _run_batched(
     on_progress: Callable[[Progress], None] | None,
 ) -> int | None:
     """The points on an engine that holds them itself (runs/sweeps/batch.py); the signal, if any."""
-    from mlrun_cli.runs import sweep_early_stop
+    from mlrun_cli.runs.sweeps import early_stop as sweep_early_stop
     from mlrun_cli.runs.sweeps.batch import BatchSweep
 
     sweep = BatchSweep(

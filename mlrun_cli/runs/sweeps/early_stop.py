@@ -22,7 +22,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from mlrun_cli import tags
-from mlrun_cli.runs.sweep_stopping import (
+from mlrun_cli.runs.sweeps.jobs import SweepBackend
+from mlrun_cli.runs.sweeps.result import PointResult
+from mlrun_cli.runs.sweeps.stopping import (
     Decision,
     EarlyStopOptions,
     asha_decision,
@@ -30,8 +32,6 @@ from mlrun_cli.runs.sweep_stopping import (
     rungs,
     value_at,
 )
-from mlrun_cli.runs.sweeps.jobs import SweepBackend
-from mlrun_cli.runs.sweeps.result import PointResult
 from mlrun_cli.tracking.base import RunStatus, Tracker, metric_history
 
 if TYPE_CHECKING:

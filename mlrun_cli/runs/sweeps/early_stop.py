@@ -1,5 +1,5 @@
 """`--early-stop median|asha`: while a sweep's points run, read their metric histories from the
-store and stop the ones a rule (`sweep_stopping.py`) marks as losing.
+store and stop the ones a rule (`stopping.py`) marks as losing.
 
 A thread of the sweep's own, beside its workers: every POLL_S it reads, through the tracker's
 `metric_history` hook, the objective's history of every point that has a run and has not been

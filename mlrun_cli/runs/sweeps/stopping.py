@@ -12,7 +12,7 @@ Two rules, as Google Vizier and Ray Tune describe them:
   1/reduction_factor (the threshold is that quantile, interpolated as numpy's default does); no
   waiting for a whole bracket, so the first points to reach a rung always go on.
 
-Nothing here reads a store or stops a job: `sweep_early_stop.py` does, with these answers.
+Nothing here reads a store or stops a job: `early_stop.py` does, with these answers.
 """
 
 from __future__ import annotations

@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shlex
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from mlrun_cli import tags
-from mlrun_cli.backends import job_script
-from mlrun_cli.backends.base import EXIT_TIMEOUT, Job, JobRef, JobState
+from mlrun_cli.backends import job_script, ray_logs
+from mlrun_cli.backends.base import Job, JobRef, JobState
+from mlrun_cli.backends.ray_logs import banner as _banner
+from mlrun_cli.backends.ray_logs import command_output
+from mlrun_cli.backends.ray_states import to_job_state
 from mlrun_cli.budget import budget
-from mlrun_cli.errors import ExecutionError, InfrastructureError, NotAvailableError, UsageError
-from mlrun_cli.shared_types import RunStatus
+from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError, UsageError
 
 NAME = "ray"
 DETACHABLE = True
@@ -38,7 +38,6 @@ CONFIG_SCHEMA = "ray_config"
 ENV_KINDS = frozenset({"local", "uv", "virtualenv", "conda"})
 ADDRESS_VARIABLE = "RAY_ADDRESS"
 TIMEOUT_VARIABLE = "MLRUN_RAY_REQUEST_TIMEOUT"
-_EXIT_STOPPED = tags.EXIT_TERMINATED
 _ENTRYPOINT_OPTIONS = {
     "num_cpus": "entrypoint_num_cpus",
     "num_gpus": "entrypoint_num_gpus",
@@ -243,28 +242,38 @@ def _url(ref: JobRef) -> str:
 def status(ref: JobRef) -> JobState:
     url = _url(ref)
     info = _call(url, f"read job {ref.job_id}", lambda: _client(url).get_job_info(ref.job_id))
-    return to_job_state(str(getattr(info.status, "value", info.status)), info, "time_limit_s" in ref.data)
+    return _state(ref, info)
 
 
-def to_job_state(word: str, info: Any, limited: bool = False) -> JobState:
-    """Ray's job status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED) as a run's end."""
-    message = (str(info.message or "").strip().splitlines() or [""])[0]
-    if word in ("PENDING", "RUNNING"):
-        return JobState(word, None, None, f"{word} ({message})" if word == "PENDING" and message else word)
-    if word == "SUCCEEDED":
-        return JobState(word, RunStatus.FINISHED, 0)
-    if word == "STOPPED":
-        return JobState(word, RunStatus.KILLED, _EXIT_STOPPED, "the job was stopped (stop_job)")
-    code = info.driver_exit_code
-    if code is None:  # it never ran: the runtime env or the supervisor failed
-        return JobState(word, RunStatus.FAILED, 1, f"the Ray job failed: {message or 'no reason given'}")
-    if code < 0:  # Popen's way of saying "killed by a signal"
-        return JobState(
-            word, RunStatus.FAILED, tags.exit_code_of(code), f"the command was killed by signal {-code}"
-        )
-    if code == EXIT_TIMEOUT and limited:
-        return JobState(word, RunStatus.FAILED, code, "the job exceeded its time limit")
-    return JobState(word, RunStatus.FAILED, code, f"command exited with code {code}")
+def status_many(refs: Sequence[JobRef]) -> list[JobState | MlrunError]:
+    """The watcher's one poll: one `list_jobs` per cluster for all the jobs followed on it (a
+    single job is asked about alone: a cluster's list holds every job it has kept)."""
+    states: list[JobState | MlrunError] = [ExecutionError("no state")] * len(refs)
+    clusters: dict[str, list[int]] = {}
+    for n, ref in enumerate(refs):
+        clusters.setdefault(_url(ref), []).append(n)
+    for url, members in clusters.items():
+        try:
+            if len(members) == 1:
+                states[members[0]] = status(refs[members[0]])
+                continue
+            listed = {info.submission_id: info for info in _call(url, "list jobs", _client(url).list_jobs)}
+        except MlrunError as error:
+            for n in members:
+                states[n] = error
+            continue
+        for n in members:
+            info = listed.get(refs[n].job_id)
+            missing = ExecutionError(f"the Ray cluster at {url} has no job {refs[n].job_id}")
+            states[n] = missing if info is None else _state(refs[n], info)
+    return states
+
+
+def _state(ref: JobRef, info: Any) -> JobState:
+    state = to_job_state(str(getattr(info.status, "value", info.status)), info, "time_limit_s" in ref.data)
+    if state.done:
+        ray_logs.job_ended(ref)  # its last read waits for the log's stream to end
+    return state
 
 
 def cancel(ref: JobRef) -> None:
@@ -272,25 +281,18 @@ def cancel(ref: JobRef) -> None:
     _call(url, f"stop job {ref.job_id}", lambda: _client(url).stop_job(ref.job_id))
 
 
-def _banner(submission_id: str) -> str:
-    return f"mlrun: ray job {submission_id} starts"
-
-
 def logs(ref: JobRef) -> bytes:
     """The command's output: what the job script prints after its banner, without the line Ray
-    writes about the entrypoint. Ray writes that line from a buffer flushed only once the command
-    has started, so it lands before, inside or after the first output: it is cut out wherever it is
-    (each read then extends the last one, as the poll loop's offsets need)."""
+    writes about the entrypoint (`ray_logs.command_output`)."""
     url = _url(ref)
     text = _call(url, f"read the log of job {ref.job_id}", lambda: _client(url).get_job_logs(ref.job_id))
     return command_output(text, ref.job_id)
 
 
-def command_output(text: str, submission_id: str) -> bytes:
-    banner = _banner(submission_id) + "\n"
-    start = text.find(banner)
-    if start < 0:
-        return b""  # the command has not started
-    # Not anchored: Ray's line may land after a partial line of the command's.
-    ray_line = re.compile(rf"Running entrypoint for job {re.escape(submission_id)}: bash [^\n]*\n")
-    return ray_line.sub("", text[start + len(banner) :], count=1).encode()
+def new_output(ref: JobRef, offset: int) -> bytes:
+    """Only what the job printed since the last poll, from one log stream per job (`ray_logs`)."""
+    url = _url(ref)
+    whole = functools.partial(
+        _call, url, f"read the log of job {ref.job_id}", lambda: _client(url).get_job_logs(ref.job_id)
+    )
+    return ray_logs.new_output(ref, offset, _client(url), whole, request_timeout_s())

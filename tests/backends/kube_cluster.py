@@ -75,6 +75,10 @@ class FakeCluster:
     def __init__(self, kubeconfig: Path) -> None:
         self.kubeconfig = kubeconfig
         self.logs: dict[str, bytes] = {}
+        self.stamped: dict[str, bytes] = {}
+        """Each pod's log as the runtime keeps it: every line after its timestamp."""
+        self.served: dict[str, int] = {}
+        """Bytes of each pod's log the API served (what mlrun's polls cost)."""
         self.seen: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
         self.url = ""
@@ -119,10 +123,24 @@ class FakeCluster:
             self.url = str(server.url).rstrip("/")
             for resource in ("batch/v1/jobs", "v1/pods", "v1/secrets"):
                 handler.resources[resource] = {}
-            handler[kmock.subresource("log")] << (lambda request: self.logs.get(request.name, b""))
+            handler[kmock.subresource("log")] << self._pod_log
             self._ready.set()
             while not self._stop.is_set():
                 await asyncio.sleep(0.1)
+
+    def _pod_log(self, request: Any) -> bytes:
+        """The kubelet's log endpoint: `timestamps` and `tailLines` as the real one takes them."""
+        params = request.params or {}
+        lines = [line + b"\n" for line in self.stamped.get(request.name, b"").split(b"\n")]
+        lines[-1] = lines[-1][:-1]  # what follows the last newline: an unfinished line, or nothing
+        lines = [line for line in lines if line]
+        if "tailLines" in params:
+            lines = lines[max(0, len(lines) - int(params["tailLines"])) :]
+        if str(params.get("timestamps", "")).lower() != "true":
+            lines = [line.partition(b" ")[2] for line in lines]
+        body = b"".join(lines)
+        self.served[request.name] = self.served.get(request.name, 0) + len(body)
+        return body
 
     def job(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
         try:
@@ -310,8 +328,11 @@ class FakeCluster:
         running = {**waiting, "ready": True, "imageID": image.id, "state": {"running": {"startedAt": _now()}}}
         body = {"status": {"phase": "Running", "containerStatuses": [running]}}
         self.core.patch_namespaced_pod_status(pod_name, namespace, body, _preload_content=False)
-        for chunk in container.logs(stream=True, follow=True):
-            self.logs[pod_name] = self.logs.get(pod_name, b"") + chunk
+        for chunk in container.logs(stream=True, follow=True, timestamps=True):
+            self.stamped[pod_name] = self.stamped.get(pod_name, b"") + chunk
+            plain = b"\n".join(line.partition(b" ")[2] for line in chunk.split(b"\n") if line)
+            plain += b"\n" if chunk.endswith(b"\n") else b""
+            self.logs[pod_name] = self.logs.get(pod_name, b"") + plain
         code = int(container.wait()["StatusCode"])
         if self.job(name, namespace) is None or f"{namespace}/{name}" in self.past_deadline:
             return None  # deleted (cancelled), or its pod deleted at the deadline: nothing to report

@@ -5,6 +5,7 @@ or pod's status says. The client is imported inside the functions, only when the
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Any
 
@@ -45,20 +46,22 @@ def api(context: str | None) -> Any:
         return client.ApiClient(settings)
 
 
-_CLIENTS: dict[str | None, tuple[Any, Any]] = {}
+_CLIENTS: dict[tuple[str | None, str | None], tuple[Any, Any]] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
 def clients(context: str | None) -> tuple[Any, Any]:
     """The core (pods, secrets) and batch (jobs) APIs for a kube context: made once per process
-    (reading the kubeconfig and opening a connection pool), shared by every call and thread."""
+    (reading the kubeconfig and opening a connection pool), shared by every call and thread.
+    Keyed by the kubeconfig too: a Python API caller may point KUBECONFIG elsewhere between runs."""
     from kubernetes import client
 
+    key = (context, os.environ.get("KUBECONFIG"))
     with _CLIENTS_LOCK:
-        if context not in _CLIENTS:
+        if key not in _CLIENTS:
             connection = api(context)
-            _CLIENTS[context] = (client.CoreV1Api(connection), client.BatchV1Api(connection))
-        return _CLIENTS[context]
+            _CLIENTS[key] = (client.CoreV1Api(connection), client.BatchV1Api(connection))
+        return _CLIENTS[key]
 
 
 def call(what: str, fn: Any, *args: Any, raw: bool = False, **kwargs: Any) -> Any:

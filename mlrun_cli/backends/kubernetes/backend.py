@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlrun_cli import tags
+from mlrun_cli.backends import kube_logs
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.backends.kubernetes import api as kube_api
 from mlrun_cli.backends.kubernetes import job as kube_job
@@ -133,6 +134,27 @@ def logs(ref: JobRef) -> bytes:
     except InfrastructureError:
         return b""  # the container has not started yet
     return bytes(text or b"")
+
+
+def new_output(ref: JobRef, offset: int) -> bytes:
+    """Only the log lines the pod wrote since the last poll (`kube_logs`)."""
+    core, _ = kube_api.clients(ref.data.get("context"))
+    pod = _latest_pod(core, ref)
+    if pod is None:
+        return b""
+    name, namespace = pod["metadata"]["name"], ref.data["namespace"]
+
+    def read(tail: int | None) -> bytes:
+        lines = {} if tail is None else {"tail_lines": tail}
+        log = core.read_namespaced_pod_log
+        return bytes(
+            kube_api.call("read the pod's log", log, name, namespace, raw=True, timestamps=True, **lines)
+        )
+
+    try:
+        return kube_logs.new_output(ref, name, offset, read)
+    except InfrastructureError:
+        return b""  # the container has not started yet
 
 
 def cancel(ref: JobRef) -> None:

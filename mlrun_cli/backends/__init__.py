@@ -14,7 +14,7 @@ BACKENDS: Registry[ExecutionBackend] = Registry(
         "local": "mlrun_cli.backends.local",
         "slurm": "mlrun_cli.backends.slurm",
         "kubernetes": "mlrun_cli.backends.kubernetes.backend",
-        "ray": "mlrun_cli.backends.ray",
+        "ray": "mlrun_cli.backends.ray.backend",
     },
     adapt,
 )

@@ -135,7 +135,7 @@ def test_ray_states_map_to_run_ends() -> None:
     """The mapping alone, on JobDetails-shaped values (the real ones are covered above)."""
     from types import SimpleNamespace
 
-    from mlrun_cli.backends.ray import to_job_state
+    from mlrun_cli.backends.ray.backend import to_job_state
 
     def state(
         word: str, code: int | None = None, message: str = "", limited: bool = False
@@ -164,7 +164,7 @@ def test_ray_states_map_to_run_ends() -> None:
 def test_the_output_is_the_commands_wherever_ray_writes_its_entrypoint_line() -> None:
     """Seen on a real head: Ray flushes its 'Running entrypoint' line once the command has
     started, so it comes before, inside or after the command's first lines."""
-    from mlrun_cli.backends.ray import command_output
+    from mlrun_cli.backends.ray.backend import command_output
 
     setup = "2026-12-02 01:34:27,157\tINFO job_manager.py:581 -- Runtime env is setting up.\n"
     ray_line = "Running entrypoint for job mlrun-r1: bash /h/jobs/r1/job.sh\n"

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlrun_cli import tags
-from mlrun_cli.backends import kube_logs
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.backends.kubernetes import api as kube_api
 from mlrun_cli.backends.kubernetes import job as kube_job
+from mlrun_cli.backends.kubernetes import logs as kube_logs
 from mlrun_cli.backends.kubernetes import resources as kube_resources
 from mlrun_cli.backends.kubernetes import submit as kube_submit
 from mlrun_cli.backends.kubernetes import sweep as kube_sweep

@@ -24,11 +24,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from mlrun_cli.backends import job_script, ray_logs
+from mlrun_cli.backends import job_script
 from mlrun_cli.backends.base import Job, JobRef, JobState
-from mlrun_cli.backends.ray_logs import banner as _banner
-from mlrun_cli.backends.ray_logs import command_output
-from mlrun_cli.backends.ray_states import to_job_state
+from mlrun_cli.backends.ray import logs as ray_logs
+from mlrun_cli.backends.ray.logs import banner as _banner
+from mlrun_cli.backends.ray.logs import command_output
+from mlrun_cli.backends.ray.states import to_job_state
 from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError, UsageError
 

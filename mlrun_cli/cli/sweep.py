@@ -35,6 +35,7 @@ def run_sweep(request: SweepRequest, *, dry_run: bool, as_json: bool) -> None:
     else:
         click.echo(points_table(result), err=True)
         _summary(result)
+    warn(result.warnings)
     sys.exit(result.exit_code)
 
 
@@ -48,7 +49,7 @@ def _progress_line(progress: Progress) -> None:
 
 def points_table(result: SweepResult) -> str:
     names = list(result.points[0].point) if result.points else []
-    header = ["#", *names, "status", "run"] + (["objective"] if result.objective else [])
+    header = ["#", *names, "status", "run"] + ([result.objective] if result.objective else [])
     rows = [header]
     for point in result.points:
         run = (point.run_id or "-") + (" (reused)" if point.reused else "")
@@ -64,21 +65,23 @@ def points_table(result: SweepResult) -> str:
 def _summary(result: SweepResult) -> None:
     reused = sum(p.reused for p in result.points)
     ran = len(result.created)
+    points = f"{ran} point{'' if ran == 1 else 's'}"
     if result.detached:
         click.echo(
-            f"mlrun: sweep {result.parent_run_id} submitted: {ran} run, {reused} reused; "
+            f"mlrun: sweep {result.parent_run_id} submitted: {points}, {reused} reused; "
             f"follow it with: mlrun runs wait {result.parent_run_id}",
             err=True,
         )
         return
-    text = f"mlrun: sweep {result.parent_run_id} {result.status.name}: {ran} run, {reused} reused"
+    text = f"mlrun: sweep {result.parent_run_id} {result.status.name}: {points} ran, {reused} reused"
     if result.early_stop is not None:
         text += f", {result.stopped_early} stopped early ({result.early_stop['rule']})"
     click.echo(text, err=True)
     if result.best is not None:
+        values = " ".join(f"{k}={v}" for k, v in result.best.point.items())
         click.echo(
-            f"mlrun: best point {result.best.index} ({result.objective} = {result.best.objective:g}) "
-            f"in run {result.best.run_id}",
+            f"mlrun: best point {result.best.index}: {values} "
+            f"({result.objective} = {result.best.objective:g}) in run {result.best.run_id}",
             err=True,
         )
     failed = [p for p in result.points if not p.settled]

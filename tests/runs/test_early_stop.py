@@ -225,3 +225,16 @@ def test_the_python_api_takes_early_stop(example: Callable[[str], Path], isolate
     exit_code, stopped, best, statuses = json.loads(proc.stdout.splitlines()[-1])
     assert exit_code == 0 and stopped >= 1 and best == {"rate": "0.4", "floor": "0.1"}
     assert statuses.count("KILLED") == stopped and statuses.count("FINISHED") == 4 - stopped
+
+
+def test_a_misspelt_objective_is_warned_while_the_points_run(
+    mlrun: Mlrun, example: Callable[[str], Path]
+) -> None:
+    """`--objective los` of points that log `loss`: said once while they run, then at the end."""
+    args = ("-S", "rate=0.4,0.05", "-P", "steps=6", "-P", "pause=0.2", "--objective", "los")
+    result = mlrun("run", str(example("curves")), "--env-manager", "local", *args, "--early-stop", "asha")
+    assert result.returncode == 0, result.stderr
+    running = "mlrun: warning: early stopping: no point so far logged the objective metric 'los'"
+    assert result.stderr.count(running) == 1, result.stderr
+    assert "they logged: loss (did you mean 'loss'?)" in result.stderr
+    assert "Warning: no finished point logged the objective metric 'los'" in result.stderr

@@ -140,7 +140,7 @@ def test_grid_runs_children_under_one_parent_then_needed_resumes(
     assert sorted((c.params["a"], c.params["b"]) for c in new) == sorted(
         (r.params["a"], r.params["b"]) for r in gone
     )
-    assert "2 run, 4 reused" in third.stderr
+    assert "2 points ran, 4 reused" in third.stderr
 
 
 def test_bad_point_is_exit_2_naming_it_and_nothing_is_created(
@@ -277,3 +277,20 @@ def test_a_point_name_is_short_and_safe_whatever_the_values() -> None:
     for name in names:
         label = name.rsplit(" | ", 1)[0]
         assert label.isascii() and label.isprintable() and " " not in label and len(label) <= 40
+
+
+def test_summary_names_the_best_values_and_a_misspelt_objective_is_warned(sweep: Mlrun) -> None:
+    """The table's objective column and the best point name the metric and the winning values;
+    an objective no point logged is a warning naming what they did log (exit code unchanged)."""
+    good = sweep("-S", "a=1,2", "-P", "pause=0", "--objective", "loss:max")
+    assert good.returncode == 0, good.stderr
+    assert "loss:max" in good.stderr.splitlines()[0]  # the table's header
+    assert ": 2 points ran, 0 reused" in good.stderr
+    assert "best point 1: a=2 (loss:max = 2)" in good.stderr and "Warning" not in good.stderr
+    misspelt = sweep("-S", "a=1", "-P", "pause=0", "--objective", "los", "--json")
+    assert misspelt.returncode == 0, misspelt.stderr
+    assert ": 1 point ran" not in misspelt.stderr  # --json: no summary, the warning all the same
+    warning = "no finished point logged the objective metric 'los'; they logged: loss (did you mean 'loss'?)"
+    assert f"Warning: {warning}" in misspelt.stderr
+    out = json.loads(misspelt.stdout)
+    assert out["warnings"] == [warning] and out["best"] is None and out["exit_code"] == 0

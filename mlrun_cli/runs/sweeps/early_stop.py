@@ -108,6 +108,8 @@ class EarlyStopper:
         """ASHA: rung -> {point index: its value there}, in the order the points reached it."""
         self._read_to_end: set[int] = set()
         self._warned: set[int] = set()
+        self._objective_checked = False
+        """Once a point has logged the objective, or been warned about it: no more checking."""
         self._tagged: set[int] = set()
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mlrun-sweep-early-stop", daemon=True)
@@ -148,6 +150,10 @@ class EarlyStopper:
             if history is None:
                 continue
             self.histories[index] = history
+            if not history and not self._objective_checked:
+                self._check_objective_logged(run_id)
+            elif history:
+                self._objective_checked = True
             if ended:
                 self._read_to_end.add(index)
             else:
@@ -172,6 +178,26 @@ class EarlyStopper:
                 sys.stderr.write(f"mlrun: warning: cannot read {self.metric} of point {index}: {message}\n")
             return None
         return [(step, value) for step, value in history if math.isfinite(value)]
+
+    def _check_objective_logged(self, run_id: str) -> None:
+        """A point that has logged another metric up to the first rung's step but never the
+        objective: a misspelt --objective, with which the rule would do nothing. Said once."""
+        from mlrun_cli.runs.sweeps.result import objective_not_logged
+
+        try:
+            logged = set(self.tracker.get_run(run_id).metrics)
+            others = sorted(logged - {self.metric})
+            far = any(
+                max((step for step, _ in metric_history(self.tracker, run_id, name)), default=-1)
+                >= self.options.min_steps
+                for name in others
+            )
+        except Exception:  # unreadable now: the next look tries again
+            return
+        if far and self.metric not in logged:
+            self._objective_checked = True
+            warning = objective_not_logged(self.metric, logged, "point so far")
+            sys.stderr.write(f"mlrun: warning: early stopping: {warning}\n")
 
     def _record_rungs(self, index: int) -> list[int]:
         """ASHA: the rungs the point reached since the last look, its value there recorded."""

@@ -58,6 +58,8 @@ class SweepResult:
     """Submitted and left running (`--detach`): `mlrun runs wait` settles it."""
     early_stop: dict[str, object] | None = None
     """--early-stop: the rule and its options."""
+    warnings: list[str] = field(default_factory=list)
+    """What the user should know of a sweep that ran (an objective no point logged)."""
 
     @property
     def stopped_early(self) -> int:
@@ -84,6 +86,7 @@ class SweepResult:
             "early_stop": self.early_stop,
             "stopped_early": self.stopped_early,
             "children": [p.to_dict() for p in self.points],
+            "warnings": self.warnings,
         }
 
 
@@ -93,6 +96,16 @@ class Progress:
     done: int
     running: int
     failed: int
+
+
+def objective_not_logged(metric: str, logged: set[str], who: str) -> str:
+    """The warning for an objective no point logged: what they did log, the likely one named."""
+    from mlrun_cli.documents.hints import did_you_mean
+
+    if not logged:
+        return f"no {who} logged the objective metric '{metric}' (they logged no metric)"
+    names, hint = ", ".join(sorted(logged)), did_you_mean(metric, logged)
+    return f"no {who} logged the objective metric '{metric}'; they logged: {names}{hint}"
 
 
 def settle_parent(
@@ -106,14 +119,21 @@ def settle_parent(
     if objective is not None:
         metric, goal = objective
         outcome.objective = f"{metric}:{goal}"
+        logged: set[str] = set()  # what the finished points logged, to name a misspelt objective
+        finished_any = False
         for result in outcome.points:
             if result.status == "FINISHED" and result.run_id:
+                finished_any = True
                 with contextlib.suppress(Exception):  # a run that logged no metric has no value
-                    result.objective = tracker.get_run(result.run_id).metrics.get(metric)
+                    metrics = tracker.get_run(result.run_id).metrics
+                    logged |= set(metrics)
+                    result.objective = metrics.get(metric)
         scored = [r for r in outcome.points if r.objective is not None]
         if scored:
             pick = min if goal == "min" else max
             outcome.best = pick(scored, key=lambda r: r.objective or 0.0)
+        elif finished_any:
+            outcome.warnings.append(objective_not_logged(metric, logged, "finished point"))
     reused = json.dumps([r.run_id for r in outcome.points if r.reused])
     end_tags = {tags.SWEEP_REUSED: reused[: tags.MAX_TAG_LENGTH]}
     best_params: dict[str, str] = {}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = {"rate": [0.15, 0.4, 0.05], "floor": [0.3, 0.1, 0.5]}

@@ -2,7 +2,7 @@
 against MLflow (`mlflow runs list`, and `search_runs(max_results=20)` in a Python process), in the
 same run. Target: the top 20 of 10 000 runs in <= 0.3 s.
 
-The store is written in MLflow's FileStore format directly (as `tracking/file_store.py` writes
+The store is written in MLflow's FileStore format directly (as `tracking/filestore/store.py` writes
 it), each run with mlrun's usual tags, a parameter and a metric: 10 000 runs in a few seconds.
 
     .venv/bin/python bench/bench_runs_list.py [--runs 10000] [--repeat 5] [--mlflow-repeat 2]

@@ -25,7 +25,7 @@ from bench.common import timed
 from mlrun_cli import tags
 from mlrun_cli.runs import needed
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 
 MLPROJECT = (
     "name: bench\nentry_points:\n  main:\n    parameters: {n: {type: int, default: 0}}\n    command: 'true'\n"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from mlrun_cli.version import __version__ as __version__
+
 __all__ = [
     "MlrunError",
     "RunResult",
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from mlrun_cli.project.validate import ValidationReport
     from mlrun_cli.runs.python_api import SubmittedRun, rerun, run, validate
     from mlrun_cli.runs.result import RunResult
-    from mlrun_cli.runs.sweep_result import SweepResult
+    from mlrun_cli.runs.sweeps.result import SweepResult
     from mlrun_cli.tracking.base import RunStatus
 
 _LAZY = {
@@ -36,7 +37,7 @@ _LAZY = {
     "validate": "mlrun_cli.runs.python_api",
     "SubmittedRun": "mlrun_cli.runs.python_api",
     "RunResult": "mlrun_cli.runs.result",
-    "SweepResult": "mlrun_cli.runs.sweep_result",
+    "SweepResult": "mlrun_cli.runs.sweeps.result",
     "RunStatus": "mlrun_cli.tracking.base",
     "MlrunError": "mlrun_cli.errors",
     "ValidationReport": "mlrun_cli.project.validate",

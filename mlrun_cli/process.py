@@ -1,4 +1,4 @@
-"""The one subprocess helper (git's hardened runner, sources/git_run.py, is the one other): child env
+"""The one subprocess helper (git's hardened runner, sources/git/run.py, is the one other): child env
 from a patch, a command in its own process group with its output teed live to a log, signals
 forwarded, short client and build commands, a child on pipes, a detached helper; process groups
 signalled and stopped here only."""
@@ -50,7 +50,7 @@ def _die_with_parent() -> Callable[[], None] | None:
     """Linux: the child is killed the moment mlrun dies, even by SIGKILL (a parent-death signal).
 
     It reaches the command itself when bash execs it (a simple command); what a compound command
-    leaves is stopped by the next mlrun command (mlrun_cli.runs.ownership). The signal follows
+    leaves is stopped by the next mlrun command (mlrun_cli.app.ownership). The signal follows
     the *thread* that started the child: call this from a thread that outlives the child.
     """
     if not sys.platform.startswith("linux"):

@@ -18,8 +18,8 @@ import pytest
 
 from mlrun_cli.process import group_alive
 from mlrun_cli.tracking.base import RunRef, RunStatus
-from mlrun_cli.tracking.file_store import FileStore
-from mlrun_cli.tracking.rest import RestTracker
+from mlrun_cli.tracking.filestore.store import FileStore
+from mlrun_cli.tracking.rest.tracker import RestTracker
 from tests.conftest import MLRUN, Popen, Result
 from tests.docker_images import containers_labelled, docker_project
 from tests.git_daemon import free_port

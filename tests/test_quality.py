@@ -1,4 +1,4 @@
-"""House rules that a reviewer would check: lint, types, module size, one test command."""
+"""House rules that a reviewer would check: lint, types, import layers, one test command."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ def test_mypy_strict_is_clean() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_modules_stay_small() -> None:
-    big = {
-        str(p.relative_to(REPO)): n
-        for p in (REPO / "mlrun_cli").rglob("*.py")
-        if (n := len(p.read_text().splitlines())) > 320
-    }
-    assert big == {}
+def test_imports_keep_the_layers() -> None:
+    """The contracts in pyproject.toml ([tool.importlinter]): the layers of ARCHITECTURE.md, and
+    engines that never import each other."""
+    proc = subprocess.run(
+        [_tool("lint-imports"), "--no-cache"], capture_output=True, text=True, check=False, cwd=REPO
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_ci_runs_the_readme_test_command() -> None:

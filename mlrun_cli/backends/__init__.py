@@ -13,8 +13,8 @@ BACKENDS: Registry[ExecutionBackend] = Registry(
     {
         "local": "mlrun_cli.backends.local",
         "slurm": "mlrun_cli.backends.slurm",
-        "kubernetes": "mlrun_cli.backends.kubernetes",
-        "ray": "mlrun_cli.backends.ray",
+        "kubernetes": "mlrun_cli.backends.kubernetes.backend",
+        "ray": "mlrun_cli.backends.ray.backend",
     },
     adapt,
 )

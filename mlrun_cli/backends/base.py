@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlrun_cli import tags
-from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.errors import MlrunError, PluginError, UsageError
 from mlrun_cli.registry import missing_attributes
-from mlrun_cli.tracking.base import RunStatus
+
+# Re-exported: plugins take JobState, RunStatus and ContainerSpec from here.
+from mlrun_cli.shared_types import ContainerSpec as ContainerSpec
+from mlrun_cli.shared_types import JobState as JobState
+from mlrun_cli.shared_types import RunStatus as RunStatus
 
 EXIT_TIMEOUT = tags.EXIT_TIMEOUT
 _SECRET = re.compile(
@@ -101,22 +104,6 @@ class JobRef:
         data = {k[len(prefix) :]: v for k, v in run_tags.items() if k.startswith(prefix)}
         job_id = data.pop("job_id", None)
         return cls(backend, job_id, data) if job_id else None
-
-
-@dataclass(frozen=True)
-class JobState:
-    state: str
-    """The backend's own word for it: PENDING, COMPLETED, TIMEOUT, Succeeded, ..."""
-    status: RunStatus | None
-    """The run status it maps to; None while the job has not ended."""
-    exit_code: int | None = None
-    reason: str = ""
-    interrupted_by: int | None = None
-    """The signal mlrun received and acted on (by cancelling the job), if any."""
-
-    @property
-    def done(self) -> bool:
-        return self.status is not None
 
 
 class ExecutionBackend:
@@ -274,9 +261,9 @@ def follow_job(
     run_id: str | None = None,
 ) -> JobState:
     """The shared poll loop over a backend's job (see mlrun_cli.streaming.follow); its state
-    comes from the process's one watcher of the engine (mlrun_cli.watcher)."""
+    comes from the process's one watcher of the engine (mlrun_cli.backends.watcher)."""
+    from mlrun_cli.backends.watcher import watcher_for
     from mlrun_cli.streaming import follow
-    from mlrun_cli.watcher import watcher_for
 
     shown = [0]
 

@@ -13,7 +13,7 @@ _SUBJECT = "backend config"
 
 
 def _document(raw: str, cwd: Path) -> Any:
-    from mlrun_cli.project.yamlfile import load_yaml, parse_yaml
+    from mlrun_cli.documents.yamlfile import load_yaml, parse_yaml
 
     text = raw.strip()
     if text.startswith("{"):
@@ -40,7 +40,7 @@ def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -
         if given:
             raise UsageError(f"the {backend.NAME} backend takes no --backend-config")
         return {}
-    from mlrun_cli.project.yamlfile import parse_yaml
+    from mlrun_cli.documents.yamlfile import parse_yaml
 
     # No config is an empty one: a backend that needs settings says which are missing.
     doc = _document(raw, cwd) if given and raw is not None else parse_yaml("{}", "--backend-config")
@@ -49,7 +49,7 @@ def load_backend_config(raw: str | None, backend: ExecutionBackend, cwd: Path) -
     if not isinstance(doc.data, dict):
         raise SpecError([Problem(doc.file, 1, "", "expected a mapping of settings")], subject=_SUBJECT)
     if schema is not None:
-        from mlrun_cli.project.schema_check import check_against_schema
+        from mlrun_cli.documents.schema_check import check_against_schema
 
         problems = check_against_schema(doc, schema)
         if problems:

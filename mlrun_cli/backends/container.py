@@ -16,10 +16,10 @@ from urllib.parse import unquote, urlparse
 
 from mlrun_cli import tags
 from mlrun_cli.backends.base import Job
-from mlrun_cli.envs.base import ContainerSpec
-from mlrun_cli.envs.docker import CODE_DIR, client
-from mlrun_cli.envs.docker_args import gpu_request
+from mlrun_cli.docker_args import gpu_request
+from mlrun_cli.docker_engine import CODE_DIR, client
 from mlrun_cli.process import DEFAULT_GRACE_S, Outcome
+from mlrun_cli.shared_types import ContainerSpec
 from mlrun_cli.streaming import ConsoleLog, Sink, start_pumps
 
 # bash when the image has it, sh otherwise; the command arrives as $0, untouched by any shell.
@@ -66,7 +66,7 @@ def run_in_container(
         "init": True,
         **spec.run_options,
     }
-    # Found again by run id if mlrun dies (see mlrun_cli.runs.ownership).
+    # Found again by run id if mlrun dies (see mlrun_cli.app.ownership).
     options["labels"] = {**options.get("labels", {}), RUN_ID_LABEL: run_id}
     if spec.gpus is not None and "device_requests" not in options:
         options["device_requests"] = [gpu_request(spec.gpus)]

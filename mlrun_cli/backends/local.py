@@ -18,10 +18,10 @@ from typing import Any, BinaryIO
 
 from mlrun_cli import tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
-from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.errors import ExecutionError, UsageError
+from mlrun_cli.job_records import PGID_FILE
 from mlrun_cli.process import DEFAULT_GRACE_S, Outcome, kill_group_after, run_streaming
-from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.shared_types import ContainerSpec, RunStatus
 
 NAME = "local"
 
@@ -99,10 +99,10 @@ def _run_process(ref: JobRef, job: Job, console_log: Path, stdout: BinaryIO | No
 
 def _started(ref: JobRef, job: Job, pid: int) -> None:
     _pids[ref.job_id] = pid
-    # The command's process group, for whoever finds this run orphaned (mlrun_cli.runs.ownership).
+    # The command's process group, for whoever finds this run orphaned (mlrun_cli.app.ownership).
     with contextlib.suppress(OSError):
         job.job_dir.mkdir(parents=True, exist_ok=True)
-        (job.job_dir / "pgid").write_text(str(pid))
+        (job.job_dir / PGID_FILE).write_text(str(pid))
 
 
 def wait(ref: JobRef, *, console_log: Path, stdout: BinaryIO | None = None) -> JobState:

@@ -10,7 +10,7 @@ from mlrun_cli import tags
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobState
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError
 from mlrun_cli.process import run_captured
-from mlrun_cli.tracking.base import RunStatus
+from mlrun_cli.shared_types import RunStatus
 
 EXIT_OUT_OF_MEMORY = tags.EXIT_OUT_OF_MEMORY
 EXIT_CANCELLED = tags.EXIT_TERMINATED

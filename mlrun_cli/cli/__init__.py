@@ -72,7 +72,7 @@ def _refuse(arg: str) -> NoReturn:
     stores, and a value that is not would fail half-way through a run."""
     from mlrun_cli.cli.error_handler import error_handler
     from mlrun_cli.errors import UsageError
-    from mlrun_cli.sources.git_urls import redact
+    from mlrun_cli.sources.git.urls import redact
 
     shown = redact(os.fsencode(arg).decode("utf-8", "replace"))  # it may be a credentialed URI
     with error_handler(as_json="--json" in sys.argv):

@@ -30,7 +30,7 @@ _ENV_MANAGER_OPTION = click.option(
 def env_build(ctx: click.Context, uri: str, env_manager: str | None) -> None:
     """Build (or reuse) the environment of the project in URI; print its path (or image)."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli.envs import manage as env_commands
+        from mlrun_cli.app import env_commands
 
         click.echo(env_commands.build(uri, env_manager).location)
 
@@ -42,7 +42,7 @@ def env_build(ctx: click.Context, uri: str, env_manager: str | None) -> None:
 def env_path(ctx: click.Context, uri: str, env_manager: str | None) -> None:
     """Print where the project's environment is (folder or image); exit 1 when it is not built."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli.envs import manage as env_commands
+        from mlrun_cli.app import env_commands
 
         click.echo(env_commands.path(uri, env_manager))
 
@@ -54,7 +54,7 @@ def env_path(ctx: click.Context, uri: str, env_manager: str | None) -> None:
 def env_key(ctx: click.Context, uri: str, env_manager: str | None) -> None:
     """Print the environment's content key (equal inputs, equal key), e.g. for a CI cache key."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli.envs import manage as env_commands
+        from mlrun_cli.app import env_commands
 
         click.echo(env_commands.key(uri, env_manager))
 
@@ -65,7 +65,7 @@ def env_key(ctx: click.Context, uri: str, env_manager: str | None) -> None:
 def env_lock(ctx: click.Context, uri: str) -> None:
     """Write conda-lock.yml beside the project's conda.yaml (for this platform)."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli.envs import manage as env_commands
+        from mlrun_cli.app import env_commands
 
         click.echo(env_commands.lock(uri))
 
@@ -76,8 +76,8 @@ def env_lock(ctx: click.Context, uri: str) -> None:
 def env_list(ctx: click.Context, as_json: bool) -> None:
     """Cached environments: kind, key, size, python, last used."""
     with error_handler(debug=debug_enabled(ctx), as_json=as_json):
+        from mlrun_cli.app import env_commands
         from mlrun_cli.cli import render
-        from mlrun_cli.envs import manage as env_commands
 
         found = env_commands.list_envs()
         print_json(found) if as_json else click.echo(render.envs_table(found))
@@ -97,7 +97,7 @@ def env_list(ctx: click.Context, as_json: bool) -> None:
 def env_prune(ctx: click.Context, older_than: float | None, everything: bool) -> None:
     """Remove cached environments."""
     with error_handler(debug=debug_enabled(ctx)):
-        from mlrun_cli.envs import manage as env_commands
+        from mlrun_cli.app import env_commands
 
         removed = env_commands.prune(older_than, everything)
         click.echo("\n".join(f"removed {name}" for name in removed) or "Nothing to remove.")

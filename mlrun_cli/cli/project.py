@@ -53,6 +53,6 @@ def schema(name: str) -> None:
     KIND is one of: mlproject (the default), python_env, conda_env, slurm_config,
     kubernetes_config, ray_config, sweep.
     """
-    from mlrun_cli.project.schemas import schema_text
+    from mlrun_cli.documents.schemas import schema_text
 
     click.echo(schema_text(name), nl=False)

@@ -228,7 +228,7 @@ def run(
 
                 raise UsageError("a sweep records a run per point; --run-id continues one run: not both")
             from mlrun_cli.cli.sweep import run_sweep
-            from mlrun_cli.runs.sweep import SweepRequest
+            from mlrun_cli.runs.sweeps.run import SweepRequest
 
             run_sweep(SweepRequest(request, sweeps, sweep_file, *shaping), dry_run=dry_run, as_json=as_json)
         if dry_run:

@@ -57,7 +57,7 @@ def runs_list(ctx: click.Context, experiment_name: str | None, tracking_uri: str
         from mlrun_cli.cli import render
         from mlrun_cli.runs import finding
         from mlrun_cli.tracking.base import RunQuery, ViewType
-        from mlrun_cli.tracking.search import with_conditions
+        from mlrun_cli.tracking.search.runs import with_conditions
 
         text = with_conditions(filter_string, status=status and status.upper(), parent=parent)
         query = RunQuery(None, text, order_by, max_results, ViewType[view or "ACTIVE_ONLY"])

@@ -7,8 +7,8 @@ import sys
 import click
 
 from mlrun_cli.cli.common import print_json, warn
-from mlrun_cli.runs.sweep import SweepRequest
-from mlrun_cli.runs.sweep_result import Progress, SweepResult
+from mlrun_cli.runs.sweeps.result import Progress, SweepResult
+from mlrun_cli.runs.sweeps.run import SweepRequest
 
 
 def run_sweep(request: SweepRequest, *, dry_run: bool, as_json: bool) -> None:

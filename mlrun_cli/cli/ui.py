@@ -25,7 +25,7 @@ def ui(
     with uv into mlrun's folder.
     """
     with error_handler(debug=debug_enabled(ctx), as_json=False):
-        from mlrun_cli.tracking.ui import UiRequest, runs_view_url, server_url, start_ui
+        from mlrun_cli.app.ui import UiRequest, runs_view_url, server_url, start_ui
 
         request = UiRequest(tracking_uri, host, port, mlflow_args)
         url = server_url(request)

@@ -13,10 +13,11 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from mlrun_cli.errors import PluginError
 from mlrun_cli.project.model import Project
+from mlrun_cli.shared_types import ContainerSpec as ContainerSpec  # re-exported: plugins take it from here
 
 
 @dataclass(frozen=True)
@@ -32,26 +33,6 @@ class EnvOptions:
 
 
 DEFAULT_OPTIONS = EnvOptions()
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """How to run the command in a container; every field is honoured or refused by the backend."""
-
-    image: str
-    """The tag, e.g. `mlrun-code/project:0123abcd`."""
-    image_id: str | None = None
-    """The image's id once it exists here (built or pulled)."""
-    mount_code: bool = True
-    """Bind-mount the project folder (False when the code is baked in, --build-image)."""
-    volumes: tuple[str, ...] = ()
-    environment: Mapping[str, str] = field(default_factory=dict)
-    run_args: tuple[str, ...] = ()
-    """The -A options as the user gave them (for backends that map or refuse them by name)."""
-    run_options: Mapping[str, Any] = field(default_factory=dict)
-    """The same, as Docker SDK arguments."""
-    gpus: str | None = None
-    keep: bool = False
 
 
 class EnvState(enum.Enum):

@@ -166,7 +166,7 @@ def _install_records(records: list[Any], prefix: Path, log: IO[str]) -> None:
 
 def _rattler_error(what: str, error: Exception) -> MlrunError:
     """A channel that did not answer is ServiceUnreachable (exit 75); the rest is the solver's say."""
-    from mlrun_cli.sources.git_urls import redact
+    from mlrun_cli.sources.git.urls import redact
 
     kind = ServiceUnreachable if network_failure(str(error)) else MlrunError
     return kind(f"{what}: {redact(str(error))}")

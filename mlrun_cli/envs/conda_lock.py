@@ -48,7 +48,7 @@ def _download(url: str, local: Path) -> None:
     import urllib.request
 
     from mlrun_cli.budget import budget
-    from mlrun_cli.sources.git_urls import redact
+    from mlrun_cli.sources.git.urls import redact
 
     partial = local.with_suffix(local.suffix + ".part")
     try:
@@ -70,8 +70,8 @@ def _download(url: str, local: Path) -> None:
 
 def _packages(lock: Path) -> list[dict[str, Any]]:
     """The lock's `package` list, each a mapping with what installing it needs (SpecError if not)."""
+    from mlrun_cli.documents.yamlfile import load_yaml
     from mlrun_cli.errors import Problem, SpecError
-    from mlrun_cli.project.yamlfile import load_yaml
 
     doc = load_yaml(lock, lock.name)
     if doc.problems:

@@ -4,7 +4,6 @@ given, with the code baked in on --build-image), content-addressed so nothing is
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import io
 import os
@@ -13,45 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli import tags
+from mlrun_cli.docker_args import parse_docker_args
+from mlrun_cli.docker_engine import CODE_DIR, DockerError, client
 from mlrun_cli.envs.base import ContainerSpec, EnvOptions, EnvPlan, EnvState, PreparedEnv
-from mlrun_cli.envs.docker_args import parse_docker_args
 from mlrun_cli.envs.network import network_failure
 from mlrun_cli.envs.progress import progress
-from mlrun_cli.errors import InfrastructureError, MlrunError, ServiceUnreachable, UsageError
+from mlrun_cli.errors import MlrunError, ServiceUnreachable, UsageError
 from mlrun_cli.project.model import DockerEnv, Project
 
 NAME = "docker"
-CODE_DIR = "/mlflow/projects/code"
 _ALWAYS_EXCLUDED = ("mlruns", ".git")
-
-
-class DockerError(UsageError):
-    """An image cannot be had, or a build failed."""
-
-
-class DockerEngineUnreachable(InfrastructureError):
-    """No Docker engine answers: nothing is wrong with the project."""
-
-
-@functools.cache
-def client() -> Any:
-    """One engine connection per process (planning, building and running share it)."""
-    import docker
-
-    engine = None
-    try:
-        engine = docker.from_env()
-        engine.ping()
-    except Exception as error:  # the SDK raises several kinds for "no engine"
-        if engine is not None:
-            engine.close()
-        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (the default)"
-        raise DockerEngineUnreachable(
-            f"no Docker engine reachable at {where}: {error}",
-            hint="start Docker, or set DOCKER_HOST to a running engine "
-            "(e.g. unix:///run/user/1000/docker.sock)",
-        ) from error
-    return engine
 
 
 def _context_files(directory: Path) -> list[str]:

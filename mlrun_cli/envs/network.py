@@ -87,7 +87,7 @@ def check_channels_answer(channels: Iterable[str]) -> None:
 def _channel_url(channel: str) -> str | None:
     """The channel's http(s) address without credentials (a name goes through rattler's channel
     alias), else None. Asked without them, a private channel answers 401: an answer."""
-    from mlrun_cli.tracking.uris import split_credentials
+    from mlrun_cli.uri_credentials import split_credentials
 
     if not urlparse(channel).scheme:
         from rattler import Channel

@@ -48,8 +48,8 @@ def load_env_yaml(path: Path, content: str | None = None) -> dict[str, Any]:
 
         data = json.loads(content)
         return data if isinstance(data, dict) else {}
+    from mlrun_cli.documents.yamlfile import load_yaml
     from mlrun_cli.errors import SpecError
-    from mlrun_cli.project.yamlfile import load_yaml
 
     doc = load_yaml(path, path.name)
     if doc.problems:

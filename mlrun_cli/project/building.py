@@ -10,16 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrun_cli.documents.hints import did_you_mean
+from mlrun_cli.documents.yamlfile import format_path
 from mlrun_cli.errors import Problem
 from mlrun_cli.project import params
 from mlrun_cli.project.durations import parse_duration
 from mlrun_cli.project.environment import ENV_KEYS, project_env
-from mlrun_cli.project.hints import did_you_mean
 from mlrun_cli.project.model import EntryPoint, EnvSpec, Parameter, Project
-from mlrun_cli.project.yamlfile import format_path
 
 if TYPE_CHECKING:
-    from mlrun_cli.project.yamlfile import YamlDocument
+    from mlrun_cli.documents.yamlfile import YamlDocument
 
 JsonPath = tuple[str | int, ...]
 MAX_PROBLEMS = 50

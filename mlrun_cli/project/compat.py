@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlrun_cli.documents.yamlfile import JsonPath, YamlDocument, format_path
 from mlrun_cli.errors import Problem
 from mlrun_cli.project.environment import ENV_KEYS, default_env
 from mlrun_cli.project.model import PARAM_TYPES
-from mlrun_cli.project.yamlfile import JsonPath, YamlDocument, format_path
 
 TOP_KEYS = ("name", "python_env", "conda_env", "docker_env", "entry_points", "databricks_spark_job")
 DOCKER_KEYS = ("image", "volumes", "environment", "dockerfile", "gpus")

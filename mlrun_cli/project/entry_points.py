@@ -35,7 +35,7 @@ def resolve_entry_point(project: Project, name: str) -> EntryPoint:
         )
         message = f"no MLproject here ({project.directory}), so no entry point '{name}'; {instead}"
         raise UsageError(message, hint=f"add -e {named or scripts[0]} to the command" if scripts else None)
-    from mlrun_cli.project.hints import did_you_mean
+    from mlrun_cli.documents.hints import did_you_mean
 
     declared = ", ".join(project.entry_points) or "none declared"
     hint = f" (did you mean -e {named}, the script?)" if named else did_you_mean(name, project.entry_points)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from mlrun_cli.documents.hints import describe_value, display_path
 from mlrun_cli.errors import Problem
-from mlrun_cli.project.hints import describe_value, display_path
 from mlrun_cli.project.model import EnvSpec
 
 
@@ -15,8 +15,8 @@ def check_env_file(env: EnvSpec) -> tuple[EnvSpec, list[Problem], list[str]]:
     problems, and the warnings."""
     if env.file is None or not env.file.is_file():
         return env, [], []
-    from mlrun_cli.project.schema_check import check_against_schema
-    from mlrun_cli.project.yamlfile import json_of, load_yaml
+    from mlrun_cli.documents.schema_check import check_against_schema
+    from mlrun_cli.documents.yamlfile import json_of, load_yaml
 
     name = display_path(env.file)
     doc = load_yaml(env.file, name)

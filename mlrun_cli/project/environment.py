@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrun_cli.documents.hints import display_path
 from mlrun_cli.errors import Problem
 from mlrun_cli.project.envfiles import check_env_file
-from mlrun_cli.project.hints import display_path
 from mlrun_cli.project.image_refs import image_problem
 from mlrun_cli.project.model import DockerEnv, EnvSpec
 
 if TYPE_CHECKING:
-    from mlrun_cli.project.yamlfile import YamlDocument
+    from mlrun_cli.documents.yamlfile import YamlDocument
 
 PYTHON_ENV_FILE = "python_env.yaml"
 CONDA_ENV_FILE = "conda.yaml"

@@ -18,9 +18,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli import __version__
 from mlrun_cli.home import mlrun_home
 from mlrun_cli.project.model import DockerEnv, EntryPoint, EnvSpec, Parameter, Project
+from mlrun_cli.version import __version__
 
 FORMAT = 3
 _HERE = Path(__file__).resolve().parent

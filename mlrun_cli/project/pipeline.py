@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlrun_cli.documents.hints import display_path
+from mlrun_cli.documents.schema_check import check_against_schema
+from mlrun_cli.documents.yamlfile import YamlDocument, load_yaml
 from mlrun_cli.errors import Problem
 from mlrun_cli.project import building, compat
-from mlrun_cli.project.hints import display_path
 from mlrun_cli.project.model import Project
-from mlrun_cli.project.schema_check import check_against_schema
-from mlrun_cli.project.yamlfile import YamlDocument, load_yaml
 
 _SHAPE = "a mapping with 'entry_points' (and optionally 'name' and an env)"
 

@@ -66,7 +66,7 @@ def _owner(file: Path) -> Path:
 
 def validate(path: Path, *, strict: bool = False) -> ValidationReport:
     """Check a project folder (or its MLproject file) without running anything."""
-    from mlrun_cli.project.hints import display_path
+    from mlrun_cli.documents.hints import display_path
     from mlrun_cli.project.loader import check_project
 
     if path.is_file() and path.name.lower() != "mlproject":

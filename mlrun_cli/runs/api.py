@@ -9,9 +9,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
+from mlrun_cli.app.ownership import reap_orphans
 from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.runs import detached, lifecycle
-from mlrun_cli.runs.ownership import reap_orphans
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run
 from mlrun_cli.runs.result import RunResult
 from mlrun_cli.runs.retries import run_attempts
@@ -20,8 +20,8 @@ from mlrun_cli.tracking.base import RunRecord
 from mlrun_cli.tracking.outbox import SyncResult, flush_quietly
 
 if TYPE_CHECKING:
-    from mlrun_cli.runs.sweep import SweepPlan, SweepRequest
-    from mlrun_cli.runs.sweep_result import Progress, SweepResult
+    from mlrun_cli.runs.sweeps.result import Progress, SweepResult
+    from mlrun_cli.runs.sweeps.run import SweepPlan, SweepRequest
 
 __all__ = [
     "RunPlan",
@@ -87,7 +87,7 @@ def run(
 
 def sweep(request: SweepRequest, *, on_progress: Callable[[Progress], None] | None = None) -> SweepResult:
     """Plan every point (nothing created on a bad one), then run the sweep under one parent run."""
-    from mlrun_cli.runs.sweep import plan_sweep, run_sweep
+    from mlrun_cli.runs.sweeps.run import plan_sweep, run_sweep
 
     with _signals_as_exceptions():
         plan = plan_sweep(request)
@@ -102,7 +102,7 @@ def sweep(request: SweepRequest, *, on_progress: Callable[[Progress], None] | No
 
 def dry_sweep(request: SweepRequest) -> SweepPlan:
     """The sweep's points, bound and checked; nothing run or recorded."""
-    from mlrun_cli.runs.sweep import plan_sweep
+    from mlrun_cli.runs.sweeps.run import plan_sweep
 
     plan = plan_sweep(request)
     plan.base.source.close()
@@ -180,7 +180,7 @@ def wait_run(
     tracking_uri: str | None, run_id: str, timeout_s: float | None, stdout: BinaryIO | None = None
 ) -> tuple[RunRecord, int]:
     """Follow a detached run's job to its end and record it; the run and its exit code."""
-    from mlrun_cli.runs import sweep_detached  # a sweep's parent: only here
+    from mlrun_cli.runs.sweeps import detached as sweep_detached  # a sweep's parent: only here
 
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
@@ -194,7 +194,7 @@ def wait_run(
 
 def cancel_run(tracking_uri: str | None, run_id: str) -> tuple[RunRecord, int]:
     """Cancel a detached run's job and record its end; the run and its exit code."""
-    from mlrun_cli.runs import sweep_detached  # a sweep's parent: only here
+    from mlrun_cli.runs.sweeps import detached as sweep_detached  # a sweep's parent: only here
 
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))

@@ -3,8 +3,8 @@ the run machinery, so that listing stays quick."""
 
 from __future__ import annotations
 
+from mlrun_cli.app.ownership import reap_orphans
 from mlrun_cli.errors import TrackingError
-from mlrun_cli.runs.ownership import reap_orphans
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunQuery, RunRecord
 
@@ -15,7 +15,7 @@ def list_runs(
     """Runs by MLflow's search grammar, in one experiment (by name) or in all of them."""
     from dataclasses import replace
 
-    from mlrun_cli.tracking.search import run_query
+    from mlrun_cli.tracking.search.runs import run_query
 
     reap_orphans()
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
@@ -29,7 +29,7 @@ def list_runs(
 
 def set_run_deleted(tracking_uri: str | None, run_id: str, deleted: bool) -> RunRecord:
     """`runs delete` / `runs restore`: the run's lifecycle stage, as MLflow's; the run as it is now."""
-    from mlrun_cli.tracking.search import set_deleted
+    from mlrun_cli.tracking.search.runs import set_deleted
 
     tracker = get_tracker(resolve_tracking_uri(tracking_uri))
     tracker.get_run(run_id)  # an unknown run is the store's clear error, not a half-done change

@@ -188,7 +188,7 @@ def _walk(directory: Path) -> list[str]:
 
 
 def _ls_untracked(directory: Path) -> list[str] | None:
-    from mlrun_cli.sources.git import GitError, run_git
+    from mlrun_cli.sources.git.run import GitError, run_git
 
     with tempfile.TemporaryDirectory(prefix="mlrun-fp-") as scratch:
         try:

@@ -20,14 +20,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from mlrun_cli import __version__, tags
+from mlrun_cli import __version__, job_records, tags
+from mlrun_cli.app import ownership
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.leases import lease
 from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.home import writable_dir
 from mlrun_cli.project.durations import format_duration
-from mlrun_cli.runs import outputs, ownership
+from mlrun_cli.runs import outputs
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.result import RunResult
 from mlrun_cli.streaming import masking
@@ -134,7 +135,7 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         state = _wait(plan, ref, console_log, child_stdout)
         ended_ms = now_ms()  # the command's end, however long sending it then takes
         ended, exit_code = end_of(state)
-        ownership.write_end(run_ref.run_id, ended.name, exit_code, ended_ms)
+        job_records.write_end(run_ref.run_id, ended.name, exit_code, ended_ms)
         outputs.learn(watched, plan, scratch, recorder)  # what it wrote: mlrun/outputs.json
         if state.state == TIMED_OUT and plan.timeout_s is not None:
             recorder.log_batch({}, {tags.TIMEOUT: format_duration(plan.timeout_s)})

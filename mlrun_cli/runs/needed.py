@@ -4,7 +4,7 @@ in the target store, is reused instead of run again.
 In flight counts: a `--needed` run holds a lock on its fingerprint (in `$MLRUN_HOME/needed/`) from
 its search to its end, so an identical `--needed` run started meanwhile on this host waits for it,
 then finds it done. An identical run that is RUNNING without that lock (started without
-`--needed`) is waited for too while its mlrun lives (runs/ownership.py). Should the twin not
+`--needed`) is waited for too while its mlrun lives (app/ownership.py). Should the twin not
 finish (failed, killed), the waiting run says so and runs the command itself: a failure is not
 a result to reuse, and running again is what `--needed` would have done had they not overlapped.
 """
@@ -18,8 +18,8 @@ import sys
 from collections.abc import Iterator
 
 from mlrun_cli import tags
+from mlrun_cli.app import ownership
 from mlrun_cli.home import mlrun_home, writable_dir
-from mlrun_cli.runs import ownership
 from mlrun_cli.tracking import NO_TRACKING, get_tracker
 from mlrun_cli.tracking.base import RunRecord, RunStatus, Tracker, find_runs_by_tag
 

@@ -110,7 +110,7 @@ def changes(watch: Watch) -> dict[str, Stat]:
     """What differs from the snapshot now: the run's outputs (their new stat; None: deleted)."""
     entries: list[str] | None = None
     if watch.git:
-        from mlrun_cli.sources.work_tree import changed_files
+        from mlrun_cli.sources.git.work_tree import changed_files
 
         now = changed_files(watch.directory)
         entries = None if now is None else [*now, *watch.before]

@@ -26,7 +26,7 @@ from mlrun_cli.runs.fingerprint import Fingerprint
 from mlrun_cli.runs.retries import RetryPolicy
 from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
-from mlrun_cli.tracking.uris import redact_uri
+from mlrun_cli.uri_credentials import redact_uri
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend
@@ -245,7 +245,7 @@ def _undeclared(entry: EntryPoint, bound: params.BoundParams) -> tuple[str, ...]
     """-P names the entry point does not declare: appended as MLflow does, but said."""
     if entry.is_script or not bound.extras:
         return ()  # a script takes every -P as --name value: that is the point
-    from mlrun_cli.project.hints import did_you_mean
+    from mlrun_cli.documents.hints import did_you_mean
 
     declared = list(entry.parameters)
     return tuple(

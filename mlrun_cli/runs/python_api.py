@@ -26,7 +26,7 @@ from mlrun_cli.runs.result import RunResult
 
 if TYPE_CHECKING:
     from mlrun_cli.process import ChildProcess
-    from mlrun_cli.runs.sweep_result import SweepResult
+    from mlrun_cli.runs.sweeps.result import SweepResult
 from mlrun_cli.tracking.base import RunStatus
 
 _RUN_LINE = re.compile(rb"^mlrun: run ([0-9a-f]{32}) ")
@@ -140,7 +140,7 @@ def run(
     if sweep is not None:
         if not synchronous:
             raise UsageError("a sweep runs synchronously (synchronous=True)")
-        from mlrun_cli.runs.sweep import SweepRequest
+        from mlrun_cli.runs.sweeps.run import SweepRequest
 
         specs = tuple(f"{name}={_spec(values)}" for name, values in sweep.items())
         return api.sweep(

@@ -164,7 +164,7 @@ def _source_of(record: RunRecord, name: str) -> tuple[str, str | None]:
     """Where to fetch the run's source again, and at which commit: the local repository it was
     made from while it is still there, else the recorded repository URL."""
     from mlrun_cli.sources import split_subdirectory
-    from mlrun_cli.sources.git_urls import looks_remote
+    from mlrun_cli.sources.git.urls import looks_remote
 
     commit = record.tags.get(tags.GIT_COMMIT)
     base, subdir = split_subdirectory(name)

@@ -34,8 +34,8 @@ def run_to_continue(
     values: Mapping[str, str],
 ) -> RunRecord:
     """The run `--run-id` names, checked; UsageError (exit 2) says why it cannot be continued."""
+    from mlrun_cli.app.ownership import live_owner
     from mlrun_cli.errors import UsageError
-    from mlrun_cli.runs.ownership import live_owner
     from mlrun_cli.tracking import NO_TRACKING, get_tracker
 
     if tracking_uri == NO_TRACKING:

@@ -11,17 +11,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from mlrun_cli import tags
 from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs.result import RunResult
 from mlrun_cli.tracking.base import RunStatus
-
-if TYPE_CHECKING:  # the plan holds a RetryPolicy: imported only for types, no cycle
-    from mlrun_cli.runs.plan import RunPlan
 
 MAX_DELAY_S = 300.0
 
@@ -53,10 +50,23 @@ class RetryPolicy:
         return float(min(MAX_DELAY_S, self.delay_s * 2 ** (attempt - 1)))
 
 
-Execute = Callable[["RunPlan"], RunResult]
+class Retried(Protocol):
+    """What attempts need of a plan (`runs/plan.py`'s RunPlan, which holds the RetryPolicy): its
+    policy, and its extra tags, replaced for each attempt."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def retry(self) -> RetryPolicy: ...
+
+    @property
+    def extra_tags(self) -> Mapping[str, str]: ...
 
 
-def run_attempts(plan: RunPlan, execute: Execute) -> RunResult:
+Plan = TypeVar("Plan", bound=Retried)
+
+
+def run_attempts(plan: Plan, execute: Callable[[Plan], RunResult]) -> RunResult:
     """`execute` the plan, again (tagged as the next attempt) while the plan's retry policy says
     so; the last attempt's result, with every attempt listed in it."""
     policy = plan.retry

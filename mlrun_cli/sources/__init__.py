@@ -87,7 +87,7 @@ def _may_be_in_git_work_tree(directory: Path) -> bool:
 
 def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = False) -> ProjectSource:
     """Find (or fetch) the project; call `close()` on the result when the run is over."""
-    from mlrun_cli.sources import git_urls
+    from mlrun_cli.sources.git import urls as git_urls
 
     if "\0" in uri or (version is not None and "\0" in version):
         raise UsageError("a project URI or --version may not contain a NUL byte")
@@ -127,7 +127,7 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
     if not directory.is_dir():
         raise UsageError(f"subdirectory {subdir!r} not found in {root}")
     if _may_be_in_git_work_tree(directory):
-        from mlrun_cli.sources import work_tree
+        from mlrun_cli.sources.git import work_tree
 
         found = work_tree.local_provenance(directory)
         if found is not None:
@@ -138,8 +138,8 @@ def resolve_source(uri: str, version: str | None, cwd: Path, *, refresh: bool = 
 
 
 def _from_git(base: str, subdir: str, version: str | None, refresh: bool) -> ProjectSource:
-    from mlrun_cli.sources import git as git_source
-    from mlrun_cli.sources import git_urls
+    from mlrun_cli.sources.git import cache as git_source
+    from mlrun_cli.sources.git import urls as git_urls
 
     parsed = git_urls.parse_git_uri(base, subdir)
     cache = git_source.RepoCache(parsed.url)

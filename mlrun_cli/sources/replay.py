@@ -10,7 +10,7 @@ from pathlib import Path
 from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import UsageError
 from mlrun_cli.sources import ProjectSource
-from mlrun_cli.sources.git import GitError, run_git
+from mlrun_cli.sources.git.run import GitError, run_git
 
 UNTRACKED = "# untracked: "
 """How git.diff lists an untracked file: by name only, its content was never recorded."""
@@ -36,7 +36,7 @@ def apply_changes(source: ProjectSource, diff: str) -> None:
                 raise UsageError(
                     f"the run's recorded changes (mlrun/git.diff) do not apply to its commit: {error.message}"
                 ) from None
-    from mlrun_cli.sources.work_tree import local_provenance
+    from mlrun_cli.sources.git.work_tree import local_provenance
 
     found = local_provenance(source.directory)
     source.changed = found[2] if found is not None else None

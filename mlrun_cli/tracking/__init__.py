@@ -31,10 +31,10 @@ TRACKERS: Registry[TrackerFactory] = Registry(
     "tracking backend",
     ENTRY_POINT_GROUP,
     {
-        "": "mlrun_cli.tracking.file_store:FileStore.from_uri",
-        "file": "mlrun_cli.tracking.file_store:FileStore.from_uri",
-        "http": "mlrun_cli.tracking.rest:RestTracker",
-        "https": "mlrun_cli.tracking.rest:RestTracker",
+        "": "mlrun_cli.tracking.filestore.store:FileStore.from_uri",
+        "file": "mlrun_cli.tracking.filestore.store:FileStore.from_uri",
+        "http": "mlrun_cli.tracking.rest.tracker:RestTracker",
+        "https": "mlrun_cli.tracking.rest.tracker:RestTracker",
         # MLflow's own client writes its databases; mlrun never does.
         **dict.fromkeys(_DATABASES, "mlrun_cli.tracking.mlflow_client:MlflowClientTracker"),
     },

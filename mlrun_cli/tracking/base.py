@@ -8,42 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-
-class RunStatus(str, enum.Enum):
-    """MLflow's run statuses. Each one is also its name as a string (`RunStatus.FINISHED ==
-    "FINISHED"`, as MLflow's own client gives a status), so a status compares, prints and
-    serialises the same wherever the API returns one; `number` is what MLflow's file store writes."""
-
-    RUNNING = "RUNNING"
-    SCHEDULED = "SCHEDULED"
-    """Not started yet (MLflow's word; a sweep's point that never ran)."""
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
-    KILLED = "KILLED"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def number(self) -> int:
-        return _STATUS_NUMBERS[self]
-
-    @classmethod
-    def of(cls, value: object) -> RunStatus:
-        """A status as a store holds it: the file store's integer (as a number or digits), or a
-        name. ValueError or KeyError for anything else."""
-        text = str(value)
-        if text.isdigit():
-            return _STATUS_BY_NUMBER[int(text)]
-        return cls[text]
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
-
-
-_STATUS_NUMBERS = {status: number for number, status in enumerate(RunStatus, start=1)}
-_STATUS_BY_NUMBER = {number: status for status, number in _STATUS_NUMBERS.items()}
+# Re-exported: plugins and callers take RunStatus from here; it lives on the ground, where
+# backends find it without importing a tracker.
+from mlrun_cli.shared_types import RunStatus as RunStatus
 
 
 class ViewType(enum.Enum):
@@ -57,7 +24,7 @@ class ViewType(enum.Enum):
 @dataclass(frozen=True)
 class RunQuery:
     """A run search in MLflow's terms: filter and order-by in its search grammar
-    (`tracking/search_query.py`); no experiment ids: every experiment."""
+    (`tracking/search/grammar.py`); no experiment ids: every experiment."""
 
     experiment_ids: tuple[str, ...] | None = None
     filter: str = ""
@@ -132,7 +99,7 @@ class Tracker(Protocol):
     Third-party backends register a factory `(uri: str) -> Tracker` under the entry-point group
     `mlrun_cli.tracking`, named by the scheme they serve.
 
-    Two more methods are optional, found by `tracking/search.py`: `query_runs(RunQuery)` (a search
+    Two more methods are optional, found by `tracking/search/runs.py`: `query_runs(RunQuery)` (a search
     in MLflow's grammar; without it `search_runs` is scanned and filtered here) and
     `set_deleted(run_id, deleted)` (`runs delete/restore`; without it they are refused). So are
     `log_metrics(run_id, metrics, timestamp_ms)` and `metric_history(run_id, key)`, found by

@@ -173,7 +173,7 @@ class MlflowClientTracker:
         ids = list(query.experiment_ids) if query.experiment_ids is not None else list(names)
         from mlflow.exceptions import MlflowException
 
-        from mlrun_cli.tracking.search import refused_search
+        from mlrun_cli.tracking.search.runs import refused_search
 
         try:  # MLflow judges the filter: its refusal is the user's (exit 2)
             runs = self.client.search_runs(

@@ -52,7 +52,7 @@ class NullTracker:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def child_env(self, run: RunRef) -> dict[str, str]:
-        from mlrun_cli.tracking.file_store import FileStore
+        from mlrun_cli.tracking.filestore.store import FileStore
 
         scratch = Path(tempfile.mkdtemp(prefix="mlrun-notrack-"))
         self._scratch[run.run_id] = scratch

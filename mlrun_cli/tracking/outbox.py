@@ -25,7 +25,7 @@ from mlrun_cli.tracking.outbox_damage import Damaged as _Damaged
 from mlrun_cli.tracking.outbox_damage import op_problem as _problem
 from mlrun_cli.tracking.outbox_damage import quarantine as _quarantine
 from mlrun_cli.tracking.outbox_damage import read_entry as _read
-from mlrun_cli.tracking.uris import redact_uri, store_key
+from mlrun_cli.uri_credentials import redact_uri, store_key
 
 # What a run spends on its own store's backlog before it starts; the rest is `mlrun runs sync`'s.
 RUN_FLUSH_BUDGET_S = 0.5
@@ -170,7 +170,7 @@ def _send(folder: Path, document: dict[str, Any], tracker_uri: str, deadline: fl
     error = None
     try:
         tracker = get_tracker(tracker_uri)
-        from mlrun_cli.tracking.rest import RestTracker
+        from mlrun_cli.tracking.rest.tracker import RestTracker
 
         if isinstance(tracker, RestTracker):  # no try starts after the deadline
             tracker.deadline = deadline

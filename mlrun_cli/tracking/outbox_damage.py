@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli import tags
-from mlrun_cli.home import mlrun_home, write_atomic
+from mlrun_cli.home import write_atomic
+from mlrun_cli.job_records import OWNER_FILE, job_folder, read_end
 from mlrun_cli.tracking.base import RunStatus
 
 QUARANTINE = ".quarantine"
-END_FILE = "end.json"
-OWNER_FILE = "owner.json"
 _URI = re.compile(r'"tracking_uri"\s*:\s*"([^"\\]+)"')
 _FIELDS: dict[str, dict[str, type]] = {
     "log_batch": {"params": dict, "tags": dict},
@@ -96,17 +95,13 @@ def _store(damaged: Path, run_id: str) -> str | None:
         found = None
     if found:
         return found.group(1)
-    uri = _json(mlrun_home() / "jobs" / run_id / OWNER_FILE).get("tracking_uri")
+    uri = _json(job_folder(run_id) / OWNER_FILE).get("tracking_uri")
     return uri if isinstance(uri, str) and uri else None
 
 
 def _recorded_end(run_id: str) -> tuple[str, int, int] | None:
-    end = _json(mlrun_home() / "jobs" / run_id / END_FILE)
-    status, code, when = end.get("status"), end.get("exit_code"), end.get("end_time_ms")
-    ended = (RunStatus.FINISHED.name, RunStatus.FAILED.name, RunStatus.KILLED.name)
-    if status in ended and isinstance(code, int) and isinstance(when, int):
-        return str(status), code, when
-    return None
+    end = read_end(job_folder(run_id))
+    return None if end is None else (str(end["status"]), end["exit_code"], end["end_time_ms"])
 
 
 def replace_damaged(folder: Path, damaged: Path, problem: str) -> tuple[dict[str, Any] | None, str]:

@@ -11,7 +11,7 @@ import subprocess
 from typing import Any
 
 from mlrun_cli.tracking.base import RunRecord, RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 
 

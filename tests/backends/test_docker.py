@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Result
 from tests.docker_images import BUSYBOX, containers_labelled, docker_project
 from tests.mlflow_env import read_run
@@ -319,7 +319,7 @@ def test_sklearn_example_in_a_python_container_logs_into_the_run(
 
 
 def test_docker_args_map_to_the_sdk_and_gpus_to_a_device_request() -> None:
-    from mlrun_cli.envs.docker_args import gpu_request, parse_docker_args
+    from mlrun_cli.docker_args import gpu_request, parse_docker_args
 
     parsed = parse_docker_args(
         [

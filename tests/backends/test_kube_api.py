@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.backends import kube_api
+from mlrun_cli.backends.kubernetes import api as kube_api
 from mlrun_cli.errors import InfrastructureError
 from tests.hung import hung_server
 

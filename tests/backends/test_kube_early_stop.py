@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.kube_cluster import FakeCluster
 from tests.backends.test_docker import debian_python  # noqa: F401  (fixture)
 from tests.backends.test_kubernetes import cluster, kube_env, registry_host  # noqa: F401  (fixtures)

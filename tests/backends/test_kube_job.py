@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlrun_cli.backends import kube_job, kube_resources
+from mlrun_cli.backends.kubernetes import job as kube_job
+from mlrun_cli.backends.kubernetes import resources as kube_resources
 from mlrun_cli.envs.base import ContainerSpec
 from mlrun_cli.errors import UsageError
 

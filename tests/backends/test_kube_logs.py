@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends import steady
 from tests.backends.kube_cluster import FakeCluster
 from tests.backends.test_kubernetes import Factory, Mlrun, _run, cluster, kube_env, registry_host  # noqa: F401

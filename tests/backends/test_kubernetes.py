@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from mlrun_cli.backends import kube_job
+from mlrun_cli.backends.kubernetes import job as kube_job
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.cancelling import assert_killed_by_ctrl_c, assert_sweep_killed, ctrl_c
 from tests.backends.kube_cluster import FakeCluster, registry
 from tests.conftest import MLRUN, Popen, Result
@@ -379,7 +379,7 @@ def test_a_sweeps_deadline_counts_every_points_timeout_not_rounds_of_parallel_po
     """Kubernetes counts Pending time in activeDeadlineSeconds: ceil(n/P) rounds of the timeout
     would kill points still waiting for a node. Points never started at the deadline end KILLED,
     the one it stopped FAILED (124)."""
-    from mlrun_cli.backends.kube_sweep import DEADLINE_MARGIN_S, NEVER_STARTED
+    from mlrun_cli.backends.kubernetes.sweep import DEADLINE_MARGIN_S, NEVER_STARTED
 
     project = docker_project(project_factory, "echo started {text}; sleep 300")
     before = set(cluster.logs)
@@ -425,7 +425,7 @@ def test_a_sweeps_deadline_counts_every_points_timeout_not_rounds_of_parallel_po
 
 def test_a_sweep_index_never_started_only_where_the_state_shows_it() -> None:
     """kube_sweep.index_state on Job and pod objects as the API server returns them."""
-    from mlrun_cli.backends.kube_sweep import index_state
+    from mlrun_cli.backends.kubernetes.sweep import index_state
 
     failed = {"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}
     job = {"spec": {"parallelism": 2}, "status": {"completedIndexes": "0", "conditions": [failed]}}

@@ -4,8 +4,9 @@ test_kube_logs.py and test_ray_logs.py)."""
 
 from __future__ import annotations
 
-from mlrun_cli.backends import kube_logs, ray_logs
 from mlrun_cli.backends.base import JobRef
+from mlrun_cli.backends.kubernetes import logs as kube_logs
+from mlrun_cli.backends.ray import logs as ray_logs
 
 
 def test_a_pods_log_is_read_past_the_last_line_seen_through_growth_and_a_new_pod() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
 from tests.conftest import EXAMPLES, Popen, Result, run_captured
 from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
@@ -135,7 +135,7 @@ def test_ray_states_map_to_run_ends() -> None:
     """The mapping alone, on JobDetails-shaped values (the real ones are covered above)."""
     from types import SimpleNamespace
 
-    from mlrun_cli.backends.ray import to_job_state
+    from mlrun_cli.backends.ray.backend import to_job_state
 
     def state(
         word: str, code: int | None = None, message: str = "", limited: bool = False
@@ -164,7 +164,7 @@ def test_ray_states_map_to_run_ends() -> None:
 def test_the_output_is_the_commands_wherever_ray_writes_its_entrypoint_line() -> None:
     """Seen on a real head: Ray flushes its 'Running entrypoint' line once the command has
     started, so it comes before, inside or after the command's first lines."""
-    from mlrun_cli.backends.ray import command_output
+    from mlrun_cli.backends.ray.backend import command_output
 
     setup = "2026-12-02 01:34:27,157\tINFO job_manager.py:581 -- Runtime env is setting up.\n"
     ray_line = "Running entrypoint for job mlrun-r1: bash /h/jobs/r1/job.sh\n"

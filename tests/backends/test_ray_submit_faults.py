@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result, run_captured
 from tests.ray_cluster import ensure_ray_python
 from tests.runs.test_secrets import CANARY, PROJECT, assert_nowhere

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
 from tests.backends.conftest import scontrol_state
 from tests.conftest import MLRUN, Popen, Result

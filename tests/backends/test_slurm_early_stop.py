@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.conftest import scontrol_state
 from tests.conftest import Result
 

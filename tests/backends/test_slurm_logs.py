@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends import steady
 from tests.conftest import MLRUN, run_captured
 

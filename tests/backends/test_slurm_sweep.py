@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.cancelling import assert_sweep_killed, ctrl_c
 from tests.conftest import MLRUN, Popen, Result
 from tests.sweep_marks import marked, max_running

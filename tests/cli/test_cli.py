@@ -18,7 +18,7 @@ from mlrun_cli.cli import cli
 from mlrun_cli.process import Outcome
 from mlrun_cli.runs import api
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import EXAMPLES, Result
 
 

@@ -39,6 +39,7 @@ NEVER = (
     "httpx",
     "mlrun_cli.envs.conda",
     "mlrun_cli.envs.docker",
+    "mlrun_cli.docker_engine",
     "mlrun_cli.backends.container",
     "mlrun_cli.backends.slurm",
     "mlrun_cli.backends.kubernetes",
@@ -47,6 +48,7 @@ NEVER = (
 )
 CLI = [
     "mlrun_cli",
+    "mlrun_cli.version",
     "mlrun_cli.cli",
     "mlrun_cli.cli.common",
     "mlrun_cli.cli.env",
@@ -77,14 +79,19 @@ LOCAL_RUN = [
     ),
     *("mlrun_cli.runs.detached", "mlrun_cli.runs.fingerprint", "mlrun_cli.runs.lifecycle"),
     *("mlrun_cli.runs.outputs", "mlrun_cli.runs.path_digest"),  # a run's outputs; path parameters
-    *("mlrun_cli.runs.ownership", "mlrun_cli.runs.plan", "mlrun_cli.runs.result", "mlrun_cli.runs.retries"),
-    *("mlrun_cli.sources", "mlrun_cli.sources.git_urls", "mlrun_cli.tracking", "mlrun_cli.tracking.base"),
-    *("mlrun_cli.tracking.file_records", "mlrun_cli.tracking.file_store", "mlrun_cli.tracking.outbox"),
+    *("mlrun_cli.app", "mlrun_cli.app.ownership"),
+    *("mlrun_cli.runs.plan", "mlrun_cli.runs.result", "mlrun_cli.runs.retries"),
+    *("mlrun_cli.sources", "mlrun_cli.sources.git", "mlrun_cli.sources.git.urls"),
+    *("mlrun_cli.tracking", "mlrun_cli.tracking.base"),
+    *("mlrun_cli.tracking.filestore", "mlrun_cli.tracking.filestore.records"),
+    *("mlrun_cli.tracking.filestore.store", "mlrun_cli.tracking.outbox"),
     "mlrun_cli.tracking.outbox_damage",
-    "mlrun_cli.tracking.uris",
+    "mlrun_cli.uri_credentials",
+    "mlrun_cli.shared_types",
+    "mlrun_cli.job_records",
     "mlrun_cli.project.entry_points",
     *("mlrun_cli.project.durations", "mlrun_cli.project.params"),
-    "mlrun_cli.tracking.flat_yaml",
+    "mlrun_cli.tracking.filestore.flat_yaml",
 ]
 PROBE = """
 import json, sys
@@ -117,7 +124,12 @@ def test_validating_a_known_project_imports_no_yaml_or_schema_code() -> None:
     modules = _modules("validate", str(EXAMPLES / "sklearn_linear"))
     assert not [m for m in (*HEAVY, *NEVER, "jsonschema", "yaml", "difflib") if m in modules]
     assert _ours(modules) == sorted(
-        [*CLI, *KNOWN_PROJECT, "mlrun_cli.project.hints", "mlrun_cli.project.validate"]
+        [
+            *CLI,
+            *KNOWN_PROJECT,
+            "mlrun_cli.documents", "mlrun_cli.documents.hints",
+            "mlrun_cli.project.validate",
+        ]
     )
 
 
@@ -129,7 +141,7 @@ def test_a_local_run_imports_only_what_it_runs(tmp_path: Path) -> None:
     first = _modules(*argv)
     assert not [m for m in (*NEVER, "git", "filelock") if m in first]
     modules = _modules(*argv)  # the project is known valid now
-    # No yaml either: MLflow's flat meta.yaml is written and read without it (tracking/flat_yaml.py).
+    # No yaml either: MLflow's flat meta.yaml is written and read without it (filestore/flat_yaml.py).
     assert not [
         m for m in (*NEVER, "git", "filelock", "jsonschema", "yaml", "difflib", "asyncio") if m in modules
     ]

@@ -123,7 +123,7 @@ def test_ui_installs_mlflow_once_when_it_is_missing(
     assert f"mlrun: MLflow is not installed here: installing it once into {tool} for its UI" in log
     assert "for its UI: done in" in log
     # The next time, the installed one is used as it is.
-    from mlrun_cli.tracking.ui import find_mlflow
+    from mlrun_cli.app.ui import find_mlflow
 
     with monkeypatch.context() as patched:
         patched.setenv("PATH", BARE_PATH)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 from tests.envs.conda_channel import PY_XY, build_package, build_test_channel, index_channel
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Popen, Result
 from tests.envs.conftest import python_project
 
@@ -107,7 +107,7 @@ def test_a_warm_run_takes_its_env_file_from_the_check_not_from_yaml_again(
     assert probe.stdout.split()[-1] == "1.0", probe.stderr
     modules = set(json.loads(probe.stderr.splitlines()[-1]))
     assert "building" not in probe.stderr
-    assert not {"yaml", "mlrun_cli.project.yamlfile"} & modules
+    assert not {"yaml", "mlrun_cli.documents.yamlfile"} & modules
     (project / "python_env.yaml").write_text(f'python: "{PY}"\ndependencies: [mlrun-demo-a==2.0]\n')
     edited = mlrun("run", str(project), env=offline)
     assert edited.returncode == 0 and "building" in edited.stderr, edited.stderr

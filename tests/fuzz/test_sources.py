@@ -27,7 +27,7 @@ URL_TOKENS = ["::", "--upload-pack=touch x", "-u", " ", "\n", "\x00", "@", ":", 
     examples=[(b"https://h:99999/o/r", ""), (b"https://[::1/o/r", ""), (b"http://h:-1/x", "sub")],
 )  # fmt: skip
 def check_git_urls(case: tuple[bytes, str]) -> None:
-    from mlrun_cli.sources import git_urls
+    from mlrun_cli.sources.git import urls as git_urls
 
     url = case[0].decode("utf-8", "replace")
 
@@ -66,7 +66,7 @@ VERSIONS = st.one_of(
 def check_git_versions(version: str) -> None:
     from mlrun_cli.sources import resolve_source
 
-    version = version.replace("\0", "")  # a NUL crashes sources/git.py: see the skipped test below
+    version = version.replace("\0", "")  # a NUL crashes sources/git/cache.py: see the skipped test below
 
     def resolve() -> None:
         source = resolve_source(_repository().as_uri(), version, Path.cwd())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from mlrun_cli.runs import sweep_spec
+from mlrun_cli.runs.sweeps import spec as sweep_spec
 from tests.fuzz.harness import BILLION_LAUGHS, TEXT_VALUES, expect_clean, mutated, surface
 
 SPECS = st.one_of(

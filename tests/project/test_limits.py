@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mlrun_cli.cli import cli
-from mlrun_cli.project.yamlfile import MAX_FILE_BYTES
+from mlrun_cli.documents.yamlfile import MAX_FILE_BYTES
 
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)

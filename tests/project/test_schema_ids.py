@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from mlrun_cli.project.schemas import SCHEMA_NAMES
+from mlrun_cli.documents.schemas import SCHEMA_NAMES
 from tests.conftest import REPO
 
 ID_FORM = "https://mlrun-cli.invalid/schemas/{name}.schema.json"

@@ -12,7 +12,7 @@ import pytest
 import mlrun_cli
 from mlrun_cli import RunStatus
 from mlrun_cli.errors import ParameterError
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 
 Factory = Callable[[dict[str, str]], Path]
 PROJECT = """

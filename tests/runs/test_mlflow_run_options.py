@@ -14,7 +14,7 @@ import pytest
 
 from mlrun_cli.cli.run import run as run_command
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 
 Mlrun = Callable[..., Result]

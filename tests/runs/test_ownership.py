@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from mlrun_cli.app import ownership
 from mlrun_cli.process import group_alive
-from mlrun_cli.runs import ownership
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
-from mlrun_cli.tracking.rest import RestTracker
+from mlrun_cli.tracking.filestore.store import FileStore
+from mlrun_cli.tracking.rest.tracker import RestTracker
 from tests.conftest import MLRUN, Popen, Result
 from tests.git_daemon import free_port
 from tests.mid_run import run_as_its_store_turns_read_only

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 
 Mlrun = Callable[..., Result]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 
 Mlrun = Callable[..., Result]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Popen, Result
 
 Mlrun = Callable[..., Result]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 from tests.docker_images import docker_project
 
@@ -141,7 +141,7 @@ def test_a_swept_secret_is_refused_before_a_bad_point_could_show_it(
 
 
 def test_a_bad_point_is_described_with_its_secret_masked() -> None:
-    from mlrun_cli.runs.sweep_spec import describe
+    from mlrun_cli.runs.sweeps.spec import describe
 
     assert describe({"token": CANARY, "level": "x"}, {"token"}) == "token=*** level=x"
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mlrun_cli.tracking.base import RunRecord, RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Popen, Result
 from tests.sweep_marks import max_running
 
@@ -258,7 +258,7 @@ def test_points_are_named_by_their_values_and_the_parent_holds_the_best_point(
 
 
 def test_a_point_name_is_short_and_safe_whatever_the_values() -> None:
-    from mlrun_cli.runs.sweep_plan import point_name
+    from mlrun_cli.runs.sweeps.plan import point_name
 
     named = point_name("warm-heron-859", 0, {"alpha": "0.1", "l1": "0.5"})
     assert named == "alpha=0.1,l1=0.5 | warm-heron-859-0"

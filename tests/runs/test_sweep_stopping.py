@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mlrun_cli.errors import UsageError
-from mlrun_cli.runs.sweep_stopping import (
+from mlrun_cli.runs.sweeps.stopping import (
     EarlyStopOptions,
     asha_decision,
     median_decision,

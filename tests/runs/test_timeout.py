@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.backends import kube_job
+from mlrun_cli.backends.kubernetes import job as kube_job
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 from tests.docker_images import containers_labelled, docker_project
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 from tests.git_daemon import free_port
 from tests.hung import hung_port

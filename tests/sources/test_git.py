@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from mlrun_cli.sources.git_urls import clean_url, parse_git_uri, redact
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.sources.git.urls import clean_url, parse_git_uri, redact
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Popen, Result
 from tests.git_daemon import start_git_daemon
 from tests.hung import hung_port, hung_server
@@ -504,8 +504,8 @@ def test_git_credentials_in_the_url_never_reach_a_file(
 
 
 def test_only_http_credentials_are_taken_out_of_a_git_url() -> None:
-    from mlrun_cli.sources.git import RepoCache
-    from mlrun_cli.sources.git_urls import credentials_of
+    from mlrun_cli.sources.git.cache import RepoCache
+    from mlrun_cli.sources.git.urls import credentials_of
 
     assert credentials_of("https://tok%40en@host/r.git") == ("tok@en", "")
     assert credentials_of("http://u:p@host:8080/r.git") == ("u", "p")

@@ -17,7 +17,7 @@ import pytest
 from mlrun_cli.budget import budget
 from mlrun_cli.errors import UsageError
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
 from tests.git_daemon import free_port
 from tests.hung import hung_server

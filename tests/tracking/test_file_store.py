@@ -9,7 +9,7 @@ import yaml
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunStatus
-from mlrun_cli.tracking.file_store import FileStore
+from mlrun_cli.tracking.filestore.store import FileStore
 
 
 def test_new_store_has_mlflows_default_experiment_and_trash(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mlrun_cli.tracking.flat_yaml import dump, parse
+from mlrun_cli.tracking.filestore.flat_yaml import dump, parse
 
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.just([]), st.text(max_size=30),

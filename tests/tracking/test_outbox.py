@@ -10,8 +10,8 @@ import pytest
 
 from mlrun_cli.tracking import outbox
 from mlrun_cli.tracking.base import RunRef, RunStatus
-from mlrun_cli.tracking.rest import CHILD_HTTP_DEFAULTS, RestTracker
-from mlrun_cli.tracking.uris import redact_uri, split_credentials, store_key
+from mlrun_cli.tracking.rest.tracker import CHILD_HTTP_DEFAULTS, RestTracker
+from mlrun_cli.uri_credentials import redact_uri, split_credentials, store_key
 from tests.git_daemon import free_port
 
 
@@ -39,7 +39,7 @@ def test_split_credentials_and_store_key() -> None:
 def test_credentials_authenticate_but_are_never_queued_nor_in_the_uri(isolated: Path) -> None:
     tracker = RestTracker(f"http://alice:s3cret@127.0.0.1:{free_port()}")
     assert tracker.uri.startswith("http://127.0.0.1:") and "s3cret" not in tracker.uri
-    from mlrun_cli.tracking.http_client import headers
+    from mlrun_cli.tracking.rest.http_client import headers
 
     assert headers(tracker._auth)["Authorization"] == "Basic YWxpY2U6czNjcmV0"
     env = tracker.child_env(RunRef("r" * 32, "1", ""))
@@ -66,7 +66,7 @@ def test_a_run_goes_on_when_even_the_outbox_cannot_be_written(
 
 
 def test_a_run_flushes_only_its_own_store(isolated: Path) -> None:
-    from mlrun_cli.tracking.file_store import FileStore
+    from mlrun_cli.tracking.filestore.store import FileStore
 
     mine, other = FileStore(isolated / "mine"), FileStore(isolated / "other")
     for store in (mine, other):
@@ -86,7 +86,7 @@ def test_a_run_flushes_only_its_own_store(isolated: Path) -> None:
 
 def test_a_queued_metric_is_sent_later(isolated: Path) -> None:
     """A sweep's parent logs its best value as a metric: kept in the outbox like the rest."""
-    from mlrun_cli.tracking.file_store import FileStore
+    from mlrun_cli.tracking.filestore.store import FileStore
 
     store = FileStore(isolated / "mlruns")
     store.check()

@@ -214,7 +214,7 @@ def test_an_early_stopping_sweep_reads_the_points_histories_from_the_server(
 ) -> None:
     """The points log `loss` with MLflow's own client (`mlflow.log_metric(..., step=)`); mlrun reads
     them back through metrics/get-history and stops the losing ones on the server."""
-    from mlrun_cli.tracking.rest import RestTracker
+    from mlrun_cli.tracking.rest.tracker import RestTracker
 
     rules = tmp_path / "sweep.yaml"
     rules.write_text(

@@ -16,8 +16,8 @@ import pytest
 
 from mlrun_cli import tags
 from mlrun_cli.tracking.base import RunQuery, RunStatus, ViewType
-from mlrun_cli.tracking.file_store import FileStore
-from mlrun_cli.tracking.search import run_query
+from mlrun_cli.tracking.filestore.store import FileStore
+from mlrun_cli.tracking.search.runs import run_query
 from tests.conftest import Popen, Result
 
 
@@ -118,8 +118,8 @@ def test_a_damaged_index_is_rebuilt_with_a_warning(isolated: Path, capfd: pytest
 LIST = """
 import sys
 from mlrun_cli.tracking.base import RunQuery
-from mlrun_cli.tracking.file_store import FileStore
-from mlrun_cli.tracking.search import run_query
+from mlrun_cli.tracking.filestore.store import FileStore
+from mlrun_cli.tracking.search.runs import run_query
 store = FileStore.from_uri(sys.argv[1])
 for _ in range(15):
     found = run_query(store, RunQuery(filter="params.alpha = '0'", max_results=1000))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.search_query import Clause, FilterError, parse_filter, parse_order_by
+from mlrun_cli.tracking.search.grammar import Clause, FilterError, parse_filter, parse_order_by
 
 pytestmark = pytest.mark.mlflow
 

@@ -9,8 +9,8 @@ import pytest
 
 from mlrun_cli.errors import NotAvailableError
 from mlrun_cli.tracking.base import RunQuery, RunRecord, RunStatus, ViewType
-from mlrun_cli.tracking.search import run_query, set_deleted, with_conditions
-from mlrun_cli.tracking.search_query import Clause, FilterError, OrderKey, parse_filter, parse_order_by
+from mlrun_cli.tracking.search.grammar import Clause, FilterError, OrderKey, parse_filter, parse_order_by
+from mlrun_cli.tracking.search.runs import run_query, set_deleted, with_conditions
 
 
 def test_what_the_grammar_reads() -> None:

@@ -239,16 +239,6 @@ def run_logged(
     return stdout
 
 
-def replace_process(argv: Sequence[str], env_patch: Mapping[str, str | None]) -> None:
-    """Become `argv` (a long-lived foreground tool: its signals and exit code are its own)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.execve(argv[0], list(argv), merged_env(env_patch))
-    except OSError as error:
-        raise ExecutionError(f"cannot start {argv[0]!r}: {error}") from None
-
-
 def run_captured(
     argv: Sequence[str], *, timeout: float = 60, env_patch: Mapping[str, str | None] | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,13 @@ STORE_VARIABLE = "MLFLOW_BACKEND_STORE_URI"
 # set it). Experiment 0, Default, is where runs go without --experiment-name. Checked against the
 # MLflow the tests install (tests/cli/test_ui.py) and in a browser; older UIs ignore the query.
 RUNS_VIEW = "/#/experiments/0?workflowType=machine_learning"
+# `mlflow ui`'s options that take no value (from `mlflow ui --help`, MLflow 3): any other long
+# option without `=` takes the next word as its value, which is then not read as -p or -h.
+MLFLOW_FLAGS = frozenset({
+    "--serve-artifacts", "--no-serve-artifacts", "--artifacts-only", "--artifacts-presigned-only",
+    "--disable-security-middleware", "--dev", "--enable-workspaces", "--disable-workspaces",
+})  # fmt: skip
+POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,35 @@ def ui_command(request: UiRequest, mlflow: Sequence[str]) -> tuple[list[str], di
     if split_credentials(uri)[1:] != (None, None):
         env[STORE_VARIABLE] = uri
         store = []
-    where = ["--host", request.host, "--port", str(request.port)]
-    return [*mlflow, "ui", *store, *where, *request.extra_args], env
+    host, port, others = listen_address(request)
+    return [*mlflow, "ui", *store, "--host", host, "--port", str(port), *others], env
+
+
+def listen_address(request: UiRequest) -> tuple[str, int, tuple[str, ...]]:
+    """Where `mlflow ui` will listen, and the words passed on to it without its host and port.
+    MLflow takes the last --host/-h and --port/-p (`--port=N`, `-pN` too) given after mlrun's own;
+    they are taken out here so that the one address mlrun passes is the one it checks and prints."""
+    host, port, others = request.host, str(request.port), list[str]()
+    words = iter(request.extra_args)
+    for word in words:
+        name, equals, value = word.partition("=") if word.startswith("--") else (word[:2], "", word[2:])
+        if name in ("--host", "-h", "--port", "-p"):
+            value = value if (equals or value) else next(words, "")
+            if name in ("--host", "-h"):
+                host = value
+            else:
+                port = value
+            continue
+        others.append(word)
+        takes_value = word == "-w" or (word.startswith("--") and not equals and word not in MLFLOW_FLAGS)
+        following = next(words, None) if takes_value else None
+        if following is not None:
+            others.append(following)  # the option's value, passed on as it is
+    if not host:
+        raise UsageError("--host needs an address")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--port {port!r} is not a port: give a number from 1 to 65535")
+    return host, int(port), tuple(others)
 
 
 def server_url(request: UiRequest) -> str | None:
@@ -122,14 +157,75 @@ def runs_view_url(base: str) -> str:
     return base.rstrip("/") + RUNS_VIEW
 
 
-def start_ui(request: UiRequest) -> None:
-    """Replace this process with `mlflow ui` (Ctrl-C and exit codes are then MLflow's own)."""
-    from mlrun_cli.envs.progress import announce
-    from mlrun_cli.process import replace_process
+def check_port_free(host: str, port: int) -> None:
+    """Fail fast when `mlflow ui` could not listen there (else it fails ~30 s later, after the
+    URL of whatever else holds the port was shown). SO_REUSEADDR as uvicorn: TIME_WAIT is no obstacle."""
+    import errno
+    import socket
 
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise UsageError(f"cannot listen on {host!r}: {error.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise UsageError(f"port {port} on {host} is in use; give another with --port") from None
+            raise UsageError(f"cannot listen on {host} port {port}: {error.strerror}") from None
+
+
+def answers(host: str, port: int) -> bool:
+    """Whether an HTTP server answers a GET of / there (any status: it is up)."""
+    import http.client
+
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a wildcard: ask over loopback
+    connection = http.client.HTTPConnection(target, port, timeout=2)
+    try:
+        connection.request("GET", "/")
+        connection.getresponse()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+def start_ui(request: UiRequest) -> int:
+    """Run `mlflow ui` until it ends (Ctrl-C stops it), printing its URL once it answers; returns
+    the exit code mlrun should end with. A child, not an exec: mlrun watches for the answer."""
+    import os
+
+    from mlrun_cli.envs.progress import announce
+    from mlrun_cli.process import merged_env, run_streaming
+
+    host, port, _ = listen_address(request)
+    check_port_free(host, port)
     mlflow = find_mlflow() or install_mlflow()
     argv, env = ui_command(request, mlflow)
     store = redact_uri(resolve_tracking_uri(request.tracking_uri))
-    host = f"[{request.host}]" if ":" in request.host else request.host
-    announce(f"MLflow's UI for {store} at {runs_view_url(f'http://{host}:{request.port}')}")
-    replace_process(argv, env)
+    url = runs_view_url(f"http://{f'[{host}]' if ':' in host else host}:{port}")
+    announce(f"starting MLflow's UI for {store} on {host} port {port}")
+    stopped = threading.Event()
+
+    def announce_when_answering() -> None:
+        # Polled until the server answers (its first start can take a minute on a loaded machine),
+        # or until mlflow has exited: then it never will.
+        while not stopped.wait(POLL_S):
+            if answers(host, port):
+                announce(f"MLflow's UI for {store} at {url}")
+                return
+
+    watcher = threading.Thread(target=announce_when_answering, daemon=True)
+    try:
+        outcome = run_streaming(
+            argv, cwd=Path.cwd(), env=merged_env(env), log_path=Path(os.devnull),
+            on_start=lambda _pid: watcher.start(), die_with_parent=True,
+        )  # fmt: skip
+    finally:
+        stopped.set()
+    return outcome.exit_code

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from mlrun_cli.cli.common import debug_enabled
@@ -32,4 +34,5 @@ def ui(
         if url is not None:
             click.echo(f"mlrun: {url} is an MLflow server: its UI is there already: {runs_view_url(url)}")
             return
-        start_ui(request)
+        exit_code = start_ui(request)
+    sys.exit(exit_code)

@@ -173,3 +173,91 @@ def test_store_credentials_stay_off_the_command_line_and_the_screen(mlrun: Mlrun
     server = mlrun("ui", "--tracking-uri", "https://alice:hunter2@mlflow.invalid")
     assert server.returncode == 0 and "hunter2" not in server.stdout + server.stderr
     assert "mlflow.invalid" in server.stdout
+
+
+def _recording_mlflow(isolated: Path, exit_code: int = 0) -> tuple[Path, Path]:
+    """A stand-in `mlflow` that records how it was started and exits: (its folder, the record)."""
+    bin_dir = isolated / "fake-bin"
+    bin_dir.mkdir()
+    seen = isolated / "seen.json"
+    fake = bin_dir / "mlflow"
+    fake.write_text(
+        f"#!/usr/bin/env python3\nimport json, sys\njson.dump(sys.argv, open({str(seen)!r}, 'w'))\n"
+        f"sys.exit({exit_code})\n"
+    )
+    fake.chmod(0o755)
+    return bin_dir, seen
+
+
+def test_ui_prints_its_url_once_mlflow_answers_on_the_port_passed_to_mlflow(
+    mlflow_python: Path, isolated: Path
+) -> None:
+    """`-p N` goes to `mlflow ui` (which takes the last --port): the URL mlrun prints is where
+    MLflow listens, and it is printed only once MLflow answers there (after a "starting" line)."""
+    port = _free_port()
+    env = {**os.environ, "PATH": f"{mlflow_python.parent}:{BARE_PATH}"}
+    proc = subprocess.Popen(
+        [*MLRUN, "ui", f"-p{port}"], cwd=isolated, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first.startswith("mlrun: starting MLflow's UI for ") and f"port {port}" in first, first
+        said = [first]
+        while "at http" not in said[-1]:
+            said.append(proc.stderr.readline())
+            assert said[-1], "".join(said)  # mlrun ended before printing a URL
+        # The moment the URL shows, the page is there.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+            assert page.status == 200
+        assert f"at http://127.0.0.1:{port}/#/experiments/0?workflowType=machine_learning" in said[-1]
+        mlflow_argv = subprocess.run(
+            ["ps", "-ww", "-o", "args=", "--ppid", str(proc.pid)], capture_output=True, text=True, check=False
+        ).stdout
+        assert f"--port {port}" in mlflow_argv and mlflow_argv.count("--port") == 1, mlflow_argv
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stderr.close() if proc.stderr else None
+
+
+def test_ui_passes_one_host_and_port_whatever_form_they_take(mlrun: Mlrun, isolated: Path) -> None:
+    bin_dir, seen = _recording_mlflow(isolated)
+    port = _free_port()
+    # After `--` (mlrun's -h is its help), the rest goes to `mlflow ui` as it is.
+    words = ["--port", "1", "--", "-h", "localhost", "--workers", "1", f"--port={port}"]
+    shown = mlrun("ui", *words, env={"PATH": f"{bin_dir}:{BARE_PATH}"})
+    assert shown.returncode == 0, shown.stderr
+    argv = json.loads(seen.read_text())
+    assert argv[argv.index("--host") :] == ["--host", "localhost", "--port", str(port), "--workers", "1"]
+    assert argv.count("--port") == 1 and "-p" not in argv and "-h" not in argv
+    assert f"on localhost port {port}" in shown.stderr
+    bad = mlrun("ui", "-p", "five", env={"PATH": f"{bin_dir}:{BARE_PATH}"})
+    assert bad.returncode == 2 and "'five' is not a port" in bad.stderr
+
+
+def test_ui_on_a_port_in_use_says_so_at_once(mlrun: Mlrun, isolated: Path) -> None:
+    bin_dir, seen = _recording_mlflow(isolated)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        busy = mlrun("ui", "-p", str(port), env={"PATH": f"{bin_dir}:{BARE_PATH}"})
+        elapsed = time.monotonic() - started
+    assert busy.returncode == 2, busy.stderr
+    assert f"Error: port {port} on 127.0.0.1 is in use; give another with --port" in busy.stderr
+    assert "http://" not in busy.stdout + busy.stderr  # not the URL of someone else's server
+    assert not seen.exists() and elapsed < 10
+
+
+def test_ui_that_exits_before_answering_prints_no_url(mlrun: Mlrun, isolated: Path) -> None:
+    bin_dir, seen = _recording_mlflow(isolated, exit_code=3)
+    ended = mlrun("ui", "--port", str(_free_port()), env={"PATH": f"{bin_dir}:{BARE_PATH}"})
+    assert seen.exists()
+    assert ended.returncode == 3 and "http://" not in ended.stdout + ended.stderr, ended.stderr

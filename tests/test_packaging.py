@@ -25,14 +25,18 @@ def test_wheel_contains_the_schemas_and_the_console_script(tmp_path: Path) -> No
     assert "mlrun = mlrun_cli.cli:main" in declared and "mlrun-cli = mlrun_cli.cli:main_cli" in declared
 
 
-def test_readme_states_the_supported_pythons_as_pyproject_does() -> None:
+def test_the_docs_state_the_supported_pythons_as_pyproject_does() -> None:
     import re
 
     pyproject = (REPO / "pyproject.toml").read_text()  # (tomllib is 3.11+; this runs on 3.10 too)
     minimum = re.search(r'^requires-python = ">=([\d.]+)"$', pyproject, re.M).group(1)  # type: ignore[union-attr]
     versions = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
     install = " ".join(
-        (REPO / "README.md").read_text().split("## Install", 1)[1].split("\n## ", 1)[0].split()
+        (REPO / "docs" / "getting-started.md")
+        .read_text()
+        .split("## Install", 1)[1]
+        .split("\n## ", 1)[0]
+        .split()
     )
     assert f'**Python {minimum} or newer** (`requires-python = ">={minimum}"`' in install
     assert f"classifiers {' and '.join(versions)})" in install

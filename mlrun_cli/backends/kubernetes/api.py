@@ -33,7 +33,10 @@ def api(context: str | None) -> Any:
     limits = budget()
     settings.retries = max(0, int(limits.operation_s // limits.call_s) - 1)
     try:
-        return config.new_client_from_config(context=context, client_configuration=settings)  # type: ignore[no-untyped-call]
+        # KUBECONFIG read now: the client's default is read once, when the client is imported.
+        return config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None, context=context, client_configuration=settings
+        )
     except (config.ConfigException, OSError, TypeError) as error:
         if context is not None:
             raise UsageError(f"cannot use kube context {context!r}: {error}") from None

@@ -95,9 +95,12 @@ class FakeCluster:
 
     def __enter__(self) -> FakeCluster:
         tiers.require("kubernetes")
-        threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
-        if not self._ready.wait(30):
-            raise RuntimeError("kmock did not start")
+        # The emulator patches aiohttp's resolver for as long as it serves; the next cluster (the
+        # next test module's) may only start once this one has put it back, so __exit__ joins it.
+        self._server = threading.Thread(target=self._serve_until_stopped, daemon=True)
+        self._server.start()
+        if not self._ready.wait(30) or not self.url:
+            raise RuntimeError(f"kmock did not start: {self.errors}")
         self.kubeconfig.write_text(
             "apiVersion: v1\nkind: Config\n"
             f"clusters: [{{name: emulated, cluster: {{server: '{self.url}'}}}}]\n"
@@ -116,9 +119,21 @@ class FakeCluster:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._kubelet.join(timeout=10)
+        self._server.join(timeout=30)
         for container in self._containers.values():
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+        if self._server.is_alive():
+            raise RuntimeError("the kmock emulator did not stop within 30 s")
+        if any(error.startswith("emulator:") for error in self.errors):
+            raise RuntimeError(f"the kmock emulator failed: {self.errors}")
+
+    def _serve_until_stopped(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except Exception as error:  # kept for the test to see, not lost in a daemon thread
+            self.errors.append(f"emulator: {type(error).__name__}: {error}")
+            self._ready.set()
 
     async def _serve(self) -> None:
         async with kmock.KubernetesEmulator() as handler, kmock.Server(handler) as server:

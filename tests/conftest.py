@@ -184,6 +184,11 @@ def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     stop_server(proc)
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tiers.mark_fast(items)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     tiers.enter(item)

@@ -47,6 +47,28 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert f"```sh\n{command}\n```" in (REPO / "README.md").read_text()
 
 
+def _collected(*marker_args: str) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *marker_args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {line for line in proc.stdout.splitlines() if "::" in line}
+
+
+def test_the_fast_tier_is_every_test_without_a_service() -> None:
+    """`-m fast` (docs/development.md) selects exactly the tests that carry no service marker
+    and are not the long fuzz slice: none missing, none that needs a service."""
+    fast = _collected("-m", "fast")
+    expected = _collected("-m", "not (mlflow or docker or slurm or ray or kubernetes or fuzz)")
+    assert len(fast) > 400
+    assert fast == expected
+    assert "-m fast -n 8" in (REPO / "docs" / "development.md").read_text()
+
+
 def test_the_docs_site_builds_strictly_and_lists_every_option(tmp_path: Path) -> None:
     """`mkdocs build --strict` (a broken link, a missing page or include fails it), and the CLI
     reference it generates from the Click commands holds every option of `mlrun run`."""

@@ -11,8 +11,18 @@ from __future__ import annotations
 import pytest
 
 SERVICE_MARKERS = ("mlflow", "docker", "slurm", "ray", "kubernetes")
-FAST_TIER = "not (" + " or ".join(SERVICE_MARKERS) + " or fuzz)"
-"""The fast tier's marker expression: every test that needs none of the services."""
+FAST_TIER = "fast"
+"""The fast tier's marker: given to every test that needs none of the services (`mark_fast`)."""
+
+
+def mark_fast(items: list[pytest.Item]) -> None:
+    """Give the `fast` marker to every collected test that carries no service marker and is not
+    the long fuzz slice, so `pytest -m fast` selects them."""
+    for item in items:
+        names = {mark.name for mark in item.iter_markers()}
+        if not names & {*SERVICE_MARKERS, "fuzz"}:
+            item.add_marker(pytest.mark.fast)
+
 
 # Fixtures that hold a service for the whole session: `require` runs once, in the first test
 # that asks for them, so every later test that asks is checked by name here.
@@ -44,6 +54,6 @@ def require(marker: str) -> None:
     if marker not in _current:
         pytest.fail(
             f"this test uses what the '{marker}' marker stands for but is not marked with it: add "
-            f"pytest.mark.{marker}, so the fast tier ({FAST_TIER!r}) leaves it out",
+            f"pytest.mark.{marker}, so the fast tier (-m {FAST_TIER}) leaves it out",
             pytrace=False,
         )

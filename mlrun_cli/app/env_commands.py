@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli import envs
-from mlrun_cli.app.ownership import reap_orphans
+from mlrun_cli.app.reaper import reap_orphans
 from mlrun_cli.envs import cache, leases
 from mlrun_cli.envs.base import EnvOptions, EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.errors import MlrunError, UsageError

@@ -12,7 +12,7 @@ While `mlrun run` has a run open it keeps, in the run's job folder `$MLRUN_HOME/
   the end is sent, so whoever finishes the job records what the command really returned.
 
 If mlrun is killed (`kill -9`, OOM, a closed laptop lid), the next mlrun command on this host
-takes the free lock, stops what is left and settles the run (app/reaper.py) without waiting on
+takes the free lock, stops what is left and settles the run (app/reaper.py's reap pass) without waiting on
 any server. A job that outlives mlrun by design (slurm, kubernetes) is left to run: its tags let
 `mlrun runs wait/show` settle it.
 """
@@ -29,14 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import MlrunError
-from mlrun_cli.home import mlrun_home, write_atomic
-from mlrun_cli.job_records import END_FILE, LOCK_FILE, OWNER_FILE, job_folder
+from mlrun_cli.home import write_atomic
+from mlrun_cli.job_records import LOCK_FILE, OWNER_FILE, job_folder
 
 KILLED_REASON = "mlrun was killed"
 _held: dict[str, int] = {}  # run id -> the lock this process holds on it while it owns the run
 
 
-def _host() -> str:
+def this_host() -> str:
+    """The host a run's owner is judged on (a shared MLRUN_HOME holds other hosts' runs)."""
     return os.uname().nodename  # as socket.gethostname(), without importing socket
 
 
@@ -104,7 +105,7 @@ class Owner:
     start_time: str
 
     def alive(self) -> bool:
-        if self.host != _host():
+        if self.host != this_host():
             return True  # another host's run (a shared MLRUN_HOME) is not ours to judge
         owned, fd = probe(job_folder(self.run_id))
         if fd is not None:
@@ -150,7 +151,7 @@ def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str,
 
     owner = Owner(
         run_id, experiment_id, artifact_uri, split_credentials(tracking_uri)[0], detachable, str(scratch),
-        _host(), _boot_id(), os.getpid(), _start_time(os.getpid()),
+        this_host(), _boot_id(), os.getpid(), _start_time(os.getpid()),
     )  # fmt: skip
     record = json.dumps(asdict(owner))
     folder = job_folder(run_id)
@@ -215,38 +216,8 @@ def wait_for_owner(owner: Owner, timeout_s: float | None) -> bool:
 
 def stop_owner(owner: Owner, timeout_s: float = 60.0) -> None:
     """Ask the mlrun running the run to stop it, as Ctrl-C would: it records the run KILLED."""
-    if owner.host != _host():
+    if owner.host != this_host():
         raise MlrunError(f"run {owner.run_id} is running on {owner.host}: cancel it there")
     with contextlib.suppress(ProcessLookupError):
         os.kill(owner.pid, signal.SIGTERM)
     wait_for_owner(owner, timeout_s)
-
-
-def reap_orphans() -> None:
-    """Called by every command that opens MLRUN_HOME or a store. It costs a directory listing and
-    a lock tried per open run; a run whose owner died is settled without waiting on any server
-    (app/reaper.py, imported only then)."""
-    root = mlrun_home() / "jobs"
-    if not root.is_dir():
-        return
-    claimed = {path.parent for name in (OWNER_FILE, LOCK_FILE) for path in root.glob(f"*/{name}")}
-    for folder in sorted(claimed):
-        owned, fd = probe(folder)
-        if owned:
-            continue
-        try:
-            owner, damage = read_owner(folder)
-            if fd is None and owner is not None and owner.alive_by_record():
-                continue
-            if owner is not None and owner.host != _host():
-                continue  # another host's run (a shared MLRUN_HOME) is not ours to judge
-            from mlrun_cli.app.reaper import reap
-
-            reap(folder, owner, damage, locked=fd is not None)
-        finally:
-            if fd is not None:
-                os.close(fd)
-    if any(root.glob(f"*/{END_FILE}")):
-        from mlrun_cli.app.reaper import drop_sent_ends
-
-        drop_sent_ends(root)

@@ -1,5 +1,5 @@
-"""Settling a run whose mlrun died (found by app/ownership.py's reap pass), on the path of an
-unrelated command: it never waits on a server.
+"""The reap pass: finding runs whose mlrun died (their owner's lock is free, app/ownership.py) and
+settling them, on the path of an unrelated command: it never waits on a server.
 
 What the dead mlrun left is stopped: the command's process group (the local backend's `pgid`
 file), its containers (removed by a detached helper, since the engine may be slow). The run's end
@@ -22,6 +22,7 @@ from pathlib import Path
 from mlrun_cli import tags
 from mlrun_cli.app import ownership
 from mlrun_cli.app.ownership import Owner
+from mlrun_cli.home import mlrun_home
 from mlrun_cli.job_records import END_FILE, LOCK_FILE, OWNER_FILE, PGID_FILE, read_end, write_end
 
 TERM_GRACE_S = 0.2  # the reap pass has ~0.5 s: what ignores SIGTERM this long is killed
@@ -164,6 +165,32 @@ def drop_sent_ends(root: Path) -> None:
             continue
         if not (pending / folder.name / "ops.json").exists():
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def reap_orphans() -> None:
+    """Called by every command that opens MLRUN_HOME or a store. It costs a directory listing and
+    a lock tried per open run; a run whose owner died is settled without waiting on any server
+    (`reap`)."""
+    root = mlrun_home() / "jobs"
+    if not root.is_dir():
+        return
+    claimed = {path.parent for name in (OWNER_FILE, LOCK_FILE) for path in root.glob(f"*/{name}")}
+    for folder in sorted(claimed):
+        owned, fd = ownership.probe(folder)
+        if owned:
+            continue
+        try:
+            owner, damage = ownership.read_owner(folder)
+            if fd is None and owner is not None and owner.alive_by_record():
+                continue
+            if owner is not None and owner.host != ownership.this_host():
+                continue  # another host's run (a shared MLRUN_HOME) is not ours to judge
+            reap(folder, owner, damage, locked=fd is not None)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    if any(root.glob(f"*/{END_FILE}")):
+        drop_sent_ends(root)
 
 
 if __name__ == "__main__":  # the detached helper: python -m mlrun_cli.app.reaper RUN_ID...

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlrun_cli import tags
+
+# Re-exported: plugins take Job, JobRef, JobState, RunStatus and ContainerSpec from here.
+from mlrun_cli.backends.jobs import Job as Job
+from mlrun_cli.backends.jobs import JobRef as JobRef
 from mlrun_cli.errors import MlrunError, PluginError, UsageError
 from mlrun_cli.registry import missing_attributes
-
-# Re-exported: plugins take JobState, RunStatus and ContainerSpec from here.
 from mlrun_cli.shared_types import ContainerSpec as ContainerSpec
 from mlrun_cli.shared_types import JobState as JobState
 from mlrun_cli.shared_types import RunStatus as RunStatus
@@ -50,60 +51,6 @@ def is_private(name: str, value: str) -> bool:
     or a value with credentials in it (a tracking server's `https://user:password@host`, a
     database's `postgresql://db/mlflow?password=pw`, a storage account's `...;AccountKey=...`)."""
     return is_secret(name) or _CREDENTIALS.search(value) is not None
-
-
-@dataclass(frozen=True)
-class Job:
-    """What to run: the rendered command, where, with which environment, for which run."""
-
-    command: str
-    cwd: Path
-    env_patch: Mapping[str, str | None]
-    """Variables to set (None: unset) on top of the submitting process's environment."""
-    run_id: str
-    run_name: str
-    job_dir: Path
-    """A folder of this run's own under $MLRUN_HOME (shared with the cluster) for job files."""
-    config: Mapping[str, Any] = field(default_factory=dict)
-    """The --backend-config, already checked against the backend's schema."""
-    container: ContainerSpec | None = None
-    """Set when the command runs in a container: image, volumes, run options, gpus, keep."""
-    timeout_s: float | None = None
-    """mlrun stops the job after this long (as on SIGTERM); a cluster may also be told it."""
-
-    @property
-    def image(self) -> str | None:
-        return self.container.image if self.container is not None else None
-
-    def environment(self) -> dict[str, str]:
-        """The child's whole environment: this process's, with the job's patch applied."""
-        from mlrun_cli.process import merged_env
-
-        return merged_env(self.env_patch)
-
-
-@dataclass(frozen=True)
-class JobRef:
-    backend: str
-    job_id: str
-    data: Mapping[str, str] = field(default_factory=dict)
-    """Whatever else the backend needs to find the job again (recorded as run tags)."""
-
-    @property
-    def key(self) -> str:
-        """One job, or one point of a batch (an Indexed Job's index): what the watcher follows."""
-        return "\x00".join([self.job_id, *(f"{k}={v}" for k, v in sorted(self.data.items()))])
-
-    def tags(self) -> dict[str, str]:
-        prefix = tags.job_prefix(self.backend)
-        return {f"{prefix}job_id": self.job_id, **{f"{prefix}{k}": v for k, v in self.data.items()}}
-
-    @classmethod
-    def from_tags(cls, backend: str, run_tags: Mapping[str, str]) -> JobRef | None:
-        prefix = tags.job_prefix(backend)
-        data = {k[len(prefix) :]: v for k, v in run_tags.items() if k.startswith(prefix)}
-        job_id = data.pop("job_id", None)
-        return cls(backend, job_id, data) if job_id else None
 
 
 class ExecutionBackend:

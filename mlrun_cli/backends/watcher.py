@@ -13,19 +13,30 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from mlrun_cli.backends.jobs import JobRef
 from mlrun_cli.errors import ExecutionError, MlrunError
-
-if TYPE_CHECKING:
-    from mlrun_cli.backends.base import ExecutionBackend, JobRef, JobState
+from mlrun_cli.shared_types import JobState
 
 FIRST_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3.0
 BACKOFF = 1.5
-OnEnd = Callable[["JobRef", "JobState"], None]
+OnEnd = Callable[[JobRef, JobState], None]
+
+
+class Engine(Protocol):
+    """What the watcher asks of a backend (every ExecutionBackend has it)."""
+
+    NAME: str
+
+    def status_many(self, refs: Sequence[JobRef]) -> list[JobState | MlrunError]: ...
+
+    def cancel(self, ref: JobRef) -> None: ...
+
+    def cancel_many(self, refs: Sequence[JobRef]) -> None: ...
 
 
 @dataclass
@@ -39,7 +50,7 @@ class _Entry:
 
 
 class Watcher:
-    def __init__(self, backend: ExecutionBackend) -> None:
+    def __init__(self, backend: Engine) -> None:
         self.backend = backend
         self._cond = threading.Condition()
         self._jobs: dict[str, _Entry] = {}
@@ -154,8 +165,6 @@ class Watch:
         """The job's state from the next poll round (waits for it; an ended job's at once).
 
         Raises what the engine said when it did not answer, as `ExecutionBackend.status` does."""
-        from mlrun_cli.backends.base import JobState
-
         self._seen, state = self.watcher._state(self.ref, self._seen, MAX_INTERVAL_S * 2)
         if isinstance(state, MlrunError):
             raise state
@@ -177,7 +186,7 @@ _WATCHERS: dict[str, Watcher] = {}
 _LOCK = threading.Lock()
 
 
-def watcher_for(backend: ExecutionBackend) -> Watcher:
+def watcher_for(backend: Engine) -> Watcher:
     """The process's one watcher of this engine (by backend name)."""
     with _LOCK:
         watcher = _WATCHERS.get(backend.NAME)

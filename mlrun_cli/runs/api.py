@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from mlrun_cli.app.ownership import reap_orphans
+from mlrun_cli.app.reaper import reap_orphans
 from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.runs import detached, lifecycle
 from mlrun_cli.runs.plan import RunPlan, RunRequest, plan_run

@@ -3,7 +3,7 @@ the run machinery, so that listing stays quick."""
 
 from __future__ import annotations
 
-from mlrun_cli.app.ownership import reap_orphans
+from mlrun_cli.app.reaper import reap_orphans
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.tracking import get_tracker, resolve_tracking_uri
 from mlrun_cli.tracking.base import RunQuery, RunRecord

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from mlrun_cli import __version__, job_records, tags
+from mlrun_cli import job_records, tags
 from mlrun_cli.app import ownership
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.envs.base import PreparedEnv
@@ -28,13 +28,14 @@ from mlrun_cli.envs.leases import lease
 from mlrun_cli.errors import MlrunError, Terminated
 from mlrun_cli.home import writable_dir
 from mlrun_cli.project.durations import format_duration
-from mlrun_cli.runs import outputs
+from mlrun_cli.runs import fingerprint, outputs
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.result import RunResult
 from mlrun_cli.streaming import masking
 from mlrun_cli.tracking import NO_TRACKING, get_tracker
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
+from mlrun_cli.version import __version__
 
 CONSOLE_LOG = "console.log"
 ARTIFACT_DIR = "mlrun"
@@ -136,7 +137,7 @@ def _execute(plan: RunPlan, env: PreparedEnv, echo: BinaryIO, child_stdout: Bina
         ended_ms = now_ms()  # the command's end, however long sending it then takes
         ended, exit_code = end_of(state)
         job_records.write_end(run_ref.run_id, ended.name, exit_code, ended_ms)
-        outputs.learn(watched, plan, scratch, recorder)  # what it wrote: mlrun/outputs.json
+        _learn_outputs(watched, plan, scratch, recorder)  # what it wrote: mlrun/outputs.json
         if state.state == TIMED_OUT and plan.timeout_s is not None:
             recorder.log_batch({}, {tags.TIMEOUT: format_duration(plan.timeout_s)})
         record_end(recorder, state, console_log, ended_ms)
@@ -287,3 +288,25 @@ def fail_run(recorder: Recorder, error: BaseException) -> None:
     with contextlib.suppress(Exception):  # the status below matters more than the reason
         recorder.log_batch({}, {tags.ERROR: reason[: tags.MAX_TAG_LENGTH]})
     recorder.end_run(RunStatus.KILLED if interrupted else RunStatus.FAILED, now_ms())
+
+
+def _learn_outputs(watch: outputs.Watch | None, plan: RunPlan, scratch: Path, recorder: Recorder) -> None:
+    """After the command: record what it changed (runs/outputs.py), as the artifact
+    mlrun/outputs.json too (none when it changed nothing). Where it rewrote a file that was
+    there before (a results file in the project), the run's fingerprint is recorded again
+    without it, as the next run will compute it: everything else is as it was when the run
+    started (or it would be among the changes). Never fatal: the run's result matters more than
+    what is learned from it."""
+    if watch is None:
+        return
+    try:
+        changed = outputs.changes(watch)
+        if not changed:  # nothing written: nothing to learn or show
+            return
+        outputs.remember(watch.directory, changed)
+        recorder.log_artifact(outputs.write_artifact(changed, scratch), ARTIFACT_DIR)
+        if plan.fingerprint is not None and any(watch.before.get(p) is not None for p in changed):
+            env = str(plan.fingerprint.inputs["env"])
+            recorder.log_batch({}, fingerprint.of_run(plan.source, plan.entry, plan.bound, env).tags())
+    except (OSError, ValueError, MlrunError) as error:
+        sys.stderr.write(f"mlrun: warning: cannot record what the run wrote into its project: {error}\n")

@@ -19,15 +19,9 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from mlrun_cli.errors import MlrunError
 from mlrun_cli.home import mlrun_home, write_atomic
 from mlrun_cli.sources import WRITTEN_BY_RUNS, ProjectSource
-
-if TYPE_CHECKING:
-    from mlrun_cli.runs.plan import RunPlan
-    from mlrun_cli.tracking.outbox import Recorder
 
 OUTPUTS_FILE = "outputs.json"
 Stat = tuple[int, int] | None
@@ -168,31 +162,11 @@ def remember(directory: Path, outputs: Mapping[str, Stat]) -> None:
         os.close(fd)
 
 
-def learn(watch: Watch | None, plan: RunPlan, scratch: Path, recorder: Recorder) -> None:
-    """After the command: record what it changed, as the artifact mlrun/outputs.json too (none
-    when it changed nothing). Where it rewrote a file that was there before (a results file in
-    the project), the run's fingerprint is recorded again without it, as the next run will
-    compute it: everything else is as it was when the run started (or it would be among the
-    changes). Never fatal: the run's result matters more than what is learned from it."""
-    if watch is None:
-        return
-    try:
-        outputs = changes(watch)
-        if not outputs:  # nothing written: nothing to learn or show
-            return
-        remember(watch.directory, outputs)
-        artifact = scratch / OUTPUTS_FILE
-        artifact.write_text(json.dumps({"outputs": _as_json(outputs)}, indent=1, sort_keys=True))
-        from mlrun_cli.runs.lifecycle import ARTIFACT_DIR
-
-        recorder.log_artifact(artifact, ARTIFACT_DIR)
-        if plan.fingerprint is not None and any(watch.before.get(p) is not None for p in outputs):
-            from mlrun_cli.runs.fingerprint import of_run
-
-            env = str(plan.fingerprint.inputs["env"])
-            recorder.log_batch({}, of_run(plan.source, plan.entry, plan.bound, env).tags())
-    except (OSError, ValueError, MlrunError) as error:
-        sys.stderr.write(f"mlrun: warning: cannot record what the run wrote into its project: {error}\n")
+def write_artifact(outputs: Mapping[str, Stat], scratch: Path) -> Path:
+    """What a run changed, as the file the run records (the artifact mlrun/outputs.json)."""
+    artifact = scratch / OUTPUTS_FILE
+    artifact.write_text(json.dumps({"outputs": _as_json(outputs)}, indent=1, sort_keys=True))
+    return artifact
 
 
 def is_output(directory: Path) -> Callable[[str], bool]:

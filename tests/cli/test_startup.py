@@ -67,6 +67,7 @@ LOCAL_RUN = [
         "mlrun_cli.backends",
         "mlrun_cli.backends.base",
         "mlrun_cli.backends.config",
+        "mlrun_cli.backends.jobs",
         "mlrun_cli.backends.local",
     ),
     *("mlrun_cli.envs", "mlrun_cli.envs.base", "mlrun_cli.envs.cache", "mlrun_cli.envs.leases"),
@@ -79,7 +80,7 @@ LOCAL_RUN = [
     ),
     *("mlrun_cli.runs.detached", "mlrun_cli.runs.fingerprint", "mlrun_cli.runs.lifecycle"),
     *("mlrun_cli.runs.outputs", "mlrun_cli.runs.path_digest"),  # a run's outputs; path parameters
-    *("mlrun_cli.app", "mlrun_cli.app.ownership"),
+    *("mlrun_cli.app", "mlrun_cli.app.ownership", "mlrun_cli.app.reaper"),
     *("mlrun_cli.runs.plan", "mlrun_cli.runs.result", "mlrun_cli.runs.retries"),
     *("mlrun_cli.sources", "mlrun_cli.sources.git", "mlrun_cli.sources.git.urls"),
     *("mlrun_cli.tracking", "mlrun_cli.tracking.base"),

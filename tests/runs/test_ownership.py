@@ -28,7 +28,7 @@ from tests.mlflow_server import start_server, stop_server
 def test_an_unreaped_killed_owner_is_dead() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     owner = ownership.Owner(
-        "r" * 32, "0", "file:///x", "/tmp/x", False, "/tmp/none", ownership._host(),
+        "r" * 32, "0", "file:///x", "/tmp/x", False, "/tmp/none", ownership.this_host(),
         ownership._boot_id(), child.pid, ownership._start_time(child.pid),
     )  # fmt: skip
     try:

@@ -1,6 +1,6 @@
 """ARCHITECTURE.md's promise, kept by a check: children start in the one subprocess helper (git's
 hardened runner is the one other), process groups are signalled only there, and a signal becomes
-an exit code only in tags.py."""
+an exit code only in shared/tags.py."""
 
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ def _modules_matching(pattern: str) -> set[str]:
 
 def test_subprocess_is_imported_by_the_process_helper_and_git_alone() -> None:
     importers = _modules_matching(r"^\s*(import subprocess|from subprocess import)")
-    assert "process.py" in importers
-    others = importers - {"process.py"}
+    assert "shared/process.py" in importers
+    others = importers - {"shared/process.py"}
     assert len(others) <= 1 and all("git" in module for module in others), others
 
 
 def test_process_groups_are_signalled_only_by_the_process_helper() -> None:
-    assert _modules_matching(r"\bkillpg\(") == {"process.py"}
+    assert _modules_matching(r"\bkillpg\(") == {"shared/process.py"}
 
 
 def test_a_signal_becomes_an_exit_code_only_in_tags() -> None:
@@ -43,4 +43,4 @@ def test_a_signal_becomes_an_exit_code_only_in_tags() -> None:
         and isinstance(node.left, ast.Constant)
         and node.left.value == 128
     }
-    assert reckoning == {"tags.py"}
+    assert reckoning == {"shared/tags.py"}

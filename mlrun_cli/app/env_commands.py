@@ -85,7 +85,7 @@ def lock(uri: str) -> Path:
     if exe is not None and _has_conda_lock():
         from rattler.platform import Platform
 
-        from mlrun_cli.process import run_logged
+        from mlrun_cli.shared.process import run_logged
 
         target = inputs.file.parent / conda_lock.LOCK_NAME
         run_logged(

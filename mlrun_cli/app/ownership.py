@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import MlrunError
-from mlrun_cli.home import write_atomic
-from mlrun_cli.job_records import LOCK_FILE, OWNER_FILE, job_folder
+from mlrun_cli.shared.home import write_atomic
+from mlrun_cli.shared.job_records import LOCK_FILE, OWNER_FILE, job_folder
 
 KILLED_REASON = "mlrun was killed"
 _held: dict[str, int] = {}  # run id -> the lock this process holds on it while it owns the run
@@ -147,7 +147,7 @@ def _lock(folder: Path, record: str) -> int | None:
 
 def claim(run_id: str, experiment_id: str, artifact_uri: str, tracking_uri: str, *, detachable: bool,
           scratch: Path) -> None:  # fmt: skip
-    from mlrun_cli.uri_credentials import split_credentials
+    from mlrun_cli.shared.uri_credentials import split_credentials
 
     owner = Owner(
         run_id, experiment_id, artifact_uri, split_credentials(tracking_uri)[0], detachable, str(scratch),

@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlrun_cli import tags
 from mlrun_cli.app import ownership
 from mlrun_cli.app.ownership import Owner
-from mlrun_cli.home import mlrun_home
-from mlrun_cli.job_records import END_FILE, LOCK_FILE, OWNER_FILE, PGID_FILE, read_end, write_end
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.home import mlrun_home
+from mlrun_cli.shared.job_records import END_FILE, LOCK_FILE, OWNER_FILE, PGID_FILE, read_end, write_end
 
 TERM_GRACE_S = 0.2  # the reap pass has ~0.5 s: what ignores SIGTERM this long is killed
 
@@ -33,7 +33,7 @@ def _say(message: str) -> None:
 
 
 def _stop_group(pgid_file: Path) -> None:
-    from mlrun_cli.process import stop_group
+    from mlrun_cli.shared.process import stop_group
 
     try:
         pgid = int(pgid_file.read_text())
@@ -49,14 +49,14 @@ def remove_containers(run_id: str) -> None:
     from mlrun_cli.backends.container import RUN_ID_LABEL
 
     with contextlib.suppress(Exception):  # no engine, no containers: nothing left to stop
-        from mlrun_cli.docker_engine import client
+        from mlrun_cli.shared.docker_engine import client
 
         for container in client().containers.list(all=True, filters={"label": f"{RUN_ID_LABEL}={run_id}"}):
             container.remove(force=True)
 
 
 def _remove_containers_detached(run_id: str) -> None:
-    from mlrun_cli.process import start_detached
+    from mlrun_cli.shared.process import start_detached
 
     start_detached([sys.executable, "-m", "mlrun_cli.app.reaper", run_id], {})
 
@@ -82,9 +82,9 @@ def _end(folder: Path, owner: Owner, damage: str | None) -> tuple[str, int, int,
 
 def _record(owner: Owner, status: str, end_time_ms: int, end_tags: dict[str, str]) -> bool:
     """Record the end; True when it went to the outbox instead of the store."""
+    from mlrun_cli.shared.uri_credentials import store_key
     from mlrun_cli.tracking import NO_TRACKING
     from mlrun_cli.tracking.base import RunRef, RunStatus
-    from mlrun_cli.uri_credentials import store_key
 
     if owner.tracking_uri == NO_TRACKING:
         return False

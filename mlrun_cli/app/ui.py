@@ -18,8 +18,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from mlrun_cli.errors import CommandFailed, InfrastructureError, UsageError
+from mlrun_cli.shared.uri_credentials import redact_uri, split_credentials
 from mlrun_cli.tracking import NO_TRACKING, resolve_tracking_uri
-from mlrun_cli.uri_credentials import redact_uri, split_credentials
 
 TOOL_DIR = ("tools", "mlflow")
 READY = "mlrun-ready"
@@ -50,7 +50,7 @@ class UiRequest:
 
 
 def tool_venv() -> Path:
-    from mlrun_cli.home import mlrun_home
+    from mlrun_cli.shared.home import mlrun_home
 
     return mlrun_home().joinpath(*TOOL_DIR)
 
@@ -75,8 +75,8 @@ def install_mlflow() -> list[str]:
 
     from mlrun_cli.envs.progress import progress
     from mlrun_cli.envs.venvs import uv_executable
-    from mlrun_cli.home import writable_dir
-    from mlrun_cli.process import run_logged
+    from mlrun_cli.shared.home import writable_dir
+    from mlrun_cli.shared.process import run_logged
 
     venv = tool_venv()
     writable_dir(*TOOL_DIR[:-1])
@@ -201,7 +201,7 @@ def start_ui(request: UiRequest) -> int:
     import os
 
     from mlrun_cli.envs.progress import announce
-    from mlrun_cli.process import merged_env, run_streaming
+    from mlrun_cli.shared.process import merged_env, run_streaming
 
     host, port, _ = listen_address(request)
     check_port_free(host, port)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlrun_cli.backends.base import ExecutionBackend, adapt
 from mlrun_cli.errors import PluginError
-from mlrun_cli.registry import Registry
+from mlrun_cli.shared.registry import Registry
 
 BACKENDS: Registry[ExecutionBackend] = Registry(
     "backend",

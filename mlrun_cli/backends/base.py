@@ -16,16 +16,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mlrun_cli import tags
-
 # Re-exported: plugins take Job, JobRef, JobState, RunStatus and ContainerSpec from here.
 from mlrun_cli.backends.jobs import Job as Job
 from mlrun_cli.backends.jobs import JobRef as JobRef
 from mlrun_cli.errors import MlrunError, PluginError, UsageError
-from mlrun_cli.registry import missing_attributes
-from mlrun_cli.shared_types import ContainerSpec as ContainerSpec
-from mlrun_cli.shared_types import JobState as JobState
-from mlrun_cli.shared_types import RunStatus as RunStatus
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.registry import missing_attributes
+from mlrun_cli.shared.types import ContainerSpec as ContainerSpec
+from mlrun_cli.shared.types import JobState as JobState
+from mlrun_cli.shared.types import RunStatus as RunStatus
 
 EXIT_TIMEOUT = tags.EXIT_TIMEOUT
 _SECRET = re.compile(
@@ -148,7 +147,7 @@ class ExecutionBackend:
         """
         import sys
 
-        from mlrun_cli.streaming import ConsoleLog, Sink
+        from mlrun_cli.shared.streaming import ConsoleLog, Sink
 
         with ConsoleLog(console_log) as log:
             return follow_job(self, ref, Sink(log, stdout or sys.stdout.buffer), cancel=True)
@@ -207,10 +206,10 @@ def follow_job(
     timeout_s: float | None = None,
     run_id: str | None = None,
 ) -> JobState:
-    """The shared poll loop over a backend's job (see mlrun_cli.streaming.follow); its state
+    """The shared poll loop over a backend's job (see mlrun_cli.shared.streaming.follow); its state
     comes from the process's one watcher of the engine (mlrun_cli.backends.watcher)."""
     from mlrun_cli.backends.watcher import watcher_for
-    from mlrun_cli.streaming import follow
+    from mlrun_cli.shared.streaming import follow
 
     shown = [0]
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
-from mlrun_cli import tags
 from mlrun_cli.backends.base import Job
-from mlrun_cli.docker_args import gpu_request
-from mlrun_cli.docker_engine import CODE_DIR, client
-from mlrun_cli.process import DEFAULT_GRACE_S, Outcome
-from mlrun_cli.shared_types import ContainerSpec
-from mlrun_cli.streaming import ConsoleLog, Sink, start_pumps
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.docker_args import gpu_request
+from mlrun_cli.shared.docker_engine import CODE_DIR, client
+from mlrun_cli.shared.process import DEFAULT_GRACE_S, Outcome
+from mlrun_cli.shared.streaming import ConsoleLog, Sink, start_pumps
+from mlrun_cli.shared.types import ContainerSpec
 
 # bash when the image has it, sh otherwise; the command arrives as $0, untouched by any shell.
 RUN_ID_LABEL = "mlrun.run_id"

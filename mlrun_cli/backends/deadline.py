@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shlex
 
-from mlrun_cli.tags import EXIT_TIMEOUT
+from mlrun_cli.shared.tags import EXIT_TIMEOUT
 
 DEADLINE_GRACE_S = 10
 

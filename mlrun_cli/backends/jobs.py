@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli import tags
-from mlrun_cli.shared_types import ContainerSpec
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.types import ContainerSpec
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Job:
 
     def environment(self) -> dict[str, str]:
         """The child's whole environment: this process's, with the job's patch applied."""
-        from mlrun_cli.process import merged_env
+        from mlrun_cli.shared.process import merged_env
 
         return merged_env(self.env_patch)
 

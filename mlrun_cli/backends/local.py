@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mlrun_cli import tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.errors import ExecutionError, UsageError
-from mlrun_cli.job_records import PGID_FILE
-from mlrun_cli.process import DEFAULT_GRACE_S, Outcome, kill_group_after, run_streaming
-from mlrun_cli.shared_types import ContainerSpec, RunStatus
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.job_records import PGID_FILE
+from mlrun_cli.shared.process import DEFAULT_GRACE_S, Outcome, kill_group_after, run_streaming
+from mlrun_cli.shared.types import ContainerSpec, RunStatus
 
 NAME = "local"
 

@@ -22,7 +22,7 @@ from mlrun_cli.backends import slurm_states
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.backends.deadline import with_deadline
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError, UsageError
-from mlrun_cli.process import run_captured
+from mlrun_cli.shared.process import run_captured
 
 NAME = "slurm"
 DETACHABLE = True

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from mlrun_cli import tags
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobState
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError
-from mlrun_cli.process import run_captured
-from mlrun_cli.shared_types import RunStatus
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.process import run_captured
+from mlrun_cli.shared.types import RunStatus
 
 EXIT_OUT_OF_MEMORY = tags.EXIT_OUT_OF_MEMORY
 EXIT_CANCELLED = tags.EXIT_TERMINATED

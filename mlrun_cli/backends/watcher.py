@@ -19,7 +19,7 @@ from typing import Protocol
 
 from mlrun_cli.backends.jobs import JobRef
 from mlrun_cli.errors import ExecutionError, MlrunError
-from mlrun_cli.shared_types import JobState
+from mlrun_cli.shared.types import JobState
 
 FIRST_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3.0

@@ -92,13 +92,13 @@ def error_handler(*, debug: bool = False, as_json: bool = False) -> Iterator[Non
         _print_error(err, as_json=as_json)
         raise SystemExit(err.exit_code) from None
     except Terminated as err:
-        from mlrun_cli.tags import exit_code_for_signal
+        from mlrun_cli.shared.tags import exit_code_for_signal
 
         code = exit_code_for_signal(err.signum)
         _simple("Terminated", f"Terminated by signal {err.signum}.", code, as_json=as_json)
         raise SystemExit(code) from None
     except KeyboardInterrupt:
-        from mlrun_cli.tags import EXIT_INTERRUPTED
+        from mlrun_cli.shared.tags import EXIT_INTERRUPTED
 
         _simple("Interrupted", "Interrupted.", EXIT_INTERRUPTED, as_json=as_json)
         raise SystemExit(EXIT_INTERRUPTED) from None

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mlrun_cli import tags
+from mlrun_cli.shared import tags
 
 if TYPE_CHECKING:
     from mlrun_cli.project.validate import ValidationReport
@@ -125,7 +125,7 @@ def _lineage_lines(record: RunRecord) -> list[str]:
 
 def plan_text(plan: RunPlan, *, needed: bool = False, reused: str | None = None) -> str:
     """The dry run's plan; with --needed (`needed`), the run it would reuse, if any."""
-    from mlrun_cli.uri_credentials import redact_uri  # not at import: `validate` loads no tracking
+    from mlrun_cli.shared.uri_credentials import redact_uri  # not at import: `validate` loads no tracking
 
     data = plan.to_dict()
     lines = [

@@ -12,7 +12,7 @@ from mlrun_cli.documents.hints import describe_value, did_you_mean
 from mlrun_cli.documents.schemas import load_schema, schema_text
 from mlrun_cli.documents.yamlfile import JsonPath, YamlDocument, format_path
 from mlrun_cli.errors import Problem
-from mlrun_cli.home import mlrun_home
+from mlrun_cli.shared.home import mlrun_home
 from mlrun_cli.version import __version__
 
 if TYPE_CHECKING:

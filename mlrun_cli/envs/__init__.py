@@ -6,7 +6,7 @@ from __future__ import annotations
 from mlrun_cli.envs.base import EnvManager, adapt
 from mlrun_cli.errors import UsageError
 from mlrun_cli.project.model import Project
-from mlrun_cli.registry import Registry
+from mlrun_cli.shared.registry import Registry
 
 ENV_MANAGERS: Registry[EnvManager] = Registry(
     "env manager",

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from mlrun_cli.errors import PluginError
 from mlrun_cli.project.model import Project
-from mlrun_cli.shared_types import ContainerSpec as ContainerSpec  # re-exported: plugins take it from here
+from mlrun_cli.shared.types import ContainerSpec as ContainerSpec  # re-exported: plugins take it from here
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlrun_cli.errors import EXIT_INFRA, CommandFailed, InfrastructureError, MlrunError
-from mlrun_cli.home import mlrun_home, writable_dir, write_atomic
+from mlrun_cli.shared.home import mlrun_home, writable_dir, write_atomic
 
 MARKER = "complete.json"
 META = ".meta"

@@ -10,16 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from mlrun_cli import tags
 from mlrun_cli.envs import cache, conda_lock, venvs
 from mlrun_cli.envs.base import EnvOptions, EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.envs.network import check_channels_answer, network_failure
 from mlrun_cli.envs.progress import announce, progress
 from mlrun_cli.envs.python_spec import collect_requirement_files
 from mlrun_cli.errors import MlrunError, ServiceUnreachable, UsageError
-from mlrun_cli.home import mlrun_home
-from mlrun_cli.process import run_logged
 from mlrun_cli.project.model import Project
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.home import mlrun_home
+from mlrun_cli.shared.process import run_logged
 
 NAME = "conda"
 DEFAULT_CHANNELS = ("conda-forge",)

@@ -9,7 +9,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 from mlrun_cli.errors import MlrunError, ServiceUnreachable, disk_unavailable
-from mlrun_cli.home import mlrun_home
+from mlrun_cli.shared.home import mlrun_home
 
 LOCK_NAME = "conda-lock.yml"
 
@@ -42,12 +42,12 @@ def _fetch(url: str, sha256: str | None, log: IO[str]) -> Path:
 
 
 def _download(url: str, local: Path) -> None:
-    """`url` into `local`, within mlrun's budget (budget.py): a channel that does not answer, or
+    """`url` into `local`, within mlrun's budget (shared/budget.py): a channel that does not answer, or
     sends nothing for the call limit, is ServiceUnreachable; a download making progress goes on."""
     import urllib.error
     import urllib.request
 
-    from mlrun_cli.budget import budget
+    from mlrun_cli.shared.budget import budget
     from mlrun_cli.sources.git.urls import redact
 
     partial = local.with_suffix(local.suffix + ".part")

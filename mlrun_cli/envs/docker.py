@@ -11,14 +11,14 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli import tags
-from mlrun_cli.docker_args import parse_docker_args
-from mlrun_cli.docker_engine import CODE_DIR, DockerError, client
 from mlrun_cli.envs.base import ContainerSpec, EnvOptions, EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.envs.network import network_failure
 from mlrun_cli.envs.progress import progress
 from mlrun_cli.errors import MlrunError, ServiceUnreachable, UsageError
 from mlrun_cli.project.model import DockerEnv, Project
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.docker_args import parse_docker_args
+from mlrun_cli.shared.docker_engine import CODE_DIR, DockerError, client
 
 NAME = "docker"
 _ALWAYS_EXCLUDED = ("mlruns", ".git")

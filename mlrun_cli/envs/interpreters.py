@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlrun_cli.errors import ExecutionError, UsageError
-from mlrun_cli.process import run_captured
+from mlrun_cli.shared.process import run_captured
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 

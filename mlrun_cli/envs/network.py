@@ -50,7 +50,7 @@ def network_failure(text: str) -> bool:
 
 
 def check_channels_answer(channels: Iterable[str]) -> None:
-    """Each http(s) conda channel answers within mlrun's budget (budget.py), or ServiceUnreachable.
+    """Each http(s) conda channel answers within mlrun's budget (shared/budget.py), or ServiceUnreachable.
 
     rattler waits without end on a channel that accepts and never answers, and mlrun calls it
     in-process: this one short request per channel, before a solve (a cold build only), is what
@@ -58,7 +58,7 @@ def check_channels_answer(channels: Iterable[str]) -> None:
     import urllib.error
     import urllib.request
 
-    from mlrun_cli.budget import budget
+    from mlrun_cli.shared.budget import budget
 
     limits = budget()
     deadline = limits.deadline()
@@ -87,7 +87,7 @@ def check_channels_answer(channels: Iterable[str]) -> None:
 def _channel_url(channel: str) -> str | None:
     """The channel's http(s) address without credentials (a name goes through rattler's channel
     alias), else None. Asked without them, a private channel answers 401: an answer."""
-    from mlrun_cli.uri_credentials import split_credentials
+    from mlrun_cli.shared.uri_credentials import split_credentials
 
     if not urlparse(channel).scheme:
         from rattler import Channel

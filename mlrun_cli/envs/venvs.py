@@ -11,15 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from mlrun_cli import tags
 from mlrun_cli.envs import bytecode, cache
 from mlrun_cli.envs.base import EnvPlan, EnvState, PreparedEnv
 from mlrun_cli.envs.interpreters import Interpreter, find_interpreter
 from mlrun_cli.envs.progress import announce, progress
 from mlrun_cli.envs.python_spec import PythonEnvInputs, absolute_requirement_lines, python_env_inputs
 from mlrun_cli.errors import ExecutionError
-from mlrun_cli.process import run_captured, run_logged
 from mlrun_cli.project.model import Project
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.process import run_captured, run_logged
 
 # Where packages come from decides what gets installed, so these are part of the key.
 INDEX_VARIABLES = (

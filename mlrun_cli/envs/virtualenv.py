@@ -9,8 +9,8 @@ from mlrun_cli.envs import cache, venvs
 from mlrun_cli.envs.base import EnvOptions, EnvPlan
 from mlrun_cli.envs.interpreters import Interpreter
 from mlrun_cli.envs.python_spec import PythonEnvInputs
-from mlrun_cli.process import run_logged
 from mlrun_cli.project.model import Project
+from mlrun_cli.shared.process import run_logged
 
 NAME = "virtualenv"
 _PIP_ENV: dict[str, str | None] = {

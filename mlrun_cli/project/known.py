@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli.home import mlrun_home
 from mlrun_cli.project.model import DockerEnv, EntryPoint, EnvSpec, Parameter, Project
+from mlrun_cli.shared.home import mlrun_home
 from mlrun_cli.version import __version__
 
 FORMAT = 3
@@ -97,7 +97,7 @@ def lookup(directory: Path, spec_file: Path | None) -> tuple[Project | None, str
 
 def remember(project: Project, spec_digest_seen: str | None) -> None:
     """Keep a valid project, unless its MLproject changed while it was being checked."""
-    from mlrun_cli.home import write_atomic
+    from mlrun_cli.shared.home import write_atomic
 
     with contextlib.suppress(OSError):  # a read-only home only costs speed
         path, spec_digest = _record_path(project.directory, project.spec_file)

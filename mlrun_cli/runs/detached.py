@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from mlrun_cli import tags
 from mlrun_cli.app import ownership
 from mlrun_cli.backends.base import ExecutionBackend, JobRef, JobState, follow_job
 from mlrun_cli.errors import TrackingError, UsageError
-from mlrun_cli.home import writable_dir
 from mlrun_cli.runs.lifecycle import CONSOLE_LOG, job_dir, record_end
-from mlrun_cli.streaming import ConsoleLog, Sink, StillRunning, masking, pump
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.home import writable_dir
+from mlrun_cli.shared.streaming import ConsoleLog, Sink, StillRunning, masking, pump
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
 

@@ -42,7 +42,7 @@ def lineage(record: RunRecord) -> dict[str, object]:
     inputs (`--needed`), which attempt it is (`--retries`), its sweep or its points."""
     import json
 
-    from mlrun_cli import tags
+    from mlrun_cli.shared import tags
 
     found: dict[str, object] = {}
     for name, key in (

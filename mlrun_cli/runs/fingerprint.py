@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrun_cli import tags
 from mlrun_cli.envs.base import EnvPlan
 from mlrun_cli.project.model import EntryPoint
 from mlrun_cli.project.params import BoundParams
+from mlrun_cli.shared import tags
 from mlrun_cli.sources import WRITTEN_BY_RUNS, ProjectSource
 
 _NOT_HASHED = frozenset({*WRITTEN_BY_RUNS, ".git"})

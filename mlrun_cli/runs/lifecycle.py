@@ -20,18 +20,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from mlrun_cli import job_records, tags
 from mlrun_cli.app import ownership
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.envs.base import PreparedEnv
 from mlrun_cli.envs.leases import lease
 from mlrun_cli.errors import MlrunError, Terminated
-from mlrun_cli.home import writable_dir
 from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs import fingerprint, outputs
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.result import RunResult
-from mlrun_cli.streaming import masking
+from mlrun_cli.shared import job_records, tags
+from mlrun_cli.shared.home import writable_dir
+from mlrun_cli.shared.streaming import masking
 from mlrun_cli.tracking import NO_TRACKING, get_tracker
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder

@@ -17,9 +17,9 @@ import os
 import sys
 from collections.abc import Iterator
 
-from mlrun_cli import tags
 from mlrun_cli.app import ownership
-from mlrun_cli.home import mlrun_home, writable_dir
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.home import mlrun_home, writable_dir
 from mlrun_cli.tracking import NO_TRACKING, get_tracker
 from mlrun_cli.tracking.base import RunRecord, RunStatus, Tracker, find_runs_by_tag
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrun_cli.home import mlrun_home, write_atomic
+from mlrun_cli.shared.home import mlrun_home, write_atomic
 from mlrun_cli.sources import WRITTEN_BY_RUNS, ProjectSource
 
 OUTPUTS_FILE = "outputs.json"

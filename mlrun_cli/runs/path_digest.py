@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlrun_cli.home import mlrun_home, write_atomic
+from mlrun_cli.shared.home import mlrun_home, write_atomic
 
 MAX_ENTRIES = 200_000
 """Files the cache remembers (about 100 bytes each); the oldest go first."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlrun_cli import envs, tags
+from mlrun_cli import envs
 from mlrun_cli.envs.base import EnvOptions, EnvPlan
 from mlrun_cli.errors import StrictWarnings, UsageError
 from mlrun_cli.project import params
@@ -24,9 +24,10 @@ from mlrun_cli.project.model import EntryPoint, Project
 from mlrun_cli.runs import fingerprint
 from mlrun_cli.runs.fingerprint import Fingerprint
 from mlrun_cli.runs.retries import RetryPolicy
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.uri_credentials import redact_uri
 from mlrun_cli.sources import ProjectSource, resolve_source
 from mlrun_cli.tracking import resolve_tracking_uri
-from mlrun_cli.uri_credentials import redact_uri
 
 if TYPE_CHECKING:
     from mlrun_cli.backends.base import ExecutionBackend

@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
-from mlrun_cli import tags
 from mlrun_cli.errors import ExecutionError, MlrunError, UsageError
 from mlrun_cli.project.validate import ValidationReport
 from mlrun_cli.runs.plan import RunRequest
 from mlrun_cli.runs.result import RunResult
+from mlrun_cli.shared import tags
 
 if TYPE_CHECKING:
-    from mlrun_cli.process import ChildProcess
     from mlrun_cli.runs.sweeps.result import SweepResult
+    from mlrun_cli.shared.process import ChildProcess
 from mlrun_cli.tracking.base import RunStatus
 
 _RUN_LINE = re.compile(rb"^mlrun: run ([0-9a-f]{32}) ")
@@ -48,7 +48,7 @@ class SubmittedRun:
 
     def wait(self, timeout: float | None = None) -> RunResult:
         if self._result is None:
-            from mlrun_cli.process import output_of
+            from mlrun_cli.shared.process import output_of
 
             out = output_of(self.process, timeout)
             if out is None:
@@ -232,7 +232,7 @@ def _argv(request: RunRequest) -> list[str]:
 
 def _submit(request: RunRequest) -> SubmittedRun:
     """An mlrun process of its own: signals, the parent-death guard and Ctrl-C stay its business."""
-    from mlrun_cli.process import start_piped
+    from mlrun_cli.shared.process import start_piped
 
     uri = request.tracking_uri
     process = start_piped(_argv(request), {} if uri is None else {"MLFLOW_TRACKING_URI": uri})

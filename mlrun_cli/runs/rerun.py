@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from mlrun_cli import tags
 from mlrun_cli.envs.base import EnvOptions
 from mlrun_cli.errors import UsageError
 from mlrun_cli.project import params
 from mlrun_cli.runs.plan import RunPlan, RunRequest
 from mlrun_cli.runs.rerun_check import Difference, Recorded, check
 from mlrun_cli.runs.result import RunResult
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunRecord
 
 GIT_DIFF = "mlrun/git.diff"

@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mlrun_cli import tags
 from mlrun_cli.envs.base import EnvState
 from mlrun_cli.runs.plan import RunPlan
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunRecord
 
 NOT_RECORDED = "not recorded"

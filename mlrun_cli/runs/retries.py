@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from mlrun_cli import tags
 from mlrun_cli.project.durations import format_duration
 from mlrun_cli.runs.result import RunResult
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunStatus
 
 MAX_DELAY_S = 300.0

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
-from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import UsageError
+from mlrun_cli.shared import tags as tag_keys
 
 WRITTEN_BY_RUNS = ("mlruns", "mlartifacts", "__pycache__")
 """Folders that running a project writes into it: never a change of the project, nor a part of

@@ -21,9 +21,9 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
-from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import UsageError
-from mlrun_cli.home import writable_dir
+from mlrun_cli.shared import tags as tag_keys
+from mlrun_cli.shared.home import writable_dir
 from mlrun_cli.sources import ProjectSource
 
 MAX_ENTRIES = 20_000

@@ -1,4 +1,4 @@
-"""A file fetched over http(s), held to the network budget (`mlrun_cli/budget.py`).
+"""A file fetched over http(s), held to the network budget (`mlrun_cli/shared/budget.py`).
 
 Opening the connection (TCP and TLS) gets `connect_s`; after that, every read waits at most
 `call_s` for the next bytes, so a server that accepts and never answers, or stalls halfway,
@@ -17,8 +17,8 @@ import sys
 from typing import BinaryIO
 from urllib.parse import unquote, urljoin, urlsplit
 
-from mlrun_cli.budget import CALL_VAR, CONNECT_VAR, Budget, budget
 from mlrun_cli.errors import EXIT_INFRA, InfrastructureError, UsageError
+from mlrun_cli.shared.budget import CALL_VAR, CONNECT_VAR, Budget, budget
 
 MAX_REDIRECTS = 5
 _CHUNK = 1 << 16

@@ -7,8 +7,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import UsageError
+from mlrun_cli.shared import tags as tag_keys
 from mlrun_cli.sources import ProjectSource
 from mlrun_cli.sources.git.run import GitError, run_git
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from mlrun_cli.errors import PluginError, TrackingError
-from mlrun_cli.registry import Registry
+from mlrun_cli.shared.registry import Registry
 from mlrun_cli.tracking.base import Tracker
 
 ENTRY_POINT_GROUP = "mlrun_cli.tracking"

@@ -50,7 +50,7 @@ def read_over_rest(
     import urllib.error
     import urllib.request
 
-    from mlrun_cli.budget import budget
+    from mlrun_cli.shared.budget import budget
 
     if not artifact_uri.startswith("mlflow-artifacts:"):
         return read_local(artifact_uri, path)

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 # Re-exported: plugins and callers take RunStatus from here; it lives on the ground, where
 # backends find it without importing a tracker.
-from mlrun_cli.shared_types import RunStatus as RunStatus
+from mlrun_cli.shared.types import RunStatus as RunStatus
 
 
 class ViewType(enum.Enum):

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import TrackingError
+from mlrun_cli.shared import tags as tag_keys
 from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
 
 BATCH = 100

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import TrackingUnreachable
-from mlrun_cli.home import mlrun_home, write_atomic
+from mlrun_cli.shared.home import mlrun_home, write_atomic
+from mlrun_cli.shared.uri_credentials import redact_uri, store_key
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker, log_metrics
 from mlrun_cli.tracking.outbox_damage import Damaged as _Damaged
 from mlrun_cli.tracking.outbox_damage import op_problem as _problem
 from mlrun_cli.tracking.outbox_damage import quarantine as _quarantine
 from mlrun_cli.tracking.outbox_damage import read_entry as _read
-from mlrun_cli.uri_credentials import redact_uri, store_key
 
 # What a run spends on its own store's backlog before it starts; the rest is `mlrun runs sync`'s.
 RUN_FLUSH_BUDGET_S = 0.5
@@ -254,7 +254,7 @@ def _flush_one(
     shown = redact_uri(document["tracking_uri"])
     if key in down:
         return SyncResult(document["run_id"], shown, 0, len(document["ops"]), down[key])
-    from mlrun_cli.budget import budget  # one budgeted try per run; a store that hangs is `down`
+    from mlrun_cli.shared.budget import budget  # one budgeted try per run; a store that hangs is `down`
 
     own = time.monotonic() + budget().operation_s
     result = _send(folder, document, target_uri or document["tracking_uri"], min(deadline or own, own))

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli import tags
-from mlrun_cli.home import write_atomic
-from mlrun_cli.job_records import OWNER_FILE, job_folder, read_end
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.home import write_atomic
+from mlrun_cli.shared.job_records import OWNER_FILE, job_folder, read_end
 from mlrun_cli.tracking.base import RunStatus
 
 QUARANTINE = ".quarantine"

@@ -319,7 +319,7 @@ def test_sklearn_example_in_a_python_container_logs_into_the_run(
 
 
 def test_docker_args_map_to_the_sdk_and_gpus_to_a_device_request() -> None:
-    from mlrun_cli.docker_args import gpu_request, parse_docker_args
+    from mlrun_cli.shared.docker_args import gpu_request, parse_docker_args
 
     parsed = parse_docker_args(
         [

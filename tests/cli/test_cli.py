@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from mlrun_cli import __version__
 from mlrun_cli.cli import cli
-from mlrun_cli.process import Outcome
 from mlrun_cli.runs import api
+from mlrun_cli.shared.process import Outcome
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import EXAMPLES, Result

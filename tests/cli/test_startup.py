@@ -39,7 +39,7 @@ NEVER = (
     "httpx",
     "mlrun_cli.envs.conda",
     "mlrun_cli.envs.docker",
-    "mlrun_cli.docker_engine",
+    "mlrun_cli.shared.docker_engine",
     "mlrun_cli.backends.container",
     "mlrun_cli.backends.slurm",
     "mlrun_cli.backends.kubernetes",
@@ -59,9 +59,9 @@ CLI += ["mlrun_cli.cli.project", "mlrun_cli.cli.run", "mlrun_cli.cli.runs", "mlr
 # the `mlflow run` options that are refused.
 CLI += ["mlrun_cli.cli.completion", "mlrun_cli.cli.mlflow_options", "mlrun_cli.runs", "mlrun_cli.runs.resume"]
 # A project already found valid: no YAML, schema or compat code (mlrun_cli/project/known.py).
-KNOWN_PROJECT = ["mlrun_cli.errors", "mlrun_cli.home", "mlrun_cli.project"]
+KNOWN_PROJECT = ["mlrun_cli.errors", "mlrun_cli.shared", "mlrun_cli.shared.home", "mlrun_cli.project"]
 KNOWN_PROJECT += ["mlrun_cli.project.known", "mlrun_cli.project.loader", "mlrun_cli.project.model"]
-KNOWN_PROJECT += ["mlrun_cli.tags", "mlrun_cli.cli.render"]
+KNOWN_PROJECT += ["mlrun_cli.shared.tags", "mlrun_cli.cli.render"]
 LOCAL_RUN = [
     *(
         "mlrun_cli.backends",
@@ -73,9 +73,9 @@ LOCAL_RUN = [
     *("mlrun_cli.envs", "mlrun_cli.envs.base", "mlrun_cli.envs.cache", "mlrun_cli.envs.leases"),
     "mlrun_cli.envs.local",
     *(
-        "mlrun_cli.process",
-        "mlrun_cli.registry",
-        "mlrun_cli.streaming",
+        "mlrun_cli.shared.process",
+        "mlrun_cli.shared.registry",
+        "mlrun_cli.shared.streaming",
         "mlrun_cli.runs.api",
     ),
     *("mlrun_cli.runs.detached", "mlrun_cli.runs.fingerprint", "mlrun_cli.runs.lifecycle"),
@@ -87,9 +87,9 @@ LOCAL_RUN = [
     *("mlrun_cli.tracking.filestore", "mlrun_cli.tracking.filestore.records"),
     *("mlrun_cli.tracking.filestore.store", "mlrun_cli.tracking.outbox"),
     "mlrun_cli.tracking.outbox_damage",
-    "mlrun_cli.uri_credentials",
-    "mlrun_cli.shared_types",
-    "mlrun_cli.job_records",
+    "mlrun_cli.shared.uri_credentials",
+    "mlrun_cli.shared.types",
+    "mlrun_cli.shared.job_records",
     "mlrun_cli.project.entry_points",
     *("mlrun_cli.project.durations", "mlrun_cli.project.params"),
     "mlrun_cli.tracking.filestore.flat_yaml",

@@ -76,7 +76,7 @@ DOCKER_ARGS = st.lists(
     examples=[["cpus=nan"], ["cpus=inf"], ["cpus=1e400"], ["gpus=-1"], ["pids-limit=1e3"], ["gpus=x"]],
 )  # fmt: skip
 def check_docker_args(args: list[str]) -> None:
-    from mlrun_cli.docker_args import parse_docker_args
+    from mlrun_cli.shared.docker_args import parse_docker_args
 
     expect_clean(lambda: parse_docker_args(args))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.app import ownership
-from mlrun_cli.process import group_alive
+from mlrun_cli.shared.process import group_alive
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from mlrun_cli.tracking.rest.tracker import RestTracker

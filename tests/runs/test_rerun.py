@@ -338,7 +338,7 @@ def test_a_changed_or_gone_path_parameter_file_differs_from_the_original(
     data.write_text("1 2\n")
     store = FileStore(isolated / "mlruns")
     record = store.get_run(original)
-    from mlrun_cli import tags
+    from mlrun_cli.shared import tags
 
     inputs = json.loads(tags.joined_value(record.tags, tags.FINGERPRINT_INPUTS) or "{}")
     del inputs["paths"], inputs["params"]["note"], inputs["params"]["more"]

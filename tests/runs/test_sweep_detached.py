@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from mlrun_cli import tags
 from mlrun_cli.runs.sweeps import run as sweep
 from mlrun_cli.runs.sweeps.result import PointResult, SweepResult
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunRef, RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from mlrun_cli.tracking.outbox import Recorder

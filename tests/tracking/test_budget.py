@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.budget import budget
 from mlrun_cli.errors import UsageError
+from mlrun_cli.shared.budget import budget
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result

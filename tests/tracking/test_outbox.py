@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mlrun_cli.shared.uri_credentials import redact_uri, split_credentials, store_key
 from mlrun_cli.tracking import outbox
 from mlrun_cli.tracking.base import RunRef, RunStatus
 from mlrun_cli.tracking.rest.tracker import CHILD_HTTP_DEFAULTS, RestTracker
-from mlrun_cli.uri_credentials import redact_uri, split_credentials, store_key
 from tests.git_daemon import free_port
 
 

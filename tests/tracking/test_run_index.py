@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli import tags
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunQuery, RunStatus, ViewType
 from mlrun_cli.tracking.filestore.store import FileStore
 from mlrun_cli.tracking.search.runs import run_query

@@ -9,11 +9,11 @@ import os
 import threading
 from typing import Any
 
-from mlrun_cli import tags
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobRef, JobState
-from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, UsageError
-from mlrun_cli.shared_types import RunStatus
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.budget import budget
+from mlrun_cli.shared.types import RunStatus
 
 BACKEND = "kubernetes"
 """The backend's registry name, which every JobRef made here carries."""

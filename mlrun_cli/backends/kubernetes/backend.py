@@ -16,7 +16,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlrun_cli import tags
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.backends.kubernetes import api as kube_api
 from mlrun_cli.backends.kubernetes import job as kube_job
@@ -25,7 +24,8 @@ from mlrun_cli.backends.kubernetes import resources as kube_resources
 from mlrun_cli.backends.kubernetes import submit as kube_submit
 from mlrun_cli.backends.kubernetes import sweep as kube_sweep
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError
-from mlrun_cli.shared_types import RunStatus
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.types import RunStatus
 
 NAME = kube_api.BACKEND
 DETACHABLE = True

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlrun_cli.errors import UsageError
-from mlrun_cli.shared_types import ContainerSpec
+from mlrun_cli.shared.types import ContainerSpec
 
 VOLUMES_KEY = "volumes"
 _CPU = ("cpus",)

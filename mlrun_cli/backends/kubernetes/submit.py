@@ -17,12 +17,12 @@ from mlrun_cli.backends.kubernetes import api as kube_api
 from mlrun_cli.backends.kubernetes import job as kube_job
 from mlrun_cli.backends.kubernetes import resources as kube_resources
 from mlrun_cli.errors import UsageError
-from mlrun_cli.uri_credentials import redact_uri
+from mlrun_cli.shared.uri_credentials import redact_uri
 
 
 def push_image(local_tag: str, repository: str) -> str:
     """Tag the built image under `repository`, push it, and return it pinned by digest."""
-    from mlrun_cli.docker_engine import DockerError, client
+    from mlrun_cli.shared.docker_engine import DockerError, client
 
     engine = client()
     tag = local_tag.rsplit(":", 1)[-1]

@@ -22,8 +22,8 @@ from mlrun_cli.backends.kubernetes import api as kube_api
 from mlrun_cli.backends.kubernetes import job as kube_job
 from mlrun_cli.backends.kubernetes import submit as kube_submit
 from mlrun_cli.errors import UsageError
-from mlrun_cli.shared_types import RunStatus
-from mlrun_cli.tags import EXIT_TERMINATED
+from mlrun_cli.shared.tags import EXIT_TERMINATED
+from mlrun_cli.shared.types import RunStatus
 
 INDEX = "index"
 DEADLINE_MARGIN_S = 600

@@ -30,8 +30,8 @@ from mlrun_cli.backends.ray import logs as ray_logs
 from mlrun_cli.backends.ray.logs import banner as _banner
 from mlrun_cli.backends.ray.logs import command_output
 from mlrun_cli.backends.ray.states import to_job_state
-from mlrun_cli.budget import budget
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError, UsageError
+from mlrun_cli.shared.budget import budget
 
 NAME = "ray"
 DETACHABLE = True

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlrun_cli import tags
 from mlrun_cli.backends.base import EXIT_TIMEOUT, JobState
-from mlrun_cli.shared_types import RunStatus
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.types import RunStatus
 
 _EXIT_STOPPED = tags.EXIT_TERMINATED
 

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrun_cli import tags
 from mlrun_cli.app import ownership
 from mlrun_cli.backends.base import ExecutionBackend, Job, JobRef, JobState
 from mlrun_cli.backends.watcher import Watch, watcher_for
@@ -33,7 +32,8 @@ from mlrun_cli.runs import lifecycle
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.result import RunResult
 from mlrun_cli.runs.sweeps.result import PointResult, Progress
-from mlrun_cli.streaming import ConsoleLog, Sink, masking
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.streaming import ConsoleLog, Sink, masking
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
 

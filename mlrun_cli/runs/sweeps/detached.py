@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlrun_cli import tags
 from mlrun_cli.errors import MlrunError, TrackingError, TrackingUnreachable
 from mlrun_cli.runs import detached
 from mlrun_cli.runs.sweeps.result import PointResult, SweepResult, settle_parent
 from mlrun_cli.runs.sweeps.spec import parse_objective
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunRecord, RunRef, RunStatus, Tracker, find_runs_by_tag
 from mlrun_cli.tracking.outbox import Recorder
 

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from mlrun_cli import tags
 from mlrun_cli.runs.sweeps.jobs import SweepBackend
 from mlrun_cli.runs.sweeps.result import PointResult
 from mlrun_cli.runs.sweeps.stopping import (
@@ -32,6 +31,7 @@ from mlrun_cli.runs.sweeps.stopping import (
     rungs,
     value_at,
 )
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunStatus, Tracker, metric_history
 
 if TYPE_CHECKING:

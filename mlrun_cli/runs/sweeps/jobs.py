@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 from typing import BinaryIO
 
-from mlrun_cli import tags
 from mlrun_cli.backends.base import ExecutionBackend, Job, JobRef, JobState
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunStatus
 
 CANCELLED = "the sweep was cancelled"

@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlrun_cli import tags
 from mlrun_cli.runs import lifecycle
+from mlrun_cli.shared import tags
 from mlrun_cli.tracking.base import RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder
 

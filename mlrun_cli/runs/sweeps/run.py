@@ -5,7 +5,7 @@ Planning (mlrun_cli.runs.sweeps.plan) binds and checks every point before anythi
 Running builds the env once, creates the parent, skips the points `--needed` finds done, and runs
 the rest from at most `--max-parallel` worker threads. A worker thread runs its point to the end,
 blocking on it, so the local backend's parent-death signal (armed per *thread* by
-mlrun_cli.process) stays armed as long as the child lives. Ctrl-C (or SIGTERM) in the main thread
+mlrun_cli.shared.process) stays armed as long as the child lives. Ctrl-C (or SIGTERM) in the main thread
 cancels every job still out; they end KILLED (mlrun_cli.runs.sweeps.jobs), and each point not
 started yet gets its child run, recorded KILLED at once, so that every point of a cancelled sweep
 has its record. With --detach the points' runs are left RUNNING under a RUNNING parent, for
@@ -27,17 +27,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mlrun_cli import tags
 from mlrun_cli.app import ownership
 from mlrun_cli.envs.base import EnvPlan, PreparedEnv
 from mlrun_cli.errors import Terminated
-from mlrun_cli.home import writable_dir
 from mlrun_cli.runs import lifecycle, needed
 from mlrun_cli.runs.plan import RunPlan
 from mlrun_cli.runs.retries import run_attempts
 from mlrun_cli.runs.sweeps.jobs import SweepBackend
 from mlrun_cli.runs.sweeps.plan import SweepPlan, SweepRequest, plan_sweep
 from mlrun_cli.runs.sweeps.result import PointResult, Progress, SweepResult, settle_parent
+from mlrun_cli.shared import tags
+from mlrun_cli.shared.home import writable_dir
 from mlrun_cli.tracking import get_tracker
 from mlrun_cli.tracking.base import RunRef, RunStatus, Tracker
 from mlrun_cli.tracking.outbox import Recorder

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlrun_cli.home import mlrun_home, writable_dir
+from mlrun_cli.shared.home import mlrun_home, writable_dir
 from mlrun_cli.sources.git.run import GitError, GitUnreachable, run_git, total_timeout_s
 from mlrun_cli.sources.git.urls import clean_url, credentials_of
 

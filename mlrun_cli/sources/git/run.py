@@ -1,6 +1,6 @@
 """How one git command runs: an environment we control (no inherited GIT_* redirection, no
 prompts, a protocol allow-list), never a traceback or a credential in what it says, and for the
-network the time budget (budget.py): a remote that sends nothing for `call_s` is given up (exit
+network the time budget (shared/budget.py): a remote that sends nothing for `call_s` is given up (exit
 75), while a download that keeps making progress goes on, however long it takes."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from mlrun_cli.budget import CALL_VAR, budget
 from mlrun_cli.errors import EXIT_INFRA, InfrastructureError, UsageError
+from mlrun_cli.shared.budget import CALL_VAR, budget
 from mlrun_cli.sources.git.urls import redact
 
 TOTAL_VAR = "MLRUN_GIT_TIMEOUT"

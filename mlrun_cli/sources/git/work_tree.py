@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from mlrun_cli import tags as tag_keys
+from mlrun_cli.shared import tags as tag_keys
 from mlrun_cli.sources import WRITTEN_BY_RUNS
 from mlrun_cli.sources.git.run import GitError, run_git
 from mlrun_cli.sources.git.urls import clean_url

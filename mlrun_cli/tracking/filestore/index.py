@@ -61,7 +61,7 @@ _unsaved_warned = False
 
 class RunIndex:
     def __init__(self, store_root: Path) -> None:
-        from mlrun_cli.home import HomeNotWritable, writable_dir
+        from mlrun_cli.shared.home import HomeNotWritable, writable_dir
 
         self.store_root = store_root
         self.root = f"{store_root}{os.sep}"  # paths by concatenation: os.path.join is the cost here

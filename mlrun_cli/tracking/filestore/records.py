@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli import tags as tag_keys
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
+from mlrun_cli.shared import tags as tag_keys
 from mlrun_cli.tracking.base import RunRecord, RunStatus
 from mlrun_cli.tracking.filestore.flat_yaml import dump as dump_flat
 from mlrun_cli.tracking.filestore.flat_yaml import parse as parse_flat

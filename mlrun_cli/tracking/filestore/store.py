@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from mlrun_cli.errors import TrackingError, TrackingUnreachable, disk_unavailable
-from mlrun_cli.home import probe_write, write_atomic
+from mlrun_cli.shared.home import probe_write, write_atomic
 from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
 from mlrun_cli.tracking.filestore.records import (
     DamagedRecord,

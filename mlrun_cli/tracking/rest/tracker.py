@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from mlrun_cli.budget import Budget, budget, budget_help
 from mlrun_cli.errors import TrackingError, TrackingUnreachable
+from mlrun_cli.shared.budget import Budget, budget, budget_help
+from mlrun_cli.shared.uri_credentials import split_credentials
 from mlrun_cli.tracking.base import Experiment, RunQuery, RunRecord, RunRef, RunStatus
-from mlrun_cli.uri_credentials import split_credentials
 
 BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
 MAX_PARAM, MAX_TAG = 6000, 8000

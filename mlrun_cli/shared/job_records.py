@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli.home import mlrun_home, write_atomic
+from mlrun_cli.shared.home import mlrun_home, write_atomic
 
 OWNER_FILE = "owner.json"
 LOCK_FILE = "owner.lock"

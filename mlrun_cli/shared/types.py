@@ -3,7 +3,7 @@ status (trackers record it, backends map their jobs' states to it), a job's stat
 reports it, and how to run a command in a container (env managers describe it, backends honour or
 refuse it). Their old homes re-export them, where plugins take them:
 `mlrun_cli.tracking.base.RunStatus`, `mlrun_cli.backends.base.JobState` (and `RunStatus`,
-`ContainerSpec`), `mlrun_cli.envs.base.ContainerSpec`. Exit codes live in `errors.py` and `tags.py`."""
+`ContainerSpec`), `mlrun_cli.envs.base.ContainerSpec`. Exit codes live in `errors.py` and `shared/tags.py`."""
 
 from __future__ import annotations
 

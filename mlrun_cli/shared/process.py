@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import IO, BinaryIO, TypeAlias
 
 from mlrun_cli.errors import CommandFailed, ExecutionError
-from mlrun_cli.streaming import ConsoleLog, Sink, read_pipe, start_pumps
-from mlrun_cli.tags import exit_code_for_signal, exit_code_of
+from mlrun_cli.shared.streaming import ConsoleLog, Sink, read_pipe, start_pumps
+from mlrun_cli.shared.tags import exit_code_for_signal, exit_code_of
 
 DEFAULT_GRACE_S = 10.0
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -120,10 +120,27 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise UsageError(f"backend config: sbatch_args: mlrun sets {flag} itself; remove it")
 
 
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._,=+@-]+")
+NAME_MAX = 100
+
+
+def job_name(run_name: str) -> str:
+    """`mlrun-` and the run's name as one token (squeue's columns and `scontrol -o`'s KEY=VALUE
+    line are split on spaces), short enough to read in `squeue`."""
+    return "mlrun-" + _NAME_UNSAFE.sub("_", run_name).strip("_")[:NAME_MAX]
+
+
+def sweep_name(run_names: Sequence[str]) -> str:
+    """An array job's name: the sweep's, which its points' names share after their values
+    (`rate=0.1 | warm-heron-859-0`, runs/sweeps/plan.point_name); else the first point's."""
+    sweeps = {name.rpartition(" | ")[2].rpartition("-")[0] for name in run_names}
+    return sweeps.pop() if len(sweeps) == 1 and "" not in sweeps else run_names[0]
+
+
 def sbatch_options(config: Mapping[str, Any], run_name: str, timeout_s: float | None = None) -> list[str]:
     """The sbatch options a backend config asks for (its schema already checked the values);
     mlrun's --timeout becomes the job's --time (whole minutes, rounded up) unless `time` is set."""
-    options = [f"--job-name=mlrun-{run_name}"] if "job_name" not in config else []
+    options = [f"--job-name={job_name(run_name)}"] if "job_name" not in config else []
     if timeout_s is not None and "time" not in config:
         options.append(f"--time={math.ceil(timeout_s / 60)}")
     for key, flag in _OPTIONS.items():
@@ -235,7 +252,7 @@ def _submit_array(jobs: Sequence[Job], throttle: int, after: str | None) -> tupl
         f"--chdir={jobs[0].cwd}",
         f"--comment=mlrun sweep of {len(jobs)} runs, first {jobs[0].run_id}",
         *([f"--dependency=afterany:{after}"] if after else []),
-        *sbatch_options(jobs[0].config, jobs[0].run_name, jobs[0].timeout_s),
+        *sbatch_options(jobs[0].config, sweep_name([job.run_name for job in jobs]), jobs[0].timeout_s),
         str(driver),
     ]
     return _sbatch(argv, jobs[0]), outputs

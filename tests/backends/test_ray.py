@@ -19,6 +19,7 @@ import pytest
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
+from tests.backends import asha_curves
 from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
 from tests.conftest import EXAMPLES, Popen, Result, run_captured
 from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
@@ -280,38 +281,19 @@ def test_an_asha_sweep_on_ray_stops_the_losing_points_through_rays_stop_job(
     on_ray: Mlrun, example: Callable[[str], Path], isolated: Path, tmp_path: Path, ray_head: RayHead
 ) -> None:
     """`--early-stop asha` on the real head: each point is a Ray job; a losing one is stopped
-    through the job API (STOPPED in the head's own list), recorded KILLED with its rule, and the
+    through the job API (STOPPED in the head's own list) and recorded KILLED with its rule, the
     others run to their end. train.py logs `loss` into the file store (no MLflow in the job)."""
-    steps = 27
-    sweep = {
-        "parameters": {"rate": [0.4, 0.05], "floor": [0.1, 0.5]},
-        "objective": "loss:min",
-        "early_stop": {"rule": "asha", "min_steps": 3, "reduction_factor": 2},
-    }
-    (tmp_path / "sweep.yaml").write_text(json.dumps(sweep))
+    (tmp_path / "sweep.yaml").write_text(json.dumps(asha_curves.SWEEP))
     result = on_ray(
         "run", str(example("curves")), "-b", "ray", "--env-manager", "local",
-        "--sweep-file", str(tmp_path / "sweep.yaml"), "--max-parallel", "4", "-P", "pause=0.3", "--json",
-        timeout=400,
+        "--sweep-file", str(tmp_path / "sweep.yaml"), *asha_curves.ARGS, timeout=400,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    out = json.loads(result.stdout)
-    store = _store(isolated)
-    children = {p["index"]: store.get_run(p["run_id"]) for p in out["children"]}
-    assert all(c.status.is_terminal for c in children.values())
-    best = children[0]  # rate 0.4, floor 0.1: the best from its first step
-    assert best.status is RunStatus.FINISHED and len(store.metric_history(best.run_id, "loss")) == steps
-    stopped = {i: c for i, c in children.items() if "mlrun.early_stopped" in c.tags}
-    assert stopped and out["stopped_early"] == len(stopped), result.stderr
+    children, stopped = asha_curves.check_outcome(json.loads(result.stdout), _store(isolated))
     states = jobs(ray_head)
-    for run in stopped.values():
-        assert run.status is RunStatus.KILLED and len(store.metric_history(run.run_id, "loss")) < steps
-        assert json.loads(run.tags["mlrun.early_stopped"])["rule"] == "asha"
-        assert states[run.tags["mlrun.ray.job_id"]] == "STOPPED"
     for index, run in children.items():
-        if index not in stopped:
-            assert run.status is RunStatus.FINISHED and states[run.tags["mlrun.ray.job_id"]] == "SUCCEEDED"
+        assert states[run.tags["mlrun.ray.job_id"]] == ("STOPPED" if index in stopped else "SUCCEEDED")
 
 
 def test_unreachable_cluster_is_exit_75_and_bad_input_exit_2_before_any_run(

@@ -255,31 +255,23 @@ def test_a_download_goes_through_the_proxy_the_environment_names(
     with _proxy(body) as (url, seen):
         proxy = url.replace("http://", "http://squid:pr0xy-pw@")
         env = {"http_proxy": proxy, "HTTPS_PROXY": proxy, "no_proxy": "", "NO_PROXY": ""}
-        result = mlrun("run", "http://archive.test/p.zip", "--env-manager", "local", env=env)
+
+        def fetch(archive: str, **changed: str) -> Result:
+            return mlrun("run", archive, "--env-manager", "local", env={**env, **changed})
+
+        result = fetch("http://archive.test/p.zip")
         assert result.returncode == 0, result.stderr
         assert result.stdout == "proxied\n"
         assert seen[-1] == ("GET http://archive.test/p.zip HTTP/1.1", "Basic c3F1aWQ6cHIweHktcHc=")
-        tunnelled = mlrun("run", "https://archive.test/p.zip", "--env-manager", "local", env=env)
+        tunnelled = fetch("https://archive.test/p.zip")
         assert tunnelled.returncode == 75, tunnelled.stderr
         assert seen[-1] == ("CONNECT archive.test:443 HTTP/1.0", "Basic c3F1aWQ6cHIweHktcHc=")
         assert "through the proxy" in tunnelled.stderr and "502" in tunnelled.stderr
         asked = len(seen)
-        direct = mlrun(
-            "run",
-            "http://archive.test/p.zip",
-            "--env-manager",
-            "local",
-            env={**env, "no_proxy": "archive.test"},
-        )
+        direct = fetch("http://archive.test/p.zip", no_proxy="archive.test")
         assert direct.returncode == 75, direct.stderr  # went direct: the name resolves nowhere
         assert len(seen) == asked
-        socks = mlrun(
-            "run",
-            "http://archive.test/p.zip",
-            "--env-manager",
-            "local",
-            env={**env, "http_proxy": "socks5://x:1"},
-        )
+        socks = fetch("http://archive.test/p.zip", http_proxy="socks5://x:1")
         assert socks.returncode == 2 and "is not an http:// proxy" in socks.stderr, socks.stderr
     for printed in (result, tunnelled, direct, socks):
         assert "pr0xy-pw" not in printed.stderr + printed.stdout and "Traceback" not in printed.stderr

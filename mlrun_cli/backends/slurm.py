@@ -13,6 +13,7 @@ import math
 import re
 import shlex
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,6 +23,7 @@ from mlrun_cli.backends import slurm_states
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.backends.deadline import with_deadline
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError, UsageError
+from mlrun_cli.shared.budget import budget
 from mlrun_cli.shared.process import run_captured
 
 NAME = "slurm"
@@ -159,16 +161,43 @@ def _write_script(job: Job) -> None:
 
 
 def _sbatch(argv: list[str], job: Job) -> str:
-    """Submit; the job id. Secrets reach the job through sbatch's environment."""
-    proc = run_captured(argv, timeout=120, env_patch=job_script_file.private_env(job))
+    """Submit; the job id. Secrets reach the job through sbatch's environment. A submit that
+    raises leaves nothing queued: when sbatch did not answer in time, or answered without a job
+    id, the job it may have queued all the same is found by its comment (which names the run) and
+    cancelled."""
+    try:
+        proc = run_captured(argv, timeout=120, env_patch=job_script_file.private_env(job))
+    except ExecutionError:
+        _cancel_commented(argv)
+        raise
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
         # Retry-worthy when the controller did not answer; the job's own settings otherwise.
         _refused("sbatch", message)
     job_id = proc.stdout.strip().split(";")[0]
     if not job_id.isdigit():
+        _cancel_commented(argv)
         raise ExecutionError(f"sbatch answered without a job id: {proc.stdout.strip()[:200]!r}")
     return job_id
+
+
+def _cancel_commented(argv: list[str]) -> None:
+    """Cancel this user's jobs whose comment is the one `argv` gave (`--comment=mlrun run ID`)."""
+    comment = next(arg.removeprefix("--comment=") for arg in argv if arg.startswith("--comment="))
+    try:
+        proc = run_captured(["squeue", "--me", "-h", "-o", "%F|%k"], timeout=budget().operation_s)
+        lines = [line.partition("|") for line in proc.stdout.splitlines()]
+        found = {job_id for job_id, _, comment_of in lines if comment_of == comment}
+        if proc.returncode == 0 and found:
+            run_captured(["scancel", *sorted(found)], timeout=budget().operation_s)
+        if proc.returncode == 0:
+            return
+    except ExecutionError:
+        pass
+    sys.stderr.write(
+        f"mlrun: warning: sbatch gave no job id and squeue could not be asked: a job with the comment "
+        f"{comment!r} may be queued (squeue --me -o '%i %k'; scancel it)\n"
+    )
 
 
 def submit(job: Job) -> JobRef:

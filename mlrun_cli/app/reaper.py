@@ -23,7 +23,15 @@ from mlrun_cli.app import ownership
 from mlrun_cli.app.ownership import Owner
 from mlrun_cli.shared import tags
 from mlrun_cli.shared.home import mlrun_home
-from mlrun_cli.shared.job_records import END_FILE, LOCK_FILE, OWNER_FILE, PGID_FILE, read_end, write_end
+from mlrun_cli.shared.job_records import (
+    CONTAINER_FILE,
+    END_FILE,
+    LOCK_FILE,
+    OWNER_FILE,
+    PGID_FILE,
+    read_end,
+    write_end,
+)
 
 TERM_GRACE_S = 0.2  # the reap pass has ~0.5 s: what ignores SIGTERM this long is killed
 
@@ -114,7 +122,7 @@ def reap(folder: Path, owner: Owner | None, damage: str | None, *, locked: bool)
         return
     if owner is None or not owner.detachable:
         _stop_group(folder / PGID_FILE)
-        if (folder / "container").exists():
+        if (folder / CONTAINER_FILE).exists():
             _remove_containers_detached(run_id)
     if owner is None:
         _set_aside(folder, damage, locked=locked)
@@ -144,7 +152,7 @@ def reap(folder: Path, owner: Owner | None, damage: str | None, *, locked: bool)
 def _set_aside(folder: Path, damage: str | None, *, locked: bool) -> None:
     """No record says where the run is recorded: what it left is stopped; the records are set
     aside so that they are reported once."""
-    if locked and ((folder / PGID_FILE).exists() or (folder / "container").exists()):
+    if locked and ((folder / PGID_FILE).exists() or (folder / CONTAINER_FILE).exists()):
         how = "stopped what its command left"
     else:
         how = "cannot tell whether it still runs" if not locked else "its job, if any, goes on"

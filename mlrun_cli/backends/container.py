@@ -18,6 +18,7 @@ from mlrun_cli.backends.base import Job
 from mlrun_cli.shared import tags
 from mlrun_cli.shared.docker_args import gpu_request
 from mlrun_cli.shared.docker_engine import CODE_DIR, client
+from mlrun_cli.shared.job_records import CONTAINER_FILE
 from mlrun_cli.shared.process import DEFAULT_GRACE_S, Outcome
 from mlrun_cli.shared.streaming import ConsoleLog, Sink, start_pumps
 from mlrun_cli.shared.types import ContainerSpec
@@ -125,7 +126,7 @@ def run_job_in_container(
     env = {key: value for key, value in job.env_patch.items() if value is not None}
     with contextlib.suppress(OSError):  # for whoever finds this run orphaned: look for containers
         job.job_dir.mkdir(parents=True, exist_ok=True)
-        (job.job_dir / "container").touch()
+        (job.job_dir / CONTAINER_FILE).touch()
     uri = env.get("MLFLOW_TRACKING_URI", "")
     tracking_dir = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else None
     if (

@@ -13,6 +13,7 @@ import math
 import re
 import shlex
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,6 +23,7 @@ from mlrun_cli.backends import slurm_states
 from mlrun_cli.backends.base import Job, JobRef, JobState
 from mlrun_cli.backends.deadline import with_deadline
 from mlrun_cli.errors import ExecutionError, InfrastructureError, MlrunError, NotAvailableError, UsageError
+from mlrun_cli.shared.budget import budget
 from mlrun_cli.shared.process import run_captured
 
 NAME = "slurm"
@@ -120,10 +122,27 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise UsageError(f"backend config: sbatch_args: mlrun sets {flag} itself; remove it")
 
 
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._,=+@-]+")
+NAME_MAX = 100
+
+
+def job_name(run_name: str) -> str:
+    """`mlrun-` and the run's name as one token (squeue's columns and `scontrol -o`'s KEY=VALUE
+    line are split on spaces), short enough to read in `squeue`."""
+    return "mlrun-" + _NAME_UNSAFE.sub("_", run_name).strip("_")[:NAME_MAX]
+
+
+def sweep_name(run_names: Sequence[str]) -> str:
+    """An array job's name: the sweep's, which its points' names share after their values
+    (`rate=0.1 | warm-heron-859-0`, runs/sweeps/plan.point_name); else the first point's."""
+    sweeps = {name.rpartition(" | ")[2].rpartition("-")[0] for name in run_names}
+    return sweeps.pop() if len(sweeps) == 1 and "" not in sweeps else run_names[0]
+
+
 def sbatch_options(config: Mapping[str, Any], run_name: str, timeout_s: float | None = None) -> list[str]:
     """The sbatch options a backend config asks for (its schema already checked the values);
     mlrun's --timeout becomes the job's --time (whole minutes, rounded up) unless `time` is set."""
-    options = [f"--job-name=mlrun-{run_name}"] if "job_name" not in config else []
+    options = [f"--job-name={job_name(run_name)}"] if "job_name" not in config else []
     if timeout_s is not None and "time" not in config:
         options.append(f"--time={math.ceil(timeout_s / 60)}")
     for key, flag in _OPTIONS.items():
@@ -142,16 +161,43 @@ def _write_script(job: Job) -> None:
 
 
 def _sbatch(argv: list[str], job: Job) -> str:
-    """Submit; the job id. Secrets reach the job through sbatch's environment."""
-    proc = run_captured(argv, timeout=120, env_patch=job_script_file.private_env(job))
+    """Submit; the job id. Secrets reach the job through sbatch's environment. A submit that
+    raises leaves nothing queued: when sbatch did not answer in time, or answered without a job
+    id, the job it may have queued all the same is found by its comment (which names the run) and
+    cancelled."""
+    try:
+        proc = run_captured(argv, timeout=120, env_patch=job_script_file.private_env(job))
+    except ExecutionError:
+        _cancel_commented(argv)
+        raise
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
         # Retry-worthy when the controller did not answer; the job's own settings otherwise.
         _refused("sbatch", message)
     job_id = proc.stdout.strip().split(";")[0]
     if not job_id.isdigit():
+        _cancel_commented(argv)
         raise ExecutionError(f"sbatch answered without a job id: {proc.stdout.strip()[:200]!r}")
     return job_id
+
+
+def _cancel_commented(argv: list[str]) -> None:
+    """Cancel this user's jobs whose comment is the one `argv` gave (`--comment=mlrun run ID`)."""
+    comment = next(arg.removeprefix("--comment=") for arg in argv if arg.startswith("--comment="))
+    try:
+        proc = run_captured(["squeue", "--me", "-h", "-o", "%F|%k"], timeout=budget().operation_s)
+        lines = [line.partition("|") for line in proc.stdout.splitlines()]
+        found = {job_id for job_id, _, comment_of in lines if comment_of == comment}
+        if proc.returncode == 0 and found:
+            run_captured(["scancel", *sorted(found)], timeout=budget().operation_s)
+        if proc.returncode == 0:
+            return
+    except ExecutionError:
+        pass
+    sys.stderr.write(
+        f"mlrun: warning: sbatch gave no job id and squeue could not be asked: a job with the comment "
+        f"{comment!r} may be queued (squeue --me -o '%i %k'; scancel it)\n"
+    )
 
 
 def submit(job: Job) -> JobRef:
@@ -235,7 +281,7 @@ def _submit_array(jobs: Sequence[Job], throttle: int, after: str | None) -> tupl
         f"--chdir={jobs[0].cwd}",
         f"--comment=mlrun sweep of {len(jobs)} runs, first {jobs[0].run_id}",
         *([f"--dependency=afterany:{after}"] if after else []),
-        *sbatch_options(jobs[0].config, jobs[0].run_name, jobs[0].timeout_s),
+        *sbatch_options(jobs[0].config, sweep_name([job.run_name for job in jobs]), jobs[0].timeout_s),
         str(driver),
     ]
     return _sbatch(argv, jobs[0]), outputs

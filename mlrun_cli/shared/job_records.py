@@ -4,6 +4,8 @@ their names and the end record's shape are written down.
 - `owner.lock` and `owner.json`: who owns the running run (written and judged by
   `app/ownership.py`);
 - `pgid`: the local backend's command's process group, for the reaper to stop;
+- `container`: a mark that the run's command runs in a container (labelled with the run id), for
+  the reaper to remove;
 - `end.json`: the end of the run's command (status, exit code, end time), written before the end
   is sent, read by the reaper and by the outbox when an entry is damaged.
 """
@@ -21,6 +23,7 @@ OWNER_FILE = "owner.json"
 LOCK_FILE = "owner.lock"
 END_FILE = "end.json"
 PGID_FILE = "pgid"
+CONTAINER_FILE = "container"
 
 
 def job_folder(run_id: str) -> Path:

@@ -50,7 +50,7 @@ def _die_with_parent() -> Callable[[], None] | None:
     """Linux: the child is killed the moment mlrun dies, even by SIGKILL (a parent-death signal).
 
     It reaches the command itself when bash execs it (a simple command); what a compound command
-    leaves is stopped by the next mlrun command (mlrun_cli.app.ownership). The signal follows
+    leaves is stopped by the next mlrun command's reap pass (mlrun_cli.app.reaper). The signal follows
     the *thread* that started the child: call this from a thread that outlives the child.
     """
     if not sys.platform.startswith("linux"):

@@ -4,7 +4,9 @@ Opening the connection (TCP and TLS) gets `connect_s`; after that, every read wa
 `call_s` for the next bytes, so a server that accepts and never answers, or stalls halfway,
 costs seconds, while a download that keeps making progress is never cut off. Redirects are
 followed (http and https only); user name and password in the URL go as basic auth to that host
-only, and no message shows them.
+only, and no message shows them. A proxy is used as `pip`, `requests` (and so `mlflow run`) use
+one: `http_proxy`/`https_proxy` (or upper case), bypassed for hosts in `no_proxy`; https goes
+through it as a CONNECT tunnel; a `user:password@` in the proxy's URL is its credential.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import hashlib
 import http.client
 import ssl
 import sys
+import urllib.request
 from typing import BinaryIO
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from mlrun_cli.errors import EXIT_INFRA, InfrastructureError, UsageError
 from mlrun_cli.shared.budget import CALL_VAR, CONNECT_VAR, Budget, budget
@@ -82,13 +85,25 @@ def _get(
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     parts = urlsplit(url)
     host = parts.hostname or ""
+    shown = shown_url(url)
+    proxy = _proxy_for(parts)
+    headers = {"User-Agent": "mlrun", "Accept-Encoding": "identity"}
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     connection: http.client.HTTPConnection
+    if proxy is None:
+        connect_to, port = host, parts.port
+    else:
+        connect_to, port = proxy.hostname or "", proxy.port or 80
     if parts.scheme == "https":
         context = ssl.create_default_context()
-        connection = http.client.HTTPSConnection(host, parts.port, timeout=limits.connect_s, context=context)
+        connection = http.client.HTTPSConnection(connect_to, port, timeout=limits.connect_s, context=context)
+        if proxy is not None:  # TLS to the server itself, through the proxy's tunnel
+            connection.set_tunnel(host, parts.port or 443, headers=_proxy_auth(proxy))
     else:
-        connection = http.client.HTTPConnection(host, parts.port, timeout=limits.connect_s)
-    shown = shown_url(url)
+        connection = http.client.HTTPConnection(connect_to, port, timeout=limits.connect_s)
+        if proxy is not None:  # the proxy is asked for the whole URL
+            target = parts._replace(fragment="").geturl()
+            headers.update(_proxy_auth(proxy))
     try:
         connection.connect()
     except ssl.SSLCertVerificationError as error:
@@ -102,11 +117,10 @@ def _get(
         ) from None
     except OSError as error:
         connection.close()
-        raise DownloadUnreachable(f"cannot download {shown}: {error.strerror or error}") from None
+        through = f" (through the proxy {shown_url(proxy.geturl())})" if proxy is not None else ""
+        raise DownloadUnreachable(f"cannot download {shown}{through}: {error.strerror or error}") from None
     assert connection.sock is not None
     connection.sock.settimeout(limits.call_s)  # from here on: the longest wait for the next bytes
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = {"User-Agent": "mlrun", "Accept-Encoding": "identity"}
     if auth is not None:
         headers["Authorization"] = auth
     try:
@@ -115,6 +129,27 @@ def _get(
     except BaseException as error:
         connection.close()
         raise _no_answer(error, shown, limits) from None
+
+
+def _proxy_for(parts: SplitResult) -> SplitResult | None:
+    """The proxy the environment names for this URL, as urllib reads it (None: go direct)."""
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.netloc.rpartition("@")[2]):
+        return None
+    found = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if found.scheme != "http" or not found.hostname:
+        raise DownloadError(
+            f"cannot download {shown_url(parts.geturl())}: the {parts.scheme} proxy "
+            f"{shown_url(found.geturl())} is not an http:// proxy, the one kind mlrun's download speaks"
+        )
+    return found
+
+
+def _proxy_auth(proxy: SplitResult) -> dict[str, str]:
+    if proxy.username is None:
+        return {}
+    pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
 
 def _no_answer(error: BaseException, shown: str, limits: Budget) -> BaseException:

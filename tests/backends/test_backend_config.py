@@ -150,6 +150,15 @@ def test_a_value_with_credentials_is_kept_out_of_the_job_script(tmp_path: Path) 
     assert oct(secrets.stat().st_mode & 0o777) == "0o600"
 
 
+def test_slurm_job_names_are_one_token_and_an_array_takes_the_sweeps_name() -> None:
+    """squeue's columns and `scontrol -o`'s KEY=VALUE line split on spaces: a name has none."""
+    points = ["rate=0.4,floor=0.1 | warm-heron-859-0", "rate=0.05,floor=0.5 | warm-heron-859-1"]
+    assert slurm.job_name(points[0]) == "mlrun-rate=0.4,floor=0.1_warm-heron-859-0"
+    assert slurm.job_name("a b\tc/" + "x" * 300) == "mlrun-a_b_c_" + "x" * 94
+    assert slurm.sweep_name(points) == "warm-heron-859"
+    assert slurm.sweep_name(["one", "two"]) == "one"  # not a sweep's names: the first
+
+
 def test_sbatch_options_from_config() -> None:
     config = {
         "partition": "gpu",

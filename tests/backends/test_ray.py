@@ -19,6 +19,7 @@ import pytest
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
+from tests.backends import asha_curves
 from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
 from tests.conftest import EXAMPLES, Popen, Result, run_captured
 from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
@@ -274,6 +275,25 @@ def test_a_3_point_sweep_is_one_job_per_point_within_max_parallel(
     for child in children:
         assert _console(isolated, child.run_id) == f"point a={child.params['a']}\n"
     assert max_running(marks) == 2  # two at once, never three
+
+
+def test_an_asha_sweep_on_ray_stops_the_losing_points_through_rays_stop_job(
+    on_ray: Mlrun, example: Callable[[str], Path], isolated: Path, tmp_path: Path, ray_head: RayHead
+) -> None:
+    """`--early-stop asha` on the real head: each point is a Ray job; a losing one is stopped
+    through the job API (STOPPED in the head's own list) and recorded KILLED with its rule, the
+    others run to their end. train.py logs `loss` into the file store (no MLflow in the job)."""
+    (tmp_path / "sweep.yaml").write_text(json.dumps(asha_curves.SWEEP))
+    result = on_ray(
+        "run", str(example("curves")), "-b", "ray", "--env-manager", "local",
+        "--sweep-file", str(tmp_path / "sweep.yaml"), *asha_curves.ARGS, timeout=400,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    children, stopped = asha_curves.check_outcome(json.loads(result.stdout), _store(isolated))
+    states = jobs(ray_head)
+    for index, run in children.items():
+        assert states[run.tags["mlrun.ray.job_id"]] == ("STOPPED" if index in stopped else "SUCCEEDED")
 
 
 def test_unreachable_cluster_is_exit_75_and_bad_input_exit_2_before_any_run(

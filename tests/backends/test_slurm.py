@@ -266,6 +266,37 @@ def test_sbatch_refusal_is_a_clear_error_and_the_run_ends_failed(
     assert not (isolated.parent / "mlrun-home" / "jobs" / record.run_id).exists()
 
 
+def test_an_sbatch_that_queues_the_job_but_gives_no_id_leaves_no_job_behind(
+    mlrun: Mlrun,
+    project_factory: Factory,
+    slurm_env: dict[str, str],
+    slurm_bin: Path,
+    isolated: Path,
+    tmp_path: Path,
+) -> None:
+    """sbatch queues the job, then its answer is lost (here: a wrapper prints something other
+    than the id, as a client cut off mid-answer would): mlrun finds the job by the comment that
+    names its run and cancels it, so no job runs for a run recorded FAILED."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "sbatch").write_text(
+        f'#!/bin/sh\n"{slurm_bin}/sbatch" "$@" >/dev/null; echo "sbatch: Submitted?"\n'
+    )
+    (shims / "sbatch").chmod(0o755)
+    project = project_factory({"MLproject": PROJECT})
+    env = {**slurm_env, "PATH": f"{shims}{os.pathsep}{slurm_env['PATH']}"}
+    result = mlrun("run", str(project), *ON_SLURM, "-e", "sleepy", env=env)
+    assert result.returncode != 0 and "sbatch answered without a job id" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    [record] = _store(isolated).search_runs(None, 5)
+    assert record.status is RunStatus.FAILED
+    queued = subprocess.run(
+        [str(slurm_bin / "squeue"), "--me", "-h", "-t", "PENDING,RUNNING", "-o", "%i|%k"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"mlrun run {record.run_id}" not in queued
+
+
 def test_time_limit_exceeded_ends_failed_with_exit_124(
     timeout_run: dict[str, str], slurm_env: dict[str, str]
 ) -> None:

@@ -217,6 +217,67 @@ def test_a_slow_download_that_progresses_goes_on_and_one_that_stalls_ends(
     assert len(_runs(isolated)) == 1
 
 
+@contextmanager
+def _proxy(body: bytes) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A stand-in for a site's HTTP proxy: it serves `body` for any absolute URL it is asked for
+    (so the archive's host need not exist: only the proxy can answer), and refuses CONNECT
+    tunnels with 502; it keeps each request line and its Proxy-Authorization."""
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append((self.requestline, self.headers.get("Proxy-Authorization", "")))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_CONNECT(self) -> None:
+            seen.append((self.requestline, self.headers.get("Proxy-Authorization", "")))
+            self.send_response(502)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    with serving(server) as url:
+        yield url, seen
+
+
+def test_a_download_goes_through_the_proxy_the_environment_names(
+    mlrun: Mlrun, tmp_path: Path, isolated: Path
+) -> None:
+    """As `mlflow run` (requests) and pip do: http_proxy/https_proxy, with the proxy's own
+    credentials, and no_proxy to go direct. archive.test is a reserved name that resolves nowhere."""
+    body = _zip(tmp_path / "p.zip", {"MLproject": MLPROJECT, "data.txt": "proxied\n"}).read_bytes()
+    with _proxy(body) as (url, seen):
+        proxy = url.replace("http://", "http://squid:pr0xy-pw@")
+        env = {"http_proxy": proxy, "HTTPS_PROXY": proxy, "no_proxy": "", "NO_PROXY": ""}
+
+        def fetch(archive: str, **changed: str) -> Result:
+            return mlrun("run", archive, "--env-manager", "local", env={**env, **changed})
+
+        result = fetch("http://archive.test/p.zip")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "proxied\n"
+        assert seen[-1] == ("GET http://archive.test/p.zip HTTP/1.1", "Basic c3F1aWQ6cHIweHktcHc=")
+        tunnelled = fetch("https://archive.test/p.zip")
+        assert tunnelled.returncode == 75, tunnelled.stderr
+        assert seen[-1] == ("CONNECT archive.test:443 HTTP/1.0", "Basic c3F1aWQ6cHIweHktcHc=")
+        assert "through the proxy" in tunnelled.stderr and "502" in tunnelled.stderr
+        asked = len(seen)
+        direct = fetch("http://archive.test/p.zip", no_proxy="archive.test")
+        assert direct.returncode == 75, direct.stderr  # went direct: the name resolves nowhere
+        assert len(seen) == asked
+        socks = fetch("http://archive.test/p.zip", http_proxy="socks5://x:1")
+        assert socks.returncode == 2 and "is not an http:// proxy" in socks.stderr, socks.stderr
+    for printed in (result, tunnelled, direct, socks):
+        assert "pr0xy-pw" not in printed.stderr + printed.stdout and "Traceback" not in printed.stderr
+    assert len(_runs(isolated)) == 1
+
+
 @pytest.mark.parametrize(
     ("files", "links", "message"),
     [

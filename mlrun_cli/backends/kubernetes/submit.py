@@ -117,17 +117,27 @@ def create(rendered: Rendered) -> JobRef:
         kube_api.call("create the Secret", core.create_namespaced_secret, namespace, body)
     try:
         created = kube_api.call("create the Job", batch.create_namespaced_job, namespace, manifest)
+        uid = (created or {}).get("metadata", {}).get("uid")
+        if secret_name is not None and uid:
+            owner = {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid}
+            patch = {"metadata": {"ownerReferences": [owner]}}
+            kube_api.call("adopt the Secret", core.patch_namespaced_secret, secret_name, namespace, patch)
     except BaseException:
-        # No Job to own it: the Secret, with its credentials, would stay behind unowned.
+        # A submit that raised owns nothing: the Job (which a create that timed out may still have
+        # made, under this run's own name) is deleted, and the Secret, with its credentials,
+        # would otherwise stay behind unowned.
+        with contextlib.suppress(Exception):
+            kube_api.call(
+                "delete the Job",
+                batch.delete_namespaced_job,
+                name,
+                namespace,
+                propagation_policy="Background",
+            )
         if secret_name is not None:
             with contextlib.suppress(Exception):
                 kube_api.call("delete the Secret", core.delete_namespaced_secret, secret_name, namespace)
         raise
-    uid = (created or {}).get("metadata", {}).get("uid")
-    if secret_name is not None and uid:
-        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid}
-        patch = {"metadata": {"ownerReferences": [owner]}}
-        kube_api.call("adopt the Secret", core.patch_namespaced_secret, secret_name, namespace, patch)
     data = {"namespace": namespace, "image": rendered.image}
     if rendered.context:
         data["context"] = rendered.context

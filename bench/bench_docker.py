@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import mlflow_env, timed
-from tests.mlflow_env import ensure_mlflow_python
+from tests.services.mlflow_env import ensure_mlflow_python
 
 BASE = "mlrun-bench/busybox:1"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import timed
-from tests.mlflow_env import ensure_mlflow_python
+from tests.services.mlflow_env import ensure_mlflow_python
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = ".".join(str(p) for p in sys.version_info[:3])

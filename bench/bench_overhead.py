@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import mlflow_env, timed
-from tests.mlflow_env import ensure_mlflow_python
+from tests.services.mlflow_env import ensure_mlflow_python
 
 MLPROJECT = "name: bench\nentry_points:\n  noop:\n    command: python -c pass\n"
 

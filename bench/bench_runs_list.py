@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import mlflow_env, timed
-from tests.mlflow_env import ensure_mlflow_python
+from tests.services.mlflow_env import ensure_mlflow_python
 
 TAGS = ("mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.project.entryPoint",
         "mlflow.project.backend", "mlflow.project.env", "mlrun.command", "mlrun.version",

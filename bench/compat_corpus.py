@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 from mlrun_cli.errors import SpecError
-from tests.mlflow_env import ensure_mlflow_python
 from tests.project.mlflow_render import mlflow_commands, mlrun_commands
+from tests.services.mlflow_env import ensure_mlflow_python
 
 MAX_BLOB = 200_000
 

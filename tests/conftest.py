@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from tests import tiers
-from tests.mlflow_env import ensure_mlflow_python
+from tests.services.mlflow_env import ensure_mlflow_python
 
 # Session fixtures shared by several tiers: the test images.
-pytest_plugins = ["tests.docker_images"]
+pytest_plugins = ["tests.services.docker_images"]
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "example_projects"
 MLRUN = [sys.executable, "-m", "mlrun_cli"]
@@ -176,8 +176,8 @@ def mlflow_python() -> Path:
 @pytest.fixture(scope="module")
 def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `mlflow server`, one per test module that asks for it (mark such tests mlflow)."""
-    from tests.git_daemon import free_port
-    from tests.mlflow_server import start_server, stop_server
+    from tests.services.git_daemon import free_port
+    from tests.services.mlflow_server import start_server, stop_server
 
     proc, url = start_server(mlflow_python, tmp_path_factory.mktemp("server"), free_port())
     yield url

@@ -21,13 +21,13 @@ from mlrun_cli.tracking.base import RunRef, RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from mlrun_cli.tracking.rest.tracker import RestTracker
 from tests.conftest import MLRUN, Popen, Result
-from tests.docker_images import containers_labelled, docker_project
-from tests.git_daemon import free_port
-from tests.hung import hung_server
-from tests.mid_run import read_only, run_as_its_store_turns_read_only
-from tests.mlflow_env import on_path
-from tests.mlflow_server import ADMIN, start_server, stop_server
+from tests.faults.hung import hung_server
+from tests.faults.mid_run import read_only, run_as_its_store_turns_read_only
 from tests.outbox import pending
+from tests.services.docker_images import containers_labelled, docker_project
+from tests.services.git_daemon import free_port
+from tests.services.mlflow_env import on_path
+from tests.services.mlflow_server import ADMIN, start_server, stop_server
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]

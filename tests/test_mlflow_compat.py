@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Result
-from tests.mlflow_env import on_path, read_run
+from tests.services.mlflow_env import on_path, read_run
 
 pytestmark = pytest.mark.mlflow
 

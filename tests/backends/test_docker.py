@@ -17,8 +17,8 @@ import pytest
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Result
-from tests.docker_images import BUSYBOX, containers_labelled, docker_project
-from tests.mlflow_env import read_run
+from tests.services.docker_images import BUSYBOX, containers_labelled, docker_project
+from tests.services.mlflow_env import read_run
 
 pytestmark = pytest.mark.docker
 Mlrun = Callable[..., Result]
@@ -143,7 +143,7 @@ def test_dockerfile_base_is_built_only_when_it_changes(
     failed = mlrun("run", str(project))
     assert failed.returncode == 2
     assert "building base image failed" in failed.stderr and "broken-step" in failed.stderr
-    from tests.git_daemon import free_port
+    from tests.services.git_daemon import free_port
 
     (project / "base.Dockerfile").write_text(f"FROM 127.0.0.1:{free_port()}/mlrun-test/gone:1\n")
     unreachable = mlrun("run", str(project))  # the base's registry does not answer: worth a retry
@@ -231,8 +231,8 @@ def test_an_image_a_registry_does_not_have_is_bad_input_and_one_that_does_not_an
 ) -> None:
     """Issue 24 item 1: a registry that answered "no such image" is the input (2); a registry that
     did not answer (a closed port: Docker's engine says "connection refused") is worth a retry (75)."""
-    from tests.backends.kube_cluster import registry
-    from tests.git_daemon import free_port
+    from tests.backends.kubernetes.cluster import registry
+    from tests.services.git_daemon import free_port
 
     cases = [(f"127.0.0.1:{free_port()}/mlrun-test/any:1", 75, "connection refused")]
     (tmp_path / "registry").mkdir()

@@ -1,6 +1,6 @@
 """The incremental log readers on their own, fed a log that grows between polls: what each poll
 hands out joins up to the whole output, once, in order (the engines are covered by
-test_kube_logs.py and test_ray_logs.py)."""
+kubernetes/test_logs.py and ray/test_logs.py)."""
 
 from __future__ import annotations
 

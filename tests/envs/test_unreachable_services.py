@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import Result
 from tests.envs.conda_channel import build_test_channel
-from tests.git_daemon import free_port
-from tests.hung import hung_server
+from tests.faults.hung import hung_server
+from tests.services.git_daemon import free_port
 from tests.serving import serving
 
 Mlrun = Callable[..., Result]

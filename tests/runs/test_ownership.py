@@ -20,9 +20,9 @@ from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from mlrun_cli.tracking.rest.tracker import RestTracker
 from tests.conftest import MLRUN, Popen, Result
-from tests.git_daemon import free_port
-from tests.mid_run import run_as_its_store_turns_read_only
-from tests.mlflow_server import start_server, stop_server
+from tests.faults.mid_run import run_as_its_store_turns_read_only
+from tests.services.git_daemon import free_port
+from tests.services.mlflow_server import start_server, stop_server
 
 
 def test_an_unreaped_killed_owner_is_dead() -> None:

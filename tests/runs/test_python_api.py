@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, REPO
-from tests.mlflow_env import on_path
+from tests.services.mlflow_env import on_path
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
 

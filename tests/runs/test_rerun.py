@@ -120,7 +120,7 @@ def test_the_python_api_reruns_with_an_override(
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[bytes]]]:
-    from tests.git_daemon import start_git_daemon
+    from tests.services.git_daemon import start_git_daemon
 
     served = tmp_path / "served"
     served.mkdir()

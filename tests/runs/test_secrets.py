@@ -15,7 +15,7 @@ import pytest
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
-from tests.docker_images import docker_project
+from tests.services.docker_images import docker_project
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]

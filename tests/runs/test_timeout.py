@@ -14,7 +14,7 @@ from mlrun_cli.backends.kubernetes import job as kube_job
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
-from tests.docker_images import containers_labelled, docker_project
+from tests.services.docker_images import containers_labelled, docker_project
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]

@@ -23,8 +23,8 @@ import pytest
 
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
-from tests.git_daemon import free_port
-from tests.hung import hung_port
+from tests.faults.hung import hung_port
+from tests.services.git_daemon import free_port
 from tests.serving import serving
 
 Mlrun = Callable[..., Result]

@@ -21,8 +21,8 @@ import pytest
 from mlrun_cli.sources.git.urls import clean_url, parse_git_uri, redact
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import MLRUN, Popen, Result
-from tests.git_daemon import start_git_daemon
-from tests.hung import hung_port, hung_server
+from tests.faults.hung import hung_port, hung_server
+from tests.services.git_daemon import start_git_daemon
 from tests.serving import serving
 
 Mlrun = Callable[..., Result]

@@ -19,11 +19,11 @@ from mlrun_cli.shared.budget import budget
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.conftest import Result
-from tests.git_daemon import free_port
-from tests.hung import hung_server
-from tests.mid_run import started_run
-from tests.mlflow_server import start_server, stop_server
+from tests.faults.hung import hung_server
+from tests.faults.mid_run import started_run
 from tests.outbox import pending
+from tests.services.git_daemon import free_port
+from tests.services.mlflow_server import start_server, stop_server
 
 Mlrun = Callable[..., Result]
 Factory = Callable[[dict[str, str]], Path]

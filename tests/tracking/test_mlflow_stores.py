@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.mlflow_env import read_run
+from tests.services.mlflow_env import read_run
 
 pytestmark = pytest.mark.mlflow
 PARENT = """

@@ -12,7 +12,7 @@ from mlrun_cli.shared.uri_credentials import redact_uri, split_credentials, stor
 from mlrun_cli.tracking import outbox
 from mlrun_cli.tracking.base import RunRef, RunStatus
 from mlrun_cli.tracking.rest.tracker import CHILD_HTTP_DEFAULTS, RestTracker
-from tests.git_daemon import free_port
+from tests.services.git_daemon import free_port
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Result
-from tests.git_daemon import free_port
-from tests.mlflow_env import on_path, read_run
-from tests.mlflow_server import ADMIN, start_server, stop_server
+from tests.services.git_daemon import free_port
+from tests.services.mlflow_env import on_path, read_run
+from tests.services.mlflow_server import ADMIN, start_server, stop_server
 
 pytestmark = pytest.mark.mlflow
 
@@ -98,7 +98,7 @@ def test_server_lost_mid_run_then_runs_sync_sends_everything(
     tmp_path: Path,
     isolated: Path,
 ) -> None:
-    from tests.mid_run import started_run
+    from tests.faults.mid_run import started_run
 
     root, port = tmp_path / "server", free_port()
     proc, url = start_server(mlflow_python, root, port)

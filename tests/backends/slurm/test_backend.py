@@ -22,7 +22,7 @@ from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c,
 from tests.backends.conftest import scontrol_state
 from tests.conftest import MLRUN, Popen, Result
 from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
-from tests.mlflow_env import on_path, read_run
+from tests.services.mlflow_env import on_path, read_run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -346,8 +346,8 @@ def test_the_childs_mlflow_joins_the_run_on_a_tracking_server(
 
     The cluster's nodes live in their own network namespace (see .ci/slurm-up), so the server,
     and mlrun itself, run in it too, as they would on the cluster's network."""
-    from tests.git_daemon import free_port
-    from tests.mlflow_server import start_server, stop_server
+    from tests.services.git_daemon import free_port
+    from tests.services.mlflow_server import start_server, stop_server
 
     netns = ["nsenter", f"--net=/run/netns/{NETNS}"]
     proc, url = start_server(mlflow_python, tmp_path / "server", free_port(), prefix=netns)

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.backends import steady
-from tests.backends.test_ray import RUN, Factory, Mlrun, _console, on_ray, ray_head, ray_python  # noqa: F401
-from tests.byte_proxy import byte_proxy
-from tests.ray_cluster import RayHead
+from tests.backends.ray.cluster import RayHead
+from tests.backends.ray.test_backend import RUN, Factory, Mlrun, _console, on_ray, ray_head, ray_python  # noqa: F401
+from tests.faults.byte_proxy import byte_proxy
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

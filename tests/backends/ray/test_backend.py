@@ -1,6 +1,6 @@
 """`--backend ray` against one real Ray head on 127.0.0.1, started once for the module.
 
-mlrun runs from a side venv with `mlrun-cli[ray]` installed (tests/ray_cluster.py); the test venv
+mlrun runs from a side venv with `mlrun-cli[ray]` installed (tests/backends/ray/cluster.py); the test venv
 itself has no Ray. Jobs are checked through the head's own job list (GET /api/jobs/, what
 JobSubmissionClient.list_jobs reads).
 """
@@ -21,10 +21,10 @@ from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends import asha_curves
 from tests.backends.cancelling import assert_cancelled, assert_killed_by_ctrl_c, ctrl_c
+from tests.backends.ray.cluster import RayHead, ensure_ray_python, jobs, start_head, stop_head
 from tests.conftest import EXAMPLES, Popen, Result, run_captured
 from tests.envs.conftest import assert_ran_in_the_uv_env, envs_dir, offline, python_project, wheelhouse  # noqa: F401 - fixtures
-from tests.mlflow_env import on_path, read_run
-from tests.ray_cluster import RayHead, ensure_ray_python, jobs, start_head, stop_head
+from tests.services.mlflow_env import on_path, read_run
 from tests.sweep_marks import marked, max_running
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -299,7 +299,7 @@ def test_an_asha_sweep_on_ray_stops_the_losing_points_through_rays_stop_job(
 def test_unreachable_cluster_is_exit_75_and_bad_input_exit_2_before_any_run(
     on_ray: Mlrun, project_factory: Factory, isolated: Path, ray_python: Path
 ) -> None:
-    from tests.git_daemon import free_port
+    from tests.services.git_daemon import free_port
 
     project = project_factory({"MLproject": PROJECT})
     nowhere = f"http://127.0.0.1:{free_port()}"

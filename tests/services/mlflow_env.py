@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests import tiers
-from tests.side_venv import SideVenv
+from tests.services.side_venv import SideVenv
 
 MLFLOW_VENV = SideVenv(
     name="mlflow-venv",

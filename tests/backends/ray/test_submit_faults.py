@@ -4,7 +4,7 @@ The fake is a tiny http.server that answers what Ray's JobSubmissionClient asks 
 /api/version, twice) like a real dashboard, then fails the submission (POST /api/jobs/) in the
 way under test, and records every request, so the test sees whether mlrun asked it to stop the
 job. A real head cannot be made to fail a submission on demand; mlrun and Ray's client are the
-real ones (from the Ray side venv, tests/ray_cluster.py). No Ray head is started here.
+real ones (from the Ray side venv, tests/backends/ray/cluster.py). No Ray head is started here.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pytest
 
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
+from tests.backends.ray.cluster import ensure_ray_python
 from tests.conftest import Result, run_captured
-from tests.ray_cluster import ensure_ray_python
 from tests.runs.test_secrets import CANARY, PROJECT, assert_nowhere
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

@@ -1,5 +1,5 @@
 """`--backend kubernetes` against an emulated API server (kmock), a real registry and a real Docker
-engine. No real Kubernetes API server can run on this machine: see kube_cluster.py for what the
+engine. No real Kubernetes API server can run on this machine: see cluster.py for what the
 stand-in is, and for what these tests therefore do not prove."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from mlrun_cli.backends.kubernetes import job as kube_job
 from mlrun_cli.tracking.base import RunStatus
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends.cancelling import assert_killed_by_ctrl_c, assert_sweep_killed, ctrl_c
-from tests.backends.kube_cluster import FakeCluster, registry
+from tests.backends.kubernetes.cluster import FakeCluster, registry
 from tests.conftest import MLRUN, Popen, Result
-from tests.docker_images import docker_project
+from tests.services.docker_images import docker_project
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.docker, pytest.mark.slow]
 Mlrun = Callable[..., Result]

@@ -1,8 +1,8 @@
-"""`--early-stop asha` on Kubernetes (the kmock emulator of kube_cluster.py, a real registry, real
+"""`--early-stop asha` on Kubernetes (the kmock emulator of cluster.py, a real registry, real
 Docker): the sweep is one Indexed Job, and a losing point is stopped alone, by lowering its pod's
 activeDeadlineSeconds, while the Job and the other points go on.
 
-What the emulator stands in for here, as the real cluster does it (kube_cluster.py says how): the
+What the emulator stands in for here, as the real cluster does it (cluster.py says how): the
 kubelet stops a pod past its activeDeadlineSeconds (SIGTERM, the grace period, SIGKILL) and marks it
 Failed, DeadlineExceeded; the Job controller fails that index alone (backoffLimitPerIndex 0: no
 retry) and runs the others to their end."""
@@ -17,9 +17,9 @@ import pytest
 
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends import asha_curves
-from tests.backends.kube_cluster import FakeCluster
+from tests.backends.kubernetes.cluster import FakeCluster
+from tests.backends.kubernetes.test_backend import cluster, kube_env, registry_host  # noqa: F401  (fixtures)
 from tests.backends.test_docker import debian_python  # noqa: F401  (fixture)
-from tests.backends.test_kubernetes import cluster, kube_env, registry_host  # noqa: F401  (fixtures)
 from tests.conftest import Result
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.docker, pytest.mark.slow]

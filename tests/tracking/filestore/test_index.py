@@ -194,7 +194,7 @@ def test_runs_delete_and_restore_on_the_command_line(isolated: Path, mlrun: Call
 def test_a_home_that_cannot_be_written_lists_without_an_index(
     where: str, isolated: Path, mlrun: Callable[..., Result]
 ) -> None:
-    from tests.mid_run import read_only
+    from tests.faults.mid_run import read_only
 
     store, _ = _store(isolated / "mlruns", 3)
     blocked = isolated / "blocked"

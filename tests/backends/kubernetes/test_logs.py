@@ -1,5 +1,5 @@
 """Following a pod's log on the kubernetes backend reads only its new lines at each poll: the
-emulator's log endpoint (kube_cluster.py, playing the kubelet) counts the bytes it serves."""
+emulator's log endpoint (cluster.py, playing the kubelet) counts the bytes it serves."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from mlrun_cli.tracking.filestore.store import FileStore
 from tests.backends import steady
-from tests.backends.kube_cluster import FakeCluster
-from tests.backends.test_kubernetes import Factory, Mlrun, _run, cluster, kube_env, registry_host  # noqa: F401
-from tests.docker_images import docker_project
+from tests.backends.kubernetes.cluster import FakeCluster
+from tests.backends.kubernetes.test_backend import Factory, Mlrun, _run, cluster, kube_env, registry_host  # noqa: F401
+from tests.services.docker_images import docker_project
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.docker, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests import tiers
-from tests.side_venv import REPO, SideVenv
+from tests.services.side_venv import REPO, SideVenv
 
 RAY_VENV = SideVenv(
     name="ray-venv",

@@ -14,7 +14,7 @@ import pytest
 from mlrun_cli.backends.kubernetes import api as kube_api
 from mlrun_cli.backends.kubernetes import submit
 from mlrun_cli.errors import InfrastructureError
-from tests.hung import hung_server
+from tests.faults.hung import hung_server
 from tests.serving import serving
 
 pytestmark = pytest.mark.kubernetes

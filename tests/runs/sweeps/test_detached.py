@@ -2,7 +2,7 @@
 
 A real detached sweep with 250 reused points would take minutes; the parent's record is built
 here in a real file store the way `mlrun run --detach` leaves it (its reused points written by the
-sweep's own code), and the real `mlrun` settles it. tests/backends/test_slurm_sweep.py runs a small
+sweep's own code), and the real `mlrun` settles it. tests/backends/slurm/test_sweep.py runs a small
 detached sweep with --needed end to end."""
 
 from __future__ import annotations

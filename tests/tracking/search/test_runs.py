@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result
+from tests.conftest import REPO, Result
 
 pytestmark = pytest.mark.mlflow
 
@@ -235,7 +235,7 @@ print(json.dumps(out))
 
 def test_mlflows_client_judges_its_own_filter(mlflow_python: Path, tmp_path: Path) -> None:
     """A store reached through MLflow's client (here SQLite; mlrun imported from this checkout)."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true"}
     script = [str(mlflow_python), "-c", MLFLOW_CLIENT, f"sqlite:///{tmp_path}/mlflow.db"]
     out = subprocess.run(script, env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-3000:]

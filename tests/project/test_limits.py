@@ -23,9 +23,9 @@ def _validate(directory: Path, *options: str) -> tuple[int, str]:
 
 
 def test_an_alias_bomb_is_refused_at_once(project_factory: Callable[[dict[str, str]], Path]) -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU seconds of this process: what a bomb would cost, whatever else runs
     code, output = _validate(project_factory({"MLproject": BOMB}))
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     assert code == 2
     assert "MLproject: YAML aliases expand to more than 100000 values" in output
 
@@ -91,11 +91,10 @@ def test_a_flood_of_unknown_keys_is_refused_quickly(
     project_factory: Callable[[dict[str, str]], Path],
 ) -> None:
     keys = "".join(f"k{i}: 1\n" for i in range(50_000))
-    start = time.perf_counter()
-    code, output = _validate(
-        project_factory({"MLproject": f"entry_points: {{main: {{command: echo}}}}\n{keys}"})
-    )
-    assert time.perf_counter() - start < 5
+    project = project_factory({"MLproject": f"entry_points: {{main: {{command: echo}}}}\n{keys}"})
+    start = time.process_time()  # CPU seconds of this process: the cost of the check, whatever else runs
+    code, output = _validate(project)
+    assert time.process_time() - start < 5
     assert code == 2
     [line] = output.strip().splitlines()
     assert line.endswith("MLproject:1: 50000 unknown keys (at most 200 are looked at); refused")
